@@ -1,0 +1,56 @@
+/*
+ * bitrow.c - rows of zero/non-zero bits and the counting the engine does on
+ * them: how many positions two rows, one shifted, have both non-zero.
+ * This is where the work of a PE in one row step is measured.
+ */
+#include "engine.h"
+
+/* 64 bits of row a starting at bit pos (pos >= 0, inside the row or just
+ * past it; the trailing zero word makes the second read safe). */
+static inline uint64_t window(const uint64_t *a, int pos)
+{
+    int w = pos >> 6, b = pos & 63;
+    uint64_t lo = a[w] >> b;
+    return b ? lo | (a[w + 1] << (64 - b)) : lo;
+}
+
+static inline int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+static inline int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+uint64_t st_bits_count_and(const uint64_t *a, int a_len, const uint64_t *b, int b_len, int shift,
+                           int lo, int hi)
+{
+    uint64_t n = 0;
+    int x;
+
+    lo = imax(imax(lo, 0), -shift);
+    hi = imin(imin(hi, a_len), b_len - shift);
+    for (x = lo; x + 64 <= hi; x += 64)
+        n += (uint64_t)__builtin_popcountll(window(a, x) & window(b, x + shift));
+    if (x < hi) {
+        uint64_t keep = ((uint64_t)1 << (hi - x)) - 1;
+        n += (uint64_t)__builtin_popcountll(window(a, x) & window(b, x + shift) & keep);
+    }
+    return n;
+}
+
+uint64_t st_bits_count(const uint64_t *a, int a_len, int lo, int hi)
+{
+    uint64_t n = 0;
+    int x;
+
+    lo = imax(lo, 0);
+    hi = imin(hi, a_len);
+    for (x = lo; x + 64 <= hi; x += 64)
+        n += (uint64_t)__builtin_popcountll(window(a, x));
+    if (x < hi)
+        n += (uint64_t)__builtin_popcountll(window(a, x) & (((uint64_t)1 << (hi - x)) - 1));
+    return n;
+}

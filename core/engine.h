@@ -1,0 +1,66 @@
+/*
+ * engine.h - internal interface between the parts of the simulator: bit
+ * rows (bitrow.c), the layer geometry and tiling (map.c) and the engine
+ * (sim.c). Not installed, not part of the public API in st.h.
+ */
+#ifndef ST_ENGINE_H
+#define ST_ENGINE_H
+
+#include <stdint.h>
+
+#include "st.h"
+
+/* ------------------------------------------------------------- bit rows */
+
+/* A row of bits, packed 64 to a word, followed by one zero word so that an
+ * unaligned 64-bit window starting anywhere inside the row can be read. */
+#define ST_BITS_WORDS(n) ((size_t)(((n) + 63) / 64) + 1)
+
+/* Sum over x in [lo, hi) of a[x] & b[x + shift]; positions outside
+ * [0, a_len) of a or [0, b_len) of b count as zero. */
+uint64_t st_bits_count_and(const uint64_t *a, int a_len, const uint64_t *b, int b_len, int shift,
+                           int lo, int hi);
+/* Ones of a in [lo, hi), clipped to [0, a_len). */
+uint64_t st_bits_count(const uint64_t *a, int a_len, int lo, int hi);
+/* Set bit i. */
+static inline void st_bits_set(uint64_t *a, int i)
+{
+    a[i >> 6] |= (uint64_t)1 << (i & 63);
+}
+
+/* ------------------------------------------------------------- geometry */
+
+/* A compute layer seen by the engine: one convolution per group. An FC
+ * layer becomes a convolution of a 1 x batch x N_in "image" (one row per
+ * image of the batch) with M kernels of 1 x N_in, so its images share the
+ * array's rows instead of running one after another. */
+typedef struct st_geom {
+    int fc;
+    int groups;
+    int C, IH, IW; /* per group: input channels */
+    int M, OH, OW; /* per group: output channels */
+    int KH, KW, SH, SW, PT, PL;
+    int passes; /* independent repetitions: batch for CONV, 1 for FC */
+} st_geom;
+
+void st_geom_of(const st_layer *l, int batch, st_geom *g);
+
+/* How one phase of a layer is laid on the array and into the buffers. */
+typedef struct st_map {
+    int seg;    /* output positions per PE (FP, BP); OW for WG */
+    int pieces; /* kernel rows longer than kreg_len are split in pieces */
+    int taps;   /* taps of a full piece */
+    double refetch; /* DRAM traffic factor of the streamed operand (>= 1) */
+} st_map;
+
+/* Plan phase ph of layer l (geometry g) on pt. `compressed` says whether
+ * the streamed operand is stored compressed (zero skipping on). Fails with
+ * ST_EINVAL naming the layer and the buffer too small for the smallest tile. */
+int st_map_plan(const st_layer *l, const st_geom *g, const st_point *pt, st_phase ph,
+                int compressed, st_map *m, st_err *err);
+/* Bits of one element stored compressed or dense, and of n positions with
+ * z non-zeros. */
+double st_map_elem_bits(const st_point *pt, int compressed);
+double st_map_bits(const st_point *pt, uint64_t n, uint64_t z, int compressed);
+
+#endif

@@ -1,0 +1,963 @@
+/*
+ * sim.c - the cycle-level engine: steps every tile of every phase through
+ * the PE array, one row step at a time, counts the useful MACs each PE
+ * issues from the actual zero positions, applies the synchronisation policy
+ * (lock-step or FIFO-decoupled PEs) and overlaps DRAM transfers with
+ * compute. Tiling and buffer fit are in map.c, bit counting in bitrow.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+/* -------------------------------------------------------------- row sets */
+
+/* The bit rows of one tensor of a pass, split by stride phase: phase ph of
+ * row r holds positions ph, ph + S, ph + 2S, ... so that a strided tap is a
+ * plain shift. A NULL mask gives all ones on the real positions. */
+typedef struct rowset {
+    int rows, len, S, plen;
+    size_t words;
+    uint64_t *bits;
+} rowset;
+
+static const uint64_t *rs_row(const rowset *rs, int r, int ph)
+{
+    return rs->bits + ((size_t)r * rs->S + ph) * rs->words;
+}
+
+static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S)
+{
+    size_t n;
+
+    rs->rows = rows, rs->len = len, rs->S = S;
+    rs->plen = (len + S - 1) / S;
+    rs->words = ST_BITS_WORDS(rs->plen);
+    n = (size_t)rows * S * rs->words;
+    free(rs->bits);
+    rs->bits = calloc(n ? n : 1, sizeof *rs->bits);
+    if (!rs->bits)
+        return ST_ENOMEM;
+    for (int r = 0; r < rows; r++) {
+        const uint8_t *m = mask ? mask + (size_t)r * len : NULL;
+        for (int x = 0; x < len; x++)
+            if (!m || m[x])
+                st_bits_set(rs->bits + ((size_t)r * S + x % S) * rs->words, x / S);
+    }
+    return 0;
+}
+
+static void rs_free(rowset *rs)
+{
+    free(rs->bits);
+    rs->bits = NULL;
+}
+
+/* Non-zeros of row r in positions [lo, hi) of the unsplit row. */
+static uint64_t rs_count(const rowset *rs, int r, int lo, int hi)
+{
+    uint64_t n = 0;
+
+    for (int ph = 0; ph < rs->S; ph++) {
+        int a = lo - ph, b = hi - ph;
+        /* u with lo <= u*S + ph < hi */
+        a = a <= 0 ? 0 : (a + rs->S - 1) / rs->S;
+        b = b <= 0 ? 0 : (b + rs->S - 1) / rs->S;
+        n += st_bits_count(rs_row(rs, r, ph), rs->plen, a, b);
+    }
+    return n;
+}
+
+static int floordiv(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static int ceildiv(int a, int b)
+{
+    return -floordiv(-a, b);
+}
+
+static int imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+static int imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/* ---------------------------------------------------------------- timing */
+
+/* Step timing of one tile. Lock-step: every PE waits for the slowest at
+ * every row step. FIFO: the operands of step s enter every PE's FIFO of
+ * `depth` entries when all PEs have a free slot, i.e. have finished step
+ * s - depth; a PE starts a step when it has finished the previous one and
+ * the step has arrived. */
+typedef struct timing {
+    int fifo, depth, npe;
+    long step;
+    uint64_t now, arrive;
+    uint64_t *fin;  /* npe */
+    uint64_t *hist; /* depth x npe finish times */
+} timing;
+
+static int tm_init(timing *t, const st_point *pt, int max_pe)
+{
+    memset(t, 0, sizeof *t);
+    t->fifo = pt->sync == ST_SYNC_FIFO;
+    t->depth = pt->fifo_depth;
+    t->fin = calloc((size_t)max_pe, sizeof *t->fin);
+    t->hist = t->fifo ? calloc((size_t)max_pe * t->depth, sizeof *t->hist) : NULL;
+    return (!t->fin || (t->fifo && !t->hist)) ? ST_ENOMEM : 0;
+}
+
+static void tm_fini(timing *t)
+{
+    free(t->fin);
+    free(t->hist);
+    t->fin = t->hist = NULL;
+}
+
+static void tm_begin(timing *t, int npe)
+{
+    t->npe = npe;
+    t->step = 0;
+    t->now = t->arrive = 0;
+    memset(t->fin, 0, (size_t)npe * sizeof *t->fin);
+    if (t->fifo)
+        memset(t->hist, 0, (size_t)npe * t->depth * sizeof *t->hist);
+}
+
+static void tm_step(timing *t, const uint32_t *cyc)
+{
+    if (!t->fifo) {
+        uint32_t mx = 0;
+        for (int i = 0; i < t->npe; i++)
+            if (cyc[i] > mx)
+                mx = cyc[i];
+        t->now += mx;
+        return;
+    }
+    uint64_t *slot = t->hist + (size_t)(t->step % t->depth) * t->npe;
+    if (t->step >= t->depth)
+        for (int i = 0; i < t->npe; i++)
+            if (slot[i] > t->arrive)
+                t->arrive = slot[i];
+    for (int i = 0; i < t->npe; i++) {
+        uint64_t start = t->fin[i] > t->arrive ? t->fin[i] : t->arrive;
+        t->fin[i] = start + cyc[i];
+        slot[i] = t->fin[i];
+    }
+    t->step++;
+}
+
+static uint64_t tm_end(const timing *t)
+{
+    uint64_t mx = 0;
+
+    if (!t->fifo)
+        return t->now;
+    for (int i = 0; i < t->npe; i++)
+        if (t->fin[i] > mx)
+            mx = t->fin[i];
+    return mx;
+}
+
+/* The masks of every image of a pass gathered as rows: conv passes hold one
+ * image; an FC pass holds the whole batch, one row per image. */
+typedef struct pass_masks {
+    uint8_t *act, *grad; /* act: C_total x IH x IW rows; grad: M_total x OH x OW */
+} pass_masks;
+
+/* --------------------------------------------------------- the run state */
+
+typedef struct unit {
+    uint64_t cycles, work, rd0, rd1;
+    int simulated;
+} unit;
+
+typedef struct run {
+    const st_point *pt;
+    const st_layer *l;
+    int li;
+    st_geom g;
+    st_map map;
+    int dense; /* the baseline: every skip off */
+    timing tm;
+    uint32_t *cyc;
+    unit *units;
+    size_t units_cap;
+    st_phase_stats *st;
+    /* DRAM double buffering across the tiles of a phase */
+    uint64_t prev_compute;
+    int first_tile;
+    double se2; /* variance of the sampled estimate */
+} run;
+
+static uint32_t pe_cycles(const st_point *pt, uint64_t work)
+{
+    return (uint32_t)((work + (uint64_t)pt->macs_per_pe - 1) / (uint64_t)pt->macs_per_pe) +
+           (uint32_t)pt->step_overhead;
+}
+
+/* Account one tile: compute time and its DRAM transfer, which overlaps the
+ * previous tile's compute (double buffering); what does not fit is stall. */
+static void tile_done(run *r, uint64_t compute, double dram_bits)
+{
+    const st_point *pt = r->pt;
+    double bytes = dram_bits / 8;
+    double cyc_per_byte = pt->clock_mhz * 1e6 / (pt->dram_gbps * 1e9);
+    uint64_t xfer = (uint64_t)ceil(bytes * cyc_per_byte + pt->dram_latency_ns * pt->clock_mhz / 1e3);
+    uint64_t hidden = r->first_tile ? 0 : r->prev_compute;
+
+    if (bytes <= 0)
+        xfer = 0;
+    r->st->compute_cycles += compute;
+    r->st->stall_cycles += xfer > hidden ? xfer - hidden : 0;
+    r->st->dram_bytes += (uint64_t)ceil(bytes);
+    r->prev_compute = compute;
+    r->first_tile = 0;
+}
+
+/* Which of n units a sampled run simulates: a systematic sample of
+ * ceil(f n) units (at least min(n, 8)) from a seeded offset. */
+static void choose_units(run *r, size_t n)
+{
+    const st_point *pt = r->pt;
+    size_t k;
+    double step, off;
+
+    for (size_t i = 0; i < n; i++)
+        r->units[i].simulated = pt->fidelity == ST_FID_EXACT;
+    if (pt->fidelity == ST_FID_EXACT)
+        return;
+    k = (size_t)ceil(pt->sample_fraction * (double)n);
+    if (k < 8)
+        k = 8;
+    if (k >= n) {
+        for (size_t i = 0; i < n; i++)
+            r->units[i].simulated = 1;
+        return;
+    }
+    step = (double)n / (double)k;
+    off = st_rng_uniform((uint64_t)pt->seed, ST_RNG_STREAM(r->li, 0, 0x5a), (uint64_t)n) * step;
+    for (size_t j = 0; j < k; j++) {
+        size_t i = (size_t)(off + (double)j * step);
+        r->units[i < n ? i : n - 1].simulated = 1;
+    }
+}
+
+/* Fill the units that were not simulated with the mean of those that were,
+ * and add the variance of that estimate (simple random sampling without
+ * replacement) for each time a unit is used. */
+static void fill_units(run *r, size_t n, int reuse)
+{
+    double mc = 0, mw = 0, m0 = 0, m1 = 0, var = 0;
+    size_t k = 0;
+
+    for (size_t i = 0; i < n; i++)
+        if (r->units[i].simulated) {
+            mc += (double)r->units[i].cycles, mw += (double)r->units[i].work;
+            m0 += (double)r->units[i].rd0, m1 += (double)r->units[i].rd1;
+            k++;
+        }
+    if (k == n || k == 0)
+        return;
+    mc /= (double)k, mw /= (double)k, m0 /= (double)k, m1 /= (double)k;
+    for (size_t i = 0; i < n; i++)
+        if (r->units[i].simulated) {
+            double d = (double)r->units[i].cycles - mc;
+            var += d * d;
+        }
+    var /= (double)(k > 1 ? k - 1 : 1);
+    r->se2 += (double)reuse * reuse * (double)n * n * (1 - (double)k / (double)n) * var / (double)k;
+    for (size_t i = 0; i < n; i++)
+        if (!r->units[i].simulated) {
+            r->units[i].cycles = (uint64_t)llround(mc);
+            r->units[i].work = (uint64_t)llround(mw);
+            r->units[i].rd0 = (uint64_t)llround(m0);
+            r->units[i].rd1 = (uint64_t)llround(m1);
+        }
+}
+
+static int units_reserve(run *r, size_t n)
+{
+    if (n > r->units_cap) {
+        unit *u = realloc(r->units, n * sizeof *u);
+        if (!u)
+            return ST_ENOMEM;
+        r->units = u;
+        r->units_cap = n;
+    }
+    memset(r->units, 0, n * sizeof *r->units);
+    return 0;
+}
+
+/* Work of one kernel-row piece in FP: taps [k0, k1) of output positions
+ * [lo, hi) against input row `row` of X. */
+static uint64_t fp_work(const run *r, const rowset *X, int row, int k0, int k1, int lo, int hi)
+{
+    uint64_t w = 0;
+
+    for (int kw = k0; kw < k1; kw++) {
+        int d = kw - r->g.PL, t = floordiv(d, r->g.SW), ph = d - t * r->g.SW;
+        w += st_bits_count(rs_row(X, row, ph), X->plen, lo + t, hi + t);
+    }
+    return w;
+}
+
+/* ------------------------------------------------------------------- FP */
+
+/* Forward phase of one pass and group. PE rows take successive output
+ * rows, PE columns output channels; an input row is broadcast along a PE
+ * row, so in FP the work of a step is the same for every column. */
+static int run_fp(run *r, const rowset *X, int compressed)
+{
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
+    int nrt = ceildiv(g->OH, R), nseg = ceildiv(g->OW, seg);
+    size_t n = (size_t)nrt * nseg;
+    double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
+    int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
+    double dout = (compressed && (r->l->post & ST_OP_RELU)) ? pt->relu_density : 1;
+    int rc;
+
+    if ((rc = units_reserve(r, n)) != 0)
+        return rc;
+    choose_units(r, n);
+    for (size_t u = 0; u < n; u++) {
+        int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
+        int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
+        int iw_lo = o_lo * g->SW - g->PL, iw_hi = (o_hi - 1) * g->SW - g->PL + g->KW;
+        unit *un = &r->units[u];
+
+        if (!un->simulated)
+            continue;
+        tm_begin(&r->tm, Ract);
+        for (int c = 0; c < g->C; c++)
+            for (int kh = 0; kh < g->KH; kh++)
+                for (int p = 0; p < r->map.pieces; p++) {
+                    int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                    for (int i = 0; i < Ract; i++) {
+                        int ih = (oh0 + i) * g->SH + kh - g->PT;
+                        uint64_t w = 0;
+                        if (ih >= 0 && ih < g->IH) {
+                            int row = c * g->IH + ih;
+                            w = fp_work(r, X, row, k0, k1, o_lo, o_hi);
+                            un->rd0 += rs_count(X, row, imax(iw_lo + k0, 0),
+                                                imin(iw_hi - (g->KW - k1), g->IW));
+                        }
+                        un->work += w;
+                        r->cyc[i] = pe_cycles(pt, w);
+                    }
+                    tm_step(&r->tm, r->cyc);
+                    un->rd1 += (uint64_t)(k1 - k0);
+                }
+        un->cycles = tm_end(&r->tm);
+    }
+    fill_units(r, n, ceildiv(g->M, Cc));
+
+    /* Tiles in the order the array runs them: output channels outermost,
+     * so a tile's input rows are fetched again for every channel tile. */
+    for (int m0 = 0; m0 < g->M; m0 += Cc) {
+        int Mc = imin(Cc, g->M - m0);
+        for (size_t u = 0; u < n; u++) {
+            int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
+            int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
+            int ih_lo = imax(oh0 * g->SH - g->PT, 0);
+            int ih_hi = imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
+            int iw_lo = imax(o_lo * g->SW - g->PL, 0);
+            int iw_hi = imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
+            uint64_t outs = (uint64_t)Ract * Mc * (o_hi - o_lo), npos = 0, nz = 0;
+            double bits;
+            unit *un = &r->units[u];
+
+            for (int c = 0; c < g->C; c++)
+                for (int ih = ih_lo; ih < ih_hi; ih++) {
+                    nz += rs_count(X, c * g->IH + ih, iw_lo, iw_hi);
+                    npos += (uint64_t)(iw_hi - iw_lo);
+                }
+            bits = st_map_bits(pt, npos, nz, compressed) * r->map.refetch;
+            if (!resident || (m0 == 0 && u == 0))
+                bits += resident ? wbits : (double)Mc * g->C * g->KH * g->KW * pt->data_bits;
+            bits += st_map_bits(pt, outs, (uint64_t)llround((double)outs * dout), compressed);
+            r->st->useful_macs += un->work * (uint64_t)Mc;
+            r->st->sram_rd[0] += un->rd0;
+            r->st->sram_rd[1] += un->rd1 * (uint64_t)Mc;
+            r->st->sram_wr[0] += (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
+            r->st->sram_wr[1] += (uint64_t)Mc * g->C * g->KH * g->KW;
+            r->st->sram_wr[2] += outs;
+            r->st->sram_rd[2] += outs;
+            tile_done(r, un->cycles, bits);
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------- BP */
+
+/* Input-gradient phase: dA = rot180(W) * dZ in scatter form. PE rows take
+ * successive dA rows, PE columns dA channels; a dZ row is broadcast along a
+ * PE row. With the output bitmap, a PE skips the dA positions whose
+ * activation was zero, so columns differ. */
+static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
+{
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
+    int nct = ceildiv(g->C, Cc), nrt = ceildiv(g->IH, R), nseg = ceildiv(g->IW, seg);
+    size_t n = (size_t)nct * nrt * nseg;
+    double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
+    int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
+    int rc;
+
+    if ((rc = units_reserve(r, n)) != 0)
+        return rc;
+    choose_units(r, n);
+    for (size_t u = 0; u < n; u++) {
+        int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
+        int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
+        int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
+        int ncol = out_skip ? Cact : 1;
+        int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+        int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+        unit *un = &r->units[u];
+
+        if (!un->simulated)
+            continue;
+        tm_begin(&r->tm, Ract * ncol);
+        for (int m = 0; m < g->M; m++)
+            for (int kh = 0; kh < g->KH; kh++)
+                for (int p = 0; p < r->map.pieces; p++) {
+                    int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                    for (int i = 0; i < Ract; i++) {
+                        int num = ih0 + i + g->PT - kh, oh = num / g->SH;
+                        int ok = num >= 0 && num % g->SH == 0 && oh < g->OH;
+                        const uint64_t *dz = ok ? rs_row(DZ, m * g->OH + oh, 0) : NULL;
+                        if (ok)
+                            un->rd0 += st_bits_count(dz, DZ->plen, ow_lo, ow_hi);
+                        for (int j = 0; j < ncol; j++) {
+                            uint64_t w = 0;
+                            for (int kw = k0; ok && kw < k1; kw++) {
+                                int d = kw - g->PL, t = floordiv(d, g->SW), ph = d - t * g->SW;
+                                int u_lo = ceildiv(i_lo - ph, g->SW), u_hi = ceildiv(i_hi - ph, g->SW);
+                                const uint64_t *om = rs_row(OM, (c0 + j) * g->IH + ih0 + i, ph);
+                                w += st_bits_count_and(om, OM->plen, dz, DZ->plen, -t, u_lo, u_hi);
+                            }
+                            un->work += out_skip ? w : w * (uint64_t)Cact;
+                            r->cyc[i * ncol + j] = pe_cycles(pt, w);
+                        }
+                    }
+                    tm_step(&r->tm, r->cyc);
+                    un->rd1 += (uint64_t)(k1 - k0) * Cact;
+                }
+        un->cycles = tm_end(&r->tm);
+    }
+    fill_units(r, n, 1);
+
+    for (size_t u = 0; u < n; u++) {
+        int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
+        int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
+        int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
+        int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
+        int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
+        int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+        int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+        uint64_t outs = (uint64_t)Cact * Ract * (i_hi - i_lo), npos = 0, nz = 0;
+        double bits;
+        unit *un = &r->units[u];
+
+        for (int m = 0; m < g->M; m++)
+            for (int oh = oh_lo; oh < oh_hi; oh++) {
+                nz += st_bits_count(rs_row(DZ, m * g->OH + oh, 0), DZ->plen, ow_lo, ow_hi);
+                npos += (uint64_t)imax(ow_hi - ow_lo, 0);
+            }
+        bits = st_map_bits(pt, npos, nz, compressed) * r->map.refetch;
+        if (!resident || u == 0)
+            bits += resident ? wbits : (double)Cact * g->M * g->KH * g->KW * pt->data_bits;
+        if (out_skip)
+            bits += (double)outs; /* the output bitmap */
+        bits += (double)outs * pt->data_bits;
+        r->st->useful_macs += un->work;
+        r->st->sram_rd[0] += un->rd0;
+        r->st->sram_rd[1] += un->rd1;
+        r->st->sram_wr[0] += (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
+        r->st->sram_wr[1] += (uint64_t)Cact * g->M * g->KH * g->KW;
+        r->st->sram_wr[2] += outs;
+        r->st->sram_rd[2] += outs;
+        tile_done(r, un->cycles, bits);
+    }
+    return 0;
+}
+
+/* Input gradient of an FC layer: dA = W^T dZ is itself a fully connected
+ * product, so it maps like the forward one: PE columns take dA positions,
+ * PE rows images, one step per kreg-long piece of the dZ vector. With the
+ * output bitmap a PE skips a dA position whose activation was zero. */
+static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
+{
+    const st_point *pt = r->pt;
+    int B = r->g.IH, N = r->g.IW, M = r->g.M;
+    int R = pt->pe_rows, Cc = pt->pe_cols, taps = imin(M, pt->kreg_len);
+    int pieces = ceildiv(M, taps), nqt = ceildiv(N, Cc), nrt = ceildiv(B, R);
+    size_t n = (size_t)nqt * nrt;
+    uint8_t *dzt = malloc((size_t)B * M);
+    rowset DZ = {0};
+    double wbits = (double)M * N * pt->data_bits;
+    int resident = wbits <= pt->ch1_kib * 8192.0 / 2, rc;
+
+    if (!dzt)
+        return ST_ENOMEM;
+    /* dZ gathered per image: row b holds dZ[b][0..M) */
+    for (int b = 0; b < B; b++)
+        for (int m = 0; m < M; m++)
+            dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
+    if ((rc = rs_build(&DZ, dzt, B, M, 1)) != 0 || (rc = units_reserve(r, n)) != 0)
+        goto done;
+    choose_units(r, n);
+    for (size_t u = 0; u < n; u++) {
+        int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
+        int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
+        unit *un = &r->units[u];
+
+        if (!un->simulated)
+            continue;
+        tm_begin(&r->tm, Ract * Qc);
+        for (int p = 0; p < pieces; p++) {
+            int k0 = p * taps, k1 = imin(k0 + taps, M);
+            for (int i = 0; i < Ract; i++) {
+                uint64_t z = st_bits_count(rs_row(&DZ, b0 + i, 0), DZ.plen, k0, k1);
+                const uint8_t *act = pm->act + (size_t)(b0 + i) * N;
+                un->rd0 += z;
+                for (int j = 0; j < Qc; j++) {
+                    uint64_t w = (!s_out || act[q0 + j]) ? z : 0;
+                    un->work += w;
+                    r->cyc[i * Qc + j] = pe_cycles(pt, w);
+                }
+            }
+            tm_step(&r->tm, r->cyc);
+            un->rd1 += (uint64_t)(k1 - k0) * Qc;
+        }
+        un->cycles = tm_end(&r->tm);
+    }
+    fill_units(r, n, 1);
+    for (size_t u = 0; u < n; u++) {
+        int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
+        int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
+        uint64_t npos = (uint64_t)Ract * M, nz = 0, outs = (uint64_t)Ract * Qc;
+        double bits;
+        unit *un = &r->units[u];
+
+        for (int i = 0; i < Ract; i++)
+            nz += st_bits_count(rs_row(&DZ, b0 + i, 0), DZ.plen, 0, M);
+        bits = st_map_bits(pt, npos, nz, s_bp);
+        if (!resident || u == 0)
+            bits += resident ? wbits : (double)Qc * M * pt->data_bits;
+        if (s_out)
+            bits += (double)outs;
+        bits += (double)outs * pt->data_bits;
+        r->st->useful_macs += un->work;
+        r->st->sram_rd[0] += un->rd0;
+        r->st->sram_rd[1] += un->rd1;
+        r->st->sram_wr[0] += s_bp ? nz : npos;
+        r->st->sram_wr[1] += (uint64_t)Qc * M;
+        r->st->sram_wr[2] += outs;
+        r->st->sram_rd[2] += outs;
+        tile_done(r, un->cycles, bits);
+    }
+done:
+    rs_free(&DZ);
+    free(dzt);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- WG */
+
+/* Weight-gradient phase: dW[m][c][kh] = sum over rows of dZ[m][oh] (x)
+ * A[c][oh*S + kh - P]. PE rows take (input channel, kernel row, piece)
+ * triples, PE columns output channels; a dZ row is broadcast along a PE
+ * column, an activation row along a PE row; one step per dZ row. */
+static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
+{
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
+    int ntrip = g->C * g->KH * pieces;
+    int nmt = ceildiv(g->M, Cc), nrt = ceildiv(ntrip, R);
+    size_t n = (size_t)nmt * nrt;
+    int rc;
+
+    if ((rc = units_reserve(r, n)) != 0)
+        return rc;
+    choose_units(r, n);
+    for (size_t u = 0; u < n; u++) {
+        int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
+        int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+        unit *un = &r->units[u];
+
+        if (!un->simulated)
+            continue;
+        tm_begin(&r->tm, Ract * Mc);
+        for (int oh = 0; oh < g->OH; oh++) {
+            for (int j = 0; j < Mc; j++)
+                un->rd0 += st_bits_count(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0,
+                                         g->OW);
+            for (int i = 0; i < Ract; i++) {
+                int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
+                int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                int ok = ih >= 0 && ih < g->IH;
+                if (ok)
+                    un->rd1 += rs_count(A, c * g->IH + ih, 0, g->IW);
+                /* One-column dZ rows (FC layers): the piece's work is the
+                 * activation count when the single dZ value is non-zero. */
+                uint64_t piece = ok && g->OW == 1 && g->SW == 1
+                                     ? rs_count(A, c * g->IH + ih, k0 - g->PL, k1 - g->PL)
+                                     : 0;
+                for (int j = 0; j < Mc; j++) {
+                    const uint64_t *dz = rs_row(DZ, (m0 + j) * g->OH + oh, 0);
+                    uint64_t w = 0;
+                    if (g->OW == 1 && g->SW == 1) {
+                        w = (dz[0] & 1) ? piece : 0;
+                        un->work += w;
+                        r->cyc[i * Mc + j] = pe_cycles(pt, w);
+                        continue;
+                    }
+                    for (int kw = k0; ok && kw < k1; kw++) {
+                        int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
+                        w += st_bits_count_and(dz, DZ->plen, rs_row(A, c * g->IH + ih, ph),
+                                               A->plen, tt, 0, g->OW);
+                    }
+                    un->work += w;
+                    r->cyc[i * Mc + j] = pe_cycles(pt, w);
+                }
+            }
+            tm_step(&r->tm, r->cyc);
+        }
+        un->cycles = tm_end(&r->tm);
+    }
+    fill_units(r, n, 1);
+
+    for (size_t u = 0; u < n; u++) {
+        int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
+        int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+        uint64_t zdz = 0, za = 0, ndz = (uint64_t)Mc * g->OH * g->OW, na = 0;
+        uint64_t outs = (uint64_t)Ract * Mc * taps;
+        double bits;
+        unit *un = &r->units[u];
+
+        for (int j = 0; j < Mc; j++)
+            for (int oh = 0; oh < g->OH; oh++)
+                zdz += st_bits_count(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0, g->OW);
+        /* The activation columns the tile's (channel, piece) pairs touch;
+         * kernel rows of one channel share the rows. */
+        for (int t = t0; t < t0 + Ract; t++) {
+            int p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
+            int lo = imax(p * taps - g->PL, 0);
+            int hi = imin(imin(p * taps + taps, g->KW) - g->PL + (g->OW - 1) * g->SW, g->IW);
+            if (kh != 0 && t != t0)
+                continue;
+            for (int ih = 0; ih < g->IH; ih++)
+                za += rs_count(A, c * g->IH + ih, lo, hi);
+            na += (uint64_t)g->IH * (uint64_t)imax(hi - lo, 0);
+        }
+        bits = st_map_bits(pt, ndz, zdz, comp_dz) + st_map_bits(pt, na, za, comp_a) +
+               (double)outs * pt->data_bits;
+        r->st->useful_macs += un->work;
+        r->st->sram_rd[0] += un->rd0;
+        r->st->sram_rd[1] += un->rd1;
+        r->st->sram_wr[0] += comp_dz ? zdz : ndz;
+        r->st->sram_wr[1] += comp_a ? za : na;
+        r->st->sram_wr[2] += outs;
+        r->st->sram_rd[2] += outs * (uint64_t)(g->passes > 1 ? 1 : 0);
+        tile_done(r, un->cycles, bits);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- a layer */
+
+static void energy_of(const st_point *pt, st_phase_stats *s)
+{
+    double t_s = (double)st_phase_cycles(s) / (pt->clock_mhz * 1e6);
+
+    s->energy_pj[ST_E_MAC] = (double)s->useful_macs * st_energy_mac_pj(pt);
+    /* per MAC: the kernel-row register is read, the output segment read and written */
+    s->energy_pj[ST_E_REG] = (double)s->useful_macs * (st_energy_reg_pj(pt, pt->data_bits) +
+                                                       2 * st_energy_reg_pj(pt, pt->psum_bits));
+    s->energy_pj[ST_E_CH0] =
+        (double)(s->sram_rd[0] + s->sram_wr[0]) * st_energy_sram_pj(pt, pt->ch0_kib, pt->data_bits);
+    s->energy_pj[ST_E_CH1] =
+        (double)(s->sram_rd[1] + s->sram_wr[1]) * st_energy_sram_pj(pt, pt->ch1_kib, pt->data_bits);
+    s->energy_pj[ST_E_CH2] =
+        (double)(s->sram_rd[2] + s->sram_wr[2]) * st_energy_sram_pj(pt, pt->ch2_kib, pt->psum_bits);
+    s->energy_pj[ST_E_DRAM] = st_energy_dram_pj(pt, (double)s->dram_bytes);
+    s->energy_pj[ST_E_LEAK] = st_leakage_mw(pt) * 1e9 * t_s;
+}
+
+/* Fold the sampling variance of the phase just run into its stats. */
+static void add_se(run *r)
+{
+    r->st->cycles_se = sqrt(r->st->cycles_se * r->st->cycles_se + r->se2);
+}
+
+/* Slice group gi of a pass's masks into rowsets and run the three phases. */
+static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out)
+{
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    size_t act_sz = (size_t)g->C * g->IH * g->IW, grad_sz = (size_t)g->M * g->OH * g->OW;
+    const uint8_t *act = pm->act + (size_t)gi * act_sz, *grad = pm->grad + (size_t)gi * grad_sz;
+    rowset X = {0}, DZ = {0}, B = {0};
+    int s_fp = !dense && pt->skip_fp_stream, s_bp = !dense && pt->skip_bp_stream;
+    int s_out = !dense && pt->skip_bp_output, s_wg = !dense && pt->skip_wg_stream;
+    int s_op = !dense && pt->skip_wg_operand;
+    int rc;
+
+    r->dense = dense;
+    /* FP */
+    if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0)
+        goto done;
+    if ((rc = rs_build(&X, s_fp ? act : NULL, g->C * g->IH, g->IW, g->SW)) != 0)
+        goto done;
+    r->st = &out[ST_FP];
+    r->first_tile = 1;
+    r->se2 = 0;
+    if ((rc = run_fp(r, &X, s_fp)) != 0)
+        goto done;
+    add_se(r);
+    /* BP: the first layer has no input gradient to compute */
+    if (!r->l->first && g->fc) {
+        r->st = &out[ST_BP];
+        r->first_tile = 1;
+        r->se2 = 0;
+        if ((rc = run_fc_bp(r, pm, s_bp, s_out)) != 0)
+            goto done;
+        add_se(r);
+    } else if (!r->l->first) {
+        if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0)
+            goto done;
+        if ((rc = rs_build(&DZ, s_bp ? grad : NULL, g->M * g->OH, g->OW, 1)) != 0 ||
+            (rc = rs_build(&B, s_out ? act : NULL, g->C * g->IH, g->IW, g->SW)) != 0)
+            goto done;
+        r->st = &out[ST_BP];
+        r->first_tile = 1;
+        r->se2 = 0;
+        if ((rc = run_bp(r, &DZ, &B, s_bp, s_out)) != 0)
+            goto done;
+        add_se(r);
+    }
+    /* WG */
+    if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0)
+        goto done;
+    if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M * g->OH, g->OW, 1)) != 0 ||
+        (rc = rs_build(&B, s_op ? act : NULL, g->C * g->IH, g->IW, g->SW)) != 0)
+        goto done;
+    r->st = &out[ST_WG];
+    r->first_tile = 1;
+    r->se2 = 0;
+    if ((rc = run_wg(r, &DZ, &B, s_wg, s_op)) == 0)
+        add_se(r);
+done:
+    rs_free(&X);
+    rs_free(&DZ);
+    rs_free(&B);
+    return rc;
+}
+
+static void stats_add(st_phase_stats *a, const st_phase_stats *b)
+{
+    a->compute_cycles += b->compute_cycles;
+    a->stall_cycles += b->stall_cycles;
+    a->dense_macs += b->dense_macs;
+    a->useful_macs += b->useful_macs;
+    for (int i = 0; i < 3; i++) {
+        a->sram_rd[i] += b->sram_rd[i];
+        a->sram_wr[i] += b->sram_wr[i];
+    }
+    a->dram_bytes += b->dram_bytes;
+    for (int i = 0; i < ST_E_COUNT; i++)
+        a->energy_pj[i] += b->energy_pj[i];
+    a->cycles_se = sqrt(a->cycles_se * a->cycles_se + b->cycles_se * b->cycles_se);
+}
+
+/* Simulate compute layer li of net on pt, filling ls. */
+static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li,
+                     st_layer_stats *ls, st_err *err)
+{
+    const st_point *pt = r->pt;
+    const st_layer *l = st_net_layer(net, li);
+    st_layer_masks m;
+    pass_masks pm = {NULL, NULL};
+    size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l);
+    int per_pass, rc;
+
+    st_layer_masks_init(&m);
+    memset(ls, 0, sizeof *ls);
+    ls->layer = li;
+    r->l = l;
+    r->li = li;
+    st_geom_of(l, pt->batch, &r->g);
+    per_pass = r->g.fc ? pt->batch : 1;
+    pm.act = malloc(act_sz * per_pass);
+    pm.grad = malloc(grad_sz * per_pass);
+    if (!pm.act || !pm.grad) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory for the masks of layer '%s'", l->name);
+        goto done;
+    }
+    /* Check the mapping once with messages, before any work. */
+    for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
+        int comp = ph == ST_FP ? pt->skip_fp_stream : ph == ST_BP ? pt->skip_bp_stream
+                                                                   : pt->skip_wg_stream;
+        if (ph == ST_BP && l->first)
+            continue;
+        for (int dense = 0; dense < 2; dense++)
+            if ((rc = st_map_plan(l, &r->g, pt, (st_phase)ph, dense ? 0 : comp, &r->map, err)) !=
+                0)
+                goto done;
+    }
+    for (int pass = 0; pass < r->g.passes; pass++) {
+        for (int b = 0; b < per_pass; b++) {
+            int image = r->g.fc ? b : pass;
+            if ((rc = fn(ctx, net, li, image, &m, err)) != 0)
+                goto done;
+            memcpy(pm.act + act_sz * b, m.act_in, act_sz);
+            /* FC rows are images: gather dZ as [m][image]. */
+            if (r->g.fc)
+                for (size_t j = 0; j < grad_sz; j++)
+                    pm.grad[j * per_pass + b] = m.grad[j];
+            else
+                memcpy(pm.grad, m.grad, grad_sz);
+            ls->act_density += m.act_density / pt->batch;
+            ls->grad_density += m.grad_density / pt->batch;
+        }
+        for (int gi = 0; gi < r->g.groups; gi++)
+            if ((rc = run_group(r, &pm, gi, 0, ls->run)) != 0 ||
+                (rc = run_group(r, &pm, gi, 1, ls->dense)) != 0)
+                goto done;
+    }
+    for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
+        uint64_t dm = st_layer_macs_valid(l, (st_phase)ph) * (uint64_t)pt->batch;
+        ls->run[ph].dense_macs = ls->dense[ph].dense_macs = dm;
+        energy_of(pt, &ls->run[ph]);
+        energy_of(pt, &ls->dense[ph]);
+    }
+    rc = 0;
+done:
+    if (rc != 0 && err && err->code == ST_OK)
+        st_err_set(err, rc, "out of memory simulating layer '%s'", l->name);
+    free(pm.act);
+    free(pm.grad);
+    st_layer_masks_fini(&m);
+    return rc;
+}
+
+/* ------------------------------------------------------------ the API */
+
+uint64_t st_phase_cycles(const st_phase_stats *s)
+{
+    return s->compute_cycles + s->stall_cycles;
+}
+
+double st_phase_energy_pj(const st_phase_stats *s)
+{
+    double e = 0;
+
+    for (int i = 0; i < ST_E_COUNT; i++)
+        e += s->energy_pj[i];
+    return e;
+}
+
+const char *st_ecomp_name(st_ecomp c)
+{
+    static const char *const names[ST_E_COUNT] = {"mac", "reg", "ch0", "ch1", "ch2", "dram",
+                                                  "leak"};
+    return (unsigned)c < ST_E_COUNT ? names[c] : "?";
+}
+
+void st_result_init(st_result *r)
+{
+    memset(r, 0, sizeof *r);
+}
+
+void st_result_fini(st_result *r)
+{
+    free(r->layers);
+    memset(r, 0, sizeof *r);
+}
+
+static int model_masks(void *ctx, const st_net *net, int layer, int image, st_layer_masks *m,
+                       st_err *err)
+{
+    return st_sparsity_layer(net, (const st_sparsity_cfg *)ctx, layer, image, m, err);
+}
+
+int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err)
+{
+    st_sparsity_cfg cfg;
+    int rc;
+
+    st_result_fini(res);
+    if ((rc = st_point_check(pt, err)) != 0)
+        return rc;
+    st_point_sparsity(pt, &cfg);
+    if ((rc = st_sparsity_cfg_check(&cfg, err)) != 0)
+        return rc;
+    return st_sim_run_src(net, pt, model_masks, &cfg, res, err);
+}
+
+int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx,
+                   st_result *res, st_err *err)
+{
+    run r;
+    int n = 0, k = 0, max_pe, rc;
+    st_area area;
+
+    st_result_fini(res);
+    memset(&r, 0, sizeof r);
+    if ((rc = st_point_check(pt, err)) != 0)
+        return rc;
+    for (int i = 0; i < st_net_count(net); i++)
+        n += st_kind_is_compute(st_net_layer(net, i)->kind);
+    if (n == 0)
+        return st_err_set(err, ST_EINVAL, "network '%s' has no compute layer", st_net_name(net));
+    r.pt = pt;
+    max_pe = pt->pe_rows * pt->pe_cols;
+    res->layers = calloc((size_t)n, sizeof *res->layers);
+    r.cyc = calloc((size_t)max_pe, sizeof *r.cyc);
+    if (!res->layers || !r.cyc || (rc = tm_init(&r.tm, pt, max_pe)) != 0) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory for the engine");
+        goto done;
+    }
+    res->nlayers = n;
+    for (int i = 0; i < st_net_count(net); i++) {
+        st_layer_stats *ls;
+        if (!st_kind_is_compute(st_net_layer(net, i)->kind))
+            continue;
+        ls = &res->layers[k++];
+        if ((rc = run_layer(&r, net, fn, ctx, i, ls, err)) != 0)
+            goto done;
+        for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
+            stats_add(&res->run_phase[ph], &ls->run[ph]);
+            stats_add(&res->dense_phase[ph], &ls->dense[ph]);
+            stats_add(&res->run, &ls->run[ph]);
+            stats_add(&res->dense, &ls->dense[ph]);
+        }
+    }
+    res->speedup = (double)st_phase_cycles(&res->dense) / (double)st_phase_cycles(&res->run);
+    res->energy_gain = st_phase_energy_pj(&res->dense) / st_phase_energy_pj(&res->run);
+    st_area_get(pt, &area);
+    res->area_mm2 = area.total_mm2;
+    res->time_s = (double)st_phase_cycles(&res->run) / (pt->clock_mhz * 1e6);
+    res->images_per_s = pt->batch / res->time_s;
+done:
+    tm_fini(&r.tm);
+    free(r.cyc);
+    free(r.units);
+    if (rc != 0)
+        st_result_fini(res);
+    return rc;
+}

@@ -1,0 +1,287 @@
+/*
+ * stsim - simulate one design point: one training iteration of a network
+ * on the SparseTrain array, next to the same hardware run densely.
+ * Parameters come from the core's one table; this file only parses and prints.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "st.h"
+
+#define EXIT_USAGE 2
+
+static void print_range(FILE *f, const st_param *row)
+{
+    if (row->type == ST_PT_ENUM) {
+        for (int i = 0; row->choices[i]; i++)
+            fprintf(f, "%s%s", i ? "|" : "", row->choices[i]);
+    } else if (row->type == ST_PT_BOOL) {
+        fputs("true|false", f);
+    } else {
+        fprintf(f, "[%g, %g]", row->min, row->max);
+    }
+}
+
+static void usage(FILE *f)
+{
+    int n;
+    const st_param *rows = st_params(&n);
+    const char *group = "";
+    st_point pt;
+
+    st_point_init(&pt);
+    fputs("usage: stsim [options] NETWORK|LAYERS.csv [name=value ...]\n"
+          "\n"
+          "Simulate one training iteration (forward FP, input gradient BP, weight\n"
+          "gradient WG) of a network on one design point of the SparseTrain array,\n"
+          "and the same hardware with zero skipping off (the dense baseline).\n"
+          "\n"
+          "options:\n"
+          "  --json          machine-readable output\n"
+          "  --no-layers     totals only\n"
+          "  --NAME VALUE    same as NAME=VALUE\n"
+          "  -h, --help      this text\n"
+          "\n"
+          "NETWORK is a built-in name (",
+          f);
+    for (const char *const *nm = st_net_builtin_names(); *nm; nm++)
+        fprintf(f, "%s%s", nm == st_net_builtin_names() ? "" : ", ", *nm);
+    fputs("); a path ending in .csv\nis read as a SCALE-Sim layer list. Bad input exits with "
+          "status 2.\n\nparameters (name, unit, default, range):\n",
+          f);
+    for (int i = 0; i < n; i++) {
+        char def[64];
+        if (strcmp(group, rows[i].group)) {
+            group = rows[i].group;
+            fprintf(f, "\n [%s]\n", group);
+        }
+        st_point_format(&pt, &rows[i], def, sizeof def);
+        fprintf(f, "  %-20s %-8s %-10s ", rows[i].name, rows[i].unit[0] ? rows[i].unit : "-",
+                def);
+        print_range(f, &rows[i]);
+        fprintf(f, "\n      %s\n", rows[i].help);
+    }
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static void json_phase(const st_phase_stats *s)
+{
+    printf("{\"cycles\": %llu, \"compute_cycles\": %llu, \"stall_cycles\": %llu, "
+           "\"dense_macs\": %llu, \"useful_macs\": %llu, \"dram_bytes\": %llu, "
+           "\"sram_reads\": [%llu, %llu, %llu], \"sram_writes\": [%llu, %llu, %llu], "
+           "\"cycles_se\": %.6g, \"energy_pj\": %.9g, \"energy_breakdown_pj\": {",
+           (unsigned long long)st_phase_cycles(s), (unsigned long long)s->compute_cycles,
+           (unsigned long long)s->stall_cycles, (unsigned long long)s->dense_macs,
+           (unsigned long long)s->useful_macs, (unsigned long long)s->dram_bytes,
+           (unsigned long long)s->sram_rd[0], (unsigned long long)s->sram_rd[1],
+           (unsigned long long)s->sram_rd[2], (unsigned long long)s->sram_wr[0],
+           (unsigned long long)s->sram_wr[1], (unsigned long long)s->sram_wr[2], s->cycles_se,
+           st_phase_energy_pj(s));
+    for (int e = 0; e < ST_E_COUNT; e++)
+        printf("%s\"%s\": %.9g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
+    printf("}}");
+}
+
+/* Print a string as a JSON string literal. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", *s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
+static void print_json(const st_net *net, const st_point *pt, const st_result *res, int layers)
+{
+    int n;
+    const st_param *rows = st_params(&n);
+
+    printf("{\"network\": ");
+    json_str(st_net_name(net));
+    printf(", \"point\": {");
+    for (int i = 0; i < n; i++) {
+        char v[64];
+        st_point_format(pt, &rows[i], v, sizeof v);
+        printf("%s\"%s\": ", i ? ", " : "", rows[i].name);
+        if (rows[i].type == ST_PT_ENUM)
+            json_str(v);
+        else
+            printf("%s", v);
+    }
+    printf("}, \"total\": {\"speedup\": %.9g, \"energy_gain\": %.9g, \"area_mm2\": %.9g, "
+           "\"time_s\": %.9g, \"images_per_s\": %.9g, \"run\": ",
+           res->speedup, res->energy_gain, res->area_mm2, res->time_s, res->images_per_s);
+    json_phase(&res->run);
+    printf(", \"dense\": ");
+    json_phase(&res->dense);
+    printf("}");
+    if (layers) {
+        printf(", \"layers\": [");
+        for (int i = 0; i < res->nlayers; i++) {
+            const st_layer_stats *ls = &res->layers[i];
+            printf("%s{\"name\": ", i ? ", " : "");
+            json_str(st_net_layer(net, ls->layer)->name);
+            printf(", \"act_density\": %.6g, \"grad_density\": %.6g", ls->act_density,
+                   ls->grad_density);
+            for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
+                printf(", \"%s\": {\"run\": ", st_phase_name((st_phase)ph));
+                json_phase(&ls->run[ph]);
+                printf(", \"dense\": ");
+                json_phase(&ls->dense[ph]);
+                printf("}");
+            }
+            printf("}");
+        }
+        printf("]");
+    }
+    printf("}\n");
+}
+
+static double ratio(double a, double b)
+{
+    return b > 0 ? a / b : 0;
+}
+
+static void print_human(const st_net *net, const st_point *pt, const st_result *res, int layers)
+{
+    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
+
+    printf("network %s, batch %d, %dx%d PEs x %d MAC, %g MHz, p = %g, %s fidelity\n",
+           st_net_name(net), pt->batch, pt->pe_rows, pt->pe_cols, pt->macs_per_pe, pt->clock_mhz,
+           pt->p, pt->fidelity == ST_FID_EXACT ? "exact" : "sampled");
+    if (layers) {
+        printf("\n%-22s %-2s %12s %12s %7s %6s %6s %10s %11s\n", "layer", "ph", "cycles",
+               "dense cyc", "speedup", "util", "stall", "DRAM KiB", "energy uJ");
+        for (int i = 0; i < res->nlayers; i++) {
+            const st_layer_stats *ls = &res->layers[i];
+            for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
+                const st_phase_stats *s = &ls->run[ph], *d = &ls->dense[ph];
+                uint64_t c = st_phase_cycles(s);
+                if (c == 0 && st_phase_cycles(d) == 0)
+                    continue;
+                printf("%-22.22s %-2s %12llu %12llu %7.2f %5.1f%% %5.1f%% %10.1f %11.3f\n",
+                       ph == 0 ? st_net_layer(net, ls->layer)->name : "",
+                       st_phase_name((st_phase)ph), (unsigned long long)c,
+                       (unsigned long long)st_phase_cycles(d),
+                       ratio((double)st_phase_cycles(d), (double)c),
+                       100 * ratio((double)s->useful_macs, (double)c * pes),
+                       100 * ratio((double)s->stall_cycles, (double)c), s->dram_bytes / 1024.0,
+                       st_phase_energy_pj(s) / 1e6);
+            }
+        }
+    }
+    printf("\n%-8s %14s %14s %9s\n", "phase", "cycles", "dense cycles", "speedup");
+    for (int ph = 0; ph < ST_PHASE_COUNT; ph++)
+        printf("%-8s %14llu %14llu %9.3f\n", st_phase_name((st_phase)ph),
+               (unsigned long long)st_phase_cycles(&res->run_phase[ph]),
+               (unsigned long long)st_phase_cycles(&res->dense_phase[ph]),
+               ratio((double)st_phase_cycles(&res->dense_phase[ph]),
+                     (double)st_phase_cycles(&res->run_phase[ph])));
+    printf("%-8s %14llu %14llu %9.3f", "total", (unsigned long long)st_phase_cycles(&res->run),
+           (unsigned long long)st_phase_cycles(&res->dense), res->speedup);
+    if (res->run.cycles_se > 0)
+        printf("   (sampled: +- %.2f%% standard error)",
+               100 * res->run.cycles_se / (double)st_phase_cycles(&res->run));
+    printf("\n\nMACs: useful %llu of dense %llu (%.1f%%)\n",
+           (unsigned long long)res->run.useful_macs, (unsigned long long)res->run.dense_macs,
+           100 * ratio((double)res->run.useful_macs, (double)res->run.dense_macs));
+    printf("energy: %.3f mJ (dense %.3f mJ), gain %.3f\n", st_phase_energy_pj(&res->run) / 1e9,
+           st_phase_energy_pj(&res->dense) / 1e9, res->energy_gain);
+    printf("  breakdown:");
+    for (int e = 0; e < ST_E_COUNT; e++)
+        printf(" %s %.1f%%", st_ecomp_name((st_ecomp)e),
+               100 * ratio(res->run.energy_pj[e], st_phase_energy_pj(&res->run)));
+    printf("\narea: %.3f mm^2\n", res->area_mm2);
+    printf("time: %.3f ms per iteration, %.1f images/s\n", res->time_s * 1e3, res->images_per_s);
+}
+
+int main(int argc, char **argv)
+{
+    st_point pt;
+    st_net *net = NULL;
+    st_result res;
+    st_err err;
+    const char *netname = NULL;
+    int json = 0, layers = 1, rc = 0;
+
+    st_err_clear(&err);
+    st_point_init(&pt);
+    st_result_init(&res);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *eq = strchr(a, '=');
+        char name[64];
+
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return 0;
+        } else if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--no-layers")) {
+            layers = 0;
+        } else if (a[0] == '-' && a[1] == '-') {
+            const char *v;
+            a += 2;
+            eq = strchr(a, '=');
+            if (eq) {
+                v = eq + 1;
+                snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+            } else if (i + 1 < argc) {
+                v = argv[++i];
+                snprintf(name, sizeof name, "%s", a);
+            } else {
+                fprintf(stderr, "stsim: option --%s needs a value\n", a);
+                return EXIT_USAGE;
+            }
+            if (st_point_set(&pt, name, v, &err) != 0) {
+                fprintf(stderr, "stsim: %s\n", err.msg);
+                return EXIT_USAGE;
+            }
+        } else if (eq) {
+            snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
+            if (st_point_set(&pt, name, eq + 1, &err) != 0) {
+                fprintf(stderr, "stsim: %s\n", err.msg);
+                return EXIT_USAGE;
+            }
+        } else if (netname) {
+            fprintf(stderr, "stsim: one network only: '%s' and '%s'\n", netname, a);
+            return EXIT_USAGE;
+        } else {
+            netname = a;
+        }
+    }
+    if (!netname) {
+        fputs("stsim: no network given (see stsim --help)\n", stderr);
+        return EXIT_USAGE;
+    }
+    if (ends_with(netname, ".csv"))
+        rc = st_topo_load(netname, &net, &err);
+    else
+        rc = st_net_builtin(netname, &net, &err);
+    if (rc == 0)
+        rc = st_sim_run(net, &pt, &res, &err);
+    if (rc == 0) {
+        if (json)
+            print_json(net, &pt, &res, layers);
+        else
+            print_human(net, &pt, &res, layers);
+    } else {
+        fprintf(stderr, "stsim: %s\n", err.msg);
+    }
+    st_result_fini(&res);
+    st_net_destroy(&net);
+    return rc == 0 ? 0 : rc == ST_ENOMEM ? 1 : EXIT_USAGE;
+}

@@ -1,0 +1,75 @@
+#!/bin/sh
+# setup.sh - install what is missing, build, and run the demo or the tests.
+#   ./setup.sh          install the Debian packages the project needs, build
+#   ./setup.sh demo     the same, then run the default example
+#   ./setup.sh test     the same, then run the whole test suite (normal build
+#                       and an AddressSanitizer + UBSan build) under prove
+# Idempotent: packages already present are skipped, builds are incremental.
+set -eu
+
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+
+# Every Debian package the project uses, now or in the parts still to come.
+PACKAGES="build-essential cmake pkg-config perl clang-format
+libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libhdf5-dev hdf5-tools
+liblua5.4-dev lua5.4 zlib1g-dev dataset-fashion-mnist
+python3 python3-h5py python3-numpy python3-matplotlib"
+
+install_packages() {
+    missing=""
+    for p in $PACKAGES; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    echo "setup: installing:$missing"
+    if [ "$(id -u)" -eq 0 ]; then
+        SUDO=""
+    elif command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "setup: not root and no sudo; install these packages first:$missing" >&2
+        exit 1
+    fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+}
+
+# build DIR [cmake options...]
+build() {
+    dir=$1
+    shift
+    werror=OFF
+    [ "${CI:-}" = "true" ] && werror=ON
+    cmake -S "$ROOT" -B "$ROOT/$dir" -DST_WERROR=$werror "$@" >/dev/null
+    cmake --build "$ROOT/$dir" -j "$(nproc)" >/dev/null
+}
+
+# run_suite DIR: every TAP test against the programs built in DIR.
+run_suite() {
+    dir=$1
+    echo "setup: test suite on $dir"
+    ST_SRC=$ROOT ST_BUILD=$ROOT/$dir prove -f "$ROOT/$dir"/tests/core/t_* "$ROOT"/tests/prog/*.t
+}
+
+install_packages
+build build
+
+case "${1:-}" in
+"") ;;
+demo)
+    build/bin/stnet resnet18 --p 0.9
+    ;;
+test)
+    build build-asan -DST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    run_suite build
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_suite build-asan
+    ;;
+*)
+    echo "usage: ./setup.sh [demo|test]" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,57 @@
+# tap.sh - TAP helpers for the shell tests of the programs. Sourced, not run.
+# run CMD...: runs it with stdout in $tmp/out, stderr in $tmp/err, status in $st.
+# The caller sets $tmp to a private directory.
+: "${ST_SRC:=.}"
+: "${ST_BUILD:=$ST_SRC/build}"
+tap_n=0
+tap_fail=0
+
+plan() { echo "1..$1"; }
+
+ok_() {
+    tap_n=$((tap_n + 1))
+    if [ "$1" -eq 0 ]; then
+        echo "ok $tap_n - $2"
+    else
+        echo "not ok $tap_n - $2"
+        tap_fail=$((tap_fail + 1))
+    fi
+}
+
+run() {
+    st=0
+    "$@" >"$tmp/out" 2>"$tmp/err" || st=$?
+}
+
+is_status() {
+    [ "$st" -eq "$1" ]
+    r=$?
+    ok_ $r "$2"
+    [ $r -eq 0 ] || { echo "#   status $st, want $1"; sed 's/^/#   stderr: /' "$tmp/err" | head -5; }
+}
+
+has_out() {
+    grep -qF -- "$1" "$tmp/out"
+    ok_ $? "$2"
+}
+
+has_err() {
+    grep -qF -- "$1" "$tmp/err"
+    r=$?
+    ok_ $r "$2"
+    [ $r -eq 0 ] || sed 's/^/#   stderr: /' "$tmp/err" | head -5
+}
+
+ok_cmd() {
+    d=$1
+    shift
+    "$@"
+    ok_ $? "$d"
+}
+
+skip() {
+    tap_n=$((tap_n + 1))
+    echo "ok $tap_n - $2 # SKIP $1"
+}
+
+tap_end() { [ "$tap_fail" -eq 0 ]; }
