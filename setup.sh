@@ -61,6 +61,8 @@ case "${1:-}" in
 "") ;;
 demo)
     build/bin/stnet resnet18 --p 0.9
+    echo
+    build/bin/stsim resnet18 p=0.9 --no-layers
     ;;
 test)
     build build-asan -DST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug

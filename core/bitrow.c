@@ -54,3 +54,22 @@ uint64_t st_bits_count(const uint64_t *a, int a_len, int lo, int hi)
         n += (uint64_t)__builtin_popcountll(window(a, x) & (((uint64_t)1 << (hi - x)) - 1));
     return n;
 }
+
+void st_bits_extract(const uint64_t *a, int a_len, int pos, int len, uint64_t *out)
+{
+    int nw = (len + 63) / 64;
+
+    for (int w = 0; w < nw; w++) {
+        int p = pos + 64 * w;
+        uint64_t v;
+        if (p >= a_len || p <= -64)
+            v = 0;
+        else if (p < 0)
+            v = window(a, 0) << (-p);
+        else
+            v = window(a, p);
+        out[w] = v;
+    }
+    if (len & 63)
+        out[nw - 1] &= ((uint64_t)1 << (len & 63)) - 1;
+}

@@ -22,6 +22,9 @@ uint64_t st_bits_count_and(const uint64_t *a, int a_len, const uint64_t *b, int 
                            int lo, int hi);
 /* Ones of a in [lo, hi), clipped to [0, a_len). */
 uint64_t st_bits_count(const uint64_t *a, int a_len, int lo, int hi);
+/* Copy bits [pos, pos + len) of a into out[0 .. ceil(len / 64)), bit 0
+ * first; positions outside [0, a_len) read as zero. pos may be negative. */
+void st_bits_extract(const uint64_t *a, int a_len, int pos, int len, uint64_t *out);
 /* Set bit i. */
 static inline void st_bits_set(uint64_t *a, int i)
 {

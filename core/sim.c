@@ -20,6 +20,7 @@ typedef struct rowset {
     int rows, len, S, plen;
     size_t words;
     uint64_t *bits;
+    uint32_t *cnt; /* non-zeros of each whole row */
 } rowset;
 
 static const uint64_t *rs_row(const rowset *rs, int r, int ph)
@@ -36,14 +37,23 @@ static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S)
     rs->words = ST_BITS_WORDS(rs->plen);
     n = (size_t)rows * S * rs->words;
     free(rs->bits);
+    free(rs->cnt);
     rs->bits = calloc(n ? n : 1, sizeof *rs->bits);
-    if (!rs->bits)
+    rs->cnt = malloc((rows ? (size_t)rows : 1) * sizeof *rs->cnt);
+    if (!rs->bits || !rs->cnt)
         return ST_ENOMEM;
     for (int r = 0; r < rows; r++) {
         const uint8_t *m = mask ? mask + (size_t)r * len : NULL;
-        for (int x = 0; x < len; x++)
-            if (!m || m[x])
-                st_bits_set(rs->bits + ((size_t)r * S + x % S) * rs->words, x / S);
+        uint32_t c = 0;
+        for (int ph = 0; ph < S; ph++) {
+            uint64_t *row = rs->bits + ((size_t)r * S + ph) * rs->words;
+            for (int x = ph, u = 0; x < len; x += S, u++)
+                if (!m || m[x]) {
+                    row[u >> 6] |= (uint64_t)1 << (u & 63);
+                    c++;
+                }
+        }
+        rs->cnt[r] = c;
     }
     return 0;
 }
@@ -51,7 +61,9 @@ static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S)
 static void rs_free(rowset *rs)
 {
     free(rs->bits);
+    free(rs->cnt);
     rs->bits = NULL;
+    rs->cnt = NULL;
 }
 
 /* Non-zeros of row r in positions [lo, hi) of the unsplit row. */
@@ -59,6 +71,8 @@ static uint64_t rs_count(const rowset *rs, int r, int lo, int hi)
 {
     uint64_t n = 0;
 
+    if (lo <= 0 && hi >= rs->len)
+        return rs->cnt[r];
     for (int ph = 0; ph < rs->S; ph++) {
         int a = lo - ph, b = hi - ph;
         /* u with lo <= u*S + ph < hi */
@@ -188,6 +202,8 @@ typedef struct run {
     int dense; /* the baseline: every skip off */
     timing tm;
     uint32_t *cyc;
+    uint64_t *wa, *wb; /* scratch words of the inner loops */
+    size_t wa_cap, wb_cap;
     unit *units;
     size_t units_cap;
     st_phase_stats *st;
@@ -197,10 +213,11 @@ typedef struct run {
     double se2; /* variance of the sampled estimate */
 } run;
 
-static uint32_t pe_cycles(const st_point *pt, uint64_t work)
+static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
 {
-    return (uint32_t)((work + (uint64_t)pt->macs_per_pe - 1) / (uint64_t)pt->macs_per_pe) +
-           (uint32_t)pt->step_overhead;
+    /* the work of one PE in one step fits 32 bits (taps x segment) */
+    uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
+    return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
 }
 
 /* Account one tile: compute time and its DRAM transfer, which overlaps the
@@ -283,6 +300,26 @@ static void fill_units(run *r, size_t n, int reuse)
         }
 }
 
+static int words_reserve(uint64_t **buf, size_t *cap, size_t n)
+{
+    if (n > *cap) {
+        uint64_t *p = realloc(*buf, n * sizeof *p);
+        if (!p)
+            return ST_ENOMEM;
+        *buf = p;
+        *cap = n;
+    }
+    return 0;
+}
+
+static inline uint64_t and_count(const uint64_t *a, const uint64_t *b, int nw)
+{
+    uint64_t n = 0;
+    for (int w = 0; w < nw; w++)
+        n += (uint64_t)__builtin_popcountll(a[w] & b[w]);
+    return n;
+}
+
 static int units_reserve(run *r, size_t n)
 {
     if (n > r->units_cap) {
@@ -294,6 +331,13 @@ static int units_reserve(run *r, size_t n)
     }
     memset(r->units, 0, n * sizeof *r->units);
     return 0;
+}
+
+/* Does a whole tensor of n positions fit, stored worst-case, in half of a
+ * buffer of kib KiB? Then it is fetched once per pass and kept. */
+static int fits_half(const st_point *pt, uint64_t n, int compressed, double kib)
+{
+    return st_map_bits(pt, n, n, compressed) <= kib * 8192.0 / 2;
 }
 
 /* Work of one kernel-row piece in FP: taps [k0, k1) of output positions
@@ -314,7 +358,7 @@ static uint64_t fp_work(const run *r, const rowset *X, int row, int k0, int k1, 
 /* Forward phase of one pass and group. PE rows take successive output
  * rows, PE columns output channels; an input row is broadcast along a PE
  * row, so in FP the work of a step is the same for every column. */
-static int run_fp(run *r, const rowset *X, int compressed)
+__attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compressed)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -323,6 +367,7 @@ static int run_fp(run *r, const rowset *X, int compressed)
     size_t n = (size_t)nrt * nseg;
     double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
     int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
+    int in_resident = fits_half(pt, (uint64_t)g->C * g->IH * g->IW, compressed, pt->ch0_kib);
     double dout = (compressed && (r->l->post & ST_OP_RELU)) ? pt->relu_density : 1;
     int rc;
 
@@ -381,7 +426,8 @@ static int run_fp(run *r, const rowset *X, int compressed)
                     nz += rs_count(X, c * g->IH + ih, iw_lo, iw_hi);
                     npos += (uint64_t)(iw_hi - iw_lo);
                 }
-            bits = st_map_bits(pt, npos, nz, compressed) * r->map.refetch;
+            bits = (m0 == 0 || !in_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
+                                             : 0;
             if (!resident || (m0 == 0 && u == 0))
                 bits += resident ? wbits : (double)Mc * g->C * g->KH * g->KW * pt->data_bits;
             bits += st_map_bits(pt, outs, (uint64_t)llround((double)outs * dout), compressed);
@@ -404,7 +450,7 @@ static int run_fp(run *r, const rowset *X, int compressed)
  * successive dA rows, PE columns dA channels; a dZ row is broadcast along a
  * PE row. With the output bitmap, a PE skips the dA positions whose
  * activation was zero, so columns differ. */
-static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
+__attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -413,11 +459,25 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     size_t n = (size_t)nct * nrt * nseg;
     double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
     int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
+    int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, compressed, pt->ch0_kib);
     int rc;
 
     if ((rc = units_reserve(r, n)) != 0)
         return rc;
     choose_units(r, n);
+    /* Words of one phase of a segment: the segment [i_lo, i_hi) of a dA row
+     * holds, in stride phase ph, the positions u in [u_lo, u_hi). */
+    int nw = ((seg + g->SW - 1) / g->SW + 63) / 64, SW = g->SW;
+    int *tap_ph = malloc((size_t)g->KW * sizeof *tap_ph); /* stride phase of each tap */
+    if (!tap_ph)
+        return ST_ENOMEM;
+    for (int kw = 0; kw < g->KW; kw++)
+        tap_ph[kw] = (kw - g->PL) - floordiv(kw - g->PL, SW) * SW;
+    if ((rc = words_reserve(&r->wa, &r->wa_cap, (size_t)R * Cc * SW * nw)) != 0 ||
+        (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * nw)) != 0) {
+        free(tap_ph);
+        return rc;
+    }
     for (size_t u = 0; u < n; u++) {
         int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
         int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
@@ -427,8 +487,20 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
         int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
         unit *un = &r->units[u];
 
+        uint64_t wsum = 0;
+
         if (!un->simulated)
             continue;
+        /* The output bitmap of every PE, per stride phase, for the tile. */
+        for (int i = 0; i < Ract; i++)
+            for (int j = 0; j < ncol; j++)
+                for (int ph = 0; ph < SW; ph++) {
+                    int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                    st_bits_extract(rs_row(OM, (c0 + j) * g->IH + ih0 + i, ph), OM->plen, u_lo,
+                                    imax(u_hi - u_lo, 0), r->wa + (((size_t)i * ncol + j) * SW + ph) * nw);
+                    if (u_hi <= u_lo)
+                        memset(r->wa + (((size_t)i * ncol + j) * SW + ph) * nw, 0, nw * sizeof(uint64_t));
+                }
         tm_begin(&r->tm, Ract * ncol);
         for (int m = 0; m < g->M; m++)
             for (int kh = 0; kh < g->KH; kh++)
@@ -437,26 +509,55 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
                     for (int i = 0; i < Ract; i++) {
                         int num = ih0 + i + g->PT - kh, oh = num / g->SH;
                         int ok = num >= 0 && num % g->SH == 0 && oh < g->OH;
-                        const uint64_t *dz = ok ? rs_row(DZ, m * g->OH + oh, 0) : NULL;
-                        if (ok)
-                            un->rd0 += st_bits_count(dz, DZ->plen, ow_lo, ow_hi);
-                        for (int j = 0; j < ncol; j++) {
-                            uint64_t w = 0;
-                            for (int kw = k0; ok && kw < k1; kw++) {
-                                int d = kw - g->PL, t = floordiv(d, g->SW), ph = d - t * g->SW;
-                                int u_lo = ceildiv(i_lo - ph, g->SW), u_hi = ceildiv(i_hi - ph, g->SW);
-                                const uint64_t *om = rs_row(OM, (c0 + j) * g->IH + ih0 + i, ph);
-                                w += st_bits_count_and(om, OM->plen, dz, DZ->plen, -t, u_lo, u_hi);
+                        const uint64_t *dz;
+                        if (!ok) {
+                            for (int j = 0; j < ncol; j++)
+                                r->cyc[i * ncol + j] = pe_cycles(pt, 0);
+                            continue;
+                        }
+                        dz = rs_row(DZ, m * g->OH + oh, 0);
+                        un->rd0 += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
+                        /* dZ shifted under each tap of the piece */
+                        for (int kw = k0; kw < k1; kw++) {
+                            int d = kw - g->PL, t = floordiv(d, SW), ph = d - t * SW;
+                            int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                            if (u_hi > u_lo)
+                                st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo,
+                                                r->wb + (size_t)(kw - k0) * nw);
+                            else
+                                memset(r->wb + (size_t)(kw - k0) * nw, 0, nw * sizeof(uint64_t));
+                        }
+                        if (nw == 1 && SW == 1) {
+                            /* the common case: one word per segment, no stride */
+                            const uint64_t *om = r->wa + (size_t)i * ncol;
+                            const uint64_t *dw = r->wb;
+                            int nt = k1 - k0;
+                            for (int j = 0; j < ncol; j++) {
+                                uint64_t w = 0, o = om[j];
+                                for (int q = 0; q < nt; q++)
+                                    w += (uint64_t)__builtin_popcountll(o & dw[q]);
+                                wsum += w;
+                                r->cyc[i * ncol + j] = pe_cycles(pt, w);
                             }
-                            un->work += out_skip ? w : w * (uint64_t)Cact;
+                            continue;
+                        }
+                        for (int j = 0; j < ncol; j++) {
+                            const uint64_t *om = r->wa + ((size_t)i * ncol + j) * SW * nw;
+                            uint64_t w = 0;
+                            for (int kw = k0; kw < k1; kw++)
+                                w += and_count(om + (size_t)tap_ph[kw] * nw,
+                                               r->wb + (size_t)(kw - k0) * nw, nw);
+                            wsum += w;
                             r->cyc[i * ncol + j] = pe_cycles(pt, w);
                         }
                     }
                     tm_step(&r->tm, r->cyc);
                     un->rd1 += (uint64_t)(k1 - k0) * Cact;
                 }
+        un->work += out_skip ? wsum : wsum * (uint64_t)Cact;
         un->cycles = tm_end(&r->tm);
     }
+    free(tap_ph);
     fill_units(r, n, 1);
 
     for (size_t u = 0; u < n; u++) {
@@ -473,10 +574,11 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
 
         for (int m = 0; m < g->M; m++)
             for (int oh = oh_lo; oh < oh_hi; oh++) {
-                nz += st_bits_count(rs_row(DZ, m * g->OH + oh, 0), DZ->plen, ow_lo, ow_hi);
+                nz += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
                 npos += (uint64_t)imax(ow_hi - ow_lo, 0);
             }
-        bits = st_map_bits(pt, npos, nz, compressed) * r->map.refetch;
+        bits = (c0 == 0 || !dz_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
+                                         : 0;
         if (!resident || u == 0)
             bits += resident ? wbits : (double)Cact * g->M * g->KH * g->KW * pt->data_bits;
         if (out_skip)
@@ -498,7 +600,7 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
  * product, so it maps like the forward one: PE columns take dA positions,
  * PE rows images, one step per kreg-long piece of the dZ vector. With the
  * output bitmap a PE skips a dA position whose activation was zero. */
-static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
+__attribute__((noinline)) static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
 {
     const st_point *pt = r->pt;
     int B = r->g.IH, N = r->g.IW, M = r->g.M;
@@ -553,7 +655,7 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
         unit *un = &r->units[u];
 
         for (int i = 0; i < Ract; i++)
-            nz += st_bits_count(rs_row(&DZ, b0 + i, 0), DZ.plen, 0, M);
+            nz += rs_count(&DZ, b0 + i, 0, M);
         bits = st_map_bits(pt, npos, nz, s_bp);
         if (!resident || u == 0)
             bits += resident ? wbits : (double)Qc * M * pt->data_bits;
@@ -581,7 +683,7 @@ done:
  * A[c][oh*S + kh - P]. PE rows take (input channel, kernel row, piece)
  * triples, PE columns output channels; a dZ row is broadcast along a PE
  * column, an activation row along a PE row; one step per dZ row. */
-static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
+__attribute__((noinline)) static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -594,45 +696,53 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     if ((rc = units_reserve(r, n)) != 0)
         return rc;
     choose_units(r, n);
+    /* Without dZ skipping every column does the same work: compute one. */
+    int uni = !comp_dz, nw = (g->OW + 63) / 64;
+    int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, comp_dz, pt->ch0_kib);
+    int a_resident = fits_half(pt, (uint64_t)g->C * g->IH * g->IW, comp_a, pt->ch1_kib);
+    if ((rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * nw)) != 0 ||
+        (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * nw)) != 0)
+        return rc;
     for (size_t u = 0; u < n; u++) {
         int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
         int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+        int ncol = uni ? 1 : Mc;
         unit *un = &r->units[u];
 
         if (!un->simulated)
             continue;
-        tm_begin(&r->tm, Ract * Mc);
+        tm_begin(&r->tm, Ract * ncol);
         for (int oh = 0; oh < g->OH; oh++) {
-            for (int j = 0; j < Mc; j++)
-                un->rd0 += st_bits_count(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0,
-                                         g->OW);
+            for (int j = 0; j < ncol; j++) {
+                uint64_t *dzw = r->wa + (size_t)j * nw;
+                st_bits_extract(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0, g->OW, dzw);
+                un->rd0 += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW) * (uni ? (uint64_t)Mc : 1);
+            }
             for (int i = 0; i < Ract; i++) {
                 int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
                 int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = imin(k0 + taps, g->KW);
-                int ok = ih >= 0 && ih < g->IH;
-                if (ok)
-                    un->rd1 += rs_count(A, c * g->IH + ih, 0, g->IW);
-                /* One-column dZ rows (FC layers): the piece's work is the
-                 * activation count when the single dZ value is non-zero. */
-                uint64_t piece = ok && g->OW == 1 && g->SW == 1
-                                     ? rs_count(A, c * g->IH + ih, k0 - g->PL, k1 - g->PL)
-                                     : 0;
-                for (int j = 0; j < Mc; j++) {
-                    const uint64_t *dz = rs_row(DZ, (m0 + j) * g->OH + oh, 0);
+                if (ih < 0 || ih >= g->IH) {
+                    for (int j = 0; j < ncol; j++)
+                        r->cyc[i * ncol + j] = pe_cycles(pt, 0);
+                    continue;
+                }
+                un->rd1 += rs_count(A, c * g->IH + ih, 0, g->IW);
+                /* the activation row under each tap: A[ow * S + kw - P] */
+                for (int kw = k0; kw < k1; kw++) {
+                    int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
+                    st_bits_extract(rs_row(A, c * g->IH + ih, ph), A->plen, tt, g->OW,
+                                    r->wb + (size_t)(kw - k0) * nw);
+                }
+                for (int j = 0; j < ncol; j++) {
                     uint64_t w = 0;
-                    if (g->OW == 1 && g->SW == 1) {
-                        w = (dz[0] & 1) ? piece : 0;
-                        un->work += w;
-                        r->cyc[i * Mc + j] = pe_cycles(pt, w);
-                        continue;
-                    }
-                    for (int kw = k0; ok && kw < k1; kw++) {
-                        int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
-                        w += st_bits_count_and(dz, DZ->plen, rs_row(A, c * g->IH + ih, ph),
-                                               A->plen, tt, 0, g->OW);
-                    }
-                    un->work += w;
-                    r->cyc[i * Mc + j] = pe_cycles(pt, w);
+                    if (nw == 1)
+                        for (int q = 0; q < k1 - k0; q++)
+                            w += (uint64_t)__builtin_popcountll(r->wa[j] & r->wb[q]);
+                    else
+                        for (int q = 0; q < k1 - k0; q++)
+                            w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)q * nw, nw);
+                    un->work += uni ? w * (uint64_t)Mc : w;
+                    r->cyc[i * ncol + j] = pe_cycles(pt, w);
                 }
             }
             tm_step(&r->tm, r->cyc);
@@ -651,7 +761,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
 
         for (int j = 0; j < Mc; j++)
             for (int oh = 0; oh < g->OH; oh++)
-                zdz += st_bits_count(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0, g->OW);
+                zdz += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW);
         /* The activation columns the tile's (channel, piece) pairs touch;
          * kernel rows of one channel share the rows. */
         for (int t = t0; t < t0 + Ract; t++) {
@@ -664,7 +774,8 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
                 za += rs_count(A, c * g->IH + ih, lo, hi);
             na += (uint64_t)g->IH * (uint64_t)imax(hi - lo, 0);
         }
-        bits = st_map_bits(pt, ndz, zdz, comp_dz) + st_map_bits(pt, na, za, comp_a) +
+        bits = (t0 == 0 || !dz_resident ? st_map_bits(pt, ndz, zdz, comp_dz) : 0) +
+               (m0 == 0 || !a_resident ? st_map_bits(pt, na, za, comp_a) : 0) +
                (double)outs * pt->data_bits;
         r->st->useful_macs += un->work;
         r->st->sram_rd[0] += un->rd0;
@@ -956,6 +1067,8 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
 done:
     tm_fini(&r.tm);
     free(r.cyc);
+    free(r.wa);
+    free(r.wb);
     free(r.units);
     if (rc != 0)
         st_result_fini(res);

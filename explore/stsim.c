@@ -12,18 +12,6 @@
 
 #define EXIT_USAGE 2
 
-static void print_range(FILE *f, const st_param *row)
-{
-    if (row->type == ST_PT_ENUM) {
-        for (int i = 0; row->choices[i]; i++)
-            fprintf(f, "%s%s", i ? "|" : "", row->choices[i]);
-    } else if (row->type == ST_PT_BOOL) {
-        fputs("true|false", f);
-    } else {
-        fprintf(f, "[%g, %g]", row->min, row->max);
-    }
-}
-
 static void usage(FILE *f)
 {
     int n;
@@ -57,11 +45,11 @@ static void usage(FILE *f)
             group = rows[i].group;
             fprintf(f, "\n [%s]\n", group);
         }
+        char range[96];
         st_point_format(&pt, &rows[i], def, sizeof def);
-        fprintf(f, "  %-20s %-8s %-10s ", rows[i].name, rows[i].unit[0] ? rows[i].unit : "-",
-                def);
-        print_range(f, &rows[i]);
-        fprintf(f, "\n      %s\n", rows[i].help);
+        st_param_format_range(&rows[i], range, sizeof range);
+        fprintf(f, "  %-20s %-8s %-10s %s\n      %s\n", rows[i].name,
+                rows[i].unit[0] ? rows[i].unit : "-", def, range, rows[i].help);
     }
 }
 

@@ -406,6 +406,49 @@ static void test_monotone_in_p(void)
     }
 }
 
+/* Dense MACs issued by the engine equal the exact count on every layer of
+ * networks with FC layers, pooling and residual blocks. */
+static void test_dense_macs_networks(void)
+{
+    const char *nets[] = {"fmnist-cnn", "fmnist-resnet"};
+
+    for (int n = 0; n < 2; n++) {
+        st_net *net = NULL;
+        st_point pt;
+        st_result res;
+        st_err err;
+        int good = 1;
+
+        st_point_init(&pt);
+        pt.batch = 3;
+        st_result_init(&res);
+        if (st_net_builtin(nets[n], &net, &err) || st_sim_run(net, &pt, &res, &err)) {
+            ok(0, "sim-2.%d %s runs", 10 + n, nets[n]);
+            st_net_destroy(&net);
+            continue;
+        }
+        for (int i = 0; i < res.nlayers; i++)
+            for (int ph = 0; ph < 3; ph++) {
+                const st_layer *l = st_net_layer(net, res.layers[i].layer);
+                uint64_t want = st_layer_macs_valid(l, (st_phase)ph) * 3;
+                if (res.layers[i].dense[ph].useful_macs != want ||
+                    res.layers[i].run[ph].useful_macs > want) {
+                    good = 0;
+                    diag("%s %s %s: dense %llu run %llu want %llu", nets[n], l->name,
+                         st_phase_name((st_phase)ph),
+                         (unsigned long long)res.layers[i].dense[ph].useful_macs,
+                         (unsigned long long)res.layers[i].run[ph].useful_macs,
+                         (unsigned long long)want);
+                }
+            }
+        ok(good, "sim-2.%d %s, batch 3: dense MACs equal the exact count on every layer and "
+                 "phase (FC included), and the run never issues more",
+           10 + n, nets[n]);
+        st_result_fini(&res);
+        st_net_destroy(&net);
+    }
+}
+
 static int same_stats(const st_phase_stats *a, const st_phase_stats *b)
 {
     return !memcmp(a, b, sizeof *a);
@@ -535,6 +578,7 @@ int main(void)
     test_density_one();
     test_imbalance();
     test_monotone_in_p();
+    test_dense_macs_networks();
     test_energy_and_determinism();
     test_errors();
     test_sampled();
