@@ -45,8 +45,8 @@ static int parse_num(const char *opt, const char *text, double lo, double hi, do
 }
 
 /* One pass over every compute layer of net: seconds, and the summed densities. */
-static int run_once(const st_net *net, const st_sparsity_cfg *cfg, st_layer_masks *m,
-                    double *secs, double *act, double *grad, int *layers, st_err *err)
+static int run_once(const st_net *net, const st_sparsity_cfg *cfg, st_layer_masks *m, double *secs,
+                    double *act, double *grad, int *layers, st_err *err)
 {
     double t0 = now_s();
     int i, rc = ST_OK;
@@ -91,12 +91,13 @@ static int bench_net(const char *name, const st_sparsity_cfg *cfg, int reps, st_
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: bench_sparsity [-r reps] [-p rate] [network ...]\n"
-               "  Time st_sparsity_layer over every compute layer of each built-in network\n"
-               "  (default: resnet50 alexnet), image 0, default configuration but p.\n"
-               "  -r reps  repetitions, best and median reported (default 5, max %d)\n"
-               "  -p rate  pruning rate p (default 0.9)\n",
-               REPS_MAX);
+    fprintf(f,
+            "usage: bench_sparsity [-r reps] [-p rate] [network ...]\n"
+            "  Time st_sparsity_layer over every compute layer of each built-in network\n"
+            "  (default: resnet50 alexnet), image 0, default configuration but p.\n"
+            "  -r reps  repetitions, best and median reported (default 5, max %d)\n"
+            "  -p rate  pruning rate p (default 0.9)\n",
+            REPS_MAX);
 }
 
 int main(int argc, char **argv)
@@ -131,10 +132,7 @@ int main(int argc, char **argv)
             rc = bench_net(defaults[i], &cfg, reps, &err);
     for (i = first; i < argc && !rc; i++)
         rc = bench_net(argv[i], &cfg, reps, &err);
-    if (rc) {
-        fprintf(stderr, "bench_sparsity: %s\n", err.msg);
-        if (rc == ST_EINVAL && first <= argc)
-            usage(stderr);
-    }
+    if (rc)
+        fprintf(stderr, "bench_sparsity: %s (-h for help)\n", err.msg);
     return rc ? 2 : 0;
 }

@@ -5,11 +5,15 @@
  */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "st.h"
 
 #define PRUNE_SQRT_PI_2 1.2533141373155002512 /* sqrt(pi/2) = sigma / E|g| for a normal law */
 #define PRUNE_SQRT_2_PI 0.7978845608028653559 /* sqrt(2/pi) */
+
+/* Elements whose random bytes are drawn in one st_rng_bytes call. */
+#define PRUNE_CHUNK 256
 
 void st_prune_opts_init(st_prune_opts *opts)
 {
@@ -49,6 +53,107 @@ static int prune_check(const float *g, const float *out, size_t n, const st_prun
     return rc;
 }
 
+/* Pass 1 of st_prune: sum |g| in double into *sum and count the exact zeros
+ * into *zeros; return the index of the first NaN or infinite element, or n
+ * when there is none. Four partial sums, element i into s[i % 4], added in
+ * a fixed order at the end: one sum would be a chain of additions, each
+ * waiting for the last. A zero adds 0. */
+static size_t prune_scan(const float *g, size_t n, double *sum, uint64_t *zeros)
+{
+    double s[4] = {0.0, 0.0, 0.0, 0.0};
+    uint64_t z = 0;
+    size_t i, j, bad = n;
+    int finite = 1;
+    float v;
+
+    for (i = 0; i + 4 <= n; i += 4) {
+        for (j = 0; j < 4; j++) {
+            v = g[i + j];
+            finite &= isfinite(v) != 0;
+            z += v == 0.0f;
+            s[j] += fabs((double)v);
+        }
+    }
+    for (j = 0; i + j < n; j++) {
+        v = g[i + j];
+        finite &= isfinite(v) != 0;
+        z += v == 0.0f;
+        s[j] += fabs((double)v);
+    }
+    if (!finite)
+        for (bad = 0; isfinite(g[bad]); bad++)
+            ;
+    *sum = (s[0] + s[1]) + (s[2] + s[3]);
+    *zeros = z;
+    return bad;
+}
+
+/* Pass 2 of st_prune: the rule with the threshold tau_f >= 0 on g[0..n), into
+ * out[0..n) (which may be g); returns the zeros of out.
+ *
+ * |g| >= tau is kept; otherwise tau * sign(g) with probability |g| / tau,
+ * else 0. Element i's uniform u is position i of the bytes of (seed,
+ * stream) (st.h, st_rng_bytes): its byte b puts u in [b / 256, (b + 1) / 256),
+ * and edge[b] = b tau / 256 is exact in double (a 9-bit times a 24-bit
+ * integer, scaled by a power of two), so |g| >= edge[b + 1] means
+ * u < |g| / tau exactly, |g| <= edge[b] means u >= |g| / tau, and only
+ * between the two, once in 256 elements, does st_rng_tie decide, on
+ * (256 |g| / tau - b) 2^32 in double. The probability of tau * sign(g) is
+ * |g| / tau to within 2^-40 (and the rounding of that quotient), so the
+ * expectation of the output is g to within tau 2^-40. Elements with
+ * |g| >= tau are above every edge and g = 0 is at or below every edge:
+ * neither needs its byte, and bytes are drawn only for runs that hold an
+ * element 0 < |g| < tau. The selects go through bit masks, and the test for
+ * the st_rng_tie case is one xor, without a branch on the data: a compiler
+ * turns a select on a coin flip into a branch, mispredicted half the time.
+ * With tau_f = 0 (p = 0) every element is kept as it is: the input is
+ * copied bit for bit. */
+static uint64_t prune_rule(const float *g, float *out, size_t n, float tau_f, uint64_t seed,
+                           uint64_t stream)
+{
+    uint8_t b[PRUNE_CHUNK] = {0};
+    uint32_t bits, tau_bits, self, drawn, keep;
+    double scale, rest, edge[257];
+    uint64_t zeros = 0;
+    size_t i, k, len;
+    float a;
+    int need;
+
+    for (i = 0; tau_f == 0.0f && i < n; i++) {
+        out[i] = g[i];
+        zeros += out[i] == 0.0f;
+    }
+    for (k = 0; k <= 256; k++)
+        edge[k] = (double)k * (double)tau_f * 0x1p-8;
+    scale = tau_f > 0.0f ? 256.0 / (double)tau_f : 0.0;
+    memcpy(&tau_bits, &tau_f, sizeof tau_bits);
+    for (i = 0; tau_f > 0.0f && i < n; i += len) {
+        len = n - i < PRUNE_CHUNK ? n - i : PRUNE_CHUNK;
+        need = 0;
+        for (k = 0; k < len && !need; k++) {
+            a = fabsf(g[i + k]);
+            need = a < tau_f && a > 0.0f;
+        }
+        if (need)
+            st_rng_bytes(seed, stream, (uint64_t)i, len, b);
+        for (k = 0; k < len; k++) {
+            a = fabsf(g[i + k]);
+            memcpy(&bits, &g[i + k], sizeof bits);
+            keep = (double)a >= edge[b[k] + 1];
+            if (((double)a > edge[b[k]]) ^ keep) {
+                rest = ((double)a * scale - b[k]) * 0x1p32;
+                keep = (double)st_rng_tie(seed, stream, (uint64_t)(i + k)) < rest;
+            }
+            self = -(uint32_t)(a >= tau_f);
+            drawn = (tau_bits | (bits & 0x80000000u)) & -keep;
+            bits = (bits & self) | (drawn & ~self);
+            zeros += (bits & 0x7fffffffu) == 0;
+            memcpy(&out[i + k], &bits, sizeof bits);
+        }
+    }
+    return zeros;
+}
+
 /* Contract (st.h) in full: fails with ST_EINVAL, writing neither out nor
  * stats, when opts is NULL, g or out is NULL with n > 0, p is not in [0, 1),
  * sigma_scale is not finite and > 0, an element is NaN or infinite, or tau
@@ -56,35 +161,30 @@ static int prune_check(const float *g, const float *out, size_t n, const st_prun
  * float. out may equal g; other overlaps are not supported.
  *
  * Pass 1 gathers sum |g| in double and counts the exact zeros, so that the
- * statistic does not depend on float rounding of a long sum. Pass 2 applies
- * the rule. The threshold is rounded to float once, and that float value is
- * used for the comparison, the probability |g| / tau and the output: the
- * expectation of the output is then exactly g (up to the 2^-53 grid of u),
+ * statistic does not depend on float rounding of a long sum; a NaN or an
+ * infinity is reported at its first index. Pass 2 applies the rule. The
+ * threshold is rounded to float once, and that float value is used for the
+ * comparison, the probability |g| / tau and the output: the expectation of
+ * the output is then g up to tau 2^-40, the grid of the random numbers,
  * which is the point of the rule. */
 int st_prune(const float *g, float *out, size_t n, const st_prune_opts *opts, uint64_t seed,
              uint64_t stream, st_prune_stats *stats, st_err *err)
 {
-    double sum = 0.0, mean = 0.0, tau = 0.0, u;
+    double sum, mean = 0.0, tau = 0.0;
     uint64_t zeros_in = 0, zeros = 0, counted;
-    float v, a, r, tau_f;
-    size_t i;
+    float tau_f;
+    size_t bad;
     int rc;
 
     rc = prune_check(g, out, n, opts, err);
     if (rc)
         goto done;
 
-    for (i = 0; i < n; i++) {
-        v = g[i];
-        if (!isfinite(v)) {
-            rc = st_err_set(err, ST_EINVAL, "element %zu is %s", i,
-                            isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf"));
-            goto done;
-        }
-        if (v == 0.0f)
-            zeros_in++;
-        else
-            sum += fabs((double)v);
+    bad = prune_scan(g, n, &sum, &zeros_in);
+    if (bad < n) {
+        rc = st_err_set(err, ST_EINVAL, "element %zu is %s", bad,
+                        isnan(g[bad]) ? "nan" : (g[bad] > 0 ? "inf" : "-inf"));
+        goto done;
     }
 
     /* DESIGN.md section 1: sigma = sigma_scale * mean|g|, and
@@ -103,25 +203,7 @@ int st_prune(const float *g, float *out, size_t n, const st_prune_opts *opts, ui
     }
     tau_f = (float)tau;
 
-    /* The rule: |g| >= tau is kept; otherwise tau * sign(g) with probability
-     * |g| / tau, else 0. Element i's u depends on (seed, stream, i) only.
-     * With tau_f = 0 (p = 0) every element takes the first branch and is
-     * copied bit for bit. */
-    for (i = 0; i < n; i++) {
-        v = g[i];
-        a = fabsf(v);
-        if (a >= tau_f) {
-            r = v;
-        } else if (v == 0.0f) {
-            r = 0.0f;
-        } else {
-            u = st_rng_uniform(seed, stream, (uint64_t)i);
-            r = u < (double)a / (double)tau_f ? (v > 0.0f ? tau_f : -tau_f) : 0.0f;
-        }
-        if (r == 0.0f)
-            zeros++;
-        out[i] = r;
-    }
+    zeros = prune_rule(g, out, n, tau_f, seed, stream);
 
     if (stats) {
         stats->tau = (double)tau_f;

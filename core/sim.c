@@ -21,6 +21,7 @@ typedef struct rowset {
     size_t words;
     uint64_t *bits;
     uint32_t *cnt; /* non-zeros of each whole row */
+    uint64_t ones, pos; /* non-zeros and positions of the rows built */
 } rowset;
 
 static const uint64_t *rs_row(const rowset *rs, int r, int ph)
@@ -28,7 +29,8 @@ static const uint64_t *rs_row(const rowset *rs, int r, int ph)
     return rs->bits + ((size_t)r * rs->S + ph) * rs->words;
 }
 
-static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S)
+static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S,
+                    const uint8_t *want)
 {
     size_t n;
 
@@ -42,20 +44,60 @@ static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S)
     rs->cnt = malloc((rows ? (size_t)rows : 1) * sizeof *rs->cnt);
     if (!rs->bits || !rs->cnt)
         return ST_ENOMEM;
+    rs->ones = rs->pos = 0;
     for (int r = 0; r < rows; r++) {
         const uint8_t *m = mask ? mask + (size_t)r * len : NULL;
         uint32_t c = 0;
+        if (want && !want[r]) {
+            rs->cnt[r] = 0;
+            continue;
+        }
         for (int ph = 0; ph < S; ph++) {
             uint64_t *row = rs->bits + ((size_t)r * S + ph) * rs->words;
-            for (int x = ph, u = 0; x < len; x += S, u++)
-                if (!m || m[x]) {
-                    row[u >> 6] |= (uint64_t)1 << (u & 63);
-                    c++;
+            int n_ph = (len - ph + S - 1) / S;
+            if (!m) {
+                /* all ones on the real positions */
+                for (int w = 0; w < n_ph / 64; w++)
+                    row[w] = ~(uint64_t)0;
+                if (n_ph % 64)
+                    row[n_ph / 64] = ((uint64_t)1 << (n_ph % 64)) - 1;
+                c += (uint32_t)n_ph;
+            } else if (S == 1) {
+                int x = 0;
+                /* eight 0/1 bytes to eight bits at a time: the multiply
+                 * gathers the low bit of each byte into the top byte */
+                for (; x + 8 <= len; x += 8) {
+                    uint64_t v;
+                    memcpy(&v, m + x, 8);
+                    v = ((v & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+                    row[x >> 6] |= v << (x & 63);
+                    c += (uint32_t)__builtin_popcountll(v);
                 }
+                for (; x < len; x++)
+                    if (m[x]) {
+                        row[x >> 6] |= (uint64_t)1 << (x & 63);
+                        c++;
+                    }
+            } else {
+                for (int x = ph, u = 0; x < len; x += S, u++)
+                    if (m[x]) {
+                        row[u >> 6] |= (uint64_t)1 << (u & 63);
+                        c++;
+                    }
+            }
         }
         rs->cnt[r] = c;
+        rs->ones += c;
+        rs->pos += (uint64_t)len;
     }
     return 0;
+}
+
+/* Density of the rows that were built: what a sampled run knows of the
+ * tensor, and uses to estimate what a tile moves. */
+static double rs_density(const rowset *rs)
+{
+    return rs->pos ? (double)rs->ones / (double)rs->pos : 1;
 }
 
 static void rs_free(rowset *rs)
@@ -190,13 +232,16 @@ typedef struct pass_masks {
 
 typedef struct unit {
     uint64_t cycles, work, rd0, rd1;
+    uint64_t npos, nz; /* streamed positions a tile fetches, and their non-zeros */
     int simulated;
 } unit;
 
 typedef struct run {
     const st_point *pt;
     const st_layer *l;
-    int li;
+    int li, pass, phase; /* what is being run: for the sample's key */
+    int sampled;         /* only sampled rows exist: estimate tile traffic */
+    uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
     st_geom g;
     st_map map;
     int dense; /* the baseline: every skip off */
@@ -239,65 +284,103 @@ static void tile_done(run *r, uint64_t compute, double dram_bits)
     r->first_tile = 0;
 }
 
-/* Which of n units a sampled run simulates: a systematic sample of
- * ceil(f n) units (at least min(n, 8)) from a seeded offset. */
-static void choose_units(run *r, size_t n)
+/* Simulate slices [s_lo, s_hi) of the reduction loop of tile unit u,
+ * adding cycles, work and reads to *acc. */
+typedef void (*slice_fn)(run *r, const void *ctx, size_t u, int s_lo, int s_hi, unit *acc);
+
+/*
+ * Run every unit of a phase. Exact fidelity simulates each unit's whole
+ * reduction loop. Sampled fidelity simulates a systematic sample (seeded
+ * offset) of the n x n_slices (unit, slice) pairs, at least min(8, all) and
+ * sample_fraction of them, and estimates each unit as n_slices times the
+ * mean of its sampled slices (of all sampled slices when it has none).
+ * Lock-step time is a sum over steps, so this estimate is unbiased; with
+ * FIFO-decoupled PEs each sampled slice starts with empty FIFOs, which
+ * makes it slightly pessimistic. The variance of the estimate (simple
+ * random sampling without replacement) is added to r->se2, `reuse` times
+ * for units whose time counts several times.
+ */
+/* The (unit, slice) pairs a sampled phase simulates: k of the N pairs, a
+ * systematic sample from a seeded offset, keyed by layer, pass and phase. */
+typedef struct sampling {
+    size_t N, k;
+    double step, off;
+    int all; /* every pair: exact fidelity, or too few pairs to sample */
+} sampling;
+
+static void sampling_of(const run *r, size_t n, int n_slices, sampling *sp)
 {
     const st_point *pt = r->pt;
-    size_t k;
-    double step, off;
 
-    for (size_t i = 0; i < n; i++)
-        r->units[i].simulated = pt->fidelity == ST_FID_EXACT;
-    if (pt->fidelity == ST_FID_EXACT)
-        return;
-    k = (size_t)ceil(pt->sample_fraction * (double)n);
-    if (k < 8)
-        k = 8;
-    if (k >= n) {
-        for (size_t i = 0; i < n; i++)
-            r->units[i].simulated = 1;
-        return;
-    }
-    step = (double)n / (double)k;
-    off = st_rng_uniform((uint64_t)pt->seed, ST_RNG_STREAM(r->li, 0, 0x5a), (uint64_t)n) * step;
-    for (size_t j = 0; j < k; j++) {
-        size_t i = (size_t)(off + (double)j * step);
-        r->units[i < n ? i : n - 1].simulated = 1;
-    }
+    sp->N = n * (size_t)n_slices;
+    sp->all = pt->fidelity == ST_FID_EXACT || sp->N <= 8;
+    sp->k = (size_t)ceil(pt->sample_fraction * (double)sp->N);
+    sp->k = sp->k < 8 ? 8 : sp->k > sp->N ? sp->N : sp->k;
+    sp->step = (double)sp->N / (double)(sp->k ? sp->k : 1);
+    sp->off = st_rng_uniform((uint64_t)pt->seed, ST_RNG_STREAM(r->li, r->pass, 0x50 + r->phase),
+                             (uint64_t)sp->N) *
+              sp->step;
 }
 
-/* Fill the units that were not simulated with the mean of those that were,
- * and add the variance of that estimate (simple random sampling without
- * replacement) for each time a unit is used. */
-static void fill_units(run *r, size_t n, int reuse)
+/* The j-th sampled pair, as its index u * n_slices + s. */
+static size_t sampling_pair(const sampling *sp, size_t j)
 {
-    double mc = 0, mw = 0, m0 = 0, m1 = 0, var = 0;
-    size_t k = 0;
+    size_t i = (size_t)(sp->off + (double)j * sp->step);
+    return i < sp->N ? i : sp->N - 1;
+}
 
-    for (size_t i = 0; i < n; i++)
-        if (r->units[i].simulated) {
-            mc += (double)r->units[i].cycles, mw += (double)r->units[i].work;
-            m0 += (double)r->units[i].rd0, m1 += (double)r->units[i].rd1;
-            k++;
+static void drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, int reuse)
+{
+    size_t N, k;
+    double mc = 0, mw = 0, m0 = 0, m1 = 0, var = 0;
+    double *cyc_s;
+    sampling sp;
+
+    sampling_of(r, n, n_slices, &sp);
+    if (sp.all) {
+        for (size_t u = 0; u < n; u++) {
+            fn(r, ctx, u, 0, n_slices, &r->units[u]);
+            r->units[u].simulated = n_slices;
         }
-    if (k == n || k == 0)
         return;
+    }
+    N = sp.N, k = sp.k;
+    cyc_s = malloc(k * sizeof *cyc_s);
+    for (size_t j = 0; j < k; j++) {
+        size_t i = sampling_pair(&sp, j);
+        size_t u = i / (size_t)n_slices;
+        int s = (int)(i % (size_t)n_slices);
+        unit one = {0};
+        fn(r, ctx, u, s, s + 1, &one);
+        r->units[u].cycles += one.cycles, r->units[u].work += one.work;
+        r->units[u].rd0 += one.rd0, r->units[u].rd1 += one.rd1;
+        r->units[u].simulated++;
+        mc += (double)one.cycles, mw += (double)one.work;
+        m0 += (double)one.rd0, m1 += (double)one.rd1;
+        if (cyc_s)
+            cyc_s[j] = (double)one.cycles;
+    }
     mc /= (double)k, mw /= (double)k, m0 /= (double)k, m1 /= (double)k;
-    for (size_t i = 0; i < n; i++)
-        if (r->units[i].simulated) {
-            double d = (double)r->units[i].cycles - mc;
-            var += d * d;
-        }
+    for (size_t j = 0; cyc_s && j < k; j++)
+        var += (cyc_s[j] - mc) * (cyc_s[j] - mc);
+    free(cyc_s);
     var /= (double)(k > 1 ? k - 1 : 1);
-    r->se2 += (double)reuse * reuse * (double)n * n * (1 - (double)k / (double)n) * var / (double)k;
-    for (size_t i = 0; i < n; i++)
-        if (!r->units[i].simulated) {
-            r->units[i].cycles = (uint64_t)llround(mc);
-            r->units[i].work = (uint64_t)llround(mw);
-            r->units[i].rd0 = (uint64_t)llround(m0);
-            r->units[i].rd1 = (uint64_t)llround(m1);
+    r->se2 += (double)reuse * reuse * (double)N * N * (1 - (double)k / (double)N) * var / (double)k;
+    for (size_t u = 0; u < n; u++) {
+        unit *un = &r->units[u];
+        double f = un->simulated ? (double)n_slices / un->simulated : 0;
+        if (un->simulated) {
+            un->cycles = (uint64_t)llround((double)un->cycles * f);
+            un->work = (uint64_t)llround((double)un->work * f);
+            un->rd0 = (uint64_t)llround((double)un->rd0 * f);
+            un->rd1 = (uint64_t)llround((double)un->rd1 * f);
+        } else {
+            un->cycles = (uint64_t)llround(mc * n_slices);
+            un->work = (uint64_t)llround(mw * n_slices);
+            un->rd0 = (uint64_t)llround(m0 * n_slices);
+            un->rd1 = (uint64_t)llround(m1 * n_slices);
         }
+    }
 }
 
 static int words_reserve(uint64_t **buf, size_t *cap, size_t n)
@@ -355,6 +438,41 @@ static uint64_t fp_work(const run *r, const rowset *X, int row, int k0, int k1, 
 
 /* ------------------------------------------------------------------- FP */
 
+/* FP steps of input channels [c_lo, c_hi) in tile unit u (a block of
+ * output rows and a segment; the same for every output-channel tile). */
+static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit *un)
+{
+    const rowset *X = ctx;
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, seg = r->map.seg, taps = r->map.taps, nseg = ceildiv(g->OW, seg);
+    int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
+    int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
+    int iw_lo = o_lo * g->SW - g->PL, iw_hi = (o_hi - 1) * g->SW - g->PL + g->KW;
+
+    tm_begin(&r->tm, Ract);
+    for (int c = c_lo; c < c_hi; c++)
+        for (int kh = 0; kh < g->KH; kh++)
+            for (int p = 0; p < r->map.pieces; p++) {
+                int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                for (int i = 0; i < Ract; i++) {
+                    int ih = (oh0 + i) * g->SH + kh - g->PT;
+                    uint64_t w = 0;
+                    if (ih >= 0 && ih < g->IH) {
+                        int row = c * g->IH + ih;
+                        w = fp_work(r, X, row, k0, k1, o_lo, o_hi);
+                        un->rd0 += rs_count(X, row, imax(iw_lo + k0, 0),
+                                            imin(iw_hi - (g->KW - k1), g->IW));
+                    }
+                    un->work += w;
+                    r->cyc[i] = pe_cycles(pt, w);
+                }
+                tm_step(&r->tm, r->cyc);
+                un->rd1 += (uint64_t)(k1 - k0);
+            }
+    un->cycles += tm_end(&r->tm);
+}
+
 /* Forward phase of one pass and group. PE rows take successive output
  * rows, PE columns output channels; an input row is broadcast along a PE
  * row, so in FP the work of a step is the same for every column. */
@@ -362,7 +480,7 @@ __attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compres
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
+    int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg;
     int nrt = ceildiv(g->OH, R), nseg = ceildiv(g->OW, seg);
     size_t n = (size_t)nrt * nseg;
     double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
@@ -373,38 +491,8 @@ __attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compres
 
     if ((rc = units_reserve(r, n)) != 0)
         return rc;
-    choose_units(r, n);
-    for (size_t u = 0; u < n; u++) {
-        int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
-        int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
-        int iw_lo = o_lo * g->SW - g->PL, iw_hi = (o_hi - 1) * g->SW - g->PL + g->KW;
-        unit *un = &r->units[u];
+    drive(r, n, g->C, slice_fp, X, ceildiv(g->M, Cc));
 
-        if (!un->simulated)
-            continue;
-        tm_begin(&r->tm, Ract);
-        for (int c = 0; c < g->C; c++)
-            for (int kh = 0; kh < g->KH; kh++)
-                for (int p = 0; p < r->map.pieces; p++) {
-                    int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
-                    for (int i = 0; i < Ract; i++) {
-                        int ih = (oh0 + i) * g->SH + kh - g->PT;
-                        uint64_t w = 0;
-                        if (ih >= 0 && ih < g->IH) {
-                            int row = c * g->IH + ih;
-                            w = fp_work(r, X, row, k0, k1, o_lo, o_hi);
-                            un->rd0 += rs_count(X, row, imax(iw_lo + k0, 0),
-                                                imin(iw_hi - (g->KW - k1), g->IW));
-                        }
-                        un->work += w;
-                        r->cyc[i] = pe_cycles(pt, w);
-                    }
-                    tm_step(&r->tm, r->cyc);
-                    un->rd1 += (uint64_t)(k1 - k0);
-                }
-        un->cycles = tm_end(&r->tm);
-    }
-    fill_units(r, n, ceildiv(g->M, Cc));
 
     /* Tiles in the order the array runs them: output channels outermost,
      * so a tile's input rows are fetched again for every channel tile. */
@@ -417,15 +505,20 @@ __attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compres
             int ih_hi = imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
             int iw_lo = imax(o_lo * g->SW - g->PL, 0);
             int iw_hi = imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
-            uint64_t outs = (uint64_t)Ract * Mc * (o_hi - o_lo), npos = 0, nz = 0;
+            uint64_t outs = (uint64_t)Ract * Mc * (o_hi - o_lo), npos, nz;
             double bits;
             unit *un = &r->units[u];
 
-            for (int c = 0; c < g->C; c++)
-                for (int ih = ih_lo; ih < ih_hi; ih++) {
-                    nz += rs_count(X, c * g->IH + ih, iw_lo, iw_hi);
-                    npos += (uint64_t)(iw_hi - iw_lo);
-                }
+            if (m0 == 0 && r->sampled) {
+                un->npos = (uint64_t)g->C * (uint64_t)imax(ih_hi - ih_lo, 0) * (iw_hi - iw_lo);
+                un->nz = (uint64_t)llround((double)un->npos * rs_density(X));
+            } else if (m0 == 0)
+                for (int c = 0; c < g->C; c++)
+                    for (int ih = ih_lo; ih < ih_hi; ih++) {
+                        un->nz += rs_count(X, c * g->IH + ih, iw_lo, iw_hi);
+                        un->npos += (uint64_t)(iw_hi - iw_lo);
+                    }
+            npos = un->npos, nz = un->nz;
             bits = (m0 == 0 || !in_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
                                              : 0;
             if (!resident || (m0 == 0 && u == 0))
@@ -446,6 +539,98 @@ __attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compres
 
 /* ------------------------------------------------------------------- BP */
 
+typedef struct bp_ctx {
+    const rowset *DZ, *OM;
+    int out_skip, nw;
+    int *tap_ph;
+} bp_ctx;
+
+/* BP steps of dZ channels [m_lo, m_hi) in tile unit u (dA channels x dA
+ * rows x a segment). */
+static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit *un)
+{
+    const bp_ctx *cx = ctx;
+    const rowset *DZ = cx->DZ, *OM = cx->OM;
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
+    int nrt = ceildiv(g->IH, R), nseg = ceildiv(g->IW, seg), nw = cx->nw, SW = g->SW;
+    int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
+    int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
+    int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
+    int ncol = cx->out_skip ? Cact : 1;
+    int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+    int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+    uint64_t wsum = 0;
+
+    /* The output bitmap of every PE, per stride phase, for the tile. */
+    for (int i = 0; i < Ract; i++)
+        for (int j = 0; j < ncol; j++)
+            for (int ph = 0; ph < SW; ph++) {
+                int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                uint64_t *dst = r->wa + (((size_t)i * ncol + j) * SW + ph) * nw;
+                if (u_hi > u_lo)
+                    st_bits_extract(rs_row(OM, (c0 + j) * g->IH + ih0 + i, ph), OM->plen, u_lo,
+                                    u_hi - u_lo, dst);
+                else
+                    memset(dst, 0, nw * sizeof *dst);
+            }
+    tm_begin(&r->tm, Ract * ncol);
+    for (int m = m_lo; m < m_hi; m++)
+        for (int kh = 0; kh < g->KH; kh++)
+            for (int p = 0; p < r->map.pieces; p++) {
+                int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                for (int i = 0; i < Ract; i++) {
+                    int num = ih0 + i + g->PT - kh, oh = num / g->SH;
+                    int ok = num >= 0 && num % g->SH == 0 && oh < g->OH;
+                    const uint64_t *dz;
+                    if (!ok) {
+                        for (int j = 0; j < ncol; j++)
+                            r->cyc[i * ncol + j] = pe_cycles(pt, 0);
+                        continue;
+                    }
+                    dz = rs_row(DZ, m * g->OH + oh, 0);
+                    un->rd0 += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
+                    /* dZ shifted under each tap of the piece */
+                    for (int kw = k0; kw < k1; kw++) {
+                        int d = kw - g->PL, t = floordiv(d, SW), ph = d - t * SW;
+                        int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                        uint64_t *dst = r->wb + (size_t)(kw - k0) * nw;
+                        if (u_hi > u_lo)
+                            st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo, dst);
+                        else
+                            memset(dst, 0, nw * sizeof *dst);
+                    }
+                    if (nw == 1 && SW == 1) {
+                        /* the common case: one word per segment, no stride */
+                        const uint64_t *om = r->wa + (size_t)i * ncol, *dw = r->wb;
+                        int nt = k1 - k0;
+                        for (int j = 0; j < ncol; j++) {
+                            uint64_t w = 0, o = om[j];
+                            for (int q = 0; q < nt; q++)
+                                w += (uint64_t)__builtin_popcountll(o & dw[q]);
+                            wsum += w;
+                            r->cyc[i * ncol + j] = pe_cycles(pt, w);
+                        }
+                        continue;
+                    }
+                    for (int j = 0; j < ncol; j++) {
+                        const uint64_t *om = r->wa + ((size_t)i * ncol + j) * SW * nw;
+                        uint64_t w = 0;
+                        for (int kw = k0; kw < k1; kw++)
+                            w += and_count(om + (size_t)cx->tap_ph[kw] * nw,
+                                           r->wb + (size_t)(kw - k0) * nw, nw);
+                        wsum += w;
+                        r->cyc[i * ncol + j] = pe_cycles(pt, w);
+                    }
+                }
+                tm_step(&r->tm, r->cyc);
+                un->rd1 += (uint64_t)(k1 - k0) * Cact;
+            }
+    un->work += cx->out_skip ? wsum : wsum * (uint64_t)Cact;
+    un->cycles += tm_end(&r->tm);
+}
+
 /* Input-gradient phase: dA = rot180(W) * dZ in scatter form. PE rows take
  * successive dA rows, PE columns dA channels; a dZ row is broadcast along a
  * PE row. With the output bitmap, a PE skips the dA positions whose
@@ -462,103 +647,25 @@ __attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rows
     int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, compressed, pt->ch0_kib);
     int rc;
 
+    bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL};
+
     if ((rc = units_reserve(r, n)) != 0)
         return rc;
-    choose_units(r, n);
     /* Words of one phase of a segment: the segment [i_lo, i_hi) of a dA row
      * holds, in stride phase ph, the positions u in [u_lo, u_hi). */
-    int nw = ((seg + g->SW - 1) / g->SW + 63) / 64, SW = g->SW;
-    int *tap_ph = malloc((size_t)g->KW * sizeof *tap_ph); /* stride phase of each tap */
-    if (!tap_ph)
+    cx.tap_ph = malloc((size_t)g->KW * sizeof *cx.tap_ph); /* stride phase of each tap */
+    if (!cx.tap_ph)
         return ST_ENOMEM;
     for (int kw = 0; kw < g->KW; kw++)
-        tap_ph[kw] = (kw - g->PL) - floordiv(kw - g->PL, SW) * SW;
-    if ((rc = words_reserve(&r->wa, &r->wa_cap, (size_t)R * Cc * SW * nw)) != 0 ||
-        (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * nw)) != 0) {
-        free(tap_ph);
+        cx.tap_ph[kw] = (kw - g->PL) - floordiv(kw - g->PL, g->SW) * g->SW;
+    if ((rc = words_reserve(&r->wa, &r->wa_cap, (size_t)R * Cc * g->SW * cx.nw)) != 0 ||
+        (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0) {
+        free(cx.tap_ph);
         return rc;
     }
-    for (size_t u = 0; u < n; u++) {
-        int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
-        int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
-        int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
-        int ncol = out_skip ? Cact : 1;
-        int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-        int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
-        unit *un = &r->units[u];
+    drive(r, n, g->M, slice_bp, &cx, 1);
+    free(cx.tap_ph);
 
-        uint64_t wsum = 0;
-
-        if (!un->simulated)
-            continue;
-        /* The output bitmap of every PE, per stride phase, for the tile. */
-        for (int i = 0; i < Ract; i++)
-            for (int j = 0; j < ncol; j++)
-                for (int ph = 0; ph < SW; ph++) {
-                    int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
-                    st_bits_extract(rs_row(OM, (c0 + j) * g->IH + ih0 + i, ph), OM->plen, u_lo,
-                                    imax(u_hi - u_lo, 0), r->wa + (((size_t)i * ncol + j) * SW + ph) * nw);
-                    if (u_hi <= u_lo)
-                        memset(r->wa + (((size_t)i * ncol + j) * SW + ph) * nw, 0, nw * sizeof(uint64_t));
-                }
-        tm_begin(&r->tm, Ract * ncol);
-        for (int m = 0; m < g->M; m++)
-            for (int kh = 0; kh < g->KH; kh++)
-                for (int p = 0; p < r->map.pieces; p++) {
-                    int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
-                    for (int i = 0; i < Ract; i++) {
-                        int num = ih0 + i + g->PT - kh, oh = num / g->SH;
-                        int ok = num >= 0 && num % g->SH == 0 && oh < g->OH;
-                        const uint64_t *dz;
-                        if (!ok) {
-                            for (int j = 0; j < ncol; j++)
-                                r->cyc[i * ncol + j] = pe_cycles(pt, 0);
-                            continue;
-                        }
-                        dz = rs_row(DZ, m * g->OH + oh, 0);
-                        un->rd0 += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
-                        /* dZ shifted under each tap of the piece */
-                        for (int kw = k0; kw < k1; kw++) {
-                            int d = kw - g->PL, t = floordiv(d, SW), ph = d - t * SW;
-                            int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
-                            if (u_hi > u_lo)
-                                st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo,
-                                                r->wb + (size_t)(kw - k0) * nw);
-                            else
-                                memset(r->wb + (size_t)(kw - k0) * nw, 0, nw * sizeof(uint64_t));
-                        }
-                        if (nw == 1 && SW == 1) {
-                            /* the common case: one word per segment, no stride */
-                            const uint64_t *om = r->wa + (size_t)i * ncol;
-                            const uint64_t *dw = r->wb;
-                            int nt = k1 - k0;
-                            for (int j = 0; j < ncol; j++) {
-                                uint64_t w = 0, o = om[j];
-                                for (int q = 0; q < nt; q++)
-                                    w += (uint64_t)__builtin_popcountll(o & dw[q]);
-                                wsum += w;
-                                r->cyc[i * ncol + j] = pe_cycles(pt, w);
-                            }
-                            continue;
-                        }
-                        for (int j = 0; j < ncol; j++) {
-                            const uint64_t *om = r->wa + ((size_t)i * ncol + j) * SW * nw;
-                            uint64_t w = 0;
-                            for (int kw = k0; kw < k1; kw++)
-                                w += and_count(om + (size_t)tap_ph[kw] * nw,
-                                               r->wb + (size_t)(kw - k0) * nw, nw);
-                            wsum += w;
-                            r->cyc[i * ncol + j] = pe_cycles(pt, w);
-                        }
-                    }
-                    tm_step(&r->tm, r->cyc);
-                    un->rd1 += (uint64_t)(k1 - k0) * Cact;
-                }
-        un->work += out_skip ? wsum : wsum * (uint64_t)Cact;
-        un->cycles = tm_end(&r->tm);
-    }
-    free(tap_ph);
-    fill_units(r, n, 1);
 
     for (size_t u = 0; u < n; u++) {
         int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
@@ -572,11 +679,15 @@ __attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rows
         double bits;
         unit *un = &r->units[u];
 
-        for (int m = 0; m < g->M; m++)
-            for (int oh = oh_lo; oh < oh_hi; oh++) {
-                nz += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
-                npos += (uint64_t)imax(ow_hi - ow_lo, 0);
-            }
+        if (r->sampled) {
+            npos = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) * (uint64_t)imax(ow_hi - ow_lo, 0);
+            nz = (uint64_t)llround((double)npos * rs_density(DZ));
+        } else
+            for (int m = 0; m < g->M; m++)
+                for (int oh = oh_lo; oh < oh_hi; oh++) {
+                    nz += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
+                    npos += (uint64_t)imax(ow_hi - ow_lo, 0);
+                }
         bits = (c0 == 0 || !dz_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
                                          : 0;
         if (!resident || u == 0)
@@ -594,6 +705,41 @@ __attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rows
         tile_done(r, un->cycles, bits);
     }
     return 0;
+}
+
+typedef struct fcbp_ctx {
+    const rowset *DZ;
+    const uint8_t *act;
+    int out_skip, taps;
+} fcbp_ctx;
+
+/* FC input-gradient steps of dZ pieces [p_lo, p_hi) in tile unit u (a block
+ * of dA positions x a block of images). */
+static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, unit *un)
+{
+    const fcbp_ctx *cx = ctx;
+    const st_point *pt = r->pt;
+    int B = r->g.IH, N = r->g.IW, M = r->g.M, R = pt->pe_rows, Cc = pt->pe_cols;
+    int nrt = ceildiv(B, R), q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
+    int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
+
+    tm_begin(&r->tm, Ract * Qc);
+    for (int p = p_lo; p < p_hi; p++) {
+        int k0 = p * cx->taps, k1 = imin(k0 + cx->taps, M);
+        for (int i = 0; i < Ract; i++) {
+            uint64_t z = st_bits_count(rs_row(cx->DZ, b0 + i, 0), cx->DZ->plen, k0, k1);
+            const uint8_t *act = cx->act + (size_t)(b0 + i) * N;
+            un->rd0 += z;
+            for (int j = 0; j < Qc; j++) {
+                uint64_t w = (!cx->out_skip || act[q0 + j]) ? z : 0;
+                un->work += w;
+                r->cyc[i * Qc + j] = pe_cycles(pt, w);
+            }
+        }
+        tm_step(&r->tm, r->cyc);
+        un->rd1 += (uint64_t)(k1 - k0) * Qc;
+    }
+    un->cycles += tm_end(&r->tm);
 }
 
 /* Input gradient of an FC layer: dA = W^T dZ is itself a fully connected
@@ -618,35 +764,13 @@ __attribute__((noinline)) static int run_fc_bp(run *r, const pass_masks *pm, int
     for (int b = 0; b < B; b++)
         for (int m = 0; m < M; m++)
             dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
-    if ((rc = rs_build(&DZ, dzt, B, M, 1)) != 0 || (rc = units_reserve(r, n)) != 0)
+    if ((rc = rs_build(&DZ, dzt, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0)
         goto done;
-    choose_units(r, n);
-    for (size_t u = 0; u < n; u++) {
-        int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
-        int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
-        unit *un = &r->units[u];
-
-        if (!un->simulated)
-            continue;
-        tm_begin(&r->tm, Ract * Qc);
-        for (int p = 0; p < pieces; p++) {
-            int k0 = p * taps, k1 = imin(k0 + taps, M);
-            for (int i = 0; i < Ract; i++) {
-                uint64_t z = st_bits_count(rs_row(&DZ, b0 + i, 0), DZ.plen, k0, k1);
-                const uint8_t *act = pm->act + (size_t)(b0 + i) * N;
-                un->rd0 += z;
-                for (int j = 0; j < Qc; j++) {
-                    uint64_t w = (!s_out || act[q0 + j]) ? z : 0;
-                    un->work += w;
-                    r->cyc[i * Qc + j] = pe_cycles(pt, w);
-                }
-            }
-            tm_step(&r->tm, r->cyc);
-            un->rd1 += (uint64_t)(k1 - k0) * Qc;
-        }
-        un->cycles = tm_end(&r->tm);
+    {
+        fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
+        drive(r, n, pieces, slice_fc_bp, &cx, 1);
     }
-    fill_units(r, n, 1);
+
     for (size_t u = 0; u < n; u++) {
         int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
         int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
@@ -679,6 +803,65 @@ done:
 
 /* ------------------------------------------------------------------- WG */
 
+typedef struct wg_ctx {
+    const rowset *DZ, *A;
+    int uni; /* without dZ skipping every column does the same work: compute one */
+    int nw;
+} wg_ctx;
+
+/* WG steps of dZ rows [oh_lo, oh_hi) in tile unit u (a block of output
+ * channels x a block of (channel, kernel row, piece) triples). */
+static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, unit *un)
+{
+    const wg_ctx *cx = ctx;
+    const rowset *DZ = cx->DZ, *A = cx->A;
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
+    int ntrip = g->C * g->KH * pieces, nrt = ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
+    int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
+    int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+    int ncol = uni ? 1 : Mc;
+
+    tm_begin(&r->tm, Ract * ncol);
+    for (int oh = oh_lo; oh < oh_hi; oh++) {
+        for (int j = 0; j < ncol; j++) {
+            uint64_t *dzw = r->wa + (size_t)j * nw;
+            st_bits_extract(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0, g->OW, dzw);
+            un->rd0 += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW) * (uni ? (uint64_t)Mc : 1);
+        }
+        for (int i = 0; i < Ract; i++) {
+            int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
+            int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+            if (ih < 0 || ih >= g->IH) {
+                for (int j = 0; j < ncol; j++)
+                    r->cyc[i * ncol + j] = pe_cycles(pt, 0);
+                continue;
+            }
+            un->rd1 += rs_count(A, c * g->IH + ih, 0, g->IW);
+            /* the activation row under each tap: A[ow * S + kw - P] */
+            for (int kw = k0; kw < k1; kw++) {
+                int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
+                st_bits_extract(rs_row(A, c * g->IH + ih, ph), A->plen, tt, g->OW,
+                                r->wb + (size_t)(kw - k0) * nw);
+            }
+            for (int j = 0; j < ncol; j++) {
+                uint64_t w = 0;
+                if (nw == 1)
+                    for (int q = 0; q < k1 - k0; q++)
+                        w += (uint64_t)__builtin_popcountll(r->wa[j] & r->wb[q]);
+                else
+                    for (int q = 0; q < k1 - k0; q++)
+                        w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)q * nw, nw);
+                un->work += uni ? w * (uint64_t)Mc : w;
+                r->cyc[i * ncol + j] = pe_cycles(pt, w);
+            }
+        }
+        tm_step(&r->tm, r->cyc);
+    }
+    un->cycles += tm_end(&r->tm);
+}
+
 /* Weight-gradient phase: dW[m][c][kh] = sum over rows of dZ[m][oh] (x)
  * A[c][oh*S + kh - P]. PE rows take (input channel, kernel row, piece)
  * triples, PE columns output channels; a dZ row is broadcast along a PE
@@ -693,63 +876,16 @@ __attribute__((noinline)) static int run_wg(run *r, const rowset *DZ, const rows
     size_t n = (size_t)nmt * nrt;
     int rc;
 
-    if ((rc = units_reserve(r, n)) != 0)
-        return rc;
-    choose_units(r, n);
-    /* Without dZ skipping every column does the same work: compute one. */
-    int uni = !comp_dz, nw = (g->OW + 63) / 64;
+    wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
     int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, comp_dz, pt->ch0_kib);
     int a_resident = fits_half(pt, (uint64_t)g->C * g->IH * g->IW, comp_a, pt->ch1_kib);
-    if ((rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * nw)) != 0 ||
-        (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * nw)) != 0)
-        return rc;
-    for (size_t u = 0; u < n; u++) {
-        int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-        int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
-        int ncol = uni ? 1 : Mc;
-        unit *un = &r->units[u];
 
-        if (!un->simulated)
-            continue;
-        tm_begin(&r->tm, Ract * ncol);
-        for (int oh = 0; oh < g->OH; oh++) {
-            for (int j = 0; j < ncol; j++) {
-                uint64_t *dzw = r->wa + (size_t)j * nw;
-                st_bits_extract(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0, g->OW, dzw);
-                un->rd0 += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW) * (uni ? (uint64_t)Mc : 1);
-            }
-            for (int i = 0; i < Ract; i++) {
-                int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
-                int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = imin(k0 + taps, g->KW);
-                if (ih < 0 || ih >= g->IH) {
-                    for (int j = 0; j < ncol; j++)
-                        r->cyc[i * ncol + j] = pe_cycles(pt, 0);
-                    continue;
-                }
-                un->rd1 += rs_count(A, c * g->IH + ih, 0, g->IW);
-                /* the activation row under each tap: A[ow * S + kw - P] */
-                for (int kw = k0; kw < k1; kw++) {
-                    int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
-                    st_bits_extract(rs_row(A, c * g->IH + ih, ph), A->plen, tt, g->OW,
-                                    r->wb + (size_t)(kw - k0) * nw);
-                }
-                for (int j = 0; j < ncol; j++) {
-                    uint64_t w = 0;
-                    if (nw == 1)
-                        for (int q = 0; q < k1 - k0; q++)
-                            w += (uint64_t)__builtin_popcountll(r->wa[j] & r->wb[q]);
-                    else
-                        for (int q = 0; q < k1 - k0; q++)
-                            w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)q * nw, nw);
-                    un->work += uni ? w * (uint64_t)Mc : w;
-                    r->cyc[i * ncol + j] = pe_cycles(pt, w);
-                }
-            }
-            tm_step(&r->tm, r->cyc);
-        }
-        un->cycles = tm_end(&r->tm);
-    }
-    fill_units(r, n, 1);
+    if ((rc = units_reserve(r, n)) != 0 ||
+        (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
+        (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
+        return rc;
+    drive(r, n, g->OH, slice_wg, &cx, 1);
+
 
     for (size_t u = 0; u < n; u++) {
         int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
@@ -759,9 +895,12 @@ __attribute__((noinline)) static int run_wg(run *r, const rowset *DZ, const rows
         double bits;
         unit *un = &r->units[u];
 
-        for (int j = 0; j < Mc; j++)
-            for (int oh = 0; oh < g->OH; oh++)
-                zdz += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW);
+        if (r->sampled)
+            zdz = (uint64_t)llround((double)ndz * rs_density(DZ));
+        else
+            for (int j = 0; j < Mc; j++)
+                for (int oh = 0; oh < g->OH; oh++)
+                    zdz += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW);
         /* The activation columns the tile's (channel, piece) pairs touch;
          * kernel rows of one channel share the rows. */
         for (int t = t0; t < t0 + Ract; t++) {
@@ -770,10 +909,13 @@ __attribute__((noinline)) static int run_wg(run *r, const rowset *DZ, const rows
             int hi = imin(imin(p * taps + taps, g->KW) - g->PL + (g->OW - 1) * g->SW, g->IW);
             if (kh != 0 && t != t0)
                 continue;
-            for (int ih = 0; ih < g->IH; ih++)
-                za += rs_count(A, c * g->IH + ih, lo, hi);
+            if (!r->sampled)
+                for (int ih = 0; ih < g->IH; ih++)
+                    za += rs_count(A, c * g->IH + ih, lo, hi);
             na += (uint64_t)g->IH * (uint64_t)imax(hi - lo, 0);
         }
+        if (r->sampled)
+            za = (uint64_t)llround((double)na * rs_density(A));
         bits = (t0 == 0 || !dz_resident ? st_map_bits(pt, ndz, zdz, comp_dz) : 0) +
                (m0 == 0 || !a_resident ? st_map_bits(pt, na, za, comp_a) : 0) +
                (double)outs * pt->data_bits;
@@ -815,6 +957,84 @@ static void add_se(run *r)
     r->st->cycles_se = sqrt(r->st->cycles_se * r->st->cycles_se + r->se2);
 }
 
+/* Mark the rows the sampled (unit, slice) pairs of group gi read: input
+ * activation rows (c, ih) and gradient rows (m, oh) of the layer, for every
+ * phase, with the same sampling drive() will use. */
+static int mark_wants(run *r, int gi)
+{
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, Cc = pt->pe_cols, rc;
+    uint8_t *aw = r->act_want + (size_t)gi * g->C * g->IH;
+    uint8_t *gw = r->grad_want + (size_t)gi * g->M * g->OH;
+    sampling sp;
+
+    /* FP: pairs (rows x segment, input channel) */
+    if ((rc = st_map_plan(r->l, g, pt, ST_FP, 0, &r->map, NULL)) != 0)
+        return rc;
+    {
+        int nseg = ceildiv(g->OW, r->map.seg);
+        size_t n = (size_t)ceildiv(g->OH, R) * nseg;
+        r->phase = ST_FP;
+        sampling_of(r, n, g->C, &sp);
+        for (size_t j = 0; j < sp.k; j++) {
+            size_t i = sampling_pair(&sp, j), u = i / (size_t)g->C;
+            int c = (int)(i % (size_t)g->C), oh0 = (int)(u / nseg) * R;
+            int ih_lo = imax(oh0 * g->SH - g->PT, 0);
+            int ih_hi = imin((oh0 + imin(R, g->OH - oh0) - 1) * g->SH - g->PT + g->KH, g->IH);
+            for (int ih = ih_lo; ih < ih_hi; ih++)
+                aw[c * g->IH + ih] = 1;
+        }
+    }
+    /* BP: pairs (channels x rows x segment, dZ channel) */
+    if (!r->l->first) {
+        int nrt = ceildiv(g->IH, R), nseg;
+        size_t n;
+        if ((rc = st_map_plan(r->l, g, pt, ST_BP, 0, &r->map, NULL)) != 0)
+            return rc;
+        nseg = ceildiv(g->IW, r->map.seg);
+        n = (size_t)ceildiv(g->C, Cc) * nrt * nseg;
+        r->phase = ST_BP;
+        sampling_of(r, n, g->M, &sp);
+        for (size_t j = 0; j < sp.k; j++) {
+            size_t i = sampling_pair(&sp, j), u = i / (size_t)g->M;
+            int m = (int)(i % (size_t)g->M);
+            int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc, ih0 = (int)(u / nseg % nrt) * R;
+            int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0);
+            int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
+            int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
+            for (int oh = oh_lo; oh < oh_hi; oh++)
+                gw[m * g->OH + oh] = 1;
+            for (int c = c0; c < c0 + Cact; c++)
+                for (int ih = ih0; ih < ih0 + Ract; ih++)
+                    aw[c * g->IH + ih] = 1;
+        }
+    }
+    /* WG: pairs (output channels x triples, dZ row) */
+    if ((rc = st_map_plan(r->l, g, pt, ST_WG, 0, &r->map, NULL)) != 0)
+        return rc;
+    {
+        int pieces = r->map.pieces, ntrip = g->C * g->KH * pieces, nrt = ceildiv(ntrip, R);
+        size_t n = (size_t)ceildiv(g->M, Cc) * nrt;
+        r->phase = ST_WG;
+        sampling_of(r, n, g->OH, &sp);
+        for (size_t j = 0; j < sp.k; j++) {
+            size_t i = sampling_pair(&sp, j), u = i / (size_t)g->OH;
+            int oh = (int)(i % (size_t)g->OH);
+            int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
+            int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+            for (int m = m0; m < m0 + Mc; m++)
+                gw[m * g->OH + oh] = 1;
+            for (int t = t0; t < t0 + Ract; t++) {
+                int kh = t / pieces % g->KH, c = t / pieces / g->KH, ih = oh * g->SH + kh - g->PT;
+                if (ih >= 0 && ih < g->IH)
+                    aw[c * g->IH + ih] = 1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* Slice group gi of a pass's masks into rowsets and run the three phases. */
 static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out)
 {
@@ -822,6 +1042,8 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     const st_geom *g = &r->g;
     size_t act_sz = (size_t)g->C * g->IH * g->IW, grad_sz = (size_t)g->M * g->OH * g->OW;
     const uint8_t *act = pm->act + (size_t)gi * act_sz, *grad = pm->grad + (size_t)gi * grad_sz;
+    const uint8_t *aw = r->act_want ? r->act_want + (size_t)gi * g->C * g->IH : NULL;
+    const uint8_t *gw = r->grad_want ? r->grad_want + (size_t)gi * g->M * g->OH : NULL;
     rowset X = {0}, DZ = {0}, B = {0};
     int s_fp = !dense && pt->skip_fp_stream, s_bp = !dense && pt->skip_bp_stream;
     int s_out = !dense && pt->skip_bp_output, s_wg = !dense && pt->skip_wg_stream;
@@ -832,8 +1054,9 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     /* FP */
     if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0)
         goto done;
-    if ((rc = rs_build(&X, s_fp ? act : NULL, g->C * g->IH, g->IW, g->SW)) != 0)
+    if ((rc = rs_build(&X, s_fp ? act : NULL, g->C * g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
+    r->phase = ST_FP;
     r->st = &out[ST_FP];
     r->first_tile = 1;
     r->se2 = 0;
@@ -841,6 +1064,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
         goto done;
     add_se(r);
     /* BP: the first layer has no input gradient to compute */
+    r->phase = ST_BP;
     if (!r->l->first && g->fc) {
         r->st = &out[ST_BP];
         r->first_tile = 1;
@@ -851,8 +1075,8 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     } else if (!r->l->first) {
         if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0)
             goto done;
-        if ((rc = rs_build(&DZ, s_bp ? grad : NULL, g->M * g->OH, g->OW, 1)) != 0 ||
-            (rc = rs_build(&B, s_out ? act : NULL, g->C * g->IH, g->IW, g->SW)) != 0)
+        if ((rc = rs_build(&DZ, s_bp ? grad : NULL, g->M * g->OH, g->OW, 1, gw)) != 0 ||
+            (rc = rs_build(&B, s_out ? act : NULL, g->C * g->IH, g->IW, g->SW, aw)) != 0)
             goto done;
         r->st = &out[ST_BP];
         r->first_tile = 1;
@@ -864,9 +1088,10 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     /* WG */
     if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0)
         goto done;
-    if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M * g->OH, g->OW, 1)) != 0 ||
-        (rc = rs_build(&B, s_op ? act : NULL, g->C * g->IH, g->IW, g->SW)) != 0)
+    if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M * g->OH, g->OW, 1, gw)) != 0 ||
+        (rc = rs_build(&B, s_op ? act : NULL, g->C * g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
+    r->phase = ST_WG;
     r->st = &out[ST_WG];
     r->first_tile = 1;
     r->se2 = 0;
@@ -930,10 +1155,29 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
                 0)
                 goto done;
     }
+    /* A sampled run asks the mask source only for the rows its sample reads
+     * (FC layers, whose rows are whole images, are always complete). */
+    r->sampled = pt->fidelity == ST_FID_SAMPLED && !r->g.fc;
+    if (r->sampled) {
+        r->act_want = calloc((size_t)l->in_c * l->in_h, 1);
+        r->grad_want = calloc((size_t)l->out_c * l->out_h, 1);
+        if (!r->act_want || !r->grad_want) {
+            rc = st_err_set(err, ST_ENOMEM, "out of memory for the masks of layer '%s'", l->name);
+            goto done;
+        }
+    }
     for (int pass = 0; pass < r->g.passes; pass++) {
+        r->pass = pass;
+        if (r->sampled) {
+            memset(r->act_want, 0, (size_t)l->in_c * l->in_h);
+            memset(r->grad_want, 0, (size_t)l->out_c * l->out_h);
+            for (int gi = 0; gi < r->g.groups; gi++)
+                if ((rc = mark_wants(r, gi)) != 0)
+                    goto done;
+        }
         for (int b = 0; b < per_pass; b++) {
             int image = r->g.fc ? b : pass;
-            if ((rc = fn(ctx, net, li, image, &m, err)) != 0)
+            if ((rc = fn(ctx, net, li, image, r->act_want, r->grad_want, &m, err)) != 0)
                 goto done;
             memcpy(pm.act + act_sz * b, m.act_in, act_sz);
             /* FC rows are images: gather dZ as [m][image]. */
@@ -962,6 +1206,9 @@ done:
         st_err_set(err, rc, "out of memory simulating layer '%s'", l->name);
     free(pm.act);
     free(pm.grad);
+    free(r->act_want);
+    free(r->grad_want);
+    r->act_want = r->grad_want = NULL;
     st_layer_masks_fini(&m);
     return rc;
 }
@@ -1000,9 +1247,11 @@ void st_result_fini(st_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int model_masks(void *ctx, const st_net *net, int layer, int image, st_layer_masks *m,
+static int model_masks(void *ctx, const st_net *net, int layer, int image,
+                       const uint8_t *act_want, const uint8_t *grad_want, st_layer_masks *m,
                        st_err *err)
 {
+    (void)act_want, (void)grad_want;
     return st_sparsity_layer(net, (const st_sparsity_cfg *)ctx, layer, image, m, err);
 }
 

@@ -26,14 +26,46 @@ enum {
 
 static const char *const law_names[ST_LAW_COUNT] = {"normal", "laplace", "lognormal"};
 
-/* Everything the recursive mask functions read, and where they report. */
+/* ReLU masks kept for the rest of one call: the gradient through a ReLU followed by a max
+ * pool needs the ReLU's mask twice (the pool's arg-max and the ReLU's own backward), and it is
+ * drawn once. */
+#define RELU_CACHE 4
+
+/* Everything the recursive mask functions read, and where they report; and the ReLU masks
+ * drawn so far in this call (owned, freed at the end of st_sparsity_layer). Masks are kept
+ * only while `keep` is set: during the gradient search, where they can be asked for again.
+ * The input activations' ReLU lies before the layer, where that search never goes. */
 typedef struct ctx {
     const st_net *net;
     const st_sparsity_cfg *cfg;
     int image;
     int count;
     st_err *err;
+    int keep;
+    int ncached;
+    int cached_layer[RELU_CACHE];
+    uint8_t *cached[RELU_CACHE];
 } ctx;
+
+/* Random numbers of one stream, read position by position but drawn DRAW_CHUNK at a time
+ * (st_rng_bytes, st_rng_words or st_rng_normals), which is what makes them cheap. A position
+ * outside the run held starts a new run there, so positions may be skipped; reading them in
+ * increasing order draws each one once. */
+#define DRAW_CHUNK 256
+
+/* What a draws reader holds: st_rng_bytes, st_rng_words or st_rng_normals of its stream. */
+enum { DRAW_BYTES, DRAW_WORDS, DRAW_NORMALS };
+
+typedef struct draws {
+    uint64_t seed, stream;
+    uint64_t end;   /* positions are below end: no run goes past it */
+    int kind;       /* DRAW_* */
+    uint64_t start; /* position of the run's first entry */
+    size_t len;     /* entries in the run; 0 before the first */
+    uint8_t b[DRAW_CHUNK];
+    uint32_t w[DRAW_CHUNK];
+    double z[DRAW_CHUNK];
+} draws;
 
 const char *st_law_name(st_law law)
 {
@@ -121,6 +153,57 @@ void st_layer_masks_fini(st_layer_masks *m)
         free(m->grad);
         st_layer_masks_init(m);
     }
+}
+
+static void draws_init(draws *d, uint64_t seed, uint64_t stream, uint64_t end, int kind)
+{
+    d->seed = seed;
+    d->stream = stream;
+    d->end = end;
+    d->kind = kind;
+    d->start = 0;
+    d->len = 0;
+}
+
+/* Make the run start at position pos (< d->end). */
+static void draws_fill(draws *d, uint64_t pos)
+{
+    d->start = pos;
+    d->len = d->end - pos < DRAW_CHUNK ? (size_t)(d->end - pos) : DRAW_CHUNK;
+    if (d->kind == DRAW_BYTES)
+        st_rng_bytes(d->seed, d->stream, pos, d->len, d->b);
+    else if (d->kind == DRAW_WORDS)
+        st_rng_words(d->seed, d->stream, pos, d->len, d->w);
+    else
+        st_rng_normals(d->seed, d->stream, pos, d->len, d->z);
+}
+
+/* The bytes of positions pos .. pos + *len - 1 (*len > 0), or of fewer: *len is cut to what
+ * the run holds from pos. */
+static const uint8_t *draw_bytes(draws *d, uint64_t pos, size_t *len)
+{
+    size_t avail;
+
+    if (pos - d->start >= d->len)
+        draws_fill(d, pos);
+    avail = (size_t)(d->start + d->len - pos);
+    *len = *len < avail ? *len : avail;
+    return d->b + (pos - d->start);
+}
+
+/* The word, or the normal deviate, of position pos. */
+static uint32_t draw_word(draws *d, uint64_t pos)
+{
+    if (pos - d->start >= d->len)
+        draws_fill(d, pos);
+    return d->w[pos - d->start];
+}
+
+static double draw_normal(draws *d, uint64_t pos)
+{
+    if (pos - d->start >= d->len)
+        draws_fill(d, pos);
+    return d->z[pos - d->start];
 }
 
 /* ------------------------------------------------------------ tensor shapes */
@@ -220,50 +303,69 @@ static int relu_base_density(const ctx *x, int r, double *d)
  * channel, element i is non-zero iff sqrt(rho) N_block + sqrt(1 - rho) N_i < Phi^-1(d_c): a
  * Gaussian copula whose latent variable is standard normal, so the marginal density is
  * exactly d_c while elements of one spatial block share the factor N_block (pairwise
- * latent correlation rho). With rho = 0 this is u_i < d_c, which needs one uniform only. */
-static int relu_mask(const ctx *x, int r, uint8_t *out)
+ * latent correlation rho). With rho = 0 this is u_i < d_c, which needs one uniform only:
+ * the element's byte, refined by st_rng_tie when the byte is floor(256 d_c), so that u_i lies
+ * on a grid of 2^-40 and the density is d_c to within 2^-40 (st.h, st_rng_bytes). Elements
+ * and blocks are visited in increasing position order (row by row), which is what the draws
+ * readers need to draw each number once. */
+static int relu_draw(const ctx *x, int r, uint8_t *out)
 {
     const st_layer *l = st_net_layer(x->net, r);
     const st_sparsity_cfg *cfg = x->cfg;
     uint64_t seed = cfg->seed;
-    uint64_t s_elem = ST_RNG_STREAM(r, x->image, WHAT_RELU_ELEM);
-    uint64_t s_block = ST_RNG_STREAM(r, x->image, WHAT_RELU_BLOCK);
     uint64_t s_chan = ST_RNG_STREAM(r, 0, WHAT_CHANNEL);
+    uint64_t s_elem = ST_RNG_STREAM(r, x->image, WHAT_RELU_ELEM);
     double rho = cfg->spatial_corr, a = sqrt(rho), b = sqrt(1.0 - rho);
     int h = l->out_h, w = l->out_w, bs = cfg->spatial_block;
-    int bh = (h + bs - 1) / bs, bw = (w + bs - 1) / bs;
-    double d, dc, q, zb;
-    uint64_t i, blk;
-    int rc, c, by, bx, y, xx;
+    uint64_t bh = (uint64_t)(h + bs - 1) / bs, bw = (uint64_t)(w + bs - 1) / bs;
+    size_t plane = (size_t)h * w, i, k, len;
+    const uint8_t *bytes;
+    uint64_t base, blk;
+    draws de, db;
+    double d, dc, q, zb, t, rest;
+    unsigned tb;
+    int rc, c, y, x0, x1, xx;
 
     rc = relu_base_density(x, r, &d);
     if (rc)
         goto done;
+    draws_init(&de, seed, s_elem, plane * l->out_c, rho > 0 ? DRAW_NORMALS : DRAW_BYTES);
+    draws_init(&db, seed, ST_RNG_STREAM(r, x->image, WHAT_RELU_BLOCK), l->out_c * bh * bw,
+               DRAW_NORMALS);
     for (c = 0; c < l->out_c; c++) {
-        uint8_t *plane = out + (size_t)c * h * w;
-        uint64_t base = (uint64_t)c * h * w;
+        uint8_t *p = out + (size_t)c * plane;
 
+        base = (uint64_t)c * plane;
         dc = d;
         if (cfg->channel_cv > 0) {
             dc = d * (1.0 + cfg->channel_cv * st_rng_normal(seed, s_chan, (uint64_t)c));
             dc = dc < 0 ? 0 : dc > 1 ? 1 : dc;
         }
         if (dc <= 0 || dc >= 1) {
-            memset(plane, dc >= 1, (size_t)h * w);
+            memset(p, dc >= 1, plane);
         } else if (rho == 0) {
-            for (i = 0; i < (uint64_t)h * w; i++)
-                plane[i] = st_rng_uniform(seed, s_elem, base + i) < dc;
+            t = dc * 256.0;
+            tb = (unsigned)t;
+            rest = (t - tb) * 0x1p32;
+            for (i = 0; i < plane; i += len) {
+                len = plane - i;
+                bytes = draw_bytes(&de, base + i, &len);
+                for (k = 0; k < len; k++) {
+                    p[i + k] = bytes[k] < tb;
+                    if (bytes[k] == tb && rest > 0.0)
+                        p[i + k] = (double)st_rng_tie(seed, s_elem, base + i + k) < rest;
+                }
+            }
         } else {
             q = st_norm_quantile(dc);
-            for (by = 0; by < bh; by++) {
-                for (bx = 0; bx < bw; bx++) {
-                    blk = ((uint64_t)c * bh + by) * bw + bx;
-                    zb = a * st_rng_normal(seed, s_block, blk);
-                    for (y = by * bs; y < h && y < (by + 1) * bs; y++) {
-                        for (xx = bx * bs; xx < w && xx < (bx + 1) * bs; xx++) {
-                            i = (uint64_t)y * w + xx;
-                            plane[i] = zb + b * st_rng_normal(seed, s_elem, base + i) < q;
-                        }
+            for (y = 0; y < h; y++) {
+                blk = ((uint64_t)c * bh + (uint64_t)(y / bs)) * bw;
+                for (x0 = 0; x0 < w; x0 = x1, blk++) {
+                    x1 = w - x0 > bs ? x0 + bs : w;
+                    zb = a * draw_normal(&db, blk);
+                    for (xx = x0; xx < x1; xx++) {
+                        i = (size_t)y * w + xx;
+                        p[i] = zb + b * draw_normal(&de, base + i) < q;
                     }
                 }
             }
@@ -271,6 +373,65 @@ static int relu_mask(const ctx *x, int r, uint8_t *out)
     }
 done:
     return rc;
+}
+
+/* The mask of ReLU layer r into out: drawn once while x->keep is set, copied after that. A
+ * copy that cannot be kept (the cache is full, or out of memory) only costs a later draw. */
+static int relu_mask(ctx *x, int r, uint8_t *out)
+{
+    size_t n = out_elems(st_net_layer(x->net, r));
+    uint8_t *copy;
+    int j, rc = ST_OK;
+
+    for (j = 0; j < x->ncached; j++) {
+        if (x->cached_layer[j] == r) {
+            memcpy(out, x->cached[j], n);
+            goto done;
+        }
+    }
+    rc = relu_draw(x, r, out);
+    if (!rc && x->keep && x->ncached < RELU_CACHE) {
+        copy = mask_alloc(n);
+        if (copy) {
+            memcpy(copy, out, n);
+            x->cached_layer[x->ncached] = r;
+            x->cached[x->ncached++] = copy;
+        }
+    }
+done:
+    return rc;
+}
+
+/* dst[i] = dst[i] | src[i] (or &), eight bytes at a time through 64-bit words: the byte
+ * loops are a large part of the gradient search on networks of ReLUs and pools. */
+static void mask_or(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    uint64_t a, b;
+    size_t i;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(&a, dst + i, sizeof a);
+        memcpy(&b, src + i, sizeof b);
+        a |= b;
+        memcpy(dst + i, &a, sizeof a);
+    }
+    for (; i < n; i++)
+        dst[i] |= src[i];
+}
+
+static void mask_and(uint8_t *dst, const uint8_t *src, size_t n)
+{
+    uint64_t a, b;
+    size_t i;
+
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(&a, dst + i, sizeof a);
+        memcpy(&b, src + i, sizeof b);
+        a &= b;
+        memcpy(dst + i, &a, sizeof a);
+    }
+    for (; i < n; i++)
+        dst[i] &= src[i];
 }
 
 /* Pooling output mask: non-zero iff any valid input of its window is (max and average of
@@ -286,10 +447,12 @@ static void pool_or(const st_layer *p, const uint8_t *in, uint8_t *out)
             window(oy, p->stride_h, p->pad_t, p->k_h, p->in_h, &y0, &y1);
             for (ox = 0; ox < p->out_w; ox++) {
                 window(ox, p->stride_w, p->pad_l, p->k_w, p->in_w, &x0, &x1);
+                /* The whole window, without stopping at the first non-zero: on random
+                 * masks an early exit is a mispredicted branch, dearer than the few bytes. */
                 any = 0;
-                for (y = y0; y < y1 && !any; y++)
-                    for (xx = x0; xx < x1 && !any; xx++)
-                        any = plane[(size_t)y * p->in_w + xx];
+                for (y = y0; y < y1; y++)
+                    for (xx = x0; xx < x1; xx++)
+                        any |= plane[(size_t)y * p->in_w + xx];
                 out[((size_t)c * p->out_h + oy) * p->out_w + ox] = any != 0;
             }
         }
@@ -312,11 +475,11 @@ static void gap_or(const st_layer *g, const uint8_t *in, uint8_t *out)
 /* Fill out[0..n) with the zero mask of tensor t (the output of layer t, or the network
  * input when t = -1) as read by layer `user`. Compute and BN outputs are dense; ReLU outputs
  * are drawn; pooling and additions combine their sources' masks. */
-static int fwd_mask(const ctx *x, int t, int user, size_t n, uint8_t *out)
+static int fwd_mask(ctx *x, int t, int user, size_t n, uint8_t *out)
 {
     const st_layer *l;
     uint8_t *a = NULL, *b = NULL;
-    size_t na, i;
+    size_t na;
     int rc = ST_OK;
 
     if (t == -1) {
@@ -370,8 +533,8 @@ static int fwd_mask(const ctx *x, int t, int user, size_t n, uint8_t *out)
             rc = fwd_mask(x, l->src[1], t, n, b);
         if (rc)
             goto done;
-        for (i = 0; i < n; i++)
-            out[i] = a[i] | b[i];
+        memcpy(out, a, n);
+        mask_or(out, b, n);
         break;
     default:
         memset(out, 1, n); /* compute layers and BN produce dense outputs */
@@ -393,12 +556,16 @@ done:
 static void maxpool_back(const ctx *x, int pi, const uint8_t *in, const uint8_t *g, uint8_t *part)
 {
     const st_layer *p = st_net_layer(x->net, pi);
-    uint64_t stream = ST_RNG_STREAM(pi, x->image, WHAT_ARGMAX);
-    int c, oy, ox, y, xx, y0, y1, x0, x1, nz, m, k;
+    int c, oy, ox, y, xx, y0, y1, x0, x1, nz, m, k, cand;
     size_t o, at;
+    draws d;
+
+    draws_init(&d, x->cfg->seed, ST_RNG_STREAM(pi, x->image, WHAT_ARGMAX), out_elems(p),
+               DRAW_WORDS);
 
     for (c = 0; c < p->out_c; c++) {
         const uint8_t *plane = in + (size_t)c * p->in_h * p->in_w;
+        uint8_t *dst = part + (size_t)c * p->in_h * p->in_w;
         for (oy = 0; oy < p->out_h; oy++) {
             window(oy, p->stride_h, p->pad_t, p->k_h, p->in_h, &y0, &y1);
             for (ox = 0; ox < p->out_w; ox++) {
@@ -410,16 +577,18 @@ static void maxpool_back(const ctx *x, int pi, const uint8_t *in, const uint8_t 
                 for (y = y0; y < y1; y++)
                     for (xx = x0; xx < x1; xx++)
                         nz += plane[(size_t)y * p->in_w + xx] != 0;
+                /* The k-th candidate, k = floor(u m) for u = w / 2^32 (exact in integers);
+                 * candidates are the non-zero positions, or all of them when none is. The
+                 * scan runs over the whole window and counts k down without branching on the
+                 * mask, which is random. */
                 m = nz ? nz : (y1 - y0) * (x1 - x0);
-                k = (int)(st_rng_uniform(x->cfg->seed, stream, o) * m);
-                k = k < m ? k : m - 1;
-                for (y = y0; y < y1 && k >= 0; y++) {
-                    for (xx = x0; xx < x1 && k >= 0; xx++) {
+                k = (int)(((uint64_t)draw_word(&d, o) * (uint64_t)m) >> 32);
+                for (y = y0; y < y1; y++) {
+                    for (xx = x0; xx < x1; xx++) {
                         at = (size_t)y * p->in_w + xx;
-                        if (nz && !plane[at])
-                            continue;
-                        if (k-- == 0)
-                            part[(size_t)c * p->in_h * p->in_w + at] = 1;
+                        cand = (plane[at] != 0) | (nz == 0);
+                        dst[at] |= (uint8_t)(cand & (k == 0));
+                        k -= cand;
                     }
                 }
             }
@@ -454,7 +623,7 @@ static void avgpool_back(const st_layer *p, const uint8_t *g, uint8_t *part)
  * compute consumer (dA = W^T dZ), a BN (its backward subtracts batch means over the whole
  * plane) and the loss itself (no consumer) send a dense gradient, and a union with a dense
  * mask is dense, so these are looked for first; that also stops the recursion early. */
-static int bwd_mask(const ctx *x, int t, uint8_t *out)
+static int bwd_mask(ctx *x, int t, uint8_t *out)
 {
     const st_layer *l = st_net_layer(x->net, t), *u;
     size_t n = out_elems(l), i;
@@ -495,8 +664,7 @@ static int bwd_mask(const ctx *x, int t, uint8_t *out)
             rc = relu_mask(x, j, part);
             if (rc)
                 goto done;
-            for (i = 0; i < n; i++)
-                part[i] &= g[i];
+            mask_and(part, g, n);
             break;
         case ST_ADD: /* dX = dY for both operands */
             memcpy(part, g, n);
@@ -520,8 +688,7 @@ static int bwd_mask(const ctx *x, int t, uint8_t *out)
                 part[i] = g[i / ((size_t)u->in_h * u->in_w)];
             break;
         }
-        for (i = 0; i < n; i++)
-            out[i] |= part[i];
+        mask_or(out, part, n);
         free(g);
         free(in);
         g = in = NULL;
@@ -539,31 +706,73 @@ done:
 
 /* ------------------------------------------------------------ gradient values */
 
-/* Raw dZ value of element i from the configured law; all laws are symmetric about 0.
+/* Raw dZ values of the n elements of compute layer `layer`, image `image`, into v: drawn from
+ * the configured law where mask is non-zero, exact zeros elsewhere. All laws are symmetric
+ * about 0. Element i takes position i of the value stream (a normal deviate, or a word for
+ * Laplace) and of the sign stream (a word); runs of DRAW_CHUNK elements are drawn together,
+ * and a run whose mask is all zero draws nothing.
  * Laplace, unit scale, by its inverse distribution function: F^-1(u) = ln(2u) for u < 1/2,
- * -ln(2 - 2u) above; u + 2^-54 centres the 2^-53 grid of st_rng_uniform so that u = 0 does
- * not give -inf. Lognormal: magnitude exp(sigma N) with a fair random sign. */
-static double grad_value(const st_sparsity_cfg *cfg, int layer, int image, uint64_t i)
+ * -ln(2 - 2u) above, with u = (w + 1/2) / 2^32, the middle of the word's cell, which lies in
+ * (0, 1) so that both logarithms are finite (|value| < 22.2). It is written as
+ * +-ln(1 - |2u - 1|), whose arithmetic is exact for u on that grid, so that the sign
+ * multiplies instead of choosing between two branches on a coin flip. Lognormal: magnitude
+ * exp(sigma N) with a fair random sign, the top bit of the sign word. */
+/* f where keep is non-zero, +0 elsewhere, through the bits: a select on a ReLU mask, which is
+ * random, would become a branch mispredicted half the time. */
+static float masked(float f, uint8_t keep)
 {
+    uint32_t bits;
+
+    memcpy(&bits, &f, sizeof bits);
+    bits &= -(uint32_t)(keep != 0);
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static void grad_values(const st_sparsity_cfg *cfg, int layer, int image, const uint8_t *mask,
+                        size_t n, float *v)
+{
+    static const double sign[2] = {1.0, -1.0};
     uint64_t sv = ST_RNG_STREAM(layer, image, WHAT_GRAD_VALUE);
     uint64_t ss = ST_RNG_STREAM(layer, image, WHAT_GRAD_SIGN);
-    double u, v;
+    uint32_t w[DRAW_CHUNK], sw[DRAW_CHUNK];
+    double z[DRAW_CHUNK], u, g;
+    size_t i, k, len;
+    int any;
 
-    switch (cfg->grad_law) {
-    case ST_LAW_LAPLACE:
-        u = st_rng_uniform(cfg->seed, sv, i);
-        v = u < 0.5 ? log(2.0 * u + 0x1p-53) : -log(2.0 - 2.0 * u);
-        break;
-    case ST_LAW_LOGNORMAL:
-        v = exp(cfg->lognormal_sigma * st_rng_normal(cfg->seed, sv, i));
-        if (st_rng_uniform(cfg->seed, ss, i) < 0.5)
-            v = -v;
-        break;
-    default:
-        v = st_rng_normal(cfg->seed, sv, i);
-        break;
+    for (i = 0; i < n; i += len) {
+        len = n - i < DRAW_CHUNK ? n - i : DRAW_CHUNK;
+        any = 0;
+        for (k = 0; k < len; k++)
+            any |= mask[i + k];
+        if (!any) {
+            memset(v + i, 0, len * sizeof *v);
+            continue;
+        }
+        switch (cfg->grad_law) {
+        case ST_LAW_LAPLACE:
+            st_rng_words(cfg->seed, sv, i, len, w);
+            for (k = 0; k < len; k++) {
+                u = ((double)w[k] + 0.5) * 0x1p-32;
+                g = sign[u >= 0.5] * log(1.0 - fabs(2.0 * u - 1.0));
+                v[i + k] = masked((float)g, mask[i + k]);
+            }
+            break;
+        case ST_LAW_LOGNORMAL:
+            st_rng_normals(cfg->seed, sv, i, len, z);
+            st_rng_words(cfg->seed, ss, i, len, sw);
+            for (k = 0; k < len; k++) {
+                g = sign[sw[k] >> 31] * exp(cfg->lognormal_sigma * z[k]);
+                v[i + k] = masked((float)g, mask[i + k]);
+            }
+            break;
+        default:
+            st_rng_normals(cfg->seed, sv, i, len, z);
+            for (k = 0; k < len; k++)
+                v[i + k] = masked((float)z[k], mask[i + k]);
+            break;
+        }
     }
-    return v;
 }
 
 /* Make *buf hold at least n bytes; on failure it keeps its old block. */
@@ -584,22 +793,32 @@ static int grow(uint8_t **buf, size_t *cap, size_t n, st_err *err)
     return rc;
 }
 
+/* The fraction of ones in mask[0..n), which holds 0 and 1 only (every function above stores
+ * a comparison, a copy or an OR of such bytes, or memsets 0 or 1). Eight bytes at a time:
+ * multiplying their word by 0x0101010101010101 adds all eight into the top byte, and the sum
+ * (at most 8) cannot carry out of it. */
 static double density(const uint8_t *mask, size_t n)
 {
-    size_t i, nz = 0;
+    uint64_t word, nz = 0;
+    size_t i;
 
-    for (i = 0; i < n; i++)
-        nz += mask[i] != 0;
+    for (i = 0; i + 8 <= n; i += 8) {
+        memcpy(&word, mask + i, sizeof word);
+        nz += (word * 0x0101010101010101u) >> 56;
+    }
+    for (; i < n; i++)
+        nz += mask[i];
     return n ? (double)nz / (double)n : 0.0;
 }
 
 int st_sparsity_layer(const st_net *net, const st_sparsity_cfg *cfg, int layer, int image,
                       st_layer_masks *m, st_err *err)
 {
-    ctx x;
+    ctx x = {0};
     const st_layer *l;
     st_prune_stats ps;
     float *v = NULL;
+    uint8_t *grad;
     size_t na, ng, i;
     int rc;
 
@@ -639,6 +858,7 @@ int st_sparsity_layer(const st_net *net, const st_sparsity_cfg *cfg, int layer, 
         rc = check_src(&x, layer, l->src[0]);
     if (!rc)
         rc = fwd_mask(&x, l->src[0], layer, na, m->act_in);
+    x.keep = 1;
     if (!rc)
         rc = bwd_mask(&x, layer, m->grad);
     if (rc)
@@ -660,18 +880,20 @@ int st_sparsity_layer(const st_net *net, const st_sparsity_cfg *cfg, int layer, 
                         layer, l->name, ng);
         goto done;
     }
-    for (i = 0; i < ng; i++)
-        v[i] = m->grad[i] ? (float)grad_value(cfg, layer, image, i) : 0.0f;
+    grad = m->grad;
+    grad_values(cfg, layer, image, grad, ng, v);
     rc = st_prune(v, v, ng, &cfg->prune, cfg->seed, ST_RNG_STREAM(layer, image, WHAT_PRUNE), &ps,
                   err);
     if (rc)
         goto done;
     for (i = 0; i < ng; i++)
-        m->grad[i] = v[i] != 0.0f;
-    m->grad_density = density(m->grad, ng);
+        grad[i] = v[i] != 0.0f;
+    m->grad_density = ng ? (double)(ng - ps.zeros) / (double)ng : 0.0;
     m->tau = ps.tau;
 done:
     free(v);
+    for (i = 0; i < (size_t)x.ncached; i++)
+        free(x.cached[i]);
     if (rc && m) {
         m->layer = -1;
         m->act_density = m->grad_density_natural = m->grad_density = m->tau = 0.0;

@@ -53,6 +53,42 @@ double st_rng_uniform(uint64_t seed, uint64_t a, uint64_t b);
 /* A standard normal deviate from the same key and counter. */
 double st_rng_normal(uint64_t seed, uint64_t a, uint64_t b);
 
+/* The four words of Philox4x32-10 for the 64-bit key `seed` and the 128-bit
+ * counter (a, b): key = (seed low, seed high), counter = (a low, a high,
+ * b low, b high). st_rng_uniform and st_rng_normal are built on it. */
+void st_rng_block(uint64_t seed, uint64_t a, uint64_t b, uint32_t out[4]);
+
+/* Runs of positions of one stream (seed, a), for tensors: element i of a
+ * tensor is position i, and out[k] belongs to position first + k. A value
+ * depends on (seed, a, i) only, so any split of a range, computed in any
+ * order, gives the same values. Positions must lie below 2^63. One stream
+ * serves one of these functions only, and not st_rng_uniform or
+ * st_rng_normal either: their blocks overlap.
+ *
+ * st_rng_words: position i is word i % 4 of st_rng_block(seed, a, i / 4).
+ * As a uniform, w / 2^32 lies on the grid {0, 2^-32, ..., 1 - 2^-32}. */
+void st_rng_words(uint64_t seed, uint64_t a, uint64_t first, size_t n, uint32_t *out);
+
+/* st_rng_bytes: position i is byte i % 16 of st_rng_block(seed, a, i / 16),
+ * bits 8 (i % 4) to 8 (i % 4) + 7 of word (i % 16) / 4. With st_rng_tie it
+ * makes Bernoulli draws that read one byte per position: position i's
+ * uniform is u = (b + w / 2^32) / 256, b its byte and w =
+ * st_rng_tie(seed, a, i). For p in [0, 1] and t = 256 p, u < p iff
+ * b < floor(t), or b = floor(t) and w < (t - floor(t)) 2^32, so w is needed
+ * in one position of 256 only. u lies on a grid of step 2^-40:
+ * P(u < p) = ceil(2^40 p) / 2^40, within 2^-40 of p. */
+void st_rng_bytes(uint64_t seed, uint64_t a, uint64_t first, size_t n, uint8_t *out);
+
+/* The word that refines position i's byte: word 0 of st_rng_block(seed, a,
+ * ~i), a block that no position's bytes use (those are below 2^59). */
+uint32_t st_rng_tie(uint64_t seed, uint64_t a, uint64_t i);
+
+/* st_rng_normals: standard normal deviates, by a ziggurat (Marsaglia and
+ * Tsang, 2000) on position i's word of st_rng_words; the 2.8% of positions
+ * that need more also read the block st_rng_block(seed, a, ~i). Every
+ * deviate has 0 < |z| < 8.7. */
+void st_rng_normals(uint64_t seed, uint64_t a, uint64_t first, size_t n, double *out);
+
 /* Compose a counter word from small identifiers: (layer, phase, kind) keys. */
 #define ST_RNG_STREAM(layer, image, what) \
     (((uint64_t)(uint32_t)(layer) << 32) | ((uint64_t)(uint16_t)(image) << 16) | (uint16_t)(what))
@@ -223,8 +259,10 @@ typedef struct st_prune_stats {
 } st_prune_stats;
 
 /* Prune g[0..n) into out[0..n) (out may equal g). Element i draws its random
- * number from (seed, stream, i), so the result does not depend on the order
- * in which elements are visited. Fails with ST_EINVAL, leaving out
+ * number from position i of the stream (seed, stream), its byte of
+ * st_rng_bytes refined by st_rng_tie, so the result does not depend on the
+ * order in which elements are visited; the probability |g| / tau of the
+ * rule is resolved to 2^-40. Fails with ST_EINVAL, leaving out
  * untouched, on NaN or infinite input or p outside [0, 1). stats may be
  * NULL. */
 int st_prune(const float *g, float *out, size_t n, const st_prune_opts *opts, uint64_t seed,
@@ -449,9 +487,13 @@ int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *er
 
 /* Where the engine takes its zero masks from: fill m for compute layer
  * `layer` and image `image` (act_in, grad and the densities), or fail with a
- * message. The statistical model is one source; traces recorded by the
- * trainer and hand-built masks in the tests are others. */
-typedef int (*st_mask_fn)(void *ctx, const st_net *net, int layer, int image, st_layer_masks *m,
+ * message. act_want and grad_want, when not NULL, flag (one byte per row)
+ * the rows of act_in (in_c x in_h rows of in_w) and of grad (out_c x out_h
+ * rows of out_w) that a sampled run will read: a source may fill only those.
+ * The statistical model is one source; traces recorded by the trainer and
+ * hand-built masks in the tests are others. */
+typedef int (*st_mask_fn)(void *ctx, const st_net *net, int layer, int image,
+                          const uint8_t *act_want, const uint8_t *grad_want, st_layer_masks *m,
                           st_err *err);
 
 /* st_sim_run with masks from fn(ctx, ...) instead of the statistical model

@@ -467,6 +467,42 @@ static void test_element_unbiased(void)
        "2.5 and 0 unchanged");
 }
 
+/* Elements far below tau, |g| / tau < 1 / 256: their byte alone never keeps them, and all
+ * of their probability comes from the word that refines a byte of 0 (st.h, st_rng_bytes).
+ * One element of 3 10^7 and N_SUM - 1 of 1 put tau = z(0.99) sqrt(pi/2) (3 10^7 + N_SUM - 1)
+ * / N_SUM = 972, well above 256; the kept count of the small ones is binomial with
+ * p = 1 / tau, about 103 of them: 5 standard errors. */
+static void test_far_below(void)
+{
+    float *h = malloc(N_SUM * sizeof *h), *o = malloc(N_SUM * sizeof *o);
+    st_prune_opts opts;
+    st_prune_stats s;
+    double p, want;
+    long kept = 0;
+    size_t i;
+
+    if (!h || !o) {
+        ok(0, "prune-9.3 out of memory");
+        goto done;
+    }
+    for (i = 0; i < N_SUM; i++)
+        h[i] = 1.0f;
+    h[0] = 3e7f;
+    st_prune_opts_init(&opts);
+    opts.p = 0.99;
+    st_prune(h, o, N_SUM, &opts, 5u, 8u, &s, NULL);
+    for (i = 1; i < N_SUM; i++)
+        kept += o[i] != 0.0f;
+    p = 1.0 / s.tau;
+    want = (N_SUM - 1) * p;
+    ok(p < 1.0 / 256 && fabs(kept - want) <= 5.0 * sqrt(want * (1 - p)),
+       "prune-9.3 |g| / tau = %.5f < 1/256: %ld of %d kept, expected %.1f (5 SE)", p, kept,
+       N_SUM - 1, want);
+done:
+    free(h);
+    free(o);
+}
+
 /* -------------------------------------------------- order and determinism */
 
 static void test_order(const float *g)
@@ -494,8 +530,10 @@ static void test_order(const float *g)
     ok(memcmp(a, b, N_SUM * sizeof *a) == 0, "prune-10.2 the same seed gives the same output");
 
     /* The rule applied by the test, visiting the indices in a shuffled
-     * order with the same tau and element i's u = st_rng_uniform(seed,
-     * stream, i). */
+     * order with the same tau and element i's uniform as st.h defines it for
+     * position i of the stream (42, 7): u = (b + w / 2^32) / 256, b the
+     * position's byte (st_rng_bytes, one position at a time here) and
+     * w = st_rng_tie, needed only when b = floor(256 |g| / tau). */
     for (i = 0; i < N_SUM; i++)
         perm[i] = i;
     for (i = N_SUM - 1; i > 0; i--) {
@@ -509,15 +547,23 @@ static void test_order(const float *g)
         float v;
         i = perm[k];
         v = g[i];
-        if (fabsf(v) >= tf)
+        if (fabsf(v) >= tf) {
             ref[i] = v;
-        else if (st_rng_uniform(42u, 7u, i) < fabs((double)v) / tf)
-            ref[i] = v > 0 ? tf : -tf;
-        else
-            ref[i] = 0.0f;
+        } else {
+            double t256 = 256.0 * fabs((double)v) / tf;
+            uint8_t byte;
+            int keep;
+
+            st_rng_bytes(42u, 7u, i, 1, &byte);
+            keep = byte < floor(t256);
+            if (byte == floor(t256))
+                keep = (double)st_rng_tie(42u, 7u, i) < (t256 - byte) * 4294967296.0;
+            ref[i] = keep ? (v > 0 ? tf : -tf) : 0.0f;
+        }
     }
     ok(memcmp(a, ref, N_SUM * sizeof *a) == 0,
-       "prune-10.3 equals the rule applied in a shuffled order with u from (seed, stream, i)");
+       "prune-10.3 equals the rule applied in a shuffled order with u from position i of "
+       "(seed, stream)");
 done:
     free(a);
     free(b);
@@ -575,7 +621,7 @@ int main(void)
         printf("Bail out! out of memory\n");
         goto done;
     }
-    tap_plan(62);
+    tap_plan(63);
     test_errors();
     test_special();
     test_statistic();
@@ -589,6 +635,7 @@ int main(void)
     fill_normal(g, N_BIG, 0x243F6A8885A308D3ULL);
     test_sum_unbiased(g, out);
     test_element_unbiased();
+    test_far_below();
     test_order(g);
     check_differ("prune-10.4", "different seeds", g, 12u, 5u);
     check_differ("prune-10.5", "different streams", g, 11u, 6u);

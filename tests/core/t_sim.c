@@ -26,13 +26,13 @@ static int grow(uint8_t **buf, size_t *cap, size_t n)
 }
 
 /* Every activation and gradient non-zero. */
-static int ones_src(void *ctx, const st_net *net, int layer, int image, st_layer_masks *m,
-                    st_err *err)
+static int ones_src(void *ctx, const st_net *net, int layer, int image, const uint8_t *aw,
+                    const uint8_t *gw, st_layer_masks *m, st_err *err)
 {
     const st_layer *l = st_net_layer(net, layer);
     size_t na = st_layer_in_elems(l), ng = st_layer_out_elems(l);
 
-    (void)ctx, (void)image, (void)err;
+    (void)ctx, (void)image, (void)err, (void)aw, (void)gw;
     if (grow(&m->act_in, &m->act_cap, na) || grow(&m->grad, &m->grad_cap, ng))
         return ST_ENOMEM;
     memset(m->act_in, 1, na);
@@ -48,12 +48,12 @@ typedef struct rows_ctx {
     const int *row_of;
 } rows_ctx;
 
-static int rows_src(void *ctx, const st_net *net, int layer, int image, st_layer_masks *m,
-                    st_err *err)
+static int rows_src(void *ctx, const st_net *net, int layer, int image, const uint8_t *aw,
+                    const uint8_t *gw, st_layer_masks *m, st_err *err)
 {
     const rows_ctx *rc = ctx;
     const st_layer *l = st_net_layer(net, layer);
-    int rc2 = ones_src(NULL, net, layer, image, m, err);
+    int rc2 = ones_src(NULL, net, layer, image, aw, gw, m, err);
 
     if (rc2)
         return rc2;

@@ -12,7 +12,7 @@
 #include "tap.h"
 
 #define PI    3.14159265358979323846
-#define NPLAN 84
+#define NPLAN 85
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -567,6 +567,13 @@ static void test_relu_density(void)
     se = sqrt(0.2 * 0.8 / n);
     ok_near(rc ? -1 : m.act_density, 0.2, 4 * se,
             "spars-5.3 per-layer override 0.2 within 4 binomial SE");
+    /* Below 1/256 the element's byte alone never draws a non-zero: all of the density comes
+     * from the word that refines a byte of 0 (st.h, st_rng_bytes). Binomial, 5 SE. */
+    by[1] = 0.001;
+    rc = masks(big, &c, 2, 0, &m);
+    se = sqrt(0.001 * 0.999 / n);
+    ok_near(rc ? -1 : m.act_density, 0.001, 5 * se,
+            "spars-5.13 ReLU density 0.001, below one byte's step, within 5 binomial SE");
     c.relu_density_by_layer = NULL;
 
     /* 5.4-5.6: channel dispersion on 512 channels of 16x16. With cv = 0.5 and d = 0.5,
