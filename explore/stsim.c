@@ -59,9 +59,11 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-static void json_phase(const st_phase_stats *s)
+static void json_phase(const st_phase_stats *s, double pes)
 {
-    printf("{\"cycles\": %llu, \"compute_cycles\": %llu, \"stall_cycles\": %llu, "
+    uint64_t c = st_phase_cycles(s);
+    printf("{\"pe_util\": %.6g, ", c ? (double)s->useful_macs / ((double)c * pes) : 0.0);
+    printf("\"cycles\": %llu, \"compute_cycles\": %llu, \"stall_cycles\": %llu, "
            "\"dense_macs\": %llu, \"useful_macs\": %llu, \"dram_bytes\": %llu, "
            "\"sram_reads\": [%llu, %llu, %llu], \"sram_writes\": [%llu, %llu, %llu], "
            "\"cycles_se\": %.6g, \"energy_pj\": %.9g, \"energy_breakdown_pj\": {",
@@ -94,6 +96,7 @@ static void json_str(const char *s)
 
 static void print_json(const st_net *net, const st_point *pt, const st_result *res, int layers)
 {
+    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
     int n;
     const st_param *rows = st_params(&n);
 
@@ -112,9 +115,9 @@ static void print_json(const st_net *net, const st_point *pt, const st_result *r
     printf("}, \"total\": {\"speedup\": %.9g, \"energy_gain\": %.9g, \"area_mm2\": %.9g, "
            "\"time_s\": %.9g, \"images_per_s\": %.9g, \"run\": ",
            res->speedup, res->energy_gain, res->area_mm2, res->time_s, res->images_per_s);
-    json_phase(&res->run);
+    json_phase(&res->run, pes);
     printf(", \"dense\": ");
-    json_phase(&res->dense);
+    json_phase(&res->dense, pes);
     printf("}");
     if (layers) {
         printf(", \"layers\": [");
@@ -126,9 +129,9 @@ static void print_json(const st_net *net, const st_point *pt, const st_result *r
                    ls->grad_density);
             for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
                 printf(", \"%s\": {\"run\": ", st_phase_name((st_phase)ph));
-                json_phase(&ls->run[ph]);
+                json_phase(&ls->run[ph], pes);
                 printf(", \"dense\": ");
-                json_phase(&ls->dense[ph]);
+                json_phase(&ls->dense[ph], pes);
                 printf("}");
             }
             printf("}");

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "st.h"
 #include "tap.h"
 
@@ -532,6 +533,63 @@ static void test_errors(void)
     ok(rc == ST_EINVAL && tap_has_all(err.msg, "pe_rows", "0", NULL),
        "sim-7.3 an invalid point is refused: %s", err.msg);
     ok(res.layers == NULL && res.nlayers == 0, "sim-7.4 a failed run leaves the result empty");
+    st_point_init(&pt);
+    pt.ch2_kib = 0.5;
+    rc = st_sim_run(net, &pt, &res, &err);
+    ok(rc == ST_EINVAL && tap_has_all(err.msg, "ch2_kib", "partial sums", NULL),
+       "sim-7.6 partial sums that do not fit name ch2: %s", err.msg);
+    /* The weight-gradient phase has buffer needs of its own: one dZ row per
+     * PE column in ch0, one activation row piece per PE row in ch1, the dW
+     * rows of a tile in ch2. A wide layer shows each. */
+    {
+        const st_layer *l;
+        st_geom g;
+        st_map m;
+        st_net *wide = NULL;
+        st_net_create("wide", 4, 8, 2000, &wide, NULL);
+        st_net_conv(wide, "w", -1, 8, 3, 1, 1, 1, NULL);
+        st_net_finish(wide, NULL);
+        l = st_net_layer(wide, 0);
+        st_geom_of(l, 1, &g);
+        st_point_init(&pt);
+        pt.ch0_kib = 8; /* 16 columns x 2000 dZ x 24 bits = 94 KiB > 4 KiB */
+        rc = st_map_plan(l, &g, &pt, ST_WG, 1, &m, &err);
+        ok(rc == ST_EINVAL && tap_has_all(err.msg, "'w'", "wg", "ch0_kib", "dZ rows", NULL),
+           "sim-7.7 WG dZ rows that do not fit name the layer, the phase and ch0: %s", err.msg);
+        st_point_init(&pt);
+        pt.ch0_kib = 1024;
+        pt.ch1_kib = 8; /* 16 rows x 2002 activations x 24 bits = 94 KiB > 4 KiB */
+        rc = st_map_plan(l, &g, &pt, ST_WG, 1, &m, &err);
+        ok(rc == ST_EINVAL && tap_has_all(err.msg, "ch1_kib", "activation rows", NULL),
+           "sim-7.8 WG activation rows that do not fit name ch1: %s", err.msg);
+        st_point_init(&pt);
+        pt.ch0_kib = pt.ch1_kib = 1024;
+        pt.ch2_kib = 0.5; /* 16 x 16 PEs x 3 taps x 32 bits = 3 KiB */
+        rc = st_map_plan(l, &g, &pt, ST_WG, 1, &m, &err);
+        ok(rc == ST_EINVAL && tap_has_all(err.msg, "ch2_kib", "weight gradient", NULL),
+           "sim-7.9 WG gradient rows that do not fit name ch2: %s", err.msg);
+        st_net_destroy(&wide);
+        /* FP on 32 rows: one step needs 16 rows x 66 columns x 24 bits
+         * = 3168 bytes, the window of one channel (15 + 3 = 18 rows) 3564
+         * bytes; half of 6.8 KiB (3481 bytes) holds the first, not the
+         * second, so every step fetches its 16 rows: 16 x 3 / 18 = 2.67. */
+        st_net_create("tall", 4, 32, 100, &wide, NULL);
+        st_net_conv(wide, "t", -1, 8, 3, 1, 1, 1, NULL);
+        st_net_finish(wide, NULL);
+        l = st_net_layer(wide, 0);
+        st_geom_of(l, 1, &g);
+        st_point_init(&pt);
+        pt.ch0_kib = 6.8;
+        rc = st_map_plan(l, &g, &pt, ST_FP, 1, &m, &err);
+        ok(rc == 0 && fabs(m.refetch - 16.0 * 3 / 18) < 1e-12,
+           "sim-7.10 a channel window that does not fit half of ch0 is fetched again per step "
+           "(refetch %.4f, want 2.6667)",
+           m.refetch);
+        pt.ch0_kib = 7.0;
+        rc = st_map_plan(l, &g, &pt, ST_FP, 1, &m, &err);
+        ok(rc == 0 && m.refetch == 1, "sim-7.11 ... and once when it fits");
+        st_net_destroy(&wide);
+    }
     st_net_destroy(&net);
     st_net_create("empty", 1, 4, 4, &net, NULL);
     st_net_relu(net, "r", -1, NULL);
