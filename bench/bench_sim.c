@@ -14,9 +14,9 @@
 #include "st.h"
 
 typedef struct sample {
-    double seconds;     /* best of the repetitions */
-    long maxrss_kib;    /* peak resident memory of the child */
-    double cycles, se;  /* total cycles of the run and its standard error */
+    double seconds;    /* best of the repetitions */
+    long maxrss_kib;   /* peak resident memory of the child */
+    double cycles, se; /* total cycles of the run and its standard error */
     int ok;
 } sample;
 

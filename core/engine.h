@@ -50,9 +50,9 @@ void st_geom_of(const st_layer *l, int batch, st_geom *g);
 
 /* How one phase of a layer is laid on the array and into the buffers. */
 typedef struct st_map {
-    int seg;    /* output positions per PE (FP, BP); OW for WG */
-    int pieces; /* kernel rows longer than kreg_len are split in pieces */
-    int taps;   /* taps of a full piece */
+    int seg;        /* output positions per PE (FP, BP); OW for WG */
+    int pieces;     /* kernel rows longer than kreg_len are split in pieces */
+    int taps;       /* taps of a full piece */
     double refetch; /* DRAM traffic factor of the streamed operand (>= 1) */
 } st_map;
 

@@ -107,14 +107,13 @@ static int parse_args(int argc, char **argv, options *o)
                 }
             } else if (!strcmp(a, "--law")) {
                 if ((o->law = st_law_parse(v)) < 0) {
-                    fprintf(stderr, "stnet: law = '%s': must be normal, laplace or lognormal\n",
-                            v);
+                    fprintf(stderr, "stnet: law = '%s': must be normal, laplace or lognormal\n", v);
                     return EXIT_USAGE;
                 }
             } else if (parse_long(v, &n) || n < (strcmp(a, "--seed") ? 1 : 0) ||
                        (!strcmp(a, "--images") && n > 65535) || n > 1000000000L) {
-                fprintf(stderr, "stnet: %s = %s: must be a whole number in [%d, %ld]\n", a + 2,
-                        v, strcmp(a, "--seed") ? 1 : 0, !strcmp(a, "--images") ? 65535L : 1000000000L);
+                fprintf(stderr, "stnet: %s = %s: must be a whole number in [%d, %ld]\n", a + 2, v,
+                        strcmp(a, "--seed") ? 1 : 0, !strcmp(a, "--images") ? 65535L : 1000000000L);
                 return EXIT_USAGE;
             } else if (!strcmp(a, "--batch")) {
                 o->batch = n;
@@ -208,9 +207,9 @@ static int print_table(const st_net *net, const options *o, st_err *err)
         }
         act /= o->images, nat /= o->images, grad /= o->images, tau /= o->images;
         if (o->csv) {
-            printf("%s,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%llu,%llu,%llu,%.6f,%.6f,%.6f,%.6g\n",
-                   l->name, st_kind_name(l->kind), l->in_c, l->in_h, l->in_w, l->out_c, l->out_h,
-                   l->out_w, l->k_h, l->k_w, l->stride_h, (unsigned long long)macs[ST_FP],
+            printf("%s,%s,%d,%d,%d,%d,%d,%d,%d,%d,%d,%llu,%llu,%llu,%.6f,%.6f,%.6f,%.6g\n", l->name,
+                   st_kind_name(l->kind), l->in_c, l->in_h, l->in_w, l->out_c, l->out_h, l->out_w,
+                   l->k_h, l->k_w, l->stride_h, (unsigned long long)macs[ST_FP],
                    (unsigned long long)macs[ST_BP], (unsigned long long)macs[ST_WG], act, nat, grad,
                    tau);
             continue;

@@ -153,8 +153,7 @@ static void closed_form(const st_layer *l, const st_point *pt, int batch, uint64
                                     int num = ih0 + r + P - kh;
                                     uint64_t w = (num >= 0 && num % S == 0 && num / S < OH)
                                                      ? pairs_bp(i0, imin(i0 + seg, IW), p * taps,
-                                                                imin(p * taps + taps, KW), S, P,
-                                                                OW)
+                                                                imin(p * taps + taps, KW), S, P, OW)
                                                      : 0;
                                     uint64_t t = cdiv(w, mpe) + ovh;
                                     mx = t > mx ? t : mx;
@@ -171,10 +170,10 @@ static void closed_form(const st_layer *l, const st_point *pt, int batch, uint64
                     for (int r = 0; r < imin(R, ntrip - t0); r++) {
                         int t = t0 + r, p = t % pieces, kh = t / pieces % KH;
                         int ih = oh * S + kh - P;
-                        uint64_t w = (ih >= 0 && ih < IH)
-                                         ? pairs_fp(0, OW, p * taps, imin(p * taps + taps, KW), S,
-                                                    P, IW)
-                                         : 0;
+                        uint64_t w =
+                            (ih >= 0 && ih < IH)
+                                ? pairs_fp(0, OW, p * taps, imin(p * taps + taps, KW), S, P, IW)
+                                : 0;
                         uint64_t tt = cdiv(w, mpe) + ovh;
                         mx = tt > mx ? tt : mx;
                     }
@@ -209,8 +208,8 @@ static st_net *one_conv(const shape *s, int two)
     if (prev >= 0 && two) {
         /* a second conv, which has a BP phase */
         prev = st_net_relu(net, "r", ST_PREV, NULL);
-        prev = prev < 0 ? prev : st_net_conv(net, "b", ST_PREV, s->M + 1, s->K, s->S, s->P, 1,
-                                             NULL);
+        prev =
+            prev < 0 ? prev : st_net_conv(net, "b", ST_PREV, s->M + 1, s->K, s->S, s->P, 1, NULL);
     }
     if (prev < 0 || st_net_finish(net, NULL)) {
         st_net_destroy(&net);
@@ -261,8 +260,9 @@ static void test_dense_closed_form(void)
                     macs_ok = 0;
             }
         }
-        ok(ok_all, "sim-1.%zu dense compute cycles equal the closed form of the tiling "
-                   "(shape %dx%dx%d k%d s%d p%d)",
+        ok(ok_all,
+           "sim-1.%zu dense compute cycles equal the closed form of the tiling "
+           "(shape %dx%dx%d k%d s%d p%d)",
            i, shapes[i].C, shapes[i].H, shapes[i].W, shapes[i].K, shapes[i].S, shapes[i].P);
         ok(macs_ok, "sim-2.%zu dense MACs equal the exact valid MAC count in every phase", i);
         st_result_fini(&res);
@@ -442,8 +442,9 @@ static void test_dense_macs_networks(void)
                          (unsigned long long)want);
                 }
             }
-        ok(good, "sim-2.%d %s, batch 3: dense MACs equal the exact count on every layer and "
-                 "phase (FC included), and the run never issues more",
+        ok(good,
+           "sim-2.%d %s, batch 3: dense MACs equal the exact count on every layer and "
+           "phase (FC included), and the run never issues more",
            10 + n, nets[n]);
         st_result_fini(&res);
         st_net_destroy(&net);

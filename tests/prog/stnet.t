@@ -8,7 +8,7 @@ TOPO="$ST_SRC/../shared/topologies"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-plan 22
+plan 24
 
 run "$STNET" --help
 is_status 0 "stnet-1.1 --help exits 0"
@@ -54,6 +54,11 @@ has_err "stride0.csv:2" "stnet-5.2 the message names the file and line"
 printf 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nc1,8,8,9,9,4,8,1,\n' >"$tmp/big.csv"
 run "$STNET" "$tmp/big.csv"
 is_status 2 "stnet-5.3 a kernel larger than the input exits 2"
+
+printf 'Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\nc1,8,8,3,3,0,8,1,\n' >"$tmp/zero.csv"
+run "$STNET" "$tmp/zero.csv"
+is_status 2 "stnet-5.5 a layer list with zero channels exits 2"
+has_err "Channels" "stnet-5.6 the message names the field"
 
 run "$STNET" "$tmp/none.csv"
 is_status 2 "stnet-5.4 a missing layer list exits 2"
