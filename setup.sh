@@ -14,7 +14,7 @@ ROOT=$(pwd)
 PACKAGES="build-essential cmake pkg-config perl clang-format
 libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libhdf5-dev hdf5-tools
 liblua5.4-dev lua5.4 zlib1g-dev dataset-fashion-mnist
-python3 python3-h5py python3-numpy python3-matplotlib"
+python3 python3-h5py python3-numpy python3-pandas python3-matplotlib"
 
 install_packages() {
     missing=""
@@ -51,7 +51,8 @@ build() {
 run_suite() {
     dir=$1
     echo "setup: test suite on $dir"
-    ST_SRC=$ROOT ST_BUILD=$ROOT/$dir prove -f "$ROOT/$dir"/tests/core/t_* "$ROOT"/tests/prog/*.t
+    ST_SRC=$ROOT ST_BUILD=$ROOT/$dir prove -f "$ROOT/$dir"/tests/core/t_* "$ROOT/$dir"/tests/explore/t_* \
+        "$ROOT"/tests/prog/*.t
 }
 
 install_packages

@@ -1,0 +1,503 @@
+/*
+ * ex.h - the public interface of the explorer layer: design spaces, canonical point ids,
+ * batch evaluation, the crash journal, the HDF5 result file and the Lua front end.
+ * The first half (up to "Lua") needs only the core library: an MPI worker links that part
+ * and nothing else. lua.h and hdf5.h never appear here.
+ */
+#ifndef EX_H
+#define EX_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "st.h"
+
+/* ------------------------------------------------------------------- hashing */
+
+/* SipHash-2-4 of data[0..len) under the 128-bit key (k0, k1): Aumasson and Bernstein,
+ * "SipHash: a fast short-input PRF", INDOCRYPT 2012. 64-bit result. */
+uint64_t ex_siphash(uint64_t k0, uint64_t k1, const void *data, size_t len);
+
+/* A bijective 64-bit mixer (the finalizer of SplitMix64, Steele et al., OOPSLA 2014). */
+uint64_t ex_mix64(uint64_t x);
+
+/* ------------------------------------------------------------ parameter table */
+
+/* The core's parameter table with what the explorer needs beside it: the rows in name
+ * order (ids must not depend on the table's order) and every default. Point vectors
+ * are arrays of one double per row, in table order. */
+typedef struct ex_ptab {
+    int n;
+    const st_param *rows; /* borrowed from the core, static */
+    int *by_name;         /* row indices sorted by name */
+    double *def;          /* default of each row */
+    int seed_row;         /* index of the row "seed" */
+} ex_ptab;
+
+/* Fill t from the core table. Fails with ST_ENOMEM. fini accepts a zeroed t. */
+int ex_ptab_init(ex_ptab *t, st_err *err);
+void ex_ptab_fini(ex_ptab *t);
+/* Index of the row called name, or -1. */
+int ex_ptab_find(const ex_ptab *t, const char *name);
+/* Format value v of row i as text: enum choice names, true/false, integers, and reals
+ * in the shortest form that reads back exactly. */
+void ex_ptab_format(const ex_ptab *t, int i, double v, char *buf, size_t size);
+/* Check v for row i (type and bounds) with the core's rules; fails with ST_EINVAL and a
+ * message "name = v: must be ...". */
+int ex_ptab_check(const ex_ptab *t, int i, double v, st_err *err);
+
+/* -------------------------------------------------------------- point ids */
+
+/* The canonical text of a point: "net=<fingerprint>;" and then, for every parameter
+ * whose value differs from the table default, in name order, "name=value;" with
+ * integers in decimal, enum values by choice name and reals in C99 hexadecimal (%a),
+ * so that the text, and the id, are exact functions of the values. The row `seed` is
+ * left out when skip_seed is set (the seed is then derived from the id). Returns the
+ * length the full text needs (as snprintf). */
+size_t ex_id_text(const ex_ptab *t, uint64_t net_fp, const double *vals, int skip_seed, char *buf,
+                  size_t size);
+/* The 64-bit id: SipHash-2-4 of the canonical text under a fixed key. */
+uint64_t ex_id_of(const ex_ptab *t, uint64_t net_fp, const double *vals, int skip_seed);
+/* The seed of the sparsity model for a point: a function of the sweep seed and the id,
+ * in [0, 2^31 - 1] (the range of the parameter `seed`). */
+int ex_seed_of(uint64_t sweep_seed, uint64_t id);
+
+/* ----------------------------------------------------------------- networks */
+
+/* A network as data that any process can rebuild without Lua: a built-in name, or a
+ * list of layer operations. Layers reference their sources by index (-1: the input). */
+typedef struct ex_netop {
+    st_kind kind;
+    char name[ST_NAME_MAX];
+    int src[2];
+    int out;            /* conv: out channels; fc: out features */
+    int k, stride, pad; /* conv and pooling */
+    int groups;         /* conv */
+    int line;           /* script line that defined it, 0 when unknown */
+} ex_netop;
+
+typedef struct ex_netspec {
+    char name[ST_NAME_MAX];
+    int builtin; /* 1: name is a built-in network; ops are unused */
+    int c, h, w; /* input shape */
+    int n, cap;
+    ex_netop *ops;
+} ex_netspec;
+
+void ex_netspec_init(ex_netspec *s);
+void ex_netspec_fini(ex_netspec *s);
+/* Append a copy of op; ST_ENOMEM on failure. */
+int ex_netspec_push(ex_netspec *s, const ex_netop *op, st_err *err);
+/* Build the network: *out is set to NULL first, then to a finished network owned by the
+ * caller. Errors are the core's (naming the layer). On failure *bad_op is the index of the
+ * op that failed (-1 when none), so callers can point at its script line. */
+int ex_netspec_build(const ex_netspec *s, st_net **out, int *bad_op, st_err *err);
+/* A fingerprint of the network's structure: equal for equal networks. */
+uint64_t ex_net_fingerprint(const st_net *net);
+
+/* ------------------------------------------------------------ design spaces */
+
+/* How the values of one swept parameter are given. Lists are expanded at resolution
+ * (their length is the sum over parameters, never their product); continuous domains
+ * are only drawn from by the random and Latin-hypercube samplers. */
+typedef enum ex_dom_kind {
+    EX_DOM_LIST = 0,
+    EX_DOM_UNIFORM,    /* real in [lo, hi] */
+    EX_DOM_LOGUNIFORM, /* real in [lo, hi], uniform in log */
+    EX_DOM_INTUNIFORM  /* whole number in [lo, hi] */
+} ex_dom_kind;
+
+typedef struct ex_dim {
+    int param; /* row of the parameter table */
+    ex_dom_kind kind;
+    uint64_t n; /* list length */
+    double *v;  /* list values, owned */
+    double lo, hi;
+} ex_dim;
+
+typedef enum ex_sampler { EX_GRID = 0, EX_RANDOM, EX_LHS } ex_sampler;
+
+typedef struct ex_space {
+    int ndim;
+    ex_dim *dims; /* in the order of the parameter table; the last varies fastest */
+    ex_sampler sampler;
+    uint64_t count; /* random and lhs: points to draw */
+    uint64_t seed;  /* of the samplers */
+} ex_space;
+
+#define EX_SPACE_MAX (UINT64_C(1) << 62)
+
+void ex_space_init(ex_space *s);
+void ex_space_fini(ex_space *s);
+/* Add a dimension, taking ownership of dim->v (even on failure). ST_ENOMEM. */
+int ex_space_add(ex_space *s, ex_dim *dim, st_err *err);
+/* The number of candidate points: the product of list lengths for a grid (fails with
+ * ST_EINVAL when it exceeds EX_SPACE_MAX or a dimension is empty or continuous), count for
+ * the samplers. */
+int ex_space_count(const ex_space *s, uint64_t *count, st_err *err);
+/* Write the swept values of candidate `index` into vals (other entries untouched). A pure
+ * function of (space, index): nothing is materialised, any index can be asked for, in any
+ * order. index must be below the count. */
+void ex_space_point(const ex_space *s, uint64_t index, double *vals);
+
+/* A pseudo-random permutation of [0, n), n >= 1: a balanced Feistel network on the
+ * smallest even number of bits that covers n, restricted to [0, n) by cycle walking
+ * (Black and Rogaway, "Ciphers with arbitrary finite domains", CT-RSA 2002). */
+uint64_t ex_perm(uint64_t n, uint64_t key, uint64_t i);
+
+/* ------------------------------------------------------------------ metrics */
+
+typedef union ex_num {
+    double f;
+    uint64_t u;
+} ex_num;
+
+typedef enum ex_ntype { EX_U64 = 0, EX_F64 } ex_ntype;
+
+/* One row of the metric table: what a point's record holds after evaluation. */
+typedef struct ex_metric {
+    const char *name;
+    ex_ntype type;
+    const char *unit;
+    const char *help;
+} ex_metric;
+
+const ex_metric *ex_metrics(int *count);
+/* Index of the metric called name, or -1. */
+int ex_metric_find(const char *name);
+/* Fill out[0..count) from a simulation result. */
+void ex_metrics_fill(const st_result *res, ex_num *out);
+/* Fill out with the values a failed point carries: 0 and NaN. */
+void ex_metrics_blank(ex_num *out);
+
+/* Per-layer, per-phase detail rows, when a sweep asks for them. */
+enum {
+    EX_D_CYCLES = 0,
+    EX_D_DENSE_CYCLES,
+    EX_D_USEFUL_MACS,
+    EX_D_DENSE_MACS,
+    EX_D_STALL_CYCLES,
+    EX_D_DRAM_BYTES,
+    EX_D_ENERGY_PJ,
+    EX_D_DENSE_ENERGY_PJ,
+    EX_D_ACT_DENSITY,
+    EX_D_GRAD_DENSITY,
+    EX_D_COUNT
+};
+typedef struct ex_detail {
+    int32_t layer, phase;
+    ex_num v[EX_D_COUNT];
+} ex_detail;
+const ex_metric *ex_detail_fields(void); /* EX_D_COUNT rows */
+
+/* -------------------------------------------------------------- evaluation */
+
+/* Point status in records and files. */
+enum { EX_OK = 0, EX_FAILED = 1, EX_REJECTED = 2 };
+
+#define EX_MSG_MAX 512
+
+/* What evaluating one point gives. vals points to the point's parameter vector. */
+typedef struct ex_record {
+    uint64_t index; /* position in the enumeration */
+    uint64_t id;
+    int status;
+    const double *vals;
+    ex_num *metrics; /* metric table order */
+    int ndetail;
+    ex_detail *detail; /* owned by the batch */
+    char msg[EX_MSG_MAX];
+} ex_record;
+
+typedef enum ex_eval_mode { EX_EVAL_SIM = 0, EX_EVAL_NONE } ex_eval_mode;
+
+/* Everything a worker needs to evaluate points: no Lua, no files. */
+typedef struct ex_evaluator {
+    const ex_ptab *ptab;
+    const st_net *net;
+    ex_eval_mode mode;
+    int detail;
+} ex_evaluator;
+
+/* A batch: n points, their vectors in vals[i * ptab->n ...], their records. Storage is
+ * owned by the batch and reused between fills. */
+typedef struct ex_batch {
+    int n, cap, nparam, nmetric;
+    double *vals;
+    ex_num *metrics;
+    ex_record *recs;
+} ex_batch;
+
+void ex_batch_init(ex_batch *b);
+void ex_batch_fini(ex_batch *b);
+/* Make room for cap points of nparam values; empties the batch. ST_ENOMEM. */
+int ex_batch_reserve(ex_batch *b, int cap, int nparam, st_err *err);
+/* Append a point (index, id, vector); returns its vector for in-place edits. The batch
+ * must have room. */
+double *ex_batch_add(ex_batch *b, uint64_t index, uint64_t id, const double *vals);
+void ex_batch_clear(ex_batch *b);
+
+/* Evaluate every point of the batch, filling its records. A point that cannot be evaluated
+ * (invalid value or combination, a layer that does not map) gets status EX_FAILED and the
+ * message; that is not an error of this function, which fails only when the
+ * infrastructure does (ST_ENOMEM). Deterministic: the records depend only on the points. */
+int ex_eval_batch(const ex_evaluator *ev, ex_batch *b, st_err *err);
+
+/* ----------------------------------------------------------------- journal */
+
+/* The crash journal: an append-only file of frames, each the records of one batch and the
+ * range of enumeration indices the batch covered, protected by a checksum and written
+ * with one write and one fsync. See docs/lua-api.md, "Surviving a crash". */
+typedef struct ex_journal ex_journal;
+
+/* Where the journal starts: what a resume must match. */
+typedef struct ex_journal_head {
+    uint32_t nparam, nmetric;
+    const char *script; /* borrowed from the caller on create, owned by the journal on open */
+    const char *space;
+    int64_t started; /* Unix time the sweep first started */
+} ex_journal_head;
+
+/* Create path exclusively (fails with ST_EIO if it exists or cannot be made), write and
+ * sync the head. Takes an advisory lock so that two runs cannot share it. */
+int ex_journal_create(const char *path, const ex_journal_head *head, ex_journal **out, st_err *err);
+/* Open an existing journal for appending: check the head, scan the frames, and cut a torn
+ * tail (a frame that a crash interrupted). ST_EFORMAT for a file that is not a journal. */
+int ex_journal_open(const char *path, ex_journal **out, st_err *err);
+void ex_journal_destroy(ex_journal **j);
+const ex_journal_head *ex_journal_head_get(const ex_journal *j);
+/* Append one frame: the records of b, the index range [first, first + span) that the
+ * batch covered, and how many of its candidates the constraint `where` excluded and how
+ * many repeated an earlier point. Durable (fdatasync) before returning; on failure the
+ * journal is cut back to its last whole frame. */
+int ex_journal_append(ex_journal *j, uint64_t first, uint64_t span, uint64_t excluded,
+                      uint64_t duplicates, const ex_batch *b, st_err *err);
+/* Counts over the frames on disk. */
+uint64_t ex_journal_records(const ex_journal *j);
+uint64_t ex_journal_failed(const ex_journal *j);
+uint64_t ex_journal_rejected(const ex_journal *j);
+uint64_t ex_journal_details(const ex_journal *j);
+uint64_t ex_journal_excluded(const ex_journal *j);
+uint64_t ex_journal_duplicates(const ex_journal *j);
+
+/* Visit the index ranges covered by frames, merged and in increasing order. */
+typedef int (*ex_range_fn)(void *ctx, uint64_t first, uint64_t end);
+int ex_journal_ranges(ex_journal *j, ex_range_fn fn, void *ctx, st_err *err);
+/* Visit every record in increasing enumeration index. rec->vals, metrics and detail are
+ * valid during the call only. */
+typedef int (*ex_record_fn)(void *ctx, const ex_record *rec, st_err *err);
+int ex_journal_each(ex_journal *j, ex_record_fn fn, void *ctx, st_err *err);
+
+/* ------------------------------------------------------------------ planning */
+
+/* The set of enumeration indices already done, as merged ranges: flat in memory for a
+ * sweep that runs in order. */
+typedef struct ex_ranges {
+    size_t n, cap;
+    uint64_t *lo, *hi; /* [lo, hi) */
+} ex_ranges;
+void ex_ranges_init(ex_ranges *r);
+void ex_ranges_fini(ex_ranges *r);
+int ex_ranges_add(ex_ranges *r, uint64_t lo, uint64_t hi, st_err *err);
+/* If i lies in a range, the end of that range; else i. */
+uint64_t ex_ranges_skip(const ex_ranges *r, uint64_t i);
+uint64_t ex_ranges_total(const ex_ranges *r);
+
+/* A set of 64-bit ids, for de-duplication of drawn points. */
+typedef struct ex_idset {
+    size_t n, cap;
+    uint64_t *slot;
+    int has_zero;
+} ex_idset;
+void ex_idset_init(ex_idset *s);
+void ex_idset_fini(ex_idset *s);
+/* Insert id; *added is 1 when it was new. ST_ENOMEM. */
+int ex_idset_add(ex_idset *s, uint64_t id, int *added, st_err *err);
+
+/* The resolved sweep: everything about a run that is not Lua code. */
+typedef enum ex_role { EX_ROLE_DEFAULT = 0, EX_ROLE_FIXED, EX_ROLE_SWEPT, EX_ROLE_DERIVED } ex_role;
+const char *ex_role_name(ex_role r);
+
+typedef struct ex_sweep {
+    char name[128];
+    ex_netspec net;
+    ex_space space;
+    double *base;    /* ptab->n: defaults overridden by fixed settings */
+    uint8_t *role;   /* ptab->n: ex_role */
+    uint64_t seed;   /* sweep seed: samplers and point seeds */
+    int seed_given;  /* the script sets the parameter `seed` itself */
+    int common_seed; /* every point uses `seed` = sweep seed (common random numbers) */
+    ex_eval_mode eval;
+    int detail;
+    int has_where, has_keep;
+} ex_sweep;
+
+/* Per-point code the sweep may carry (Lua functions, or C in tests). Each returns 0 or
+ * a negative code with a message; a failure stops the sweep (a bug in the script). */
+typedef struct ex_hooks {
+    void *ctx;
+    /* Compute derived parameters into vals. */
+    int (*derive)(void *ctx, double *vals, st_err *err);
+    /* *keep = 0 drops a point before evaluation. */
+    int (*where)(void *ctx, const double *vals, int *keep, st_err *err);
+    /* *keep = 0 marks an evaluated point rejected. */
+    int (*keep)(void *ctx, const ex_record *rec, int *keep, st_err *err);
+} ex_hooks;
+
+/* The enumerator of a sweep on the process that owns the script: candidates in index
+ * order, derived parameters, pre-evaluation constraints, ids, seeds, de-duplication, and
+ * skipping indices a previous run finished. */
+typedef struct ex_plan {
+    const ex_sweep *sw;
+    const ex_ptab *ptab;
+    const ex_hooks *hooks;
+    uint64_t net_fp;
+    uint64_t total; /* candidates */
+    uint64_t next;  /* next index to look at */
+    ex_ranges done;
+    ex_idset seen; /* ids drawn so far (samplers only; a grid cannot repeat) */
+    double *scratch;
+    uint64_t excluded, duplicates; /* skipped by `where`, and as repeats */
+} ex_plan;
+
+int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_hooks *hooks,
+                 uint64_t net_fp, st_err *err);
+void ex_plan_fini(ex_plan *p);
+/* Fill b with up to max points (b emptied first); *first and *span give the index range
+ * the call consumed. At the end, b is empty and *span is 0. */
+int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *span, st_err *err);
+/* Mark an index of the record already known (a resume): the id goes into `seen`. */
+int ex_plan_seen(ex_plan *p, uint64_t id, st_err *err);
+
+/* The canonical text of the resolved space (name, network, sampler, each parameter's
+ * values and role, eval mode, ...), one fact per line. Owned by the caller (free). */
+char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *ptab, uint64_t net_fp);
+void ex_sweep_init(ex_sweep *sw);
+void ex_sweep_fini(ex_sweep *sw);
+
+/* ----------------------------------------------------------------- progress */
+
+typedef struct ex_progress {
+    FILE *out;
+    int tty;
+    double interval_s; /* between plain log lines */
+    double t0, last;
+    uint64_t total, done, failed, base; /* base: done before this run */
+    int width;
+} ex_progress;
+
+void ex_progress_init(ex_progress *p, FILE *out, int tty, uint64_t total, uint64_t base);
+/* Report that done points (of total) are finished; prints when due. */
+void ex_progress_update(ex_progress *p, uint64_t done, uint64_t failed, int force);
+/* Clear the live line, if any. */
+void ex_progress_end(ex_progress *p);
+double ex_now(void);
+
+/* ------------------------------------------------------------- HDF5 result */
+
+/* What the result file records beside the points. Strings are borrowed. */
+typedef struct ex_h5_meta {
+    const ex_sweep *sw;
+    const ex_ptab *ptab;
+    const st_net *net;
+    uint64_t net_fp;
+    const char *script_path, *script, *space, *command;
+    const char *version, *git_revision, *lua_version, *hosts;
+    const char *started, *finished; /* ISO 8601 UTC */
+    double elapsed_s;
+    int sessions;
+    int complete;
+    uint64_t candidates, excluded, duplicates;
+} ex_h5_meta;
+
+/* Write the result file at path from the journal: a complete file written to path.tmp,
+ * synced and renamed over path, so path is always either absent or a whole file. */
+int ex_h5_save(const char *path, const ex_h5_meta *meta, ex_journal *j, st_err *err);
+
+/* What an existing result file says about itself. */
+typedef struct ex_h5_info {
+    int complete;
+    uint64_t points;
+    char *script, *space; /* owned; free with ex_h5_info_fini */
+} ex_h5_info;
+/* Read the identity of a file written by ex_h5_save. ST_EFORMAT for a file that is not
+ * HDF5 or not ours (a foreign HDF5 file), naming the path. */
+int ex_h5_probe(const char *path, ex_h5_info *info, st_err *err);
+void ex_h5_info_fini(ex_h5_info *info);
+/* "HDF5 x.y.z". */
+void ex_h5_version(char *buf, size_t size);
+
+/* ---------------------------------------------------------------------- Lua */
+
+/* A Lua state that runs sweep scripts: sandboxed unless trusted (no os.execute, io,
+ * C modules, file writes), with an instruction budget per call and a memory cap. */
+typedef struct ex_lua ex_lua;
+
+typedef struct ex_lua_opts {
+    int trusted;         /* 1: full standard library, no budget, no cap */
+    uint64_t budget;     /* instructions per call into the script */
+    size_t mem_cap;      /* bytes */
+    const char *lib_dir; /* where `require` looks besides the script's folder */
+} ex_lua_opts;
+
+void ex_lua_opts_init(ex_lua_opts *o);
+int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err);
+void ex_lua_destroy(ex_lua **l);
+struct lua_State *ex_lua_state(ex_lua *l);
+/* The folder `require` searches first (the script's). ST_ENOMEM. */
+int ex_lua_set_dir(ex_lua *l, const char *dir, st_err *err);
+/* lua_pcall with a traceback handler, under the budget. On error, err holds the message
+ * (and traceback) and the stack is as before the function was pushed. */
+int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err);
+
+/* A loaded script: its text, its resolved sweep, and the hooks that call its Lua
+ * functions. */
+typedef struct ex_script ex_script;
+
+/* Load and run path, resolve the sweep it returns. ST_EINVAL for every error of the
+ * script, with "path:line: message". */
+int ex_script_load(ex_lua *l, const char *path, const ex_ptab *ptab, ex_script **out, st_err *err);
+void ex_script_destroy(ex_script **s);
+const ex_sweep *ex_script_sweep(const ex_script *s);
+const ex_hooks *ex_script_hooks(const ex_script *s);
+const char *ex_script_text(const ex_script *s);
+const char *ex_script_path(const ex_script *s);
+
+/* ------------------------------------------------------------------ running */
+
+typedef struct ex_run_opts {
+    const char *out; /* the result file; its journal is out + ".journal" */
+    int force, resume;
+    FILE *log;         /* progress and notes; NULL for none */
+    int tty;           /* progress as a live line */
+    double snapshot_s; /* seconds between snapshots of the result file */
+    int batch_max;     /* points per batch, at most */
+    double batch_s;    /* target seconds of evaluation per batch */
+    const char *command, *version, *git_revision, *lua_version;
+    const void *stop_signals; /* sigset_t of blocked signals that stop the run, or NULL */
+} ex_run_opts;
+
+typedef struct ex_run_stats {
+    uint64_t candidates, points, failed, rejected, excluded, duplicates;
+    uint64_t evaluated; /* by this run */
+    double elapsed_s;
+    int interrupted; /* the signal that stopped the run, 0 if none */
+    int already_complete;
+} ex_run_stats;
+
+/* Run the sweep of script s into o->out: journal, evaluate, snapshot, and write the
+ * complete file. ST_EINVAL for what the user must fix (an existing output without
+ * force or resume, a resume of another script or space, a file that is not ours, an
+ * output path that cannot be created), ST_EIO or ST_ENOMEM when the machine fails. */
+int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err);
+
+/* Describe the sweep of s on out without evaluating: the space, the candidate count, the
+ * points left after constraints when there are at most count_limit candidates, and the
+ * first `first` points. */
+int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t count_limit,
+             st_err *err);
+
+/* Open the `st` module into a Lua state (as the global `st` and for require "st"). */
+void ex_luamod_open(struct lua_State *L);
+
+#endif

@@ -1,0 +1,357 @@
+/*
+ * ex_lua.c - the Lua state that runs sweep scripts. Sandboxed unless trusted: no io, no
+ * os but its clock, no C modules or binary chunks, `require` only of Lua files beside
+ * the script or in the library folder; an instruction budget per call (a count hook) and
+ * a memory cap (the allocator). The `st` module itself is ex_luamod.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "ex.h"
+
+#define HOOK_STEP 1000 /* instructions between two budget checks */
+
+struct ex_lua {
+    lua_State *L;
+    ex_lua_opts o;
+    char *script_dir;
+    size_t mem;
+    uint64_t count;
+    int over_mem;
+};
+
+void ex_lua_opts_init(ex_lua_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->budget = UINT64_C(200000000);
+    o->mem_cap = (size_t)256 << 20;
+}
+
+/* The allocator keeps the byte count; past the cap it refuses, and Lua raises a memory
+ * error in the script. osize is a type tag when ptr is NULL, not a size. */
+static void *l_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    ex_lua *x = ud;
+    size_t old = ptr ? osize : 0;
+    void *p;
+
+    if (nsize == 0) {
+        free(ptr);
+        x->mem -= old;
+        return NULL;
+    }
+    if (x->o.mem_cap && nsize > old && x->mem - old + nsize > x->o.mem_cap) {
+        x->over_mem = 1;
+        return NULL;
+    }
+    p = realloc(ptr, nsize);
+    if (p)
+        x->mem = x->mem - old + nsize;
+    return p;
+}
+
+static ex_lua *self(lua_State *L)
+{
+    ex_lua *x;
+
+    memcpy(&x, lua_getextraspace(L), sizeof x);
+    return x;
+}
+
+static void l_hook(lua_State *L, lua_Debug *ar)
+{
+    ex_lua *x = self(L);
+    char msg[200];
+
+    (void)ar;
+    x->count += HOOK_STEP;
+    if (x->count > x->o.budget) {
+        snprintf(msg, sizeof msg,
+                 "instruction budget of %llu exceeded (a loop that never ends? "
+                 "--max-instructions raises the budget)",
+                 (unsigned long long)x->o.budget);
+        luaL_where(L, 0); /* in a hook, level 0 is the function that was interrupted */
+        lua_pushstring(L, msg);
+        lua_concat(L, 2);
+        lua_error(L);
+    }
+}
+
+static int l_traceback(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+
+    if (!msg) {
+        if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING)
+            msg = lua_tostring(L, -1);
+        else
+            msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+    luaL_traceback(L, L, msg, 1);
+    return 1;
+}
+
+/* print() writes to stderr: stdout belongs to the program's own output. */
+static int l_print(lua_State *L)
+{
+    int n = lua_gettop(L);
+
+    for (int i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_tolstring(L, i, &len);
+        if (i > 1)
+            fputc('\t', stderr);
+        fwrite(s, 1, len, stderr);
+        lua_pop(L, 1);
+    }
+    fputc('\n', stderr);
+    return 0;
+}
+
+/* load() in text mode only: binary chunks can break the interpreter's invariants. */
+static int l_load_text(lua_State *L)
+{
+    int n = lua_gettop(L);
+
+    lua_settop(L, 4);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushliteral(L, "t");
+    if (n >= 4)
+        lua_pushvalue(L, 4);
+    lua_call(L, n >= 4 ? 4 : 3, LUA_MULTRET);
+    return lua_gettop(L) - 4;
+}
+
+/* require(name): "st", or a Lua file name.lua (dots become folders) beside the script or
+ * in the library folder, loaded in text mode; results are cached like package.loaded. */
+static int l_require(lua_State *L)
+{
+    ex_lua *x = self(L);
+    const char *name = luaL_checkstring(L, 1);
+    const char *dirs[2] = {x->script_dir, x->o.lib_dir};
+    luaL_Buffer b;
+
+    lua_getfield(L, LUA_REGISTRYINDEX, "ex.loaded");
+    if (lua_getfield(L, -1, name) != LUA_TNIL)
+        return 1;
+    lua_pop(L, 1);
+    if (!strcmp(name, "st")) {
+        lua_getglobal(L, "st");
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -3, name);
+        return 1;
+    }
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              *c == '_' || *c == '.' || *c == '-'))
+            return luaL_error(L, "require '%s': a module name is letters, digits, '_', '-', '.'",
+                              name);
+    for (int d = 0; d < 2; d++) {
+        FILE *f;
+        if (!dirs[d])
+            continue;
+        luaL_buffinit(L, &b);
+        luaL_addstring(&b, dirs[d]);
+        luaL_addchar(&b, '/');
+        for (const char *c = name; *c; c++)
+            luaL_addchar(&b, *c == '.' ? '/' : *c);
+        luaL_addstring(&b, ".lua");
+        luaL_pushresult(&b);
+        f = fopen(lua_tostring(L, -1), "r");
+        if (!f) {
+            lua_pop(L, 1);
+            continue;
+        }
+        fclose(f);
+        if (luaL_loadfilex(L, lua_tostring(L, -1), "t") != LUA_OK)
+            return lua_error(L);
+        lua_pushstring(L, name);
+        lua_call(L, 1, 1);
+        if (lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lua_pushboolean(L, 1);
+        }
+        lua_pushvalue(L, -1);
+        lua_setfield(L, -4, name);
+        return 1;
+    }
+    return luaL_error(L, "module '%s' not found beside the script or in %s", name,
+                      x->o.lib_dir ? x->o.lib_dir : "(no library folder)");
+}
+
+/* What the sandbox leaves out raises a message that says so, rather than "attempt to
+ * call a nil value". */
+static int l_denied(lua_State *L)
+{
+    return luaL_error(L, "%s is not available in the sandbox (stexplore --trust lifts it)",
+                      lua_tostring(L, lua_upvalueindex(1)));
+}
+
+static int l_denied_index(lua_State *L)
+{
+    const char *lib = lua_tostring(L, lua_upvalueindex(1));
+    const char *key = luaL_tolstring(L, 2, NULL);
+
+    return luaL_error(L, "%s.%s is not available in the sandbox (stexplore --trust lifts it)", lib,
+                      key);
+}
+
+/* Give table t (at the top) a metatable whose __index denies what t lacks. */
+static void deny_rest(lua_State *L, const char *lib)
+{
+    lua_createtable(L, 0, 1);
+    lua_pushstring(L, lib);
+    lua_pushcclosure(L, l_denied_index, 1);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+}
+
+static void open_sandbox(lua_State *L)
+{
+    static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
+                                    {LUA_TABLIBNAME, luaopen_table},
+                                    {LUA_STRLIBNAME, luaopen_string},
+                                    {LUA_MATHLIBNAME, luaopen_math},
+                                    {LUA_UTF8LIBNAME, luaopen_utf8},
+                                    {LUA_COLIBNAME, luaopen_coroutine},
+                                    {NULL, NULL}};
+    static const char *const drop[] = {"dofile", "loadfile", NULL};
+    static const char *const os_keep[] = {"clock", "time", "date", "difftime", NULL};
+
+    for (const luaL_Reg *l = libs; l->name; l++) {
+        luaL_requiref(L, l->name, l->func, 1);
+        lua_pop(L, 1);
+    }
+    for (int i = 0; drop[i]; i++) {
+        lua_pushstring(L, drop[i]);
+        lua_pushcclosure(L, l_denied, 1);
+        lua_setglobal(L, drop[i]);
+    }
+    lua_getglobal(L, "load");
+    lua_pushcclosure(L, l_load_text, 1);
+    lua_setglobal(L, "load");
+    lua_pushcfunction(L, l_print);
+    lua_setglobal(L, "print");
+    lua_pushcfunction(L, l_require);
+    lua_setglobal(L, "require");
+    /* os: the clock and dates only; no execute, exit, remove, rename, getenv, tmpname. */
+    luaL_requiref(L, LUA_OSLIBNAME, luaopen_os, 0);
+    lua_newtable(L);
+    for (int i = 0; os_keep[i]; i++) {
+        lua_getfield(L, -2, os_keep[i]);
+        lua_setfield(L, -2, os_keep[i]);
+    }
+    deny_rest(L, "os");
+    lua_setglobal(L, "os");
+    lua_pop(L, 1);
+    lua_newtable(L);
+    deny_rest(L, "io");
+    lua_setglobal(L, "io");
+    lua_newtable(L);
+    deny_rest(L, "package");
+    lua_setglobal(L, "package");
+}
+
+int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
+{
+    ex_lua *x = calloc(1, sizeof *x);
+    int rc = ST_OK;
+
+    *out = NULL;
+    if (!x) {
+        rc = st_err_set(err, ST_ENOMEM, "Lua: out of memory");
+        goto done;
+    }
+    x->o = *o;
+    if (x->o.trusted) {
+        x->o.mem_cap = 0;
+        x->o.budget = 0;
+    }
+    x->L = lua_newstate(l_alloc, x);
+    if (!x->L) {
+        rc = st_err_set(err, ST_ENOMEM, "Lua: cannot create a state");
+        goto done;
+    }
+    memcpy(lua_getextraspace(x->L), &x, sizeof x);
+    lua_newtable(x->L);
+    lua_setfield(x->L, LUA_REGISTRYINDEX, "ex.loaded");
+    if (x->o.trusted) {
+        luaL_openlibs(x->L);
+        ex_luamod_open(x->L);
+        /* require "st" through package.preload, like any module. */
+        lua_getglobal(x->L, "package");
+        lua_getfield(x->L, -1, "loaded");
+        lua_getglobal(x->L, "st");
+        lua_setfield(x->L, -2, "st");
+        lua_pop(x->L, 2);
+    } else {
+        open_sandbox(x->L);
+        ex_luamod_open(x->L);
+        lua_sethook(x->L, l_hook, LUA_MASKCOUNT, HOOK_STEP);
+    }
+    *out = x;
+    x = NULL;
+done:
+    ex_lua_destroy(&x);
+    return rc;
+}
+
+void ex_lua_destroy(ex_lua **l)
+{
+    if (!l || !*l)
+        return;
+    if ((*l)->L)
+        lua_close((*l)->L);
+    free((*l)->script_dir);
+    free(*l);
+    *l = NULL;
+}
+
+lua_State *ex_lua_state(ex_lua *l)
+{
+    return l->L;
+}
+
+int ex_lua_set_dir(ex_lua *l, const char *dir, st_err *err)
+{
+    char *d = strdup(dir);
+
+    if (!d)
+        return st_err_set(err, ST_ENOMEM, "Lua: out of memory");
+    free(l->script_dir);
+    l->script_dir = d;
+    return ST_OK;
+}
+
+int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err)
+{
+    lua_State *L = l->L;
+    int base = lua_gettop(L) - nargs, status, rc = ST_OK;
+
+    lua_pushcfunction(L, l_traceback);
+    lua_insert(L, base);
+    l->count = 0;
+    l->over_mem = 0;
+    status = lua_pcall(L, nargs, nres, base);
+    lua_remove(L, base);
+    if (status != LUA_OK) {
+        if (l->over_mem || status == LUA_ERRMEM)
+            rc = st_err_set(err, ST_EINVAL,
+                            "the script exceeded the memory cap of %zu MiB (a table or string "
+                            "that never stops growing? --max-memory raises the cap)",
+                            l->o.mem_cap >> 20);
+        else
+            rc = st_err_set(err, ST_EINVAL, "%s",
+                            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(no message)");
+        lua_pop(L, 1);
+        /* A memory error leaves the state near its cap: let the collector work. */
+        lua_gc(L, LUA_GCCOLLECT);
+    }
+    return rc;
+}

@@ -1,0 +1,123 @@
+/*
+ * ex_metric.c - the table of metrics a point's record holds, and of the fields of the
+ * per-layer, per-phase detail: name, type, unit, meaning. The HDF5 columns, the Lua
+ * `keep` constraint and the docs all read it; adding a metric is one row here and one
+ * line in ex_metrics_fill.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ex.h"
+
+enum {
+    M_CYCLES = 0,
+    M_DENSE_CYCLES,
+    M_SPEEDUP,
+    M_ENERGY_PJ,
+    M_DENSE_ENERGY_PJ,
+    M_ENERGY_GAIN,
+    M_AREA_MM2,
+    M_TIME_S,
+    M_IMAGES_PER_S,
+    M_USEFUL_MACS,
+    M_DENSE_MACS,
+    M_DRAM_BYTES,
+    M_STALL_CYCLES,
+    M_CYCLES_SE,
+    M_CYCLES_FP,
+    M_CYCLES_BP,
+    M_CYCLES_WG,
+    M_DENSE_CYCLES_FP,
+    M_DENSE_CYCLES_BP,
+    M_DENSE_CYCLES_WG,
+    M_COUNT
+};
+
+static const ex_metric metric_table[M_COUNT] = {
+    {"cycles", EX_U64, "cycles", "cycles of one training iteration (compute + DRAM stalls)"},
+    {"dense_cycles", EX_U64, "cycles", "the same on the same hardware with zero skipping off"},
+    {"speedup", EX_F64, "", "dense_cycles / cycles"},
+    {"energy_pj", EX_F64, "pJ", "energy of one training iteration"},
+    {"dense_energy_pj", EX_F64, "pJ", "energy of the dense baseline"},
+    {"energy_gain", EX_F64, "", "dense_energy_pj / energy_pj"},
+    {"area_mm2", EX_F64, "mm^2", "silicon area of the design"},
+    {"time_s", EX_F64, "s", "time of one training iteration at the clock"},
+    {"images_per_s", EX_F64, "images/s", "training throughput"},
+    {"useful_macs", EX_U64, "MACs", "multiply-accumulates issued"},
+    {"dense_macs", EX_U64, "MACs", "multiply-accumulates of the dense computation"},
+    {"dram_bytes", EX_U64, "bytes", "off-chip traffic"},
+    {"stall_cycles", EX_U64, "cycles", "cycles spent waiting for DRAM"},
+    {"cycles_se", EX_F64, "cycles",
+     "standard error of compute cycles (sampled fidelity; 0 if exact)"},
+    {"cycles_fp", EX_U64, "cycles", "cycles of the forward phase"},
+    {"cycles_bp", EX_U64, "cycles", "cycles of the input-gradient phase"},
+    {"cycles_wg", EX_U64, "cycles", "cycles of the weight-gradient phase"},
+    {"dense_cycles_fp", EX_U64, "cycles", "dense cycles of the forward phase"},
+    {"dense_cycles_bp", EX_U64, "cycles", "dense cycles of the input-gradient phase"},
+    {"dense_cycles_wg", EX_U64, "cycles", "dense cycles of the weight-gradient phase"},
+};
+
+static const ex_metric detail_table[EX_D_COUNT] = {
+    {"cycles", EX_U64, "cycles", "cycles of the layer's phase"},
+    {"dense_cycles", EX_U64, "cycles", "dense cycles of the layer's phase"},
+    {"useful_macs", EX_U64, "MACs", "multiply-accumulates issued"},
+    {"dense_macs", EX_U64, "MACs", "multiply-accumulates of the dense computation"},
+    {"stall_cycles", EX_U64, "cycles", "cycles spent waiting for DRAM"},
+    {"dram_bytes", EX_U64, "bytes", "off-chip traffic"},
+    {"energy_pj", EX_F64, "pJ", "energy"},
+    {"dense_energy_pj", EX_F64, "pJ", "energy of the dense baseline"},
+    {"act_density", EX_F64, "", "non-zero fraction of the layer's input activations"},
+    {"grad_density", EX_F64, "", "non-zero fraction of the layer's pruned output gradient"},
+};
+
+const ex_metric *ex_metrics(int *count)
+{
+    if (count)
+        *count = M_COUNT;
+    return metric_table;
+}
+
+const ex_metric *ex_detail_fields(void)
+{
+    return detail_table;
+}
+
+int ex_metric_find(const char *name)
+{
+    for (int i = 0; i < M_COUNT; i++)
+        if (!strcmp(metric_table[i].name, name))
+            return i;
+    return -1;
+}
+
+void ex_metrics_fill(const st_result *res, ex_num *out)
+{
+    out[M_CYCLES].u = st_phase_cycles(&res->run);
+    out[M_DENSE_CYCLES].u = st_phase_cycles(&res->dense);
+    out[M_SPEEDUP].f = res->speedup;
+    out[M_ENERGY_PJ].f = st_phase_energy_pj(&res->run);
+    out[M_DENSE_ENERGY_PJ].f = st_phase_energy_pj(&res->dense);
+    out[M_ENERGY_GAIN].f = res->energy_gain;
+    out[M_AREA_MM2].f = res->area_mm2;
+    out[M_TIME_S].f = res->time_s;
+    out[M_IMAGES_PER_S].f = res->images_per_s;
+    out[M_USEFUL_MACS].u = res->run.useful_macs;
+    out[M_DENSE_MACS].u = res->run.dense_macs;
+    out[M_DRAM_BYTES].u = res->run.dram_bytes;
+    out[M_STALL_CYCLES].u = res->run.stall_cycles;
+    out[M_CYCLES_SE].f = res->run.cycles_se;
+    for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
+        out[M_CYCLES_FP + ph].u = st_phase_cycles(&res->run_phase[ph]);
+        out[M_DENSE_CYCLES_FP + ph].u = st_phase_cycles(&res->dense_phase[ph]);
+    }
+}
+
+void ex_metrics_blank(ex_num *out)
+{
+    for (int i = 0; i < M_COUNT; i++) {
+        if (metric_table[i].type == EX_U64)
+            out[i].u = 0;
+        else
+            out[i].f = NAN;
+    }
+}

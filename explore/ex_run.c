@@ -1,0 +1,449 @@
+/*
+ * ex_run.c - running a sweep on one process: the loop that takes batches from the plan,
+ * evaluates them, applies `keep`, journals them, snapshots the result file and reports
+ * progress; resuming from a journal; and --check, which describes a sweep without
+ * evaluating it. A scheduler for many processes would replace the loop, not the parts.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ex.h"
+
+static void utc_text(int64_t t, char *buf, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (gmtime_r(&tt, &tm))
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    else
+        snprintf(buf, size, "?");
+}
+
+/* The first line where a and b differ, as a message: "file has '...', script has '...'". */
+static void first_difference(const char *a, const char *b, char *buf, size_t size)
+{
+    int line = 1;
+
+    while (*a || *b) {
+        size_t la = strcspn(a, "\n"), lb = strcspn(b, "\n");
+        if (la != lb || memcmp(a, b, la) != 0) {
+            snprintf(buf, size, "line %d: the file has '%.*s', the script has '%.*s'", line,
+                     (int)(la > 200 ? 200 : la), a, (int)(lb > 200 ? 200 : lb), b);
+            return;
+        }
+        a += la + (a[la] == '\n');
+        b += lb + (b[lb] == '\n');
+        line++;
+    }
+    snprintf(buf, size, "no difference");
+}
+
+/* Refuse to resume a run of another sweep, saying what differs. */
+static int same_sweep(const char *what, const char *old_space, const char *old_script,
+                      const char *space, const char *script, st_err *err)
+{
+    char diff[600];
+
+    if (strcmp(old_space, space) != 0) {
+        first_difference(old_space, space, diff, sizeof diff);
+        return st_err_set(err, ST_EINVAL,
+                          "cannot resume %s: it was made from another design space (%s); use "
+                          "--force to start over",
+                          what, diff);
+    }
+    if (strcmp(old_script, script) != 0) {
+        first_difference(old_script, script, diff, sizeof diff);
+        return st_err_set(err, ST_EINVAL,
+                          "cannot resume %s: the script has changed since (script %s); use "
+                          "--force to start over",
+                          what, diff);
+    }
+    return ST_OK;
+}
+
+/* The signal among the blocked ones that is pending, taken; 0 when none. */
+static int signal_taken(const void *set)
+{
+    struct timespec zero = {0, 0};
+    int sig;
+
+    if (!set)
+        return 0;
+    sig = sigtimedwait((const sigset_t *)set, NULL, &zero);
+    return sig > 0 ? sig : 0;
+}
+
+typedef struct runner {
+    ex_script *s;
+    const ex_sweep *sw;
+    const ex_ptab *t;
+    const ex_run_opts *o;
+    st_net *net;
+    uint64_t net_fp;
+    char *space;
+    char journal_path[4096];
+    ex_journal *j;
+    ex_plan plan;
+    ex_batch batch;
+    ex_h5_meta meta;
+    char started[32], finished[32], hosts[256];
+    double t0;
+} runner;
+
+static int add_range(void *ctx, uint64_t lo, uint64_t hi)
+{
+    return ex_ranges_add(&((runner *)ctx)->plan.done, lo, hi, NULL);
+}
+
+static int add_seen(void *ctx, const ex_record *r, st_err *err)
+{
+    return ex_plan_seen(&((runner *)ctx)->plan, r->id, err);
+}
+
+static int snapshot(runner *r, int complete, st_err *err)
+{
+    utc_text((int64_t)time(NULL), r->finished, sizeof r->finished);
+    r->meta.complete = complete;
+    r->meta.candidates = r->plan.total;
+    r->meta.excluded = ex_journal_excluded(r->j);
+    r->meta.duplicates = ex_journal_duplicates(r->j);
+    r->meta.elapsed_s = (double)(time(NULL) - ex_journal_head_get(r->j)->started);
+    return ex_h5_save(r->o->out, &r->meta, r->j, err);
+}
+
+/* Open what is there for --resume, or decide to start afresh. *fresh says which. */
+static int resume_open(runner *r, int *fresh, ex_run_stats *st, st_err *err)
+{
+    const ex_journal_head *h;
+    ex_h5_info info;
+    int has_out = access(r->o->out, F_OK) == 0, has_j = access(r->journal_path, F_OK) == 0;
+    int rc = ST_OK;
+
+    memset(&info, 0, sizeof info);
+    *fresh = 0;
+    if (has_out && (rc = ex_h5_probe(r->o->out, &info, err)) != 0) {
+        rc = st_err_set(err, ST_EINVAL, "cannot resume: %s", err->msg);
+        goto done;
+    }
+    if (!has_j) {
+        if (!has_out) {
+            *fresh = 1;
+        } else if (!info.complete) {
+            rc = st_err_set(err, ST_EINVAL,
+                            "cannot resume %s: its journal %s is missing (use --force to start "
+                            "over)",
+                            r->o->out, r->journal_path);
+        } else if ((rc = same_sweep(r->o->out, info.space, info.script, r->space,
+                                    ex_script_text(r->s), err)) == 0) {
+            st->already_complete = 1;
+            st->points = info.points;
+        }
+        goto done;
+    }
+    if ((rc = ex_journal_open(r->journal_path, &r->j, err)) != 0) {
+        rc = st_err_set(err, rc == ST_EFORMAT ? ST_EINVAL : rc, "cannot resume: %s", err->msg);
+        goto done;
+    }
+    h = ex_journal_head_get(r->j);
+    if ((rc = same_sweep(r->journal_path, h->space, h->script, r->space, ex_script_text(r->s),
+                         err)) != 0)
+        goto done;
+    if (h->nparam != (uint32_t)r->t->n || h->nmetric != (uint32_t)r->batch.nmetric) {
+        rc = st_err_set(err, ST_EINVAL,
+                        "cannot resume %s: written by a stexplore with other parameters or metrics",
+                        r->journal_path);
+        goto done;
+    }
+done:
+    ex_h5_info_fini(&info);
+    return rc;
+}
+
+static int make_parent(const char *path, st_err *err)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    struct stat sb;
+
+    if (!slash)
+        return ST_OK;
+    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (!*dir || stat(dir, &sb) == 0)
+        return ST_OK;
+    if (mkdir(dir, 0777) != 0)
+        return st_err_set(err, ST_EINVAL, "cannot create the folder %s: %s", dir, strerror(errno));
+    return ST_OK;
+}
+
+static int run_loop(runner *r, ex_run_stats *st, st_err *err)
+{
+    const ex_hooks *h = ex_script_hooks(r->s);
+    ex_evaluator ev = {r->t, r->net, r->sw->eval, r->sw->detail};
+    ex_progress pg;
+    double last_snap = ex_now(), snap_cost = 0, per_point = 0;
+    uint64_t first, span, exc0, dup0, covered;
+    int size = 1, rc = ST_OK, keep, sig;
+
+    covered = ex_ranges_total(&r->plan.done);
+    ex_progress_init(&pg, r->o->log, r->o->tty, r->plan.total, covered);
+    st->failed = ex_journal_failed(r->j);
+    for (;;) {
+        double t1;
+        if ((sig = signal_taken(r->o->stop_signals)) != 0) {
+            st->interrupted = sig;
+            break;
+        }
+        exc0 = r->plan.excluded;
+        dup0 = r->plan.duplicates;
+        if ((rc = ex_batch_reserve(&r->batch, size, r->t->n, err)) != 0 ||
+            (rc = ex_plan_next(&r->plan, &r->batch, size, &first, &span, err)) != 0)
+            goto done;
+        if (span == 0)
+            break;
+        t1 = ex_now();
+        if ((rc = ex_eval_batch(&ev, &r->batch, err)) != 0)
+            goto done;
+        for (int i = 0; h->keep && i < r->batch.n; i++) {
+            ex_record *rec = &r->batch.recs[i];
+            if (rec->status != EX_OK)
+                continue;
+            if ((rc = h->keep(h->ctx, rec, &keep, err)) != 0)
+                goto done;
+            if (!keep)
+                rec->status = EX_REJECTED;
+        }
+        /* Size batches to about batch_s of work: few syncs for cheap points, little lost
+         * work for dear ones. */
+        if (r->batch.n > 0) {
+            per_point = (ex_now() - t1) / r->batch.n;
+            size = per_point > 0 ? (int)(r->o->batch_s / per_point) : r->o->batch_max;
+            size = size < 1 ? 1 : size > r->o->batch_max ? r->o->batch_max : size;
+        }
+        if ((rc = ex_journal_append(r->j, first, span, r->plan.excluded - exc0,
+                                    r->plan.duplicates - dup0, &r->batch, err)) != 0)
+            goto done;
+        for (int i = 0; i < r->batch.n; i++)
+            st->failed += r->batch.recs[i].status == EX_FAILED;
+        st->evaluated += (uint64_t)r->batch.n;
+        covered += span;
+        ex_progress_update(&pg, covered, st->failed, 0);
+        /* Rewriting the file costs time in its size: never spend more than a tenth of the
+         * run on snapshots. */
+        if (ex_now() - last_snap >= r->o->snapshot_s && ex_now() - last_snap >= 10 * snap_cost) {
+            double t2 = ex_now();
+            if ((rc = snapshot(r, 0, err)) != 0)
+                goto done;
+            last_snap = ex_now();
+            snap_cost = last_snap - t2;
+        }
+    }
+    ex_progress_update(&pg, covered, st->failed, 1);
+    ex_progress_end(&pg);
+done:
+    return rc;
+}
+
+int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err)
+{
+    runner r;
+    ex_journal_head head;
+    int bad = -1, fresh = 1, rc;
+
+    memset(&r, 0, sizeof r);
+    memset(st, 0, sizeof *st);
+    r.s = s;
+    r.sw = ex_script_sweep(s);
+    r.t = t;
+    r.o = o;
+    r.t0 = ex_now();
+    ex_batch_init(&r.batch);
+    snprintf(r.journal_path, sizeof r.journal_path, "%s.journal", o->out);
+    if ((rc = ex_netspec_build(&r.sw->net, &r.net, &bad, err)) != 0 ||
+        (rc = ex_batch_reserve(&r.batch, 1, t->n, err)) != 0)
+        goto done;
+    r.net_fp = ex_net_fingerprint(r.net);
+    if (!(r.space = ex_sweep_describe(r.sw, t, r.net_fp))) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), r.net_fp, err)) != 0)
+        goto done;
+    st->candidates = r.plan.total;
+
+    if (o->resume) {
+        if ((rc = resume_open(&r, &fresh, st, err)) != 0 || st->already_complete)
+            goto done;
+        if (fresh && o->log)
+            fprintf(o->log, "stexplore: nothing to resume at %s: starting\n", o->out);
+    } else if (access(o->out, F_OK) == 0 || access(r.journal_path, F_OK) == 0) {
+        if (!o->force) {
+            rc = st_err_set(err, ST_EINVAL,
+                            "%s already exists: --force overwrites it, --resume continues it",
+                            access(o->out, F_OK) == 0 ? o->out : r.journal_path);
+            goto done;
+        }
+        if ((access(o->out, F_OK) == 0 && unlink(o->out) != 0) ||
+            (access(r.journal_path, F_OK) == 0 && unlink(r.journal_path) != 0)) {
+            rc =
+                st_err_set(err, ST_EINVAL, "cannot remove the old %s: %s", o->out, strerror(errno));
+            goto done;
+        }
+    }
+    if (fresh) {
+        head.nparam = (uint32_t)t->n;
+        head.nmetric = (uint32_t)r.batch.nmetric;
+        head.script = ex_script_text(s);
+        head.space = r.space;
+        head.started = (int64_t)time(NULL);
+        if ((rc = make_parent(o->out, err)) != 0)
+            goto done;
+        /* A path we cannot write is the user's to fix: report it as bad input. */
+        if ((rc = ex_journal_create(r.journal_path, &head, &r.j, err)) != 0) {
+            rc = ST_EINVAL;
+            goto done;
+        }
+    } else {
+        if ((rc = ex_journal_ranges(r.j, add_range, &r, err)) != 0 ||
+            (r.sw->space.sampler != EX_GRID && (rc = ex_journal_each(r.j, add_seen, &r, err)) != 0))
+            goto done;
+    }
+
+    utc_text(ex_journal_head_get(r.j)->started, r.started, sizeof r.started);
+    gethostname(r.hosts, sizeof r.hosts - 1);
+    r.meta.sw = r.sw;
+    r.meta.ptab = t;
+    r.meta.net = r.net;
+    r.meta.net_fp = r.net_fp;
+    r.meta.script_path = ex_script_path(s);
+    r.meta.script = ex_script_text(s);
+    r.meta.space = r.space;
+    r.meta.command = o->command;
+    r.meta.version = o->version;
+    r.meta.git_revision = o->git_revision;
+    r.meta.lua_version = o->lua_version;
+    r.meta.hosts = r.hosts;
+    r.meta.started = r.started;
+    r.meta.finished = r.finished;
+    r.meta.sessions = 1 + !fresh;
+    /* The result path holds a readable file from the start. */
+    if ((rc = snapshot(&r, 0, err)) != 0) {
+        if (fresh) {
+            ex_journal_destroy(&r.j);
+            unlink(r.journal_path);
+            rc = ST_EINVAL;
+        }
+        goto done;
+    }
+    if ((rc = run_loop(&r, st, err)) != 0)
+        goto done;
+    if ((rc = snapshot(&r, !st->interrupted, err)) != 0)
+        goto done;
+    st->points = ex_journal_records(r.j);
+    st->failed = ex_journal_failed(r.j);
+    st->rejected = ex_journal_rejected(r.j);
+    st->excluded = ex_journal_excluded(r.j);
+    st->duplicates = ex_journal_duplicates(r.j);
+    if (!st->interrupted) {
+        /* The complete file is in place: the journal has done its job. */
+        ex_journal_destroy(&r.j);
+        if (unlink(r.journal_path) != 0) {
+            rc = st_err_set(err, ST_EIO, "cannot remove %s: %s", r.journal_path, strerror(errno));
+            goto done;
+        }
+    }
+done:
+    st->elapsed_s = ex_now() - r.t0;
+    ex_journal_destroy(&r.j);
+    ex_plan_fini(&r.plan);
+    ex_batch_fini(&r.batch);
+    st_net_destroy(&r.net);
+    free(r.space);
+    return rc;
+}
+
+/* ------------------------------------------------------------------- check */
+
+static void print_point(FILE *out, const ex_ptab *t, const ex_sweep *sw, const ex_record *rec)
+{
+    char v[48];
+
+    fprintf(out, "  %10llu  %016llx ", (unsigned long long)rec->index, (unsigned long long)rec->id);
+    for (int i = 0; i < t->n; i++) {
+        if (sw->role[i] != EX_ROLE_SWEPT && sw->role[i] != EX_ROLE_DERIVED &&
+            !(i == t->seed_row && !sw->seed_given))
+            continue;
+        ex_ptab_format(t, i, rec->vals[i], v, sizeof v);
+        fprintf(out, " %s=%s", t->rows[i].name, v);
+    }
+    fputc('\n', out);
+}
+
+int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t count_limit,
+             st_err *err)
+{
+    const ex_sweep *sw = ex_script_sweep(s);
+    const ex_hooks *h = ex_script_hooks(s);
+    st_net *net = NULL;
+    ex_plan plan;
+    ex_batch b;
+    uint64_t f, span, points = 0;
+    char *space = NULL;
+    int bad, rc, shown = 0, counted = 0;
+
+    memset(&plan, 0, sizeof plan);
+    ex_batch_init(&b);
+    if ((rc = ex_netspec_build(&sw->net, &net, &bad, err)) != 0)
+        goto done;
+    if (!(space = ex_sweep_describe(sw, t, ex_net_fingerprint(net)))) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory");
+        goto done;
+    }
+    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0 ||
+        (rc = ex_batch_reserve(&b, 1024, t->n, err)) != 0)
+        goto done;
+    fprintf(out, "script: %s\n%s", ex_script_path(s), space);
+    fprintf(out, "candidates: %llu\n", (unsigned long long)plan.total);
+    /* A grid with no `where` has exactly its candidates; otherwise they are enumerated,
+     * lazily, when there are not too many. */
+    if (sw->space.sampler == EX_GRID && !sw->has_where) {
+        points = plan.total;
+        counted = 1;
+    } else if (plan.total <= count_limit) {
+        while ((rc = ex_plan_next(&plan, &b, 1024, &f, &span, err)) == 0 && span > 0)
+            points += (uint64_t)b.n;
+        if (rc != 0)
+            goto done;
+        counted = 1;
+    }
+    if (counted)
+        fprintf(out, "points: %llu (%llu excluded by where, %llu repeats)\n",
+                (unsigned long long)points, (unsigned long long)plan.excluded,
+                (unsigned long long)plan.duplicates);
+    else
+        fprintf(out,
+                "points: not counted (more than %llu candidates to enumerate; --count-limit "
+                "raises the limit)\n",
+                (unsigned long long)count_limit);
+    /* The first points, enumerated again from the start. */
+    ex_plan_fini(&plan);
+    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0)
+        goto done;
+    if (first > 0)
+        fprintf(out, "first points:\n  %10s  %-16s  parameters\n", "index", "id");
+    while (shown < first && (rc = ex_plan_next(&plan, &b, first - shown, &f, &span, err)) == 0 &&
+           span > 0)
+        for (int i = 0; i < b.n; i++, shown++)
+            print_point(out, t, sw, &b.recs[i]);
+done:
+    ex_plan_fini(&plan);
+    ex_batch_fini(&b);
+    st_net_destroy(&net);
+    free(space);
+    return rc;
+}
