@@ -52,7 +52,7 @@ run_suite() {
     dir=$1
     echo "setup: test suite on $dir"
     ST_SRC=$ROOT ST_BUILD=$ROOT/$dir prove -f "$ROOT/$dir"/tests/core/t_* "$ROOT/$dir"/tests/explore/t_* \
-        "$ROOT"/tests/prog/*.t
+        "$ROOT/$dir"/tests/analysis/t_* "$ROOT"/tests/prog/*.t
 }
 
 install_packages
