@@ -243,6 +243,77 @@ void ex_batch_clear(ex_batch *b);
  * infrastructure does (ST_ENOMEM). Deterministic: the records depend only on the points. */
 int ex_eval_batch(const ex_evaluator *ev, ex_batch *b, st_err *err);
 
+/* ------------------------------------------------------------- wire format */
+
+/* What travels between the process that runs the script and the processes that evaluate:
+ * the evaluator's static data once, then batches of points one way and their records the
+ * other. Flat native-endian bytes (every rank of a job runs the same program on the same
+ * kind of machine); no MPI here, so the encodings are tested alone. A decoder never trusts
+ * its input: a short or inconsistent message fails with ST_EFORMAT, naming what is wrong. */
+
+/* A growing byte buffer. */
+typedef struct ex_buf {
+    unsigned char *p;
+    size_t n, cap;
+} ex_buf;
+void ex_buf_init(ex_buf *b);
+void ex_buf_fini(ex_buf *b);
+/* Make room for size bytes (contents kept). ST_ENOMEM. */
+int ex_buf_reserve(ex_buf *b, size_t size, st_err *err);
+
+/* The static part of an evaluator: what every evaluating process must agree on. */
+typedef struct ex_wire_setup {
+    ex_eval_mode mode;
+    int detail;
+    int nparam, nmetric; /* checked against the receiver's own tables */
+} ex_wire_setup;
+
+/* Encode the setup and the network into out (replacing its contents). */
+int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_netspec *net, st_err *err);
+/* Decode a setup; net must be initialised and empty. ST_EFORMAT also when the sender's
+ * metric table differs from this program's (s->nparam is for the caller to compare with
+ * its parameter table). */
+int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_netspec *net, st_err *err);
+
+/* Encode the points of b with a sequence number: the first point's vector in full, then
+ * only the columns that vary within the batch (the swept ones and the seed, usually). */
+int ex_wire_put_points(ex_buf *out, uint64_t seq, const ex_batch *b, st_err *err);
+/* Decode points into b (reserved here for nparam values); records get index and id 0. */
+int ex_wire_get_points(const void *p, size_t n, int nparam, uint64_t *seq, ex_batch *b,
+                       st_err *err);
+
+/* Encode the records of an evaluated batch (status, metrics, message, detail; not the
+ * vectors, which the receiver kept) with the sequence number and the seconds the batch
+ * took to evaluate. */
+int ex_wire_put_records(ex_buf *out, uint64_t seq, double eval_s, const ex_batch *b, st_err *err);
+/* Decode records into b, which holds the points that were sent as batch `seq`: fails when
+ * the message is of another batch or another size. */
+int ex_wire_get_records(const void *p, size_t n, uint64_t seq, double *eval_s, ex_batch *b,
+                        st_err *err);
+
+/* ------------------------------------------------------------ batch sizing */
+
+/* How many points the next batch gets, in a self-scheduled sweep: about batch_s seconds of
+ * evaluation at the estimated cost per point (few messages for cheap points, little lost
+ * work and quick stops for dear ones), at most batch_max, at most a share of what is left
+ * (guided self-scheduling, Polychronopoulos and Kuck, IEEE Trans. Computers 36(12), 1987:
+ * batches shrink toward the end so that all workers finish together), and at most a share
+ * of inflight_max over all workers (the master's memory). One point until a cost is known. */
+typedef struct ex_sizer {
+    int workers;           /* processes or threads that evaluate */
+    int batch_max;         /* points per batch at most */
+    double batch_s;        /* target seconds per batch */
+    uint64_t inflight_max; /* points handed out and not yet back, over all workers */
+    double cost_s;         /* estimated seconds per point; 0 until a batch is observed */
+} ex_sizer;
+
+void ex_sizer_init(ex_sizer *z, int workers, int batch_max, double batch_s);
+/* Learn from a batch of n points that took seconds to evaluate (exponential average, so
+ * that the estimate follows a sweep whose cost changes along the enumeration). */
+void ex_sizer_observe(ex_sizer *z, int n, double seconds);
+/* The size of the next batch when `left` candidates remain; at least 1. */
+int ex_sizer_next(const ex_sizer *z, uint64_t left);
+
 /* ----------------------------------------------------------------- journal */
 
 /* The crash journal: an append-only file of frames, each the records of one batch and the
@@ -272,6 +343,13 @@ const ex_journal_head *ex_journal_head_get(const ex_journal *j);
  * journal is cut back to its last whole frame. */
 int ex_journal_append(ex_journal *j, uint64_t first, uint64_t span, uint64_t excluded,
                       uint64_t duplicates, const ex_batch *b, st_err *err);
+/* Group commit: with interval_s > 0, an append syncs only when the last sync is older
+ * than interval_s. A killed process loses nothing (written frames are in the kernel's
+ * cache); a machine that fails loses at most the last interval, which a resume evaluates
+ * again. 0, the default: every append is durable before it returns. */
+void ex_journal_set_sync(ex_journal *j, double interval_s);
+/* Make every appended frame durable now. ST_EIO. */
+int ex_journal_sync(ex_journal *j, st_err *err);
 /* Counts over the frames on disk. */
 uint64_t ex_journal_records(const ex_journal *j);
 uint64_t ex_journal_failed(const ex_journal *j);
@@ -406,6 +484,7 @@ typedef struct ex_h5_meta {
     const char *started, *finished; /* ISO 8601 UTC */
     double elapsed_s;
     int sessions;
+    int ranks; /* processes of the last session (0 is read as 1) */
     int complete;
     uint64_t candidates, excluded, duplicates;
 } ex_h5_meta;
@@ -463,6 +542,72 @@ const ex_hooks *ex_script_hooks(const ex_script *s);
 const char *ex_script_text(const ex_script *s);
 const char *ex_script_path(const ex_script *s);
 
+/* ------------------------------------------------------------------ farming */
+
+/* What a batch covered of the enumeration: the journal records it beside the points. */
+typedef struct ex_span {
+    uint64_t first, span;          /* index range [first, first + span) */
+    uint64_t excluded, duplicates; /* candidates of the range that `where` or a repeat dropped */
+} ex_span;
+
+/* The side of a sweep that owns the plan, the journal and the script (ex_run.c), as a
+ * scheduler sees it. Called only from the thread that runs the farm. */
+typedef struct ex_feed {
+    void *ctx;
+    /* Fill b (reserved here) with up to max points. sp->span is 0 when the sweep has no
+     * more; b may be empty with a span > 0 when `where` dropped a whole range: hand such a
+     * batch straight back to done. */
+    int (*next)(void *ctx, ex_batch *b, int max, ex_span *sp, st_err *err);
+    /* Take back an evaluated batch: `keep`, journal, progress, snapshots. */
+    int (*done)(void *ctx, ex_batch *b, const ex_span *sp, st_err *err);
+    /* The stop signal that arrived, or 0. */
+    int (*stop)(void *ctx);
+    /* Candidates not yet handed out (for batch sizing). */
+    uint64_t (*left)(void *ctx);
+} ex_feed;
+
+/* Settings of a run that every scheduler reads. */
+typedef struct ex_farm_opts {
+    int batch_max;  /* points per batch at most */
+    double batch_s; /* target seconds of evaluation per batch */
+} ex_farm_opts;
+
+/* A way to evaluate the batches of a sweep: ex_run evaluates in its own process when it
+ * has none; ex_mpi.h provides one that spreads batches over MPI ranks. */
+typedef struct ex_farm {
+    void *ctx;
+    int ranks; /* processes taking part, for provenance */
+    /* Evaluate everything feed gives until it has no more, or until feed->stop says so
+     * (*stopped is then the signal). net is what the network was built from, for
+     * processes that must rebuild it. Returns 0 or an error of the feed or of the farm. */
+    int (*run)(void *ctx, const ex_evaluator *ev, const ex_netspec *net, const ex_feed *feed,
+               const ex_farm_opts *o, int *stopped, st_err *err);
+} ex_farm;
+
+/* A thread of this process that evaluates the batches queued to it, in order, so that a
+ * process that schedules others can evaluate too without delaying its answers to them.
+ * Evaluation is ex_eval_batch (core only, no Lua); the thread touches nothing else. */
+typedef struct ex_helper ex_helper;
+
+/* Start the thread; ev must outlive the helper. ST_ENOMEM, or ST_EIO when no thread can be
+ * started. */
+int ex_helper_create(const ex_evaluator *ev, ex_helper **out, st_err *err);
+/* Queue b (owned by the caller, untouched by it until it comes back) with a tag that comes
+ * back with it. At most 8 batches wait; ST_EINVAL beyond. */
+int ex_helper_push(ex_helper *h, ex_batch *b, void *tag, st_err *err);
+/* Take a batch back, waiting up to wait_s for one: 1 with *tag set, 0 when none came.
+ * *evaluated is 0 for a batch dropped by ex_helper_stop, else *eval_s is the time its
+ * evaluation took. A failure of the evaluation itself (ST_ENOMEM) is returned here. */
+int ex_helper_pop(ex_helper *h, double wait_s, void **tag, int *evaluated, double *eval_s,
+                  st_err *err);
+/* Drop the batches still waiting (they come back from pop, unevaluated); the one being
+ * evaluated finishes and comes back as usual. */
+void ex_helper_stop(ex_helper *h);
+/* Batches pushed and not yet popped. */
+int ex_helper_pending(const ex_helper *h);
+/* End the thread, waiting for the batch it evaluates, and free everything. Accepts NULL. */
+void ex_helper_destroy(ex_helper **h);
+
 /* ------------------------------------------------------------------ running */
 
 typedef struct ex_run_opts {
@@ -473,8 +618,11 @@ typedef struct ex_run_opts {
     double snapshot_s; /* seconds between snapshots of the result file */
     int batch_max;     /* points per batch, at most */
     double batch_s;    /* target seconds of evaluation per batch */
+    double sync_s;     /* at most this long between syncs of the journal; 0: every batch */
     const char *command, *version, *git_revision, *lua_version;
     const void *stop_signals; /* sigset_t of blocked signals that stop the run, or NULL */
+    const ex_farm *farm;      /* who evaluates: NULL for this process alone */
+    const char *hosts;        /* for provenance; NULL for this host's name */
 } ex_run_opts;
 
 typedef struct ex_run_stats {

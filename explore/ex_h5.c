@@ -429,7 +429,7 @@ static int write_provenance(hid_t f, const ex_h5_meta *m, const writer *w)
     rc |= attr_str(g, "space", m->space);
     rc |= attr_str(g, "command", m->command);
     rc |= attr_str(g, "hosts", m->hosts);
-    rc |= attr_i32(g, "ranks", 1);
+    rc |= attr_i32(g, "ranks", m->ranks > 0 ? m->ranks : 1);
     rc |= attr_u64(g, "seed", m->sw->seed);
     rc |= attr_str(g, "started_utc", m->started);
     rc |= attr_str(g, "finished_utc", m->finished);

@@ -3,7 +3,8 @@
  * evaluated batch, each written with one write() and made durable with fsync() before
  * the batch counts as done. A crash can only tear the last frame, which opening cuts.
  * The HDF5 file is rebuilt from it (ex_h5.c); the format is native-endian and local to
- * the machine that runs the sweep.
+ * the machine that runs the sweep. With a sync interval (group commit), frames are written
+ * at once and synced together at most that often.
  *
  *   head:   "STXJRNL1" u32 version u32 nparam u32 nmetric u32 ndetail
  *           i64 started u64 script_len u64 space_len script space u64 checksum
@@ -42,6 +43,8 @@ struct ex_journal {
     ex_ranges ranges;
     unsigned char *buf;
     size_t cap;
+    double sync_s, synced; /* group commit: interval, and time of the last sync */
+    int dirty;             /* frames written since the last sync */
 };
 
 const ex_journal_head *ex_journal_head_get(const ex_journal *j)
@@ -176,8 +179,12 @@ void ex_journal_destroy(ex_journal **jp)
     if (!jp || !*jp)
         return;
     j = *jp;
-    if (j->fd >= 0)
+    if (j->fd >= 0) {
+        /* Frames not yet synced are in the kernel's cache already; make them durable too. */
+        if (j->dirty)
+            fdatasync(j->fd);
         close(j->fd);
+    }
     free(j->path);
     free(j->script);
     free(j->space);
@@ -457,9 +464,14 @@ int ex_journal_append(ex_journal *j, uint64_t first, uint64_t span, uint64_t exc
     put64(&p, ex_siphash(J_KEY0, 1, j->buf, F_HEAD + plen));
     if ((rc = write_all(j, j->buf, n, j->end, err)) != 0)
         goto undo;
-    if (fdatasync(j->fd) != 0) {
+    j->dirty = 1;
+    if ((j->sync_s <= 0 || ex_now() - j->synced >= j->sync_s) && fdatasync(j->fd) != 0) {
         rc = st_err_set(err, ST_EIO, "cannot sync %s: %s", j->path, strerror(errno));
         goto undo;
+    }
+    if (j->sync_s <= 0 || ex_now() - j->synced >= j->sync_s) {
+        j->synced = ex_now();
+        j->dirty = 0;
     }
     if ((rc = ex_ranges_add(&j->ranges, first, first + span, err)) != 0)
         goto done;
@@ -473,6 +485,26 @@ undo:
     if (ftruncate(j->fd, (off_t)j->end) != 0) {
         /* The error already reported is the one that matters. */
     }
+done:
+    return rc;
+}
+
+void ex_journal_set_sync(ex_journal *j, double interval_s)
+{
+    j->sync_s = interval_s;
+    j->synced = ex_now();
+}
+
+int ex_journal_sync(ex_journal *j, st_err *err)
+{
+    int rc = ST_OK;
+
+    if (j->dirty && fdatasync(j->fd) != 0) {
+        rc = st_err_set(err, ST_EIO, "cannot sync %s: %s", j->path, strerror(errno));
+        goto done;
+    }
+    j->dirty = 0;
+    j->synced = ex_now();
 done:
     return rc;
 }

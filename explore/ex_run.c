@@ -2,7 +2,8 @@
  * ex_run.c - running a sweep on one process: the loop that takes batches from the plan,
  * evaluates them, applies `keep`, journals them, snapshots the result file and reports
  * progress; resuming from a journal; and --check, which describes a sweep without
- * evaluating it. A scheduler for many processes would replace the loop, not the parts.
+ * evaluating it. The loop's parts are a feed (ex_feed) that a farm of processes can
+ * drive instead of the loop (ex_master.c); the farm itself is not here.
  */
 #include <errno.h>
 #include <signal.h>
@@ -94,6 +95,12 @@ typedef struct runner {
     ex_h5_meta meta;
     char started[32], finished[32], hosts[256];
     double t0;
+    /* The loop's state, shared by the feed callbacks. */
+    ex_run_stats *st;
+    ex_progress pg;
+    uint64_t covered; /* indices journaled, this run and before */
+    uint64_t handed;  /* indices handed out, this run and before */
+    double last_snap, snap_cost;
 } runner;
 
 static int add_range(void *ctx, uint64_t lo, uint64_t hi)
@@ -108,6 +115,11 @@ static int add_seen(void *ctx, const ex_record *r, st_err *err)
 
 static int snapshot(runner *r, int complete, st_err *err)
 {
+    int rc;
+
+    /* The file must not claim points that the journal could still lose. */
+    if ((rc = ex_journal_sync(r->j, err)) != 0)
+        return rc;
     utc_text((int64_t)time(NULL), r->finished, sizeof r->finished);
     r->meta.complete = complete;
     r->meta.candidates = r->plan.total;
@@ -181,71 +193,127 @@ static int make_parent(const char *path, st_err *err)
     return ST_OK;
 }
 
-static int run_loop(runner *r, ex_run_stats *st, st_err *err)
-{
-    const ex_hooks *h = ex_script_hooks(r->s);
-    ex_evaluator ev = {r->t, r->net, r->sw->eval, r->sw->detail};
-    ex_progress pg;
-    double last_snap = ex_now(), snap_cost = 0, per_point = 0;
-    uint64_t first, span, exc0, dup0, covered;
-    int size = 1, rc = ST_OK, keep, sig;
+/* ---------------------------------------------------------------- the feed */
 
-    covered = ex_ranges_total(&r->plan.done);
-    ex_progress_init(&pg, r->o->log, r->o->tty, r->plan.total, covered);
-    st->failed = ex_journal_failed(r->j);
+/* The feed side of a run: what a farm asks for and hands back (ex_feed), over the plan,
+ * the script's `keep`, the journal, the progress line and the snapshots. */
+
+static int feed_next(void *ctx, ex_batch *b, int max, ex_span *sp, st_err *err)
+{
+    runner *r = ctx;
+    uint64_t exc0 = r->plan.excluded, dup0 = r->plan.duplicates;
+    int rc;
+
+    memset(sp, 0, sizeof *sp);
+    if ((rc = ex_batch_reserve(b, max, r->t->n, err)) != 0 ||
+        (rc = ex_plan_next(&r->plan, b, max, &sp->first, &sp->span, err)) != 0)
+        goto done;
+    sp->excluded = r->plan.excluded - exc0;
+    sp->duplicates = r->plan.duplicates - dup0;
+    r->handed += sp->span;
+done:
+    return rc;
+}
+
+static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
+{
+    runner *r = ctx;
+    const ex_hooks *h = ex_script_hooks(r->s);
+    int rc = ST_OK, keep;
+
+    for (int i = 0; h->keep && i < b->n; i++) {
+        ex_record *rec = &b->recs[i];
+        if (rec->status != EX_OK)
+            continue;
+        if ((rc = h->keep(h->ctx, rec, &keep, err)) != 0)
+            goto done;
+        if (!keep)
+            rec->status = EX_REJECTED;
+    }
+    if ((rc = ex_journal_append(r->j, sp->first, sp->span, sp->excluded, sp->duplicates, b, err)) !=
+        0)
+        goto done;
+    for (int i = 0; i < b->n; i++)
+        r->st->failed += b->recs[i].status == EX_FAILED;
+    r->st->evaluated += (uint64_t)b->n;
+    r->covered += sp->span;
+    ex_progress_update(&r->pg, r->covered, r->st->failed, 0);
+    /* Rewriting the file costs time in its size: never spend more than a tenth of the
+     * run on snapshots. */
+    if (ex_now() - r->last_snap >= r->o->snapshot_s &&
+        ex_now() - r->last_snap >= 10 * r->snap_cost) {
+        double t2 = ex_now();
+        if ((rc = snapshot(r, 0, err)) != 0)
+            goto done;
+        r->last_snap = ex_now();
+        r->snap_cost = r->last_snap - t2;
+    }
+done:
+    return rc;
+}
+
+static int feed_stop(void *ctx)
+{
+    return signal_taken(((runner *)ctx)->o->stop_signals);
+}
+
+static uint64_t feed_left(void *ctx)
+{
+    runner *r = ctx;
+    return r->plan.total > r->handed ? r->plan.total - r->handed : 0;
+}
+
+/* Evaluate in this process: batches from the feed, one at a time, sized to about batch_s
+ * of work (few syncs for cheap points, little lost work for dear ones). */
+static int local_run(runner *r, const ex_evaluator *ev, int *stopped, st_err *err)
+{
+    ex_span sp;
+    double per_point;
+    int size = 1, rc = ST_OK;
+
     for (;;) {
         double t1;
-        if ((sig = signal_taken(r->o->stop_signals)) != 0) {
-            st->interrupted = sig;
+        if ((*stopped = feed_stop(r)) != 0)
             break;
-        }
-        exc0 = r->plan.excluded;
-        dup0 = r->plan.duplicates;
-        if ((rc = ex_batch_reserve(&r->batch, size, r->t->n, err)) != 0 ||
-            (rc = ex_plan_next(&r->plan, &r->batch, size, &first, &span, err)) != 0)
+        if ((rc = feed_next(r, &r->batch, size, &sp, err)) != 0)
             goto done;
-        if (span == 0)
+        if (sp.span == 0)
             break;
         t1 = ex_now();
-        if ((rc = ex_eval_batch(&ev, &r->batch, err)) != 0)
+        if ((rc = ex_eval_batch(ev, &r->batch, err)) != 0)
             goto done;
-        for (int i = 0; h->keep && i < r->batch.n; i++) {
-            ex_record *rec = &r->batch.recs[i];
-            if (rec->status != EX_OK)
-                continue;
-            if ((rc = h->keep(h->ctx, rec, &keep, err)) != 0)
-                goto done;
-            if (!keep)
-                rec->status = EX_REJECTED;
-        }
-        /* Size batches to about batch_s of work: few syncs for cheap points, little lost
-         * work for dear ones. */
         if (r->batch.n > 0) {
             per_point = (ex_now() - t1) / r->batch.n;
             size = per_point > 0 ? (int)(r->o->batch_s / per_point) : r->o->batch_max;
             size = size < 1 ? 1 : size > r->o->batch_max ? r->o->batch_max : size;
         }
-        if ((rc = ex_journal_append(r->j, first, span, r->plan.excluded - exc0,
-                                    r->plan.duplicates - dup0, &r->batch, err)) != 0)
+        if ((rc = feed_done(r, &r->batch, &sp, err)) != 0)
             goto done;
-        for (int i = 0; i < r->batch.n; i++)
-            st->failed += r->batch.recs[i].status == EX_FAILED;
-        st->evaluated += (uint64_t)r->batch.n;
-        covered += span;
-        ex_progress_update(&pg, covered, st->failed, 0);
-        /* Rewriting the file costs time in its size: never spend more than a tenth of the
-         * run on snapshots. */
-        if (ex_now() - last_snap >= r->o->snapshot_s && ex_now() - last_snap >= 10 * snap_cost) {
-            double t2 = ex_now();
-            if ((rc = snapshot(r, 0, err)) != 0)
-                goto done;
-            last_snap = ex_now();
-            snap_cost = last_snap - t2;
-        }
     }
-    ex_progress_update(&pg, covered, st->failed, 1);
-    ex_progress_end(&pg);
 done:
+    return rc;
+}
+
+static int run_loop(runner *r, ex_run_stats *st, st_err *err)
+{
+    ex_evaluator ev = {r->t, r->net, r->sw->eval, r->sw->detail};
+    ex_feed feed = {r, feed_next, feed_done, feed_stop, feed_left};
+    ex_farm_opts fo = {r->o->batch_max, r->o->batch_s};
+    int rc;
+
+    r->st = st;
+    r->covered = r->handed = ex_ranges_total(&r->plan.done);
+    r->last_snap = ex_now();
+    ex_progress_init(&r->pg, r->o->log, r->o->tty, r->plan.total, r->covered);
+    st->failed = ex_journal_failed(r->j);
+    if (r->o->farm)
+        rc = r->o->farm->run(r->o->farm->ctx, &ev, &r->sw->net, &feed, &fo, &st->interrupted, err);
+    else
+        rc = local_run(r, &ev, &st->interrupted, err);
+    if (rc == 0) {
+        ex_progress_update(&r->pg, r->covered, st->failed, 1);
+        ex_progress_end(&r->pg);
+    }
     return rc;
 }
 
@@ -281,6 +349,9 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             goto done;
         if (fresh && o->log)
             fprintf(o->log, "stexplore: nothing to resume at %s: starting\n", o->out);
+        else if (o->log)
+            fprintf(o->log, "stexplore: resuming %s: %llu points journaled\n", o->out,
+                    (unsigned long long)ex_journal_records(r.j));
     } else if (access(o->out, F_OK) == 0 || access(r.journal_path, F_OK) == 0) {
         if (!o->force) {
             rc = st_err_set(err, ST_EINVAL,
@@ -314,6 +385,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             goto done;
     }
 
+    ex_journal_set_sync(r.j, o->sync_s);
     utc_text(ex_journal_head_get(r.j)->started, r.started, sizeof r.started);
     gethostname(r.hosts, sizeof r.hosts - 1);
     r.meta.sw = r.sw;
@@ -327,7 +399,8 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     r.meta.version = o->version;
     r.meta.git_revision = o->git_revision;
     r.meta.lua_version = o->lua_version;
-    r.meta.hosts = r.hosts;
+    r.meta.hosts = o->hosts ? o->hosts : r.hosts;
+    r.meta.ranks = o->farm ? o->farm->ranks : 1;
     r.meta.started = r.started;
     r.meta.finished = r.finished;
     r.meta.sessions = 1 + !fresh;

@@ -1,7 +1,8 @@
-"""h5same.py A.h5 B.h5 - exit 0 when two stexplore result files hold the same points,
-values, attributes and provenance, timing and the command line aside; else print the first
-difference and exit 1. Used by stexplore.t to compare a resumed run with an uninterrupted
-one. Reads with h5py and numpy only."""
+"""h5same.py [--ranks] A.h5 B.h5 - exit 0 when two stexplore result files hold the same
+points, values, attributes and provenance, timing and the command line aside; else print
+the first difference and exit 1. With --ranks, also the provenance of where the runs ran
+(ranks, hosts) is set aside, to compare runs on different numbers of MPI ranks. Used by
+stexplore.t and stexplore_mpi.t. Reads with h5py and numpy only."""
 import sys
 
 import h5py
@@ -9,6 +10,8 @@ import numpy as np
 
 # Provenance that depends on when and how a run happened, not on what it computed.
 TIMING = {"started_utc", "finished_utc", "elapsed_s", "sessions", "command"}
+# Provenance of where a run ran, set aside by --ranks.
+PLACE = {"ranks", "hosts"}
 
 
 def items(f):
@@ -60,4 +63,8 @@ def main(pa, pb):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    args = sys.argv[1:]
+    if args and args[0] == "--ranks":
+        TIMING |= PLACE
+        args = args[1:]
+    sys.exit(main(args[0], args[1]))

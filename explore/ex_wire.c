@@ -1,0 +1,413 @@
+/*
+ * ex_wire.c - the byte encodings of what processes of a sweep exchange: the evaluator's
+ * static data, batches of points, and their records. How the bytes travel (MPI) is
+ * ex_master.c's and ex_worker.c's business; decoders here check every length.
+ *
+ *   setup:   u32 "STW1" i32 mode i32 detail i32 nparam i32 nmetric
+ *            netspec: name[ST_NAME_MAX] i32 builtin i32 c h w i32 nops
+ *            nops x (i32 kind name[ST_NAME_MAX] i32 src0 src1 out k stride pad groups line)
+ *   points:  u32 "STP1" u32 n u64 seq u32 nparam u32 ncols f64 first[nparam]
+ *            u32 cols[ncols] f64 values[n][ncols]
+ *   records: u32 "STR1" u32 n u64 seq f64 eval_s u32 nmetric u32 0
+ *            n x (i32 status u32 msg_len u32 ndetail u32 0 u64 metrics[nmetric] msg
+ *                 ndetail x (i32 layer i32 phase u64 v[EX_D_COUNT]))
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ex.h"
+
+#define W_SETUP   0x31575453u /* "STW1" little-endian */
+#define W_POINTS  0x31505453u /* "STP1" */
+#define W_RECORDS 0x31525453u /* "STR1" */
+
+void ex_buf_init(ex_buf *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void ex_buf_fini(ex_buf *b)
+{
+    if (!b)
+        return;
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+int ex_buf_reserve(ex_buf *b, size_t size, st_err *err)
+{
+    int rc = ST_OK;
+
+    if (size > b->cap) {
+        size_t cap = size < 256 ? 256 : size + size / 2;
+        unsigned char *p = realloc(b->p, cap);
+        if (!p) {
+            rc = st_err_set(err, ST_ENOMEM, "message buffer of %zu bytes: out of memory", size);
+            goto done;
+        }
+        b->p = p;
+        b->cap = cap;
+    }
+done:
+    return rc;
+}
+
+/* Writing: the caller reserves the exact size first, so puts cannot fail. */
+static void put(ex_buf *b, const void *v, size_t n)
+{
+    memcpy(b->p + b->n, v, n);
+    b->n += n;
+}
+static void put_u32(ex_buf *b, uint32_t v)
+{
+    put(b, &v, 4);
+}
+static void put_i32(ex_buf *b, int32_t v)
+{
+    put(b, &v, 4);
+}
+static void put_u64(ex_buf *b, uint64_t v)
+{
+    put(b, &v, 8);
+}
+static void put_f64(ex_buf *b, double v)
+{
+    put(b, &v, 8);
+}
+
+/* Reading: a cursor that turns a short message into a flag rather than an overrun. */
+typedef struct cursor {
+    const unsigned char *p, *end;
+    int short_read;
+} cursor;
+
+static int get(cursor *c, void *v, size_t n)
+{
+    if (c->short_read || (size_t)(c->end - c->p) < n) {
+        c->short_read = 1;
+        memset(v, 0, n);
+        return -1;
+    }
+    memcpy(v, c->p, n);
+    c->p += n;
+    return 0;
+}
+static uint32_t get_u32(cursor *c)
+{
+    uint32_t v;
+    get(c, &v, 4);
+    return v;
+}
+static int32_t get_i32(cursor *c)
+{
+    int32_t v;
+    get(c, &v, 4);
+    return v;
+}
+static uint64_t get_u64(cursor *c)
+{
+    uint64_t v;
+    get(c, &v, 8);
+    return v;
+}
+static double get_f64(cursor *c)
+{
+    double v;
+    get(c, &v, 8);
+    return v;
+}
+
+/* ------------------------------------------------------------------- setup */
+
+#define OP_SIZE (4 + ST_NAME_MAX + 8 * 4)
+
+int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_netspec *net, st_err *err)
+{
+    size_t size = 5 * 4 + ST_NAME_MAX + 5 * 4 + (size_t)net->n * OP_SIZE;
+    int rc;
+
+    out->n = 0;
+    if ((rc = ex_buf_reserve(out, size, err)) != 0)
+        goto done;
+    put_u32(out, W_SETUP);
+    put_i32(out, (int32_t)s->mode);
+    put_i32(out, s->detail);
+    put_i32(out, s->nparam);
+    put_i32(out, s->nmetric);
+    put(out, net->name, ST_NAME_MAX);
+    put_i32(out, net->builtin);
+    put_i32(out, net->c);
+    put_i32(out, net->h);
+    put_i32(out, net->w);
+    put_i32(out, net->n);
+    for (int i = 0; i < net->n; i++) {
+        const ex_netop *op = &net->ops[i];
+        put_i32(out, (int32_t)op->kind);
+        put(out, op->name, ST_NAME_MAX);
+        put_i32(out, op->src[0]);
+        put_i32(out, op->src[1]);
+        put_i32(out, op->out);
+        put_i32(out, op->k);
+        put_i32(out, op->stride);
+        put_i32(out, op->pad);
+        put_i32(out, op->groups);
+        put_i32(out, op->line);
+    }
+done:
+    return rc;
+}
+
+int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_netspec *net, st_err *err)
+{
+    cursor c = {p, (const unsigned char *)p + n, 0};
+    int nmetric = 0, nops, rc = ST_OK;
+    ex_netop op;
+
+    ex_metrics(&nmetric);
+    if (get_u32(&c) != W_SETUP) {
+        rc = st_err_set(err, ST_EFORMAT, "setup message of %zu bytes: not a setup", n);
+        goto done;
+    }
+    s->mode = (ex_eval_mode)get_i32(&c);
+    s->detail = get_i32(&c);
+    s->nparam = get_i32(&c);
+    s->nmetric = get_i32(&c);
+    get(&c, net->name, ST_NAME_MAX);
+    net->name[ST_NAME_MAX - 1] = '\0';
+    net->builtin = get_i32(&c);
+    net->c = get_i32(&c);
+    net->h = get_i32(&c);
+    net->w = get_i32(&c);
+    nops = get_i32(&c);
+    if (s->nmetric != nmetric) {
+        rc = st_err_set(err, ST_EFORMAT,
+                        "setup: the sender has %d metrics, this program %d: mixed versions?",
+                        s->nmetric, nmetric);
+        goto done;
+    }
+    if (nops < 0 || (size_t)nops > (size_t)(c.end - c.p) / OP_SIZE) {
+        rc = st_err_set(err, ST_EFORMAT, "setup: %d layer operations do not fit in %zu bytes", nops,
+                        n);
+        goto done;
+    }
+    for (int i = 0; i < nops; i++) {
+        memset(&op, 0, sizeof op);
+        op.kind = (st_kind)get_i32(&c);
+        get(&c, op.name, ST_NAME_MAX);
+        op.name[ST_NAME_MAX - 1] = '\0';
+        op.src[0] = get_i32(&c);
+        op.src[1] = get_i32(&c);
+        op.out = get_i32(&c);
+        op.k = get_i32(&c);
+        op.stride = get_i32(&c);
+        op.pad = get_i32(&c);
+        op.groups = get_i32(&c);
+        op.line = get_i32(&c);
+        if ((rc = ex_netspec_push(net, &op, err)) != 0)
+            goto done;
+    }
+    if (c.short_read || c.p != c.end)
+        rc = st_err_set(err, ST_EFORMAT, "setup message of %zu bytes: malformed", n);
+done:
+    return rc;
+}
+
+/* ------------------------------------------------------------------ points */
+
+int ex_wire_put_points(ex_buf *out, uint64_t seq, const ex_batch *b, st_err *err)
+{
+    int np = b->nparam, ncols = 0, rc;
+    uint32_t *cols = NULL;
+
+    out->n = 0;
+    if ((rc = ex_buf_reserve(out, 24 + (size_t)np * 12 + (size_t)b->n * (size_t)np * 8, err)) != 0)
+        goto done;
+    if (!(cols = malloc(((size_t)np + 1) * sizeof *cols))) {
+        rc = st_err_set(err, ST_ENOMEM, "batch of %d points: out of memory", b->n);
+        goto done;
+    }
+    /* The columns that vary within the batch. Bit patterns are compared, so that a NaN,
+     * or -0 against 0, still travels exactly. */
+    for (int k = 0; k < np && b->n > 0; k++) {
+        int varies = 0;
+        for (int i = 1; i < b->n && !varies; i++)
+            varies = memcmp(&b->vals[(size_t)i * np + k], &b->vals[k], 8) != 0;
+        if (varies)
+            cols[ncols++] = (uint32_t)k;
+    }
+    put_u32(out, W_POINTS);
+    put_u32(out, (uint32_t)b->n);
+    put_u64(out, seq);
+    put_u32(out, (uint32_t)np);
+    put_u32(out, (uint32_t)ncols);
+    if (b->n == 0)
+        goto done;
+    put(out, b->vals, (size_t)np * 8);
+    put(out, cols, (size_t)ncols * 4);
+    for (int i = 0; i < b->n; i++)
+        for (int k = 0; k < ncols; k++)
+            put_f64(out, b->vals[(size_t)i * np + cols[k]]);
+done:
+    free(cols);
+    return rc;
+}
+
+int ex_wire_get_points(const void *p, size_t n, int nparam, uint64_t *seq, ex_batch *b, st_err *err)
+{
+    cursor c = {p, (const unsigned char *)p + n, 0};
+    uint32_t npts, np, ncols, *cols = NULL;
+    double *first = NULL;
+    int rc = ST_OK;
+
+    if (get_u32(&c) != W_POINTS) {
+        rc = st_err_set(err, ST_EFORMAT, "points message of %zu bytes: not a batch", n);
+        goto done;
+    }
+    npts = get_u32(&c);
+    *seq = get_u64(&c);
+    np = get_u32(&c);
+    ncols = get_u32(&c);
+    if (np != (uint32_t)nparam || ncols > np ||
+        (npts > 0 &&
+         (size_t)(c.end - c.p) != (size_t)np * 8 + (size_t)ncols * 4 + (size_t)npts * ncols * 8) ||
+        (npts == 0 && c.p != c.end)) {
+        rc = st_err_set(err, ST_EFORMAT,
+                        "points message of %zu bytes: %u points of %u values (%u varying) do not "
+                        "match it or this program's %d parameters",
+                        n, npts, np, ncols, nparam);
+        goto done;
+    }
+    if ((rc = ex_batch_reserve(b, npts ? (int)npts : 1, nparam, err)) != 0)
+        goto done;
+    if (npts == 0)
+        goto done;
+    first = malloc((size_t)np * sizeof *first);
+    cols = malloc(((size_t)ncols + 1) * sizeof *cols);
+    if (!first || !cols) {
+        rc = st_err_set(err, ST_ENOMEM, "batch of %u points: out of memory", npts);
+        goto done;
+    }
+    get(&c, first, (size_t)np * 8);
+    for (uint32_t k = 0; k < ncols; k++) {
+        cols[k] = get_u32(&c);
+        if (cols[k] >= np) {
+            rc = st_err_set(err, ST_EFORMAT, "points message: column %u of %u parameters", cols[k],
+                            np);
+            goto done;
+        }
+    }
+    for (uint32_t i = 0; i < npts; i++) {
+        double *v = ex_batch_add(b, 0, 0, first);
+        for (uint32_t k = 0; k < ncols; k++)
+            v[cols[k]] = get_f64(&c);
+    }
+done:
+    free(first);
+    free(cols);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- records */
+
+#define DETAIL_BYTES (8 + 8 * EX_D_COUNT)
+
+int ex_wire_put_records(ex_buf *out, uint64_t seq, double eval_s, const ex_batch *b, st_err *err)
+{
+    size_t size = 32;
+    int rc;
+
+    for (int i = 0; i < b->n; i++)
+        size += 16 + (size_t)b->nmetric * 8 + strlen(b->recs[i].msg) +
+                (size_t)b->recs[i].ndetail * DETAIL_BYTES;
+    out->n = 0;
+    if ((rc = ex_buf_reserve(out, size, err)) != 0)
+        goto done;
+    put_u32(out, W_RECORDS);
+    put_u32(out, (uint32_t)b->n);
+    put_u64(out, seq);
+    put_f64(out, eval_s);
+    put_u32(out, (uint32_t)b->nmetric);
+    put_u32(out, 0);
+    for (int i = 0; i < b->n; i++) {
+        const ex_record *r = &b->recs[i];
+        uint32_t ml = (uint32_t)strlen(r->msg);
+        put_i32(out, r->status);
+        put_u32(out, ml);
+        put_u32(out, (uint32_t)r->ndetail);
+        put_u32(out, 0);
+        put(out, r->metrics, (size_t)b->nmetric * 8);
+        put(out, r->msg, ml);
+        for (int k = 0; k < r->ndetail; k++) {
+            put_i32(out, r->detail[k].layer);
+            put_i32(out, r->detail[k].phase);
+            put(out, r->detail[k].v, 8 * EX_D_COUNT);
+        }
+    }
+done:
+    return rc;
+}
+
+int ex_wire_get_records(const void *p, size_t n, uint64_t seq, double *eval_s, ex_batch *b,
+                        st_err *err)
+{
+    cursor c = {p, (const unsigned char *)p + n, 0};
+    uint32_t nrec, nmetric;
+    uint64_t got_seq;
+    int rc = ST_OK;
+
+    if (get_u32(&c) != W_RECORDS) {
+        rc = st_err_set(err, ST_EFORMAT, "records message of %zu bytes: not records", n);
+        goto done;
+    }
+    nrec = get_u32(&c);
+    got_seq = get_u64(&c);
+    *eval_s = get_f64(&c);
+    nmetric = get_u32(&c);
+    get_u32(&c);
+    if (got_seq != seq || nrec != (uint32_t)b->n || nmetric != (uint32_t)b->nmetric) {
+        rc = st_err_set(err, ST_EFORMAT,
+                        "records of batch %llu (%u points, %u metrics) came for batch %llu (%d "
+                        "points, %d metrics)",
+                        (unsigned long long)got_seq, nrec, nmetric, (unsigned long long)seq, b->n,
+                        b->nmetric);
+        goto done;
+    }
+    for (int i = 0; i < b->n; i++) {
+        ex_record *r = &b->recs[i];
+        uint32_t ml, nd;
+        r->status = get_i32(&c);
+        ml = get_u32(&c);
+        nd = get_u32(&c);
+        get_u32(&c);
+        get(&c, r->metrics, (size_t)nmetric * 8);
+        if (ml >= EX_MSG_MAX || nd > (size_t)(c.end - c.p) / DETAIL_BYTES) {
+            rc = st_err_set(err, ST_EFORMAT,
+                            "records of batch %llu: point %d has a message of %u bytes and %u "
+                            "detail rows",
+                            (unsigned long long)seq, i, ml, nd);
+            goto done;
+        }
+        get(&c, r->msg, ml);
+        r->msg[ml] = '\0';
+        free(r->detail);
+        r->detail = NULL;
+        r->ndetail = 0;
+        if (nd > 0) {
+            if (!(r->detail = malloc((size_t)nd * sizeof *r->detail))) {
+                rc = st_err_set(err, ST_ENOMEM, "detail of %u rows: out of memory", nd);
+                goto done;
+            }
+            r->ndetail = (int)nd;
+            for (uint32_t k = 0; k < nd; k++) {
+                r->detail[k].layer = get_i32(&c);
+                r->detail[k].phase = get_i32(&c);
+                get(&c, r->detail[k].v, 8 * EX_D_COUNT);
+            }
+        }
+    }
+    if (c.short_read || c.p != c.end)
+        rc = st_err_set(err, ST_EFORMAT, "records of batch %llu: %zu bytes, malformed",
+                        (unsigned long long)seq, n);
+done:
+    return rc;
+}

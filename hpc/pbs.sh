@@ -1,0 +1,42 @@
+#!/bin/bash
+# pbs.sh - run a stexplore sweep as a PBS (PBS Pro / Torque) job that resubmits itself with
+# --resume until the sweep is complete. Submit from the repository root:
+#   qsub -v SCRIPT=lua_scripts/pe_buffers.lua hpc/pbs.sh
+# PBS sends SIGTERM to the job's processes when the walltime ends and SIGKILL a little
+# later (kill_delay, often 10-30 s). Rank 0 takes SIGTERM, saves the result file and exits
+# 130 within seconds; this script (which ignores SIGTERM) then resubmits itself. A margin
+# timer stops the sweep earlier when MARGIN seconds of walltime are left (default 300),
+# in case the site's kill_delay is too short.
+#PBS -N stexplore
+#PBS -l select=2:ncpus=32:mpiprocs=32
+#PBS -l walltime=04:00:00
+#PBS -j oe
+set -u
+cd "${PBS_O_WORKDIR:-.}"
+: "${SCRIPT:?qsub -v SCRIPT=path/to/sweep.lua}"
+ROOT=${STEXPLORE_ROOT:-$PWD}
+EXP=${STEXPLORE:-$ROOT/build/bin/stexplore}
+MARGIN=${MARGIN:-300}
+export HDF5_USE_FILE_LOCKING=FALSE
+# module load openmpi/4.1 hdf5/1.10 lua/5.4
+
+trap '' TERM
+mpirun "$EXP" --progress log --resume ${OUTPUT:+-o "$OUTPUT"} "$SCRIPT" &
+pid=$!
+# Walltime in seconds, from the job's resources (qstat), for the margin timer.
+wt=$(qstat -f "${PBS_JOBID:-}" 2>/dev/null | sed -n 's/.*Resource_List.walltime = //p')
+if [ -n "$wt" ]; then
+    secs=$(echo "$wt" | awk -F: '{ print $1 * 3600 + $2 * 60 + $3 }')
+    (sleep $((secs > MARGIN ? secs - MARGIN : 0)) && kill -USR1 $pid 2>/dev/null) &
+    timer=$!
+fi
+wait $pid
+status=$?
+[ -n "${timer:-}" ] && kill $timer 2>/dev/null
+echo "stexplore: exit status $status"
+if [ "$status" -eq 130 ]; then
+    echo "stexplore: stopped before the walltime; resubmitting with --resume"
+    # $0 is PBS's private copy of this script: resubmit the original.
+    qsub -v SCRIPT="$SCRIPT"${OUTPUT:+,OUTPUT="$OUTPUT"} "${STEXPLORE_JOB:-$ROOT/hpc/pbs.sh}"
+fi
+exit "$status"

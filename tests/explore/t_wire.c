@@ -1,0 +1,167 @@
+/*
+ * t_wire.c - what MPI ranks exchange, without MPI: setups, points and records read back
+ * exactly as written (NaN and -0 included), only varying columns travel, every malformed
+ * or mismatched message is refused with a message; and the batch sizer's rules.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../tap.h"
+#include "ex.h"
+
+static void fill(ex_batch *b, int n, int np)
+{
+    double *v = calloc((size_t)np, sizeof *v);
+
+    ex_batch_reserve(b, n, np, NULL);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < np; k++)
+            v[k] = k == 1 ? (double)i * 0.25 : k == 2 ? (i % 2 ? -0.0 : 0.0) : 7.5;
+        v[np - 1] = i == 3 ? NAN : 1.0;
+        ex_batch_add(b, 100 + (uint64_t)i, 1000 + (uint64_t)i, v);
+    }
+    free(v);
+}
+
+int main(void)
+{
+    ex_ptab t;
+    ex_batch a, b;
+    ex_buf buf;
+    ex_netspec net, got_net;
+    ex_netop op;
+    ex_wire_setup ws = {EX_EVAL_SIM, 1, 0, 0}, got_ws;
+    ex_sizer z;
+    st_err err;
+    uint64_t seq = 0;
+    double eval_s = 0;
+    int np, same;
+
+    tap_plan(24);
+    st_err_clear(&err);
+    ex_ptab_init(&t, &err);
+    np = t.n;
+    ex_batch_init(&a);
+    ex_batch_init(&b);
+    ex_buf_init(&buf);
+
+    /* ---------------------------------------------------------------- setup */
+    ex_netspec_init(&net);
+    ex_netspec_init(&got_net);
+    snprintf(net.name, sizeof net.name, "tiny");
+    net.c = 1;
+    net.h = net.w = 28;
+    memset(&op, 0, sizeof op);
+    op.kind = ST_CONV;
+    snprintf(op.name, sizeof op.name, "c1");
+    op.src[0] = -1;
+    op.out = 8;
+    op.k = 3;
+    op.stride = 1;
+    op.pad = 1;
+    op.groups = 1;
+    op.line = 12;
+    ex_netspec_push(&net, &op, &err);
+    ws.nparam = np;
+    ex_metrics(&ws.nmetric);
+    ok(ex_wire_put_setup(&buf, &ws, &net, &err) == 0, "wire-1.1 a setup is encoded");
+    ok(ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == 0 && got_ws.nparam == np &&
+           got_ws.detail == 1 && got_net.n == 1 && !strcmp(got_net.ops[0].name, "c1") &&
+           got_net.ops[0].line == 12 && got_net.h == 28 && !strcmp(got_net.name, "tiny"),
+       "wire-1.2 ... and decoded with its network");
+    ex_netspec_fini(&got_net);
+    ex_netspec_init(&got_net);
+    ok(ex_wire_get_setup(buf.p, buf.n - 3, &got_ws, &got_net, &err) == ST_EFORMAT &&
+           strstr(err.msg, "1 layer operations do not fit"),
+       "wire-1.3 a truncated setup is refused: %s", err.msg);
+    ex_netspec_fini(&got_net);
+    ex_netspec_init(&got_net);
+    ws.nmetric++;
+    ex_wire_put_setup(&buf, &ws, &net, &err);
+    ok(ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == ST_EFORMAT &&
+           strstr(err.msg, "mixed versions"),
+       "wire-1.4 a setup from a program with other metrics is refused: %s", err.msg);
+    ok(ex_wire_get_setup("junk", 4, &got_ws, &got_net, &err) == ST_EFORMAT &&
+           strstr(err.msg, "not a setup"),
+       "wire-1.5 bytes that are not a setup are refused");
+
+    /* --------------------------------------------------------------- points */
+    fill(&a, 6, np);
+    ok(ex_wire_put_points(&buf, 42, &a, &err) == 0, "wire-2.1 a batch of points is encoded");
+    /* Column 1 varies, column 2 differs only in the sign of zero, the last has a NaN. */
+    ok(buf.n == 24 + (size_t)np * 8 + 3 * 4 + 6 * 3 * 8,
+       "wire-2.2 ... with the first vector and only the 3 varying columns (%zu bytes)", buf.n);
+    ok(ex_wire_get_points(buf.p, buf.n, np, &seq, &b, &err) == 0 && seq == 42 && b.n == 6,
+       "wire-2.3 ... decoded with its sequence number");
+    same = 1;
+    for (int i = 0; i < 6; i++)
+        same &= memcmp(a.recs[i].vals, b.recs[i].vals, (size_t)np * 8) == 0;
+    ok(same, "wire-2.4 ... every value bit for bit (NaN and -0 included)");
+    ok(ex_wire_get_points(buf.p, buf.n - 8, np, &seq, &b, &err) == ST_EFORMAT &&
+           strstr(err.msg, "do not match"),
+       "wire-2.5 a truncated batch is refused: %s", err.msg);
+    ok(ex_wire_get_points(buf.p, buf.n, np + 1, &seq, &b, &err) == ST_EFORMAT,
+       "wire-2.6 a batch for another parameter table is refused");
+    ex_batch_clear(&a);
+    ok(ex_wire_put_points(&buf, 7, &a, &err) == 0 &&
+           ex_wire_get_points(buf.p, buf.n, np, &seq, &b, &err) == 0 && b.n == 0 && seq == 7,
+       "wire-2.7 an empty batch travels");
+
+    /* -------------------------------------------------------------- records */
+    fill(&a, 4, np);
+    fill(&b, 4, np);
+    for (int i = 0; i < 4; i++) {
+        ex_record *r = &a.recs[i];
+        for (int k = 0; k < a.nmetric; k++)
+            r->metrics[k].u = (uint64_t)(i * 100 + k);
+        r->status = i == 2 ? EX_FAILED : EX_OK;
+        if (i == 2)
+            snprintf(r->msg, sizeof r->msg, "ch2_kib = 1: too small for one tile");
+        if (i == 1) {
+            r->ndetail = 2;
+            r->detail = calloc(2, sizeof *r->detail);
+            r->detail[1].layer = 5;
+            r->detail[1].phase = 2;
+            r->detail[1].v[EX_D_ENERGY_PJ].f = 3.25;
+        }
+    }
+    ok(ex_wire_put_records(&buf, 9, 0.125, &a, &err) == 0, "wire-3.1 records are encoded");
+    ok(ex_wire_get_records(buf.p, buf.n, 9, &eval_s, &b, &err) == 0 && eval_s == 0.125,
+       "wire-3.2 ... and decoded onto the batch that was sent");
+    same = 1;
+    for (int i = 0; i < 4; i++)
+        same &= b.recs[i].status == a.recs[i].status && !strcmp(b.recs[i].msg, a.recs[i].msg) &&
+                memcmp(b.recs[i].metrics, a.recs[i].metrics, (size_t)a.nmetric * 8) == 0 &&
+                b.recs[i].ndetail == a.recs[i].ndetail;
+    ok(same, "wire-3.3 ... status, message and metrics of every point");
+    ok(b.recs[1].ndetail == 2 && b.recs[1].detail[1].layer == 5 && b.recs[1].detail[1].phase == 2 &&
+           b.recs[1].detail[1].v[EX_D_ENERGY_PJ].f == 3.25,
+       "wire-3.4 ... and the per-layer detail");
+    ok(ex_wire_get_records(buf.p, buf.n, 10, &eval_s, &b, &err) == ST_EFORMAT &&
+           strstr(err.msg, "came for batch 10"),
+       "wire-3.5 records of another batch are refused: %s", err.msg);
+    ok(ex_wire_get_records(buf.p, buf.n - 1, 9, &eval_s, &b, &err) == ST_EFORMAT,
+       "wire-3.6 truncated records are refused");
+
+    /* --------------------------------------------------------------- sizing */
+    ex_sizer_init(&z, 4, 4096, 0.5);
+    ok(ex_sizer_next(&z, 1000000) == 1, "sizer-1.1 one point until a cost is known");
+    ex_sizer_observe(&z, 10, 0.01);
+    ok(ex_sizer_next(&z, 1000000) == 500, "sizer-1.2 then about batch_s of work (0.5 s / 1 ms)");
+    ok(ex_sizer_next(&z, 800) == 100, "sizer-1.3 at most 1/(2 workers) of what is left");
+    ok(ex_sizer_next(&z, 3) == 1, "sizer-1.4 and at least one point");
+    ex_sizer_observe(&z, 10, 0.03);
+    ok(fabs(z.cost_s - 0.002) < 1e-12, "sizer-1.5 the cost follows the last batches (1/2 weight)");
+    ex_sizer_init(&z, 4, 4096, 0.5);
+    ex_sizer_observe(&z, 1000, 0);
+    ok(ex_sizer_next(&z, UINT64_C(1) << 40) == 4096, "sizer-1.6 cheap points: batch_max");
+
+    ex_batch_fini(&a);
+    ex_batch_fini(&b);
+    ex_buf_fini(&buf);
+    ex_netspec_fini(&net);
+    ex_netspec_fini(&got_net);
+    ex_ptab_fini(&t);
+    return tap_done();
+}
