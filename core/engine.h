@@ -1,7 +1,9 @@
 /*
  * engine.h - internal interface between the parts of the simulator: bit
- * rows (bitrow.c), the layer geometry and tiling (map.c) and the engine
- * (sim.c). Not installed, not part of the public API in st.h.
+ * rows (bitrow.c), the layer geometry and tiling (map.c), the engine
+ * (sim.c), and the two halves of the pruning (prune.c) that the sparsity
+ * model (sparsity.c) calls apart. Not installed, not part of the public API
+ * in st.h.
  */
 #ifndef ST_ENGINE_H
 #define ST_ENGINE_H
@@ -65,5 +67,33 @@ int st_map_plan(const st_layer *l, const st_geom *g, const st_point *pt, st_phas
  * z non-zeros. */
 double st_map_elem_bits(const st_point *pt, int compressed);
 double st_map_bits(const st_point *pt, uint64_t n, uint64_t z, int compressed);
+
+/* ------------------------------------------------------------- pruning */
+
+/* st_prune in two halves, for a caller that prunes part of a tensor with a
+ * threshold it estimated itself (sparsity.c, st_sparsity_rows).
+ * st_prune_threshold: the threshold st_prune derives from the statistic
+ * mean_abs (mean|g| over the counted elements), Phi^-1((1 + p) / 2) *
+ * sigma_scale * mean_abs rounded to float, into *tau. Fails with ST_EINVAL
+ * on the options st_prune rejects, a mean_abs that is NaN or negative, or a
+ * threshold beyond the float range; *tau is then untouched. */
+int st_prune_threshold(const st_prune_opts *opts, double mean_abs, float *tau, st_err *err);
+
+/* The rule of st_prune for one threshold tau >= 0, prepared once for many
+ * runs: st_prune_rule_init fills it. */
+typedef struct st_prune_rule {
+    float tau;
+    double scale;     /* 256 / tau, 0 when tau = 0 */
+    double edge[257]; /* edge[b] = b tau / 256 */
+} st_prune_rule;
+void st_prune_rule_init(st_prune_rule *r, float tau);
+
+/* st_prune_apply: the rule r on g[0..n) (all finite) into out[0..n) (which
+ * may be g), element k drawing position first + k of the stream (seed,
+ * stream). Pruning the runs of a tensor, each with its offset and the same
+ * rule, gives on every element what st_prune gives with that tau. Returns
+ * the exact zeros of out. */
+uint64_t st_prune_apply(const st_prune_rule *r, const float *g, float *out, size_t n, uint64_t seed,
+                        uint64_t stream, uint64_t first);
 
 #endif

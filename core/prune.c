@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "engine.h"
 #include "st.h"
 
 #define PRUNE_SQRT_PI_2 1.2533141373155002512 /* sqrt(pi/2) = sigma / E|g| for a normal law */
@@ -88,14 +89,27 @@ static size_t prune_scan(const float *g, size_t n, double *sum, uint64_t *zeros)
     return bad;
 }
 
-/* Pass 2 of st_prune: the rule with the threshold tau_f >= 0 on g[0..n), into
- * out[0..n) (which may be g); returns the zeros of out.
+/* Prepare the rule for the threshold tau_f >= 0. edge[b] = b tau / 256 is exact in double
+ * (a 9-bit times a 24-bit integer, scaled by a power of two), which st_prune_apply relies on. */
+void st_prune_rule_init(st_prune_rule *r, float tau_f)
+{
+    int k;
+
+    r->tau = tau_f;
+    r->scale = tau_f > 0.0f ? 256.0 / (double)tau_f : 0.0;
+    for (k = 0; k <= 256; k++)
+        r->edge[k] = (double)k * (double)tau_f * 0x1p-8;
+}
+
+/* Pass 2 of st_prune: the rule r on g[0..n), into out[0..n) (which may be g); returns the
+ * zeros of out. Element i is position first + i of the stream: st_prune passes 0, and a
+ * caller that prunes a tensor run by run passes each run's offset, so that every element
+ * meets the draw it would meet in one call.
  *
  * |g| >= tau is kept; otherwise tau * sign(g) with probability |g| / tau,
- * else 0. Element i's uniform u is position i of the bytes of (seed,
- * stream) (st.h, st_rng_bytes): its byte b puts u in [b / 256, (b + 1) / 256),
- * and edge[b] = b tau / 256 is exact in double (a 9-bit times a 24-bit
- * integer, scaled by a power of two), so |g| >= edge[b + 1] means
+ * else 0. Element i's uniform u is position first + i of the bytes of
+ * (seed, stream) (st.h, st_rng_bytes): its byte b puts u in [b / 256, (b + 1) / 256),
+ * and as edge[b] = b tau / 256 is exact, |g| >= edge[b + 1] means
  * u < |g| / tau exactly, |g| <= edge[b] means u >= |g| / tau, and only
  * between the two, once in 256 elements, does st_rng_tie decide, on
  * (256 |g| / tau - b) 2^32 in double. The probability of tau * sign(g) is
@@ -106,14 +120,16 @@ static size_t prune_scan(const float *g, size_t n, double *sum, uint64_t *zeros)
  * element 0 < |g| < tau. The selects go through bit masks, and the test for
  * the st_rng_tie case is one xor, without a branch on the data: a compiler
  * turns a select on a coin flip into a branch, mispredicted half the time.
- * With tau_f = 0 (p = 0) every element is kept as it is: the input is
+ * With tau = 0 (p = 0) every element is kept as it is: the input is
  * copied bit for bit. */
-static uint64_t prune_rule(const float *g, float *out, size_t n, float tau_f, uint64_t seed,
-                           uint64_t stream)
+uint64_t st_prune_apply(const st_prune_rule *r, const float *g, float *out, size_t n, uint64_t seed,
+                        uint64_t stream, uint64_t first)
 {
+    const double *edge = r->edge;
+    float tau_f = r->tau;
     uint8_t b[PRUNE_CHUNK] = {0};
     uint32_t bits, tau_bits, self, drawn, keep;
-    double scale, rest, edge[257];
+    double rest;
     uint64_t zeros = 0;
     size_t i, k, len;
     float a;
@@ -123,9 +139,6 @@ static uint64_t prune_rule(const float *g, float *out, size_t n, float tau_f, ui
         out[i] = g[i];
         zeros += out[i] == 0.0f;
     }
-    for (k = 0; k <= 256; k++)
-        edge[k] = (double)k * (double)tau_f * 0x1p-8;
-    scale = tau_f > 0.0f ? 256.0 / (double)tau_f : 0.0;
     memcpy(&tau_bits, &tau_f, sizeof tau_bits);
     for (i = 0; tau_f > 0.0f && i < n; i += len) {
         len = n - i < PRUNE_CHUNK ? n - i : PRUNE_CHUNK;
@@ -135,14 +148,14 @@ static uint64_t prune_rule(const float *g, float *out, size_t n, float tau_f, ui
             need = a < tau_f && a > 0.0f;
         }
         if (need)
-            st_rng_bytes(seed, stream, (uint64_t)i, len, b);
+            st_rng_bytes(seed, stream, first + (uint64_t)i, len, b);
         for (k = 0; k < len; k++) {
             a = fabsf(g[i + k]);
             memcpy(&bits, &g[i + k], sizeof bits);
             keep = (double)a >= edge[b[k] + 1];
             if (((double)a > edge[b[k]]) ^ keep) {
-                rest = ((double)a * scale - b[k]) * 0x1p32;
-                keep = (double)st_rng_tie(seed, stream, (uint64_t)(i + k)) < rest;
+                rest = ((double)a * r->scale - b[k]) * 0x1p32;
+                keep = (double)st_rng_tie(seed, stream, first + (uint64_t)(i + k)) < rest;
             }
             self = -(uint32_t)(a >= tau_f);
             drawn = (tau_bits | (bits & 0x80000000u)) & -keep;
@@ -152,6 +165,32 @@ static uint64_t prune_rule(const float *g, float *out, size_t n, float tau_f, ui
         }
     }
     return zeros;
+}
+
+/* DESIGN.md section 1: sigma = sigma_scale * mean|g|, and tau = Phi^-1((1 + p) / 2) * sigma,
+ * rounded to float once (see st_prune below for why that float is what the rule uses). */
+int st_prune_threshold(const st_prune_opts *opts, double mean_abs, float *tau_f, st_err *err)
+{
+    double tau = 0.0;
+    int rc;
+
+    rc = prune_check(NULL, NULL, 0, opts, err);
+    if (rc)
+        goto done;
+    if (!(mean_abs >= 0.0)) {
+        rc = st_err_set(err, ST_EINVAL, "mean|g| = %g: must be >= 0", mean_abs);
+        goto done;
+    }
+    tau = prune_z(opts->p) * opts->sigma_scale * mean_abs;
+    if (!(tau <= FLT_MAX))
+        rc = st_err_set(err, ST_EINVAL,
+                        "tau = %g: exceeds the float range (p = %g, sigma_scale = %g, "
+                        "mean|g| = %g)",
+                        tau, opts->p, opts->sigma_scale, mean_abs);
+    else
+        *tau_f = (float)tau;
+done:
+    return rc;
 }
 
 /* Contract (st.h) in full: fails with ST_EINVAL, writing neither out nor
@@ -170,8 +209,9 @@ static uint64_t prune_rule(const float *g, float *out, size_t n, float tau_f, ui
 int st_prune(const float *g, float *out, size_t n, const st_prune_opts *opts, uint64_t seed,
              uint64_t stream, st_prune_stats *stats, st_err *err)
 {
-    double sum, mean = 0.0, tau = 0.0;
+    double sum, mean = 0.0;
     uint64_t zeros_in = 0, zeros = 0, counted;
+    st_prune_rule rule;
     float tau_f;
     size_t bad;
     int rc;
@@ -187,23 +227,16 @@ int st_prune(const float *g, float *out, size_t n, const st_prune_opts *opts, ui
         goto done;
     }
 
-    /* DESIGN.md section 1: sigma = sigma_scale * mean|g|, and
-     * tau = Phi^-1((1 + p) / 2) * sigma. With no element to average over,
-     * tau = 0, which keeps everything. */
+    /* With no element to average over, mean = 0 and tau = 0, which keeps everything. */
     counted = opts->skip_zeros ? (uint64_t)n - zeros_in : (uint64_t)n;
     if (counted > 0)
         mean = sum / (double)counted;
-    tau = prune_z(opts->p) * opts->sigma_scale * mean;
-    if (!(tau <= FLT_MAX)) {
-        rc = st_err_set(err, ST_EINVAL,
-                        "tau = %g: exceeds the float range (p = %g, sigma_scale = %g, "
-                        "mean|g| = %g)",
-                        tau, opts->p, opts->sigma_scale, mean);
+    rc = st_prune_threshold(opts, mean, &tau_f, err);
+    if (rc)
         goto done;
-    }
-    tau_f = (float)tau;
 
-    zeros = prune_rule(g, out, n, tau_f, seed, stream);
+    st_prune_rule_init(&rule, tau_f);
+    zeros = st_prune_apply(&rule, g, out, n, seed, stream, 0);
 
     if (stats) {
         stats->tau = (double)tau_f;

@@ -1264,8 +1264,8 @@ static int model_masks(void *ctx, const st_net *net, int layer, int image,
                        const uint8_t *act_want, const uint8_t *grad_want, st_layer_masks *m,
                        st_err *err)
 {
-    (void)act_want, (void)grad_want;
-    return st_sparsity_layer(net, (const st_sparsity_cfg *)ctx, layer, image, m, err);
+    return st_sparsity_rows(net, (const st_sparsity_cfg *)ctx, layer, image, act_want, grad_want, m,
+                            err);
 }
 
 int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err)

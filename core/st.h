@@ -332,6 +332,40 @@ void st_layer_masks_fini(st_layer_masks *m);
 int st_sparsity_layer(const st_net *net, const st_sparsity_cfg *cfg, int layer, int image,
                       st_layer_masks *m, st_err *err);
 
+/* Compute st_sparsity_layer's masks on some rows only, for a sampled run
+ * that reads a few rows of each tensor. act_want flags rows of act_in (in_c
+ * x in_h rows of in_w), grad_want rows of grad (out_c x out_h rows of
+ * out_w): one byte per row, any non-zero byte meaning wanted; NULL wants
+ * every row. The arrays are read, not validated: they must hold that many
+ * bytes. Only what the wanted rows depend on is drawn (through a pool, the
+ * source rows of its windows; for the max-pool arg-max, the ReLU rows of the
+ * windows that cover a wanted gradient row).
+ * act_in: every wanted row is bit for bit st_sparsity_layer's.
+ * grad: the generated rows are the wanted ones, plus, when the layer is
+ * pruned with p > 0 and the wanted rows hold fewer than 4096 positions, the
+ * rows floor(k R / need), k < need = ceil(4096 / out_w), R the rows of grad
+ * (all of them when need >= R); and all R rows when that makes more than
+ * half of them (the whole tensor then costs less). Their natural mask is
+ * st_sparsity_layer's, and the pruning draws the same random number at each
+ * position, but tau comes from mean|g| over the generated rows, an estimate
+ * of the tensor's: unbiased when the rows are chosen without regard to the
+ * values, with a relative standard error near cv / sqrt(n) for n generated
+ * positions, cv being the coefficient of variation of |g| natural zeros
+ * included (0.76 for a dense normal dZ, 1.46 behind a ReLU of density 0.5),
+ * more when rows differ in density. A relative error e of tau moves the
+ * density after pruning by at most about e (0.36 e for a dense normal dZ at
+ * p = 0.9); the pruned rows are a subset of st_sparsity_layer's when tau
+ * comes out larger, a superset when smaller (docs/sparsity.md).
+ * Rows not generated are 0. act_density, grad_density_natural and
+ * grad_density are measured over the generated rows, tau is the threshold
+ * used. When every row of grad is generated (grad_want NULL, or the rules
+ * above), grad, its densities and tau are st_sparsity_layer's exactly.
+ * Errors, purity and ownership as for st_sparsity_layer; messages about
+ * NULL arguments name st_sparsity_rows. */
+int st_sparsity_rows(const st_net *net, const st_sparsity_cfg *cfg, int layer, int image,
+                     const uint8_t *act_want, const uint8_t *grad_want, st_layer_masks *m,
+                     st_err *err);
+
 /* ------------------------------------------------------- design points */
 
 /* Value types of design-point parameters. */

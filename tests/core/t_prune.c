@@ -1,7 +1,8 @@
 /*
  * t_prune.c - TAP tests of the stochastic gradient pruning (DESIGN.md
- * section 1). Samples come from the test's own generator, never from
- * st_rng; expectations are closed forms or counts made here.
+ * section 1), and of its two halves in engine.h. Samples come from the
+ * test's own generator, never from st_rng; expectations are closed forms or
+ * counts made here.
  */
 #include <float.h>
 #include <stdint.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "st.h"
 #include "tap.h"
 
@@ -611,6 +613,64 @@ done:
     free(b);
 }
 
+/* st_prune_threshold and st_prune_apply (engine.h): pruning a tensor run by
+ * run, each run with its offset and st_prune's threshold, gives st_prune's
+ * output. */
+static void test_parts(const float *g)
+{
+    static const size_t cut[4] = {0, 777, 40000, N_SUM}; /* three runs of uneven length */
+    float *a = malloc(N_SUM * sizeof *a), *b = malloc(N_SUM * sizeof *b), tau = -1.0f;
+    st_prune_opts o;
+    st_prune_stats st;
+    st_prune_rule rule;
+    st_err e;
+    uint64_t zeros = 0;
+    int k, rc, same;
+
+    st_prune_opts_init(&o);
+    o.p = 0.9;
+    if (!a || !b || st_prune(g, a, N_SUM, &o, 11u, 5u, &st, &e) != 0) {
+        for (k = 1; k <= 7; k++)
+            ok(0, "prune-11.%d (setup failed)", k);
+        goto done;
+    }
+    rc = st_prune_threshold(&o, st.mean_abs, &tau, &e);
+    ok(rc == 0 && (double)tau == st.tau,
+       "prune-11.1 st_prune_threshold of st_prune's mean|g| "
+       "is st_prune's tau (%.9g)",
+       (double)tau);
+    st_prune_rule_init(&rule, (float)st.tau);
+    for (k = 0; k < 3; k++)
+        zeros += st_prune_apply(&rule, g + cut[k], b + cut[k], cut[k + 1] - cut[k], 11u, 5u,
+                                (uint64_t)cut[k]);
+    ok(memcmp(a, b, N_SUM * sizeof *a) == 0 && zeros == st.zeros,
+       "prune-11.2 three runs at their offsets equal st_prune bit for bit, zeros counted");
+    st_prune_apply(&rule, g + cut[1], b, cut[2] - cut[1], 11u, 5u, 0);
+    same = memcmp(a + cut[1], b, (cut[2] - cut[1]) * sizeof *a) == 0;
+    ok(!same, "prune-11.3 a run drawn at offset 0 instead of its own differs");
+    st_prune_rule_init(&rule, 0.0f);
+    zeros = st_prune_apply(&rule, g, b, N_SUM, 11u, 5u, 123);
+    ok(memcmp(g, b, N_SUM * sizeof *a) == 0 && zeros == 0,
+       "prune-11.4 tau = 0 copies the input bit for bit");
+    tau = -1.0f;
+    st_err_clear(&e);
+    rc = st_prune_threshold(&o, NAN, &tau, &e);
+    ok(rc == ST_EINVAL && tap_has_all(e.msg, "mean|g| = nan: must be >= 0", NULL) && tau == -1.0f,
+       "prune-11.5 %s", e.msg);
+    st_err_clear(&e);
+    rc = st_prune_threshold(&o, 1e39, &tau, &e);
+    ok(rc == ST_EINVAL && tap_has_all(e.msg, "exceeds the float range", "mean|g| = 1e+39", NULL),
+       "prune-11.6 %s", e.msg);
+    o.p = 1.0;
+    st_err_clear(&e);
+    rc = st_prune_threshold(&o, 1.0, &tau, &e);
+    ok(rc == ST_EINVAL && tap_has_all(e.msg, "p = 1: must be in [0, 1)", NULL), "prune-11.7 %s",
+       e.msg);
+done:
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
     float *g = malloc(N_BIG * sizeof *g), *out = malloc(N_BIG * sizeof *out);
@@ -621,7 +681,7 @@ int main(void)
         printf("Bail out! out of memory\n");
         goto done;
     }
-    tap_plan(63);
+    tap_plan(70);
     test_errors();
     test_special();
     test_statistic();
@@ -639,6 +699,7 @@ int main(void)
     test_order(g);
     check_differ("prune-10.4", "different seeds", g, 12u, 5u);
     check_differ("prune-10.5", "different streams", g, 11u, 6u);
+    test_parts(g);
     rc = tap_done();
 done:
     free(g);

@@ -12,7 +12,7 @@
 #include "tap.h"
 
 #define PI    3.14159265358979323846
-#define NPLAN 85
+#define NPLAN 163
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -107,6 +107,21 @@ static st_net *net_add(void)
     STEP(st_net_add(n, "add", 1, 3, &e));
     STEP(st_net_conv(n, "conv5", 4, 8, 3, 1, 1, 1, &e));
     STEP(st_net_conv(n, "conv6", 3, 8, 3, 1, 1, 1, &e));
+    return done_net(n, &e, good);
+}
+
+/* conv0 (3 -> ch) - relu1 - gap2 - fc3 (10): conv0's dZ goes through a global average pool. */
+static st_net *net_gap(int ch, int hw)
+{
+    st_net *n = NULL;
+    st_err e;
+    int good = 1;
+
+    STEP(st_net_create("gap-net", 3, hw, hw, &n, &e));
+    STEP(st_net_conv(n, "conv0", -1, ch, 3, 1, 1, 1, &e));
+    STEP(st_net_relu(n, "relu1", ST_PREV, &e));
+    STEP(st_net_gap(n, "gap2", ST_PREV, &e));
+    STEP(st_net_fc(n, "fc3", ST_PREV, 10, &e));
     return done_net(n, &e, good);
 }
 
@@ -998,6 +1013,518 @@ static void test_builtins(void)
     st_layer_masks_fini(&m);
 }
 
+/* ------------------------------------------------------------ row subsets */
+
+/* The test's own row choices: xorshift64 (Marsaglia 2003), independent of the model's
+ * generator, with a fixed seed so that every run checks the same subsets. */
+static uint64_t rows_rng = 0x9E3779B97F4A7C15u;
+
+static double rows_uniform(void)
+{
+    rows_rng ^= rows_rng << 13;
+    rows_rng ^= rows_rng >> 7;
+    rows_rng ^= rows_rng << 17;
+    return (double)(rows_rng >> 11) * 0x1p-53;
+}
+
+/* Each row wanted with probability f, flagged by a random byte in [1, 255]: any non-zero byte
+ * means wanted. */
+static void rows_pick(uint8_t *want, size_t rows, double f)
+{
+    size_t r;
+
+    for (r = 0; r < rows; r++)
+        want[r] = rows_uniform() < f ? (uint8_t)(1 + (int)(rows_uniform() * 255)) : 0;
+}
+
+/* Ones and positions of mask (rows of w) on the rows flagged in set. */
+static void rows_count(const uint8_t *mask, const uint8_t *set, size_t rows, size_t w, size_t *nz,
+                       size_t *n)
+{
+    size_t r;
+
+    *nz = *n = 0;
+    for (r = 0; r < rows; r++) {
+        if (set[r]) {
+            *nz += count_nz(mask + r * w, w);
+            *n += w;
+        }
+    }
+}
+
+/* Is every row of mask that set does not flag all zero? */
+static int rows_zero_outside(const uint8_t *mask, const uint8_t *set, size_t rows, size_t w)
+{
+    size_t r;
+    int ok_ = 1;
+
+    for (r = 0; r < rows && ok_; r++)
+        ok_ = set[r] || count_nz(mask + r * w, w) == 0;
+    return ok_;
+}
+
+/* Are two results identical: both masks byte for byte, the densities and tau exactly? */
+static int masks_same(const st_layer *l, const st_layer_masks *a, const st_layer_masks *b)
+{
+    return a->layer == b->layer && memcmp(a->act_in, b->act_in, in_n(l)) == 0 &&
+           memcmp(a->grad, b->grad, out_n(l)) == 0 && a->act_density == b->act_density &&
+           a->grad_density_natural == b->grad_density_natural &&
+           a->grad_density == b->grad_density && a->tau == b->tau;
+}
+
+static int rows_call(const st_net *net, const st_sparsity_cfg *cfg, int layer, int image,
+                     const uint8_t *aw, const uint8_t *gw, st_layer_masks *m)
+{
+    st_err e;
+    int rc = st_sparsity_rows(net, cfg, layer, image, aw, gw, m, &e);
+
+    if (rc)
+        diag("st_sparsity_rows(layer %d, image %d) failed: %s", layer, image, e.msg);
+    return rc;
+}
+
+/* The mean and the standard deviation over rows of the per-row fraction of ones of mask
+ * (rows of w): the spread a sample of rows draws its estimate from. */
+static void rows_spread(const uint8_t *mask, size_t rows, size_t w, double *mean, double *sd)
+{
+    double s = 0, s2 = 0, d;
+    size_t r;
+
+    for (r = 0; r < rows; r++) {
+        d = (double)count_nz(mask + r * w, w) / (double)w;
+        s += d;
+        s2 += d * d;
+    }
+    *mean = s / (double)rows;
+    d = s2 / (double)rows - *mean * *mean;
+    *sd = sqrt(d > 0 ? d : 0);
+}
+
+/* What one network's layers gave, summed over layers and subsets. */
+typedef struct rows_tally {
+    int act, nat, nest, tau, same, dens, exact, half, cases;
+    double tau_worst, same_worst, dens_worst; /* largest |error| / tolerance seen */
+} rows_tally;
+
+/* Compare st_sparsity_rows on random row subsets with st_sparsity_layer on one compute
+ * layer, image 0, default configuration at p = 0.9 (and p = 0 for the natural mask). */
+static int rows_layer(const st_net *net, int i, rows_tally *t)
+{
+    const st_layer *l = st_net_layer(net, i);
+    size_t aw = (size_t)l->in_w, gw = (size_t)l->out_w, ar = in_n(l) / aw, gr = out_n(l) / gw;
+    size_t r, x, nz, n, nzs, nzf, kw, k_lo, n_lo, need;
+    st_layer_masks full, full0, sub, sub0;
+    st_sparsity_cfg c, c0;
+    uint8_t *awant = malloc(ar), *gwant = malloc(gr), *ones_a = malloc(ar), *ones_g = malloc(gr);
+    double fr[2] = {0.03, 0.3}, lr, tol, d, sd_nat, mean_g, sd_g, err;
+    int f, good = 1, nest;
+
+    st_sparsity_cfg_init(&c);
+    c.prune.p = 0.9;
+    c0 = c;
+    c0.prune.p = 0;
+    st_layer_masks_init(&full);
+    st_layer_masks_init(&full0);
+    st_layer_masks_init(&sub);
+    st_layer_masks_init(&sub0);
+    if (!awant || !gwant || !ones_a || !ones_g || masks(net, &c, i, 0, &full) ||
+        masks(net, &c0, i, 0, &full0)) {
+        good = 0;
+        goto done;
+    }
+    /* NULL wants, and every row wanted, give st_sparsity_layer's result exactly. */
+    memset(ones_a, 1, ar);
+    memset(ones_g, 1, gr);
+    good = !rows_call(net, &c, i, 0, NULL, NULL, &sub) &&
+           !rows_call(net, &c, i, 0, ones_a, ones_g, &sub0);
+    if (!good)
+        goto done;
+    t->exact += masks_same(l, &full, &sub) && masks_same(l, &full, &sub0);
+    /* Three rows of dZ in four (more than half of any tensor of 3 rows or more): the whole
+     * of dZ is generated, as st_sparsity_layer does. */
+    for (r = 0; r < gr; r++)
+        ones_g[r] = r % 4 != 0;
+    good = !rows_call(net, &c, i, 0, NULL, ones_g, &sub);
+    if (!good)
+        goto done;
+    t->half += gr >= 3 && memcmp(sub.grad, full.grad, out_n(l)) == 0 &&
+               sub.grad_density_natural == full.grad_density_natural &&
+               sub.grad_density == full.grad_density && sub.tau == full.tau;
+    rows_spread(full0.grad, gr, gw, &d, &sd_nat);
+    rows_spread(full.grad, gr, gw, &mean_g, &sd_g);
+    for (f = 0; f < 2; f++) {
+        rows_pick(awant, ar, fr[f]);
+        rows_pick(gwant, gr, fr[f]);
+        if (rows_call(net, &c, i, 0, awant, gwant, &sub) ||
+            rows_call(net, &c0, i, 0, awant, gwant, &sub0)) {
+            good = 0;
+            goto done;
+        }
+        t->cases++;
+        /* act_in: wanted rows bit for bit, the others 0, the density counted on the wanted */
+        nest = rows_zero_outside(sub.act_in, awant, ar, aw);
+        for (r = 0; r < ar; r++)
+            nest &= !awant[r] || memcmp(sub.act_in + r * aw, full.act_in + r * aw, aw) == 0;
+        rows_count(full.act_in, awant, ar, aw, &nz, &n);
+        t->act += nest && sub.act_density == (n ? (double)nz / (double)n : 0.0);
+        /* the natural dZ (p = 0: no rows added for the threshold, and no pruning); wanted
+         * rows over half of them (a small tensor) make the whole tensor */
+        kw = count_nz(gwant, gr);
+        if (2 * kw > gr) {
+            nest = memcmp(sub0.grad, full0.grad, out_n(l)) == 0;
+            nz = count_nz(full0.grad, out_n(l));
+            n = out_n(l);
+        } else {
+            nest = rows_zero_outside(sub0.grad, gwant, gr, gw);
+            for (r = 0; r < gr; r++)
+                nest &= !gwant[r] || memcmp(sub0.grad + r * gw, full0.grad + r * gw, gw) == 0;
+            rows_count(full0.grad, gwant, gr, gw, &nz, &n);
+        }
+        t->nat += nest && sub0.grad_density_natural == (n ? (double)nz / (double)n : 0.0) &&
+                  sub0.tau == 0.0;
+        /* The same draw per position: with a larger tau the kept elements are a subset of
+         * the full call's (|g| >= tau' implies |g| >= tau, u < |g|/tau' implies u < |g|/tau),
+         * with a smaller one a superset; and always inside the natural mask. */
+        nest = 1;
+        nzs = nzf = 0;
+        for (r = 0; r < gr; r++) {
+            if (!gwant[r])
+                continue;
+            for (x = 0; x < gw; x++) {
+                uint8_t a = sub.grad[r * gw + x], b = full.grad[r * gw + x];
+                nest &= (sub.tau >= full.tau ? a <= b : a >= b) && a <= full0.grad[r * gw + x];
+                nzs += a;
+                nzf += b;
+            }
+        }
+        t->nest += nest;
+        /* Rows and positions the threshold came from, at least: the wanted ones, or the
+         * 4096 positions of the documented extension (every row of a smaller tensor). */
+        need = (4096 + gw - 1) / gw;
+        k_lo = kw * gw >= 4096 ? kw : need >= gr ? gr : kw > need ? kw : need;
+        n_lo = k_lo * gw;
+        lr = fabs(log(sub.tau / full.tau));
+        if (k_lo == gr) {
+            /* every row generated: exactly st_sparsity_layer's threshold */
+            t->tau += sub.tau == full.tau;
+            err = 0;
+        } else {
+            /* tau is proportional to mean|g|. For normal values behind a natural mask of
+             * density d, |g| 1[mask] has cv^2 = pi / (2 d) - 1 if positions were
+             * independent; rows of unequal density (max-pool windows overlap on every
+             * other row) add var(row density) / d^2 per row sampled. 6 standard errors. */
+            tol = 6 * sqrt((PI / (2 * d) - 1) / (double)n_lo +
+                           sd_nat * sd_nat / (d * d) / (double)k_lo);
+            err = lr / tol;
+            t->tau += err <= 1;
+        }
+        t->tau_worst = fmax(t->tau_worst, err);
+        /* Same rows: an element's decision can differ only where its u falls between
+         * |g| / tau and |g| / tau', probability <= |ln(tau' / tau)| = lr; the differences
+         * are independent given the values, so 5 binomial standard errors over that. */
+        if (kw > 0) {
+            n = kw * gw;
+            tol = lr + 5 * sqrt(lr / (double)n) + 1.0 / (double)n;
+            err = fabs((double)nzs - (double)nzf) / (double)n / tol;
+            t->same += err <= 1;
+            t->same_worst = fmax(t->same_worst, err);
+        } else {
+            t->same++;
+        }
+        /* Density over the generated rows against the whole tensor's: a sample of at
+         * least k_lo rows of the full result, whose per-row densities spread by sd_g, so
+         * 6 standard errors of that mean, plus the threshold's effect bounded as above. */
+        tol = 6 * sd_g / sqrt((double)k_lo) + lr + 1e-12;
+        err = fabs(sub.grad_density - full.grad_density) / tol;
+        t->dens += err <= 1;
+        t->dens_worst = fmax(t->dens_worst, err);
+    }
+done:
+    free(awant);
+    free(gwant);
+    free(ones_a);
+    free(ones_g);
+    st_layer_masks_fini(&full);
+    st_layer_masks_fini(&full0);
+    st_layer_masks_fini(&sub);
+    st_layer_masks_fini(&sub0);
+    return good;
+}
+
+/* Every compute layer of one network, two random subsets each (3% and 30% of the rows). */
+static void test_rows_net(st_net *net, const char *name, int id)
+{
+    rows_tally t = {0};
+    int i, good = net != NULL, layers = 0;
+
+    for (i = 0; good && i < st_net_count(net); i++) {
+        if (!st_kind_is_compute(st_net_layer(net, i)->kind))
+            continue;
+        layers++;
+        good = rows_layer(net, i, &t);
+    }
+    if (!good) {
+        for (i = 1; i <= 8; i++)
+            ok(0, "spars-%d.%d %s: a call failed", id, i, name);
+        return;
+    }
+    ok(t.act == t.cases,
+       "spars-%d.1 %s: wanted act_in rows bit for bit as st_sparsity_layer, "
+       "others 0, density over the wanted rows (%d/%d)",
+       id, name, t.act, t.cases);
+    ok(t.nat == t.cases,
+       "spars-%d.2 %s: wanted natural dZ rows as st_sparsity_layer, density over "
+       "them (%d/%d)",
+       id, name, t.nat, t.cases);
+    ok(t.nest == t.cases,
+       "spars-%d.3 %s: pruned rows nested in the full call's by tau (same "
+       "draws), inside the natural mask (%d/%d)",
+       id, name, t.nest, t.cases);
+    ok(t.tau == t.cases,
+       "spars-%d.4 %s: tau from the rows within 6 s.e. of the full tau "
+       "(worst %.2f of the tolerance)",
+       id, name, t.tau_worst);
+    ok(t.same == t.cases,
+       "spars-%d.5 %s: pruned density on the same rows within the bound of "
+       "the tau difference (worst %.2f)",
+       id, name, t.same_worst);
+    ok(t.dens == t.cases,
+       "spars-%d.6 %s: pruned density of the subset within 6 s.e. of the "
+       "full one (worst %.2f)",
+       id, name, t.dens_worst);
+    ok(t.exact == layers,
+       "spars-%d.7 %s: NULL wants and all-rows wants equal st_sparsity_layer "
+       "exactly (%d/%d layers)",
+       id, name, t.exact, layers);
+    ok(t.half == layers,
+       "spars-%d.8 %s: wants over half of the dZ rows generate all of dZ, as st_sparsity_layer "
+       "(%d/%d layers)",
+       id, name, t.half, layers);
+}
+
+static void test_rows(void)
+{
+    static const char *const names[] = {"alexnet", "resnet18", "fmnist-cnn"};
+    st_net *net;
+    st_err e;
+    int k;
+
+    for (k = 0; k < 3; k++) {
+        net = NULL;
+        if (st_net_builtin(names[k], &net, &e))
+            diag("%s: %s", names[k], e.msg);
+        test_rows_net(net, names[k], 10 + k);
+        st_net_destroy(&net);
+    }
+    net = net_fan();
+    test_rows_net(net, "fan-net", 13);
+    st_net_destroy(&net);
+    net = net_add();
+    test_rows_net(net, "add-net", 14);
+    st_net_destroy(&net);
+    /* Nets whose ReLU feeds only a pool, so that dZ goes through the pool's backward (in
+     * fan-net a compute consumer of the ReLU makes it dense). */
+    net = net_pool(48, 32, ST_AVGPOOL, 3, 2, 0);
+    test_rows_net(net, "avgpool 3/2 net", 15);
+    st_net_destroy(&net);
+    net = net_pool(48, 32, ST_MAXPOOL, 3, 2, 1);
+    test_rows_net(net, "maxpool 3/2 pad 1 net", 16);
+    st_net_destroy(&net);
+    net = net_gap(48, 32);
+    test_rows_net(net, "gap net", 17);
+    st_net_destroy(&net);
+}
+
+/* The rest of the model's options take other paths (the copula's block draws, channel
+ * densities, Laplace values): act_in and natural dZ rows are still st_sparsity_layer's. */
+static void test_rows_options(void)
+{
+    static const char *const names[] = {"alexnet", "fmnist-cnn", "fan-net"};
+    st_layer_masks full, sub;
+    st_sparsity_cfg c;
+    st_net *net;
+    st_err e;
+    uint8_t *aw, *gw;
+    size_t ar, gr, r, w;
+    int k, i, img, good;
+
+    st_sparsity_cfg_init(&c);
+    c.spatial_corr = 0.5;
+    c.spatial_block = 3;
+    c.channel_cv = 0.5;
+    c.grad_law = ST_LAW_LAPLACE;
+    st_layer_masks_init(&full);
+    st_layer_masks_init(&sub);
+    for (k = 0; k < 3; k++) {
+        net = NULL;
+        if (k < 2 && st_net_builtin(names[k], &net, &e))
+            diag("%s: %s", names[k], e.msg);
+        if (k == 2)
+            net = net_fan();
+        good = net != NULL;
+        for (i = 0; good && i < st_net_count(net); i++) {
+            const st_layer *l = st_net_layer(net, i);
+            if (!st_kind_is_compute(l->kind))
+                continue;
+            ar = in_n(l) / l->in_w;
+            gr = out_n(l) / l->out_w;
+            aw = malloc(ar);
+            gw = malloc(gr);
+            for (img = 0; good && img < 2 && aw && gw; img++) {
+                rows_pick(aw, ar, img ? 0.3 : 0.05);
+                rows_pick(gw, gr, img ? 0.3 : 0.05);
+                good = !masks(net, &c, i, img, &full) && !rows_call(net, &c, i, img, aw, gw, &sub);
+                for (r = 0, w = l->in_w; good && r < ar; r++)
+                    good = !aw[r] || !memcmp(sub.act_in + r * w, full.act_in + r * w, w);
+                for (r = 0, w = l->out_w; good && r < gr; r++)
+                    good = !gw[r] || !memcmp(sub.grad + r * w, full.grad + r * w, w);
+            }
+            good = good && aw && gw;
+            free(aw);
+            free(gw);
+        }
+        ok(good,
+           "spars-18.%d %s, spatial_corr 0.5 in 3x3 blocks, channel_cv 0.5, Laplace, p = 0: "
+           "wanted act_in and dZ rows as st_sparsity_layer",
+           k + 1, names[k]);
+        st_net_destroy(&net);
+    }
+    st_layer_masks_fini(&full);
+    st_layer_masks_fini(&sub);
+}
+
+/* A single wanted dZ row: the threshold comes from the wanted row and the documented
+ * systematic rows floor(j rows / need), need = ceil(4096 / w); the natural density is
+ * measured over exactly those rows, the others are 0. */
+static void test_rows_extension(void)
+{
+    static const char *const names[] = {"alexnet", "resnet18"};
+    static const char *const lnames[] = {"conv2", "layer4.1.conv2"}; /* 27 and 7 wide */
+    st_layer_masks full0, sub;
+    st_sparsity_cfg c, c0;
+    st_net *net;
+    st_err e;
+    size_t gr, w, need, j, nz, n;
+    uint8_t *gw, *gen;
+    int k, good;
+
+    st_sparsity_cfg_init(&c);
+    c.prune.p = 0.9;
+    c0 = c;
+    c0.prune.p = 0;
+    st_layer_masks_init(&full0);
+    st_layer_masks_init(&sub);
+    for (k = 0; k < 2; k++) {
+        const st_layer *l = NULL;
+        int li = -1;
+        net = NULL;
+        if (!st_net_builtin(names[k], &net, &e))
+            for (li = st_net_count(net) - 1; li >= 0; li--)
+                if (!strcmp(st_net_layer(net, li)->name, lnames[k]))
+                    break;
+        if (li < 0) {
+            ok(0, "spars-18.%d %s: no layer '%s'", 4 + k, names[k], lnames[k]);
+            st_net_destroy(&net);
+            continue;
+        }
+        l = st_net_layer(net, li);
+        w = (size_t)l->out_w;
+        gr = out_n(l) / w;
+        need = (4096 + w - 1) / w;
+        gw = calloc(gr, 1);
+        gen = calloc(gr, 1);
+        good = gw && gen && need < gr;
+        if (good) {
+            gw[gr / 2 + 1] = 1;
+            gen[gr / 2 + 1] = 1;
+            for (j = 0; j < need; j++)
+                gen[j * gr / need] = 1;
+            good = !masks(net, &c0, li, 0, &full0) && !rows_call(net, &c, li, 0, NULL, gw, &sub);
+        }
+        if (good) {
+            rows_count(full0.grad, gen, gr, w, &nz, &n);
+            good = n >= 4096 && sub.grad_density_natural == (double)nz / (double)n &&
+                   rows_zero_outside(sub.grad, gen, gr, w);
+            for (j = 0; good && j < out_n(l); j++)
+                good = sub.grad[j] <= full0.grad[j];
+        }
+        ok(good,
+           "spars-18.%d %s '%s': one wanted row of %zu, tau from it and %zu systematic "
+           "rows (>= 4096 positions), natural density over exactly those",
+           4 + k, names[k], l->name, w, need);
+        free(gw);
+        free(gen);
+        st_net_destroy(&net);
+    }
+    st_layer_masks_fini(&full0);
+    st_layer_masks_fini(&sub);
+}
+
+static void test_rows_errors(void)
+{
+    st_net *net = net_pool(4, 8, ST_MAXPOOL, 2, 2, 0);
+    st_layer_masks m, m2;
+    st_sparsity_cfg c;
+    st_err e;
+    uint8_t aw[4 * 8], gw[8 * 4], aw2[4 * 8];
+    size_t i;
+    int rc;
+
+    st_sparsity_cfg_init(&c);
+    st_layer_masks_init(&m);
+    st_layer_masks_init(&m2);
+    if (!net) {
+        skip("test network could not be built", "spars-19 row-subset errors");
+        return;
+    }
+    memset(aw, 1, sizeof aw);
+    memset(gw, 1, sizeof gw);
+#define EXPECT(id, call, ...)                                                                      \
+    do {                                                                                           \
+        st_err_clear(&e);                                                                          \
+        rc = (call);                                                                               \
+        if (!ok(rc == ST_EINVAL && tap_has_all(e.msg, __VA_ARGS__, NULL), "%s %s", id, e.msg))     \
+            diag("  rc %d, message \"%s\"", rc, e.msg);                                            \
+    } while (0)
+
+    EXPECT("spars-19.1", st_sparsity_rows(NULL, &c, 3, 0, aw, gw, &m, &e),
+           "st_sparsity_rows: net is NULL");
+    EXPECT("spars-19.2", st_sparsity_rows(net, &c, 3, 0, aw, gw, NULL, &e),
+           "st_sparsity_rows: masks is NULL");
+    EXPECT("spars-19.3", st_sparsity_rows(net, &c, 4, 0, aw, gw, &m, &e),
+           "layer 4 is out of range: network 'pool-net' has 4 layers");
+    EXPECT("spars-19.4", st_sparsity_rows(net, &c, 2, 0, aw, gw, &m, &e),
+           "layer 2 'pool2' is not a compute layer (it is a maxpool)");
+    EXPECT("spars-19.5", st_sparsity_rows(net, &c, 3, 65536, aw, gw, &m, &e),
+           "image = 65536: must be in [0, 65535]");
+    c.relu_density = 1.5;
+    EXPECT("spars-19.6", st_sparsity_rows(net, &c, 3, 0, aw, gw, &m, &e),
+           "relu_density = 1.5: must be in (0, 1]");
+    c.relu_density = 0.5;
+    ok(m.layer == -1 && m.act_density == 0 && m.grad_density == 0 && m.tau == 0,
+       "spars-19.7 a failed call leaves the masks marked empty (layer -1, densities 0)");
+#undef EXPECT
+    /* conv3 reads the 4 x 4 x 4 pool output: 16 rows of 4. Any non-zero byte wants a row. */
+    memset(aw, 0, sizeof aw);
+    memset(aw2, 0, sizeof aw2);
+    for (i = 0; i < 16; i += 3) {
+        aw[i] = 1;
+        aw2[i] = (uint8_t)(0x80 + 0x3f * (i % 2));
+    }
+    ok(!rows_call(net, &c, 3, 1, aw, NULL, &m) && !rows_call(net, &c, 3, 1, aw2, NULL, &m2) &&
+           masks_same(st_net_layer(net, 3), &m, &m2),
+       "spars-19.8 want bytes 0x80 and 0xbf act as 1: the arrays are not validated beyond bytes");
+    memset(aw, 0, sizeof aw);
+    memset(gw, 0, sizeof gw);
+    ok(!rows_call(net, &c, 3, 0, aw, gw, &m) && m.layer == 3 && m.act_density == 0 &&
+           m.grad_density_natural == 0 && m.grad_density == 0 &&
+           count_nz(m.act_in, 4 * 4 * 4) == 0 && count_nz(m.grad, 8 * 4 * 4) == 0,
+       "spars-19.9 no wanted row, p = 0: all zero, densities 0");
+    st_layer_masks_fini(&m);
+    st_layer_masks_fini(&m2);
+    st_net_destroy(&net);
+}
+
 int main(void)
 {
     tap_plan(NPLAN);
@@ -1010,5 +1537,9 @@ int main(void)
     test_grad_natural();
     test_pruning();
     test_builtins();
+    test_rows();
+    test_rows_options();
+    test_rows_extension();
+    test_rows_errors();
     return tap_done();
 }
