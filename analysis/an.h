@@ -1,12 +1,17 @@
 /*
- * an.h - the public interface of the analysis library: Pareto fronts, non-dominated ranks
- * and the hypervolume of sets of points in objective space. Plain C11 over the core's
- * error record; HDF5, Lua and plotting live in the programs that call it, not here.
+ * an.h - the public interface of the analysis layer. The first half (up to "result
+ * tables") is the library stanalysis: Pareto fronts, non-dominated ranks and the
+ * hypervolume of sets of points in objective space, plain C11 over the core's error
+ * record. The second half is the library stanquery that stquery and the Lua module `an`
+ * are made of: result files read into tables, filters, output, plots. It links HDF5 and
+ * Lua, but hdf5.h and lua.h never appear here.
  */
 #ifndef AN_H
 #define AN_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "st.h"
 
@@ -80,5 +85,252 @@ int an_ranks(const an_points *p, size_t *rank, size_t *nranks, st_err *err);
  * included): the volume would be 0 and that usually means a misplaced reference point,
  * so the caller decides. ST_ENOMEM as above. *hv = 0 on failure. */
 int an_hypervolume(const an_points *p, const double *ref, double *hv, st_err *err);
+
+/* ============================================================== result tables */
+/* The library stanquery. A table is the point axis of a result file (results/README.md):
+ * one column per parameter and per metric, and the point's row, id, index and status.
+ * Columns are loaded when first needed, so a question about two metrics of a million
+ * points reads two columns. Messages name the file and the column. */
+
+/* What a column's values are; every value is also kept as a double (v), the form that
+ * filters and objectives use. */
+typedef enum an_type {
+    AN_T_INT = 0, /* whole numbers (int32 parameters, the row) */
+    AN_T_REAL,    /* doubles; NaN where a failed point has no value */
+    AN_T_BOOL,    /* 0 false, 1 true */
+    AN_T_ENUM,    /* the index of a choice: choice[v] names it */
+    AN_T_U64,     /* unsigned 64-bit counts, exact in u */
+    AN_T_ID       /* 64-bit point ids, exact in u, printed in hexadecimal */
+} an_type;
+
+/* Where a column comes from. */
+typedef enum an_group { AN_G_POINT = 0, AN_G_PARAM, AN_G_METRIC, AN_G_COMPUTED } an_group;
+
+typedef struct an_col {
+    char *name;
+    char *unit; /* "" when the quantity has none */
+    char *help; /* "" when unknown */
+    char *role; /* parameters: swept, derived, fixed or default; "" for the rest */
+    an_group group;
+    an_type type;
+    int nchoice;
+    char **choice; /* AN_T_ENUM: the names of the values 0 .. nchoice - 1 */
+    double *v;     /* the n values; NULL until loaded (an_table_load_col) */
+    uint64_t *u;   /* AN_T_U64 and AN_T_ID: the exact values once loaded; else NULL */
+} an_col;
+
+typedef struct an_table an_table;
+
+/* How a table fills a column that is not loaded yet (a result file reads a dataset, the
+ * Lua module converts an array): set col->v (and col->u for 64-bit columns) to arrays of
+ * t->n values allocated with malloc, which the table then owns. 0 or a negative code with
+ * a message. close (NULL allowed) runs when the table is destroyed. */
+typedef struct an_source {
+    void *ctx;
+    int (*load)(void *ctx, an_table *t, int col, st_err *err);
+    void (*close)(void *ctx);
+} an_source;
+
+/* A text attribute. */
+typedef struct an_kv {
+    char *key, *value;
+} an_kv;
+
+/* The table of one result file (or of columns a Lua script made). Owned strings and
+ * arrays throughout; an_table_destroy frees them. */
+struct an_table {
+    char *path; /* the file, or what the table was made from */
+    char *name; /* the sweep's name; "" when unknown */
+    size_t n;   /* rows: the points */
+    int ncol, cap;
+    an_col *col;
+    int status_col; /* the column `status` (an enum: ok, failed, rejected), or -1 */
+    /* What a result file says about itself; zeros and NULLs elsewhere. */
+    int complete;
+    uint64_t candidates, excluded, duplicates, failed, rejected;
+    int nprov;
+    an_kv *prov; /* the /provenance attributes as text, in name order */
+    size_t nfail;
+    uint64_t *fail_row; /* the row of each failed point, and why it failed */
+    char **fail_msg;
+    char *net_name, *net_source;
+    int nlayer;
+    char **layer_name, **layer_kind; /* every layer of /network, in order */
+    int has_detail;                  /* the file has /detail (per layer and phase) */
+    an_source src;
+};
+
+/* Make an empty table of n rows and no columns; *out is set to NULL first. ST_ENOMEM. */
+int an_table_create(const char *path, size_t n, an_table **out, st_err *err);
+/* Free t and everything it owns, closing its source; accepts NULL and *t == NULL. */
+void an_table_destroy(an_table **t);
+/* Append a column (values not loaded) and give its index in *col. unit and help may be
+ * NULL. ST_EINVAL when the name is taken, ST_ENOMEM. */
+int an_table_add(an_table *t, const char *name, const char *unit, an_group group, an_type type,
+                 int *col, st_err *err);
+/* Give column col the choices listed in text, separated by commas ("lockstep, fifo"); for
+ * AN_T_ENUM columns. ST_ENOMEM. */
+int an_table_set_choices(an_table *t, int col, const char *text, st_err *err);
+/* Give column col the n choices names (copied); for AN_T_ENUM columns. ST_ENOMEM. */
+int an_table_set_choice_list(an_table *t, int col, const char *const *names, int n, st_err *err);
+/* The index of the column called name, or -1. "params/p" and "metrics/cycles" name a
+ * column of that group only. */
+int an_table_find(const an_table *t, const char *name);
+/* an_table_find that fails with ST_EINVAL and a message naming the table, the name and
+ * the nearest column names ("results/q.h5 has no column 'cycle'; did you mean 'cycles'?").
+ * what (NULL allowed) says what the name was for: "--min". */
+int an_table_lookup(const an_table *t, const char *name, const char *what, int *col, st_err *err);
+/* Make sure column col has its values (a no-op once loaded). Errors of the source. */
+int an_table_load_col(an_table *t, int col, st_err *err);
+/* Write the value of column col at row as text: choices by name, booleans as true and
+ * false, ids in 16 hexadecimal digits, whole numbers in decimal, reals with 6 significant
+ * digits or, with exact, in the shortest form that reads back to the same double; "nan"
+ * for NaN. The column must be loaded. */
+void an_table_format(const an_table *t, int col, size_t row, int exact, char *buf, size_t size);
+/* The value of provenance attribute key, or NULL. Borrowed from t. */
+const char *an_table_prov(const an_table *t, const char *key);
+/* The row of the point whose id is hex (16 hexadecimal digits, or a prefix of at least 4
+ * that only one point has). ST_EINVAL naming the id when no point or several have it. */
+int an_table_row_of_id(an_table *t, const char *hex, size_t *row, st_err *err);
+
+/* Write v in the shortest decimal form that reads back to exactly v (at most 17 significant
+ * digits); "nan", "inf", "-inf" for the non-finite. */
+void an_fmt_exact(double v, char *buf, size_t size);
+
+/* ------------------------------------------------------------- result files */
+
+/* Open the stexplore result file at path as a table (columns load on first use; the file
+ * stays open until the table is destroyed). Fails with ST_EINVAL for a path that does not
+ * exist or cannot be read, ST_EFORMAT for a file that is not HDF5, an HDF5 file that is
+ * not a stexplore result ("not a stexplore result file"), another format version, or a
+ * damaged one; each message names the path. ST_ENOMEM. HDF5's own error printing is
+ * silenced during the call. */
+int an_h5_load(const char *path, an_table **out, st_err *err);
+
+/* "HDF5 x.y.z", the library this program runs with. */
+void an_h5_version(char *buf, size_t size);
+
+/* Phases of the per-layer detail, in file order: 0 fp, 1 bp, 2 wg. */
+#define AN_PHASES 3
+
+/* The per-layer, per-phase detail of one point (/detail in the file). */
+typedef struct an_detail {
+    int nlayer; /* layers that have rows for the point */
+    int *layer; /* their indices in the network (t->layer_name) */
+    int nfield; /* the fields of /detail besides row, layer and phase */
+    char **field, **unit;
+    double *v; /* v[(i * AN_PHASES + phase) * nfield + f]; NaN where a phase has no row */
+} an_detail;
+
+/* Read the detail of row from a table of an_h5_load. ST_EINVAL when the file has no
+ * detail (the sweep did not set detail = true) or the point has none (it failed), naming
+ * the file and the row; ST_EFORMAT for a damaged /detail; ST_ENOMEM. d is zeroed first. */
+int an_h5_detail(an_table *t, size_t row, an_detail *d, st_err *err);
+void an_detail_fini(an_detail *d);
+/* The index of field name in d, or -1. */
+int an_detail_field(const an_detail *d, const char *name);
+
+/* ---------------------------------------------------------------- filters */
+
+/* A compiled filter over the columns of a table: comparisons (= == != ~= < <= > >=) of
+ * arithmetic (+ - * /, parentheses, unary minus) over column names and numbers, joined by
+ * and, or, not (also &&, ||, !) and by commas, which mean and. A choice or a boolean
+ * compares with its name: sync = fifo, prune_fc = false, status = failed. Comparisons
+ * with NaN are false. */
+typedef struct an_expr an_expr;
+
+/* Compile text against t and load the columns it reads. ST_EINVAL with a message that
+ * quotes the text and names what is wrong (an unknown column with the nearest names, an
+ * unknown choice with the valid ones, a syntax error with its position); ST_ENOMEM. */
+int an_expr_compile(an_table *t, const char *text, an_expr **out, st_err *err);
+void an_expr_destroy(an_expr **e);
+/* Does row pass? The table must be the one the filter was compiled against. */
+int an_expr_test(const an_expr *e, const an_table *t, size_t row);
+/* The value of the filter's expression at row (comparisons give 0 or 1). */
+double an_expr_eval(const an_expr *e, const an_table *t, size_t row);
+/* The text the filter was compiled from. */
+const char *an_expr_text(const an_expr *e);
+
+/* ---------------------------------------------------------------- queries */
+
+/* What a question asks about a table: which rows, and which objectives. */
+typedef struct an_query {
+    int nobj; /* objectives, 0 for a plain selection */
+    int col[AN_K_MAX];
+    an_sense sense[AN_K_MAX];
+    int nwhere;
+    an_expr *const *where; /* borrowed; every filter must pass */
+    int ok_only;           /* only points of status 0 (a table without status: all) */
+} an_query;
+
+/* Fill rows (room for t->n) with the rows that q selects, in increasing order, and their
+ * number into *count. When q has objectives, no row is an error (ST_EINVAL): "no
+ * successful points" with the counts by status, or "no point passes the filters".
+ * Loads the columns of the objectives. ST_ENOMEM and the sources' errors. */
+int an_query_rows(an_table *t, const an_query *q, size_t *rows, size_t *count, st_err *err);
+/* Fill x (count * q->nobj, row-major) with the objectives of rows and point p at them
+ * (names from the table, borrowed). */
+void an_query_points(const an_table *t, const an_query *q, const size_t *rows, size_t count,
+                     double *x, const char **names, an_points *p);
+/* Read a sort key "name", "name:asc" or "name:desc" into *col and *desc (1 for
+ * descending). ST_EINVAL for an unknown column or order, naming them. */
+int an_sort_key(an_table *t, const char *text, int *col, int *desc, st_err *err);
+/* Sort rows stably by the keys (NaN last whatever the order), loading the columns.
+ * ST_ENOMEM. */
+int an_rows_sort(an_table *t, size_t *rows, size_t n, const int *col, const int *desc, int nkeys,
+                 st_err *err);
+
+/* ----------------------------------------------------------------- output */
+
+typedef enum an_format { AN_FMT_TABLE = 0, AN_FMT_CSV, AN_FMT_JSON } an_format;
+
+/* Write the rows (in the order given) and columns of t to f: an aligned table with the
+ * names and, beneath, the units in brackets (numbers right-aligned, text left-aligned,
+ * reals with 6 significant digits; title, when not NULL, on a line of its own above);
+ * CSV (RFC 4180, a header of names, exact values); or JSON, an object {"file", "sweep",
+ * "title", "columns": [{"name", "unit"}], "rows": [{name: value}]} with exact numbers,
+ * null for NaN, ids as strings. Loads the columns. ST_EIO when f fails, ST_ENOMEM. */
+int an_out_rows(FILE *f, an_format fmt, an_table *t, const size_t *rows, size_t nrows,
+                const int *cols, int ncols, const char *title, st_err *err);
+/* Write s as a JSON string (quoted and escaped). */
+void an_json_string(FILE *f, const char *s);
+/* Write v as a JSON number: exact, null when not finite. */
+void an_json_number(FILE *f, double v);
+
+/* Describe the file behind t on f: the sweep, its network, the counts by status, the
+ * swept and fixed parameters with their values, the metrics with units, the most frequent
+ * failure messages and the provenance. Loads the parameter columns. */
+int an_info(FILE *f, an_table *t, st_err *err);
+
+/* ------------------------------------------------------------------ plots */
+
+/* Where the renderer is: the Python interpreter and analysis/plot.py. */
+typedef struct an_plot_opts {
+    const char *python; /* /usr/bin/python3 */
+    const char *script; /* analysis/plot.py */
+    const char *title;  /* NULL: made from the table */
+} an_plot_opts;
+
+/* Draw every point of rows (objectives in x, as an_query_points fills them, 2 of them)
+ * with the front (indices into rows) highlighted, axes named with units, as a PNG at out
+ * (1000 x 600). ST_EINVAL when out does not end in .png or cannot be written, ST_EIO when
+ * the renderer fails (its last message, or what to install when Python or matplotlib is
+ * missing). */
+int an_plot_front(an_table *t, const an_query *q, const size_t *rows, size_t count, const double *x,
+                  const size_t *front, size_t nfront, const char *out, const an_plot_opts *o,
+                  st_err *err);
+/* Draw the cycles and energy of every layer and phase of one point next to the dense
+ * baseline, from its detail d, as a PNG at out. Errors as an_plot_front. */
+int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,
+                   const an_plot_opts *o, st_err *err);
+
+/* -------------------------------------------------------------------- Lua */
+
+/* Open the module `an` into a Lua state as the global `an` (and package.loaded.an when
+ * the state has a package library): an.read, an.front, an.ranks, an.hypervolume, an.row;
+ * docs/analysis.md describes it. Errors are raised as Lua errors with the same messages
+ * as stquery's. */
+struct lua_State;
+void an_lua_open(struct lua_State *L);
 
 #endif

@@ -1,0 +1,327 @@
+/*
+ * an_plot.c - plots as PNG files: the JSON description of a figure written to a temporary
+ * file, and analysis/plot.py run on it by the system's Python with matplotlib. Everything
+ * a figure shows is computed here in C; the renderer only draws.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "an.h"
+
+extern char **environ;
+
+static const char *const phase_names[AN_PHASES] = {"fp", "bp", "wg"};
+
+/* Refuse an output that is not a .png in a folder we can write to. */
+static int check_out(const char *out, st_err *err)
+{
+    size_t len = strlen(out);
+    const char *slash = strrchr(out, '/');
+    char dir[4096];
+
+    if (len < 5 || strcmp(out + len - 4, ".png") != 0)
+        return st_err_set(err, ST_EINVAL, "-o %s: plots are PNG files; the name must end in .png",
+                          out);
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - out) + (slash == out) : 1,
+             slash ? out : ".");
+    if (access(dir, W_OK) != 0)
+        return st_err_set(err, ST_EINVAL, "-o %s: cannot write in %s: %s", out, dir,
+                          strerror(errno));
+    return ST_OK;
+}
+
+/* A temporary file for the description (or the renderer's messages): its path in path,
+ * the stream in *f. ST_EIO. */
+static int temp_file(const char *what, char *path, size_t size, FILE **f, st_err *err)
+{
+    const char *dir = getenv("TMPDIR");
+    int fd;
+
+    snprintf(path, size, "%s/stquery-%s-XXXXXX", dir && *dir ? dir : "/tmp", what);
+    if ((fd = mkstemp(path)) < 0)
+        return st_err_set(err, ST_EIO, "cannot create a temporary file %s: %s", path,
+                          strerror(errno));
+    if (!(*f = fdopen(fd, "w+"))) {
+        close(fd);
+        unlink(path);
+        return st_err_set(err, ST_EIO, "cannot open %s: %s", path, strerror(errno));
+    }
+    return ST_OK;
+}
+
+/* The last non-empty line the renderer wrote, in buf. */
+static void last_line(FILE *f, char *buf, size_t size)
+{
+    char line[1024];
+
+    buf[0] = '\0';
+    rewind(f);
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (line[0])
+            snprintf(buf, size, "%s", line);
+    }
+}
+
+/* Run `python script mode json out`; its output goes to a temporary file that explains a
+ * failure. */
+static int run_renderer(const an_plot_opts *o, const char *mode, const char *json, const char *out,
+                        st_err *err)
+{
+    char *argv[] = {(char *)o->python, (char *)o->script, (char *)mode,
+                    (char *)json,      (char *)out,       NULL};
+    char log_path[4096], line[1024], text[4096];
+    posix_spawn_file_actions_t fa;
+    FILE *log = NULL;
+    struct stat sb;
+    pid_t pid;
+    int status = 0, rc = ST_OK, fa_init = 0, e;
+    size_t got;
+
+    if (access(o->python, X_OK) != 0) {
+        rc = st_err_set(err, ST_EIO,
+                        "cannot run %s: %s (plots need Python 3 with matplotlib: apt-get install "
+                        "python3 python3-matplotlib)",
+                        o->python, strerror(errno));
+        goto done;
+    }
+    if (access(o->script, R_OK) != 0) {
+        rc = st_err_set(err, ST_EIO, "cannot read the plot renderer %s: %s (ST_PLOT_PY names it)",
+                        o->script, strerror(errno));
+        goto done;
+    }
+    if ((rc = temp_file("log", log_path, sizeof log_path, &log, err)) != ST_OK)
+        goto done;
+    if ((e = posix_spawn_file_actions_init(&fa)) != 0) {
+        rc = st_err_set(err, ST_EIO, "cannot run %s: %s", o->python, strerror(e));
+        goto done;
+    }
+    fa_init = 1;
+    if ((e = posix_spawn_file_actions_adddup2(&fa, fileno(log), 1)) != 0 ||
+        (e = posix_spawn_file_actions_adddup2(&fa, fileno(log), 2)) != 0 ||
+        (e = posix_spawn(&pid, o->python, &fa, NULL, argv, environ)) != 0) {
+        rc = st_err_set(err, ST_EIO, "cannot run %s: %s", o->python, strerror(e));
+        goto done;
+    }
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) {
+            rc = st_err_set(err, ST_EIO, "cannot wait for %s: %s", o->python, strerror(errno));
+            goto done;
+        }
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        fflush(log);
+        rewind(log);
+        got = fread(text, 1, sizeof text - 1, log);
+        text[got] = '\0';
+        last_line(log, line, sizeof line);
+        if (strstr(text, "No module named 'matplotlib'"))
+            rc = st_err_set(err, ST_EIO,
+                            "matplotlib is missing for %s (Debian: apt-get install "
+                            "python3-matplotlib)",
+                            o->python);
+        else if (WIFSIGNALED(status))
+            rc = st_err_set(err, ST_EIO, "the plot renderer %s was killed by signal %d", o->script,
+                            WTERMSIG(status));
+        else
+            rc = st_err_set(err, ST_EIO, "the plot renderer %s failed (status %d): %s", o->script,
+                            WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                            line[0] ? line : "no message");
+        goto done;
+    }
+    if (stat(out, &sb) != 0 || sb.st_size == 0)
+        rc = st_err_set(err, ST_EIO, "the plot renderer %s wrote no %s", o->script, out);
+done:
+    if (fa_init)
+        posix_spawn_file_actions_destroy(&fa);
+    if (log) {
+        fclose(log);
+        unlink(log_path);
+    }
+    return rc;
+}
+
+/* Write the description with fill into a temporary file and render it. */
+static int render(const an_plot_opts *o, const char *mode, const char *out,
+                  void (*fill)(FILE *f, const void *ctx), const void *ctx, st_err *err)
+{
+    char path[4096];
+    FILE *f = NULL;
+    int rc;
+
+    if ((rc = check_out(out, err)) != ST_OK ||
+        (rc = temp_file("plot", path, sizeof path, &f, err)) != ST_OK)
+        return rc;
+    fill(f, ctx);
+    if (fflush(f) != 0 || ferror(f))
+        rc = st_err_set(err, ST_EIO, "cannot write %s: %s", path, strerror(errno));
+    else
+        rc = run_renderer(o, mode, path, out, err);
+    fclose(f);
+    unlink(path);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- the front */
+
+typedef struct front_fig {
+    const an_table *t;
+    const an_query *q;
+    size_t count, nfront;
+    const double *x;
+    const size_t *front;
+    const char *title;
+} front_fig;
+
+static void fill_axis(FILE *f, const front_fig *g, int j)
+{
+    const an_col *c = &g->t->col[g->q->col[j]];
+
+    fputs("{\"name\": ", f);
+    an_json_string(f, c->name);
+    fputs(", \"unit\": ", f);
+    an_json_string(f, c->unit);
+    fputs(", \"values\": [", f);
+    for (size_t i = 0; i < g->count; i++) {
+        fputs(i ? ", " : "", f);
+        an_json_number(f, g->x[i * 2 + (size_t)j]);
+    }
+    fputs("]}", f);
+}
+
+static void fill_front(FILE *f, const void *ctx)
+{
+    const front_fig *g = ctx;
+
+    fputs("{\"title\": ", f);
+    an_json_string(f, g->title);
+    fputs(",\n \"x\": ", f);
+    fill_axis(f, g, 0);
+    fputs(",\n \"y\": ", f);
+    fill_axis(f, g, 1);
+    fputs(",\n \"front\": [", f);
+    for (size_t i = 0; i < g->nfront; i++)
+        fprintf(f, "%s%zu", i ? ", " : "", g->front[i]);
+    fputs("]}\n", f);
+}
+
+int an_plot_front(an_table *t, const an_query *q, const size_t *rows, size_t count, const double *x,
+                  const size_t *front, size_t nfront, const char *out, const an_plot_opts *o,
+                  st_err *err)
+{
+    front_fig g = {t, q, count, nfront, x, front, o->title};
+    char title[512];
+
+    (void)rows;
+    if (q->nobj != 2)
+        return st_err_set(err, ST_EINVAL,
+                          "a front plot has 2 objectives (one per axis), not %d: give two of "
+                          "--min and --max",
+                          q->nobj);
+    if (!g.title) {
+        snprintf(title, sizeof title, "%s: Pareto front, %s %s and %s %s (%zu of %zu points)",
+                 t->name[0] ? t->name : t->path, q->sense[0] == AN_MAX ? "max" : "min",
+                 t->col[q->col[0]].name, q->sense[1] == AN_MAX ? "max" : "min",
+                 t->col[q->col[1]].name, nfront, count);
+        g.title = title;
+    }
+    return render(o, "front", out, fill_front, &g, err);
+}
+
+/* ---------------------------------------------------------------- the layers */
+
+typedef struct layers_fig {
+    const an_table *t;
+    const an_detail *d;
+    int f[4]; /* cycles, dense_cycles, energy_pj, dense_energy_pj */
+    const char *title;
+} layers_fig;
+
+static void fill_series(FILE *f, const layers_fig *g, int field)
+{
+    const an_detail *d = g->d;
+
+    fputc('[', f);
+    for (int i = 0; i < d->nlayer; i++) {
+        fputs(i ? ", [" : "[", f);
+        for (int p = 0; p < AN_PHASES; p++) {
+            double v =
+                d->v[((size_t)i * AN_PHASES + (size_t)p) * (size_t)d->nfield + (size_t)field];
+            fputs(p ? ", " : "", f);
+            an_json_number(f, isnan(v) ? 0.0 : v); /* a phase the layer does not run */
+        }
+        fputc(']', f);
+    }
+    fputc(']', f);
+}
+
+static void fill_layers(FILE *f, const void *ctx)
+{
+    const layers_fig *g = ctx;
+
+    fputs("{\"title\": ", f);
+    an_json_string(f, g->title);
+    fputs(",\n \"layers\": [", f);
+    for (int i = 0; i < g->d->nlayer; i++) {
+        fputs(i ? ", " : "", f);
+        an_json_string(f, g->t->layer_name[g->d->layer[i]]);
+    }
+    fputs("],\n \"phases\": [", f);
+    for (int p = 0; p < AN_PHASES; p++) {
+        fputs(p ? ", " : "", f);
+        an_json_string(f, phase_names[p]);
+    }
+    fputs("],\n \"cycles\": {\"run\": ", f);
+    fill_series(f, g, g->f[0]);
+    fputs(", \"dense\": ", f);
+    fill_series(f, g, g->f[1]);
+    fputs("},\n \"energy_pj\": {\"run\": ", f);
+    fill_series(f, g, g->f[2]);
+    fputs(", \"dense\": ", f);
+    fill_series(f, g, g->f[3]);
+    fputs("}}\n", f);
+}
+
+int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,
+                   const an_plot_opts *o, st_err *err)
+{
+    static const char *const need[4] = {"cycles", "dense_cycles", "energy_pj", "dense_energy_pj"};
+    layers_fig g = {t, d, {0, 0, 0, 0}, o->title};
+    char title[512], val[96];
+    size_t used;
+    int rc, id = an_table_find(t, "id");
+
+    for (int i = 0; i < 4; i++)
+        if ((g.f[i] = an_detail_field(d, need[i])) < 0)
+            return st_err_set(err, ST_EFORMAT, "%s: /detail has no field %s", t->path, need[i]);
+    if (!g.title) {
+        used = (size_t)snprintf(title, sizeof title, "%s, row %zu", t->name[0] ? t->name : t->path,
+                                row);
+        if (id >= 0 && an_table_load_col(t, id, err) == ST_OK) {
+            an_table_format(t, id, row, 1, val, sizeof val);
+            used += (size_t)snprintf(title + used, sizeof title - used, " (id %s)", val);
+        }
+        /* The swept parameters say which point this is. */
+        for (int c = 0; c < t->ncol && used < sizeof title - 1; c++) {
+            if (t->col[c].group != AN_G_PARAM || strcmp(t->col[c].role, "swept") != 0)
+                continue;
+            if ((rc = an_table_load_col(t, c, err)) != ST_OK)
+                return rc;
+            an_table_format(t, c, row, 0, val, sizeof val);
+            used +=
+                (size_t)snprintf(title + used, sizeof title - used, "%s %s = %s",
+                                 used && title[used - 1] == ')' ? ":" : ",", t->col[c].name, val);
+        }
+        g.title = title;
+    }
+    return render(o, "layers", out, fill_layers, &g, err);
+}
