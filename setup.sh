@@ -1,7 +1,7 @@
 #!/bin/sh
 # setup.sh - install what is missing, build, and run the demo or the tests.
 #   ./setup.sh          install the Debian packages the project needs, build
-#   ./setup.sh demo     the same, then run the default example
+#   ./setup.sh demo     the same, then the quick-start sweep, its Pareto front and plot
 #   ./setup.sh test     the same, then run the whole test suite (normal build
 #                       and an AddressSanitizer + UBSan build) under prove
 # Idempotent: packages already present are skipped, builds are incremental.
@@ -61,9 +61,11 @@ build build
 case "${1:-}" in
 "") ;;
 demo)
-    build/bin/stnet resnet18 --p 0.9
-    echo
-    build/bin/stsim resnet18 p=0.9 --no-layers
+    # The quick-start sweep on 2 MPI ranks (one process where mpirun is
+    # missing), then its Pareto front as a table and as a plot.
+    NP=2 hpc/local.sh --force lua_scripts/quickstart.lua
+    build/bin/stquery front results/quickstart.h5 --min cycles --min area_mm2 \
+        --plot results/quickstart_front.png
     ;;
 test)
     build build-asan -DST_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
