@@ -34,7 +34,7 @@ install_packages() {
         exit 1
     fi
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 }
 
 # build DIR [cmake options...]
