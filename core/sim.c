@@ -20,7 +20,7 @@ typedef struct rowset {
     int rows, len, S, plen;
     size_t words;
     uint64_t *bits;
-    uint32_t *cnt; /* non-zeros of each whole row */
+    uint32_t *cnt;      /* non-zeros of each whole row */
     uint64_t ones, pos; /* non-zeros and positions of the rows built */
 } rowset;
 
@@ -29,8 +29,7 @@ static const uint64_t *rs_row(const rowset *rs, int r, int ph)
     return rs->bits + ((size_t)r * rs->S + ph) * rs->words;
 }
 
-static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S,
-                    const uint8_t *want)
+static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S, const uint8_t *want)
 {
     size_t n;
 
@@ -239,8 +238,8 @@ typedef struct unit {
 typedef struct run {
     const st_point *pt;
     const st_layer *l;
-    int li, pass, phase; /* what is being run: for the sample's key */
-    int sampled;         /* only sampled rows exist: estimate tile traffic */
+    int li, pass, phase;           /* what is being run: for the sample's key */
+    int sampled;                   /* only sampled rows exist: estimate tile traffic */
     uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
     st_geom g;
     st_map map;
@@ -272,7 +271,8 @@ static void tile_done(run *r, uint64_t compute, double dram_bits)
     const st_point *pt = r->pt;
     double bytes = dram_bits / 8;
     double cyc_per_byte = pt->clock_mhz * 1e6 / (pt->dram_gbps * 1e9);
-    uint64_t xfer = (uint64_t)ceil(bytes * cyc_per_byte + pt->dram_latency_ns * pt->clock_mhz / 1e3);
+    uint64_t xfer =
+        (uint64_t)ceil(bytes * cyc_per_byte + pt->dram_latency_ns * pt->clock_mhz / 1e3);
     uint64_t hidden = r->first_tile ? 0 : r->prev_compute;
 
     if (bytes <= 0)
@@ -489,7 +489,7 @@ static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit
 /* Forward phase of one pass and group. PE rows take successive output
  * rows, PE columns output channels; an input row is broadcast along a PE
  * row, so in FP the work of a step is the same for every column. */
-__attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compressed)
+static int run_fp(run *r, const rowset *X, int compressed)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -505,7 +505,6 @@ __attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compres
     if ((rc = units_reserve(r, n)) != 0)
         return rc;
     drive(r, n, g->C, slice_fp, X, ceildiv(g->M, Cc));
-
 
     /* Tiles in the order the array runs them: output channels outermost,
      * so a tile's input rows are fetched again for every channel tile. */
@@ -532,15 +531,17 @@ __attribute__((noinline)) static int run_fp(run *r, const rowset *X, int compres
                         un->npos += (uint64_t)(iw_hi - iw_lo);
                     }
             npos = un->npos, nz = un->nz;
-            bits = (m0 == 0 || !in_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
-                                             : 0;
+            bits = (m0 == 0 || !in_resident)
+                       ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
+                       : 0;
             if (!resident || (m0 == 0 && u == 0))
                 bits += resident ? wbits : (double)Mc * g->C * g->KH * g->KW * pt->data_bits;
             bits += st_map_bits(pt, outs, (uint64_t)llround((double)outs * dout), compressed);
             r->st->useful_macs += un->work * (uint64_t)Mc;
             r->st->sram_rd[0] += un->rd0;
             r->st->sram_rd[1] += un->rd1 * (uint64_t)Mc;
-            r->st->sram_wr[0] += (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
+            r->st->sram_wr[0] +=
+                (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
             r->st->sram_wr[1] += (uint64_t)Mc * g->C * g->KH * g->KW;
             r->st->sram_wr[2] += outs;
             r->st->sram_rd[2] += outs;
@@ -648,7 +649,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
  * successive dA rows, PE columns dA channels; a dZ row is broadcast along a
  * PE row. With the output bitmap, a PE skips the dA positions whose
  * activation was zero, so columns differ. */
-__attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
+static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -679,7 +680,6 @@ __attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rows
     drive(r, n, g->M, slice_bp, &cx, 1);
     free(cx.tap_ph);
 
-
     for (size_t u = 0; u < n; u++) {
         int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
         int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
@@ -693,7 +693,8 @@ __attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rows
         unit *un = &r->units[u];
 
         if (r->sampled) {
-            npos = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) * (uint64_t)imax(ow_hi - ow_lo, 0);
+            npos = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) *
+                   (uint64_t)imax(ow_hi - ow_lo, 0);
             nz = (uint64_t)llround((double)npos * rs_density(DZ));
         } else
             for (int m = 0; m < g->M; m++)
@@ -701,8 +702,8 @@ __attribute__((noinline)) static int run_bp(run *r, const rowset *DZ, const rows
                     nz += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
                     npos += (uint64_t)imax(ow_hi - ow_lo, 0);
                 }
-        bits = (c0 == 0 || !dz_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
-                                         : 0;
+        bits =
+            (c0 == 0 || !dz_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch : 0;
         if (!resident || u == 0)
             bits += resident ? wbits : (double)Cact * g->M * g->KH * g->KW * pt->data_bits;
         if (out_skip)
@@ -759,7 +760,7 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
  * product, so it maps like the forward one: PE columns take dA positions,
  * PE rows images, one step per kreg-long piece of the dZ vector. With the
  * output bitmap a PE skips a dA position whose activation was zero. */
-__attribute__((noinline)) static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
+static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
 {
     const st_point *pt = r->pt;
     int B = r->g.IH, N = r->g.IW, M = r->g.M;
@@ -879,7 +880,7 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
  * A[c][oh*S + kh - P]. PE rows take (input channel, kernel row, piece)
  * triples, PE columns output channels; a dZ row is broadcast along a PE
  * column, an activation row along a PE row; one step per dZ row. */
-__attribute__((noinline)) static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
+static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -898,7 +899,6 @@ __attribute__((noinline)) static int run_wg(run *r, const rowset *DZ, const rows
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;
     drive(r, n, g->OH, slice_wg, &cx, 1);
-
 
     for (size_t u = 0; u < n; u++) {
         int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
@@ -1159,13 +1159,13 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     }
     /* Check the mapping once with messages, before any work. */
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
-        int comp = ph == ST_FP ? pt->skip_fp_stream : ph == ST_BP ? pt->skip_bp_stream
-                                                                   : pt->skip_wg_stream;
+        int comp = ph == ST_FP   ? pt->skip_fp_stream
+                   : ph == ST_BP ? pt->skip_bp_stream
+                                 : pt->skip_wg_stream;
         if (ph == ST_BP && l->first)
             continue;
         for (int dense = 0; dense < 2; dense++)
-            if ((rc = st_map_plan(l, &r->g, pt, (st_phase)ph, dense ? 0 : comp, &r->map, err)) !=
-                0)
+            if ((rc = st_map_plan(l, &r->g, pt, (st_phase)ph, dense ? 0 : comp, &r->map, err)) != 0)
                 goto done;
     }
     /* A sampled run asks the mask source only for the rows its sample reads
@@ -1244,8 +1244,8 @@ double st_phase_energy_pj(const st_phase_stats *s)
 
 const char *st_ecomp_name(st_ecomp c)
 {
-    static const char *const names[ST_E_COUNT] = {"mac", "reg", "ch0", "ch1", "ch2", "dram",
-                                                  "leak"};
+    static const char *const names[ST_E_COUNT] = {"mac", "reg",  "ch0", "ch1",
+                                                  "ch2", "dram", "leak"};
     return (unsigned)c < ST_E_COUNT ? names[c] : "?";
 }
 
@@ -1260,9 +1260,8 @@ void st_result_fini(st_result *r)
     memset(r, 0, sizeof *r);
 }
 
-static int model_masks(void *ctx, const st_net *net, int layer, int image,
-                       const uint8_t *act_want, const uint8_t *grad_want, st_layer_masks *m,
-                       st_err *err)
+static int model_masks(void *ctx, const st_net *net, int layer, int image, const uint8_t *act_want,
+                       const uint8_t *grad_want, st_layer_masks *m, st_err *err)
 {
     return st_sparsity_rows(net, (const st_sparsity_cfg *)ctx, layer, image, act_want, grad_want, m,
                             err);
@@ -1282,8 +1281,8 @@ int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *er
     return st_sim_run_src(net, pt, model_masks, &cfg, res, err);
 }
 
-int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx,
-                   st_result *res, st_err *err)
+int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx, st_result *res,
+                   st_err *err)
 {
     run r;
     int n = 0, k = 0, max_pe, rc;
