@@ -60,6 +60,6 @@ double st_leakage_mw(const st_point *pt)
 
     if (pt)
         p = pt->leak_mw_per_kib * (pt->ch0_kib + pt->ch1_kib + pt->ch2_kib) +
-            pt->leak_mw_per_pe * (double)pt->pe_rows * (double)pt->pe_cols;
+            pt->leak_mw_per_mm2 * (double)pt->pe_rows * (double)pt->pe_cols * st_area_pe_mm2(pt);
     return p;
 }

@@ -39,14 +39,15 @@
  * over an assumed array efficiency of 50 % (decoders, sense amplifiers, I/O). */
 #define DEF_AREA_SRAM_KIB (8192.0 * 0.0588e-6 / 0.5)
 /* PE: the MAC's 45 nm area (FP16 multiplier 1640 um^2 + FP32 adder 4184 um^2, Horowitz's
- * figures as reproduced by Gholami et al., 2021, Fig. 15) scaled by K_AREA, plus the
- * default registers, 16 x 16 + 64 x 32 = 2304 bits, at an assumed 0.56 um^2 per
+ * figures as reproduced by Gholami et al., 2021, Fig. 15) scaled by K_AREA, and its
+ * registers (16 x 16 + 64 x 32 = 2304 bits by default) at an assumed 0.56 um^2 per
  * flip-flop bit. */
-#define DEF_AREA_PE (((1640.0 + 4184.0) * K_AREA + 2304.0 * 0.56) * 1e-6)
+#define DEF_AREA_MAC ((1640.0 + 4184.0) * K_AREA * 1e-6)
+#define DEF_AREA_REG_BIT (0.56e-6)
 /* Leakage, assumed (no published 14/16 nm figure was confirmed): 50 pA per SRAM cell at
  * 0.8 V, and logic leaking as much per mm^2 as that SRAM array. */
 #define DEF_LEAK_KIB (8192.0 * 50e-12 * 0.8 * 1e3)
-#define DEF_LEAK_PE  (DEF_LEAK_KIB / DEF_AREA_SRAM_KIB * DEF_AREA_PE)
+#define DEF_LEAK_MM2 (DEF_LEAK_KIB / DEF_AREA_SRAM_KIB)
 
 #define DEF_SQRT_PI_2 1.2533141373155002512 /* sqrt(pi/2) = sigma / E|g| for a normal law */
 
@@ -166,12 +167,13 @@ static const st_param param_table[] = {
            "DRAM energy per bit: Horowitz 1.3 nJ per 64-bit access; not node-scaled"),
     P_REAL(leak_mw_per_kib, "mW/KiB", CLOSED, 0, 1000, CLOSED, DEF_LEAK_KIB, "energy",
            "SRAM leakage: assumed 50 pA per cell at 0.8 V"),
-    P_REAL(leak_mw_per_pe, "mW", CLOSED, 0, 1000, CLOSED, DEF_LEAK_PE, "energy",
-           "PE leakage: assumed the SRAM array's leakage per mm^2 times area_pe_mm2"),
+    P_REAL(leak_mw_per_mm2, "mW/mm^2", CLOSED, 0, 1000, CLOSED, DEF_LEAK_MM2, "energy",
+           "PE leakage per mm^2 of PE area: assumed that of the SRAM array"),
     /* area (14 nm; docs/energy-area.md) */
-    P_REAL(area_pe_mm2, "mm^2", CLOSED, 0, 1000, CLOSED, DEF_AREA_PE, "area",
-           "one PE (MACs, kernel-row and output-segment registers) at the default "
-           "macs_per_pe, kreg_len, oreg_len and widths; set it when changing those"),
+    P_REAL(area_mac_mm2, "mm^2", CLOSED, 0, 1000, CLOSED, DEF_AREA_MAC, "area",
+           "one MAC unit: Horowitz 45 nm FP16 mult 1640 + FP32 add 4184 um^2, x0.0968"),
+    P_REAL(area_reg_bit_mm2, "mm^2", CLOSED, 0, 1, CLOSED, DEF_AREA_REG_BIT, "area",
+           "one bit of a PE register (kernel row, output segment): assumed 0.56 um^2"),
     P_REAL(area_sram_mm2_per_kib, "mm^2/KiB", CLOSED, 0, 1000, CLOSED, DEF_AREA_SRAM_KIB, "area",
            "SRAM: 14 nm 0.0588 um^2 cell (Intel, IEDM 2014) at 50 % array efficiency"),
 };

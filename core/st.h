@@ -406,8 +406,8 @@ typedef struct st_point {
     double sample_fraction;
     /* energy (pJ) and power, area (mm^2) */
     double e_mac_pj, e_reg_pj, e_sram_ref_pj, sram_ref_kib, sram_exp;
-    double e_dram_pj_per_bit, leak_mw_per_kib, leak_mw_per_pe;
-    double area_pe_mm2, area_sram_mm2_per_kib;
+    double e_dram_pj_per_bit, leak_mw_per_kib, leak_mw_per_mm2;
+    double area_mac_mm2, area_reg_bit_mm2, area_sram_mm2_per_kib;
 } st_point;
 
 enum { ST_FMT_OFFSET = 0, ST_FMT_BITMAP = 1 };
@@ -558,12 +558,12 @@ double st_energy_reg_pj(const st_point *pt, int width_bits);
  * e_dram_pj_per_bit. Needs bytes >= 0. */
 double st_energy_dram_pj(const st_point *pt, double bytes);
 /* Leakage power of the chip: leak_mw_per_kib * (ch0 + ch1 + ch2 KiB) +
- * leak_mw_per_pe * pe_rows * pe_cols. */
+ * leak_mw_per_mm2 * pe_rows * pe_cols * st_area_pe_mm2. */
 double st_leakage_mw(const st_point *pt);
 
 /* Silicon area of a design point, in mm^2. */
 typedef struct st_area {
-    double pe_mm2;    /* pe_rows * pe_cols * area_pe_mm2 (MACs and PE registers) */
+    double pe_mm2;    /* pe_rows * pe_cols * st_area_pe_mm2 (MACs and PE registers) */
     double sram_mm2;  /* (ch0 + ch1 + ch2 KiB) * area_sram_mm2_per_kib */
     double total_mm2; /* the sum of the two */
 } st_area;
@@ -572,5 +572,9 @@ typedef struct st_area {
  * when pt or a is NULL or a part is negative or not finite (a point that
  * st_point_check rejects; call it for the message). */
 int st_area_get(const st_point *pt, st_area *a);
+/* The area of one PE: macs_per_pe * area_mac_mm2 plus its registers, kreg_len
+ * entries of data_bits and oreg_len of psum_bits, at area_reg_bit_mm2 a bit.
+ * NaN when pt is NULL. */
+double st_area_pe_mm2(const st_point *pt);
 
 #endif

@@ -148,14 +148,18 @@ static void test_leakage(void)
 
     st_point_init(&pt);
     pt.leak_mw_per_kib = 0.01;
-    pt.leak_mw_per_pe = 0.2;
+    pt.leak_mw_per_mm2 = 0.2;
     pt.ch0_kib = 10;
     pt.ch1_kib = 20;
     pt.ch2_kib = 30;
     pt.pe_rows = 4;
     pt.pe_cols = 8;
-    ok_near(st_leakage_mw(&pt), 0.01 * 60 + 0.2 * 32, 1e-12,
-            "energy-4.1 leakage = mW/KiB x total KiB + mW/PE x PEs");
+    pt.area_mac_mm2 = 0.001;
+    pt.area_reg_bit_mm2 = 1e-6;
+    pt.macs_per_pe = 2, pt.kreg_len = 10, pt.oreg_len = 20, pt.data_bits = 8, pt.psum_bits = 16;
+    /* one PE: 2 x 0.001 + (10 x 8 + 20 x 16) x 1e-6 = 0.0024 mm^2 */
+    ok_near(st_leakage_mw(&pt), 0.01 * 60 + 0.2 * 32 * 0.0024, 1e-12,
+            "energy-4.1 leakage = mW/KiB x total KiB + mW/mm^2 x PEs x PE area");
 
     /* The defaults' stated assumption: 50 pA per SRAM cell at 0.8 V, and logic leaking as
      * much per mm^2 as the SRAM array. */
@@ -164,8 +168,8 @@ static void test_leakage(void)
     area_pe = ((1640 + 4184) * k_area() + (16 * 16 + 64 * 32) * 0.56) * 1e-6;
     ok_near(pt.leak_mw_per_kib, 8192 * 50e-12 * 0.8 * 1e3, 1e-15,
             "energy-4.2 default SRAM leakage is 8192 cells x 50 pA x 0.8 V");
-    ok_near(pt.leak_mw_per_pe, pt.leak_mw_per_kib / area_kib * area_pe, 1e-15,
-            "energy-4.3 default PE leakage is the SRAM leakage density times the PE area");
+    ok_near(pt.leak_mw_per_mm2 * st_area_pe_mm2(&pt), pt.leak_mw_per_kib / area_kib * area_pe,
+            1e-15, "energy-4.3 default PE leakage is the SRAM leakage density times the PE area");
     ok(isnan(st_leakage_mw(NULL)), "energy-4.4 a NULL point gives NaN");
 }
 
@@ -180,29 +184,33 @@ static void test_area(void)
     ok_near(pt.area_sram_mm2_per_kib, 8192 * 0.0588e-6 / 0.5, 1e-15,
             "energy-5.1 SRAM area is 8192 cells x 0.0588 um^2 / 0.5");
     /* PE: FP16 mult 1640 + FP32 add 4184 um^2 at 45 nm, scaled; 2304 register bits. */
-    ok_near(pt.area_pe_mm2, ((1640 + 4184) * k_area() + (16 * 16 + 64 * 32) * 0.56) * 1e-6, 1e-15,
-            "energy-5.2 PE area is the scaled MAC plus 2304 register bits x 0.56 um^2");
+    ok_near(st_area_pe_mm2(&pt), ((1640 + 4184) * k_area() + (16 * 16 + 64 * 32) * 0.56) * 1e-6,
+            1e-15, "energy-5.2 PE area is the scaled MAC plus 2304 register bits x 0.56 um^2");
 
     pt.pe_rows = 3;
     pt.pe_cols = 5;
-    pt.area_pe_mm2 = 0.01;
+    /* one PE: 4 MACs x 0.002 + (16 x 16 + 64 x 32 bits) x 0.5e-6 = 0.008 + 0.001152 */
+    pt.macs_per_pe = 4;
+    pt.area_mac_mm2 = 0.002;
+    pt.area_reg_bit_mm2 = 0.5e-6;
     pt.ch0_kib = 1;
     pt.ch1_kib = 2;
     pt.ch2_kib = 4;
     pt.area_sram_mm2_per_kib = 0.1;
     rc = st_area_get(&pt, &a);
     ok(rc == ST_OK, "energy-5.3 st_area_get succeeds on a valid point");
-    ok_near(a.pe_mm2, 15 * 0.01, 1e-15, "energy-5.4 PE area = PEs x area_pe_mm2");
+    ok_near(a.pe_mm2, 15 * (0.008 + 0.001152), 1e-15,
+            "energy-5.4 PE area = PEs x (MACs x area_mac_mm2 + register bits x area_reg_bit_mm2)");
     ok_near(a.sram_mm2, 7 * 0.1, 1e-15, "energy-5.5 SRAM area = total KiB x mm^2/KiB");
     ok(a.total_mm2 == a.pe_mm2 + a.sram_mm2, "energy-5.6 total = PE area + SRAM area");
 
     st_point_init(&pt);
     rc = st_area_get(&pt, &a);
     ok(rc == ST_OK && a.total_mm2 > 0 &&
-           fabs(a.total_mm2 - (256 * pt.area_pe_mm2 + 192 * pt.area_sram_mm2_per_kib)) < 1e-15,
+           fabs(a.total_mm2 - (256 * st_area_pe_mm2(&pt) + 192 * pt.area_sram_mm2_per_kib)) < 1e-15,
        "energy-5.7 default chip: 256 PEs and 192 KiB");
 
-    pt.area_pe_mm2 = -1;
+    pt.area_mac_mm2 = -1;
     memset(&a, 0x5A, sizeof a);
     ok(st_area_get(&pt, &a) == ST_EINVAL && a.total_mm2 == 0 && a.pe_mm2 == 0,
        "energy-5.8 a negative part fails and leaves the area zeroed");

@@ -71,8 +71,9 @@ static const field fields[] = {
     F(sram_exp, ST_PT_REAL),
     F(e_dram_pj_per_bit, ST_PT_REAL),
     F(leak_mw_per_kib, ST_PT_REAL),
-    F(leak_mw_per_pe, ST_PT_REAL),
-    F(area_pe_mm2, ST_PT_REAL),
+    F(leak_mw_per_mm2, ST_PT_REAL),
+    F(area_mac_mm2, ST_PT_REAL),
+    F(area_reg_bit_mm2, ST_PT_REAL),
     F(area_sram_mm2_per_kib, ST_PT_REAL),
 };
 #define NFIELDS ((int)(sizeof fields / sizeof fields[0]))
