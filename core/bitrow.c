@@ -1,7 +1,7 @@
 /*
- * bitrow.c - rows of zero/non-zero bits and the counting the engine does on
- * them: how many positions two rows, one shifted, have both non-zero.
- * This is where the work of a PE in one row step is measured.
+ * bitrow.c - rows of zero/non-zero bits: the ones in a range, and a shifted
+ * window of a row as whole words, which the engine ANDs and counts to
+ * measure the work of a PE in one row step.
  */
 #include "engine.h"
 
@@ -22,23 +22,6 @@ static inline int imax(int a, int b)
 static inline int imin(int a, int b)
 {
     return a < b ? a : b;
-}
-
-uint64_t st_bits_count_and(const uint64_t *a, int a_len, const uint64_t *b, int b_len, int shift,
-                           int lo, int hi)
-{
-    uint64_t n = 0;
-    int x;
-
-    lo = imax(imax(lo, 0), -shift);
-    hi = imin(imin(hi, a_len), b_len - shift);
-    for (x = lo; x + 64 <= hi; x += 64)
-        n += (uint64_t)__builtin_popcountll(window(a, x) & window(b, x + shift));
-    if (x < hi) {
-        uint64_t keep = ((uint64_t)1 << (hi - x)) - 1;
-        n += (uint64_t)__builtin_popcountll(window(a, x) & window(b, x + shift) & keep);
-    }
-    return n;
 }
 
 uint64_t st_bits_count(const uint64_t *a, int a_len, int lo, int hi)

@@ -18,10 +18,6 @@
  * unaligned 64-bit window starting anywhere inside the row can be read. */
 #define ST_BITS_WORDS(n) ((size_t)(((n) + 63) / 64) + 1)
 
-/* Sum over x in [lo, hi) of a[x] & b[x + shift]; positions outside
- * [0, a_len) of a or [0, b_len) of b count as zero. */
-uint64_t st_bits_count_and(const uint64_t *a, int a_len, const uint64_t *b, int b_len, int shift,
-                           int lo, int hi);
 /* Ones of a in [lo, hi), clipped to [0, a_len). */
 uint64_t st_bits_count(const uint64_t *a, int a_len, int lo, int hi);
 /* Copy bits [pos, pos + len) of a into out[0 .. ceil(len / 64)), bit 0
@@ -63,9 +59,8 @@ typedef struct st_map {
  * ST_EINVAL naming the layer and the buffer too small for the smallest tile. */
 int st_map_plan(const st_layer *l, const st_geom *g, const st_point *pt, st_phase ph,
                 int compressed, st_map *m, st_err *err);
-/* Bits of one element stored compressed or dense, and of n positions with
- * z non-zeros. */
-double st_map_elem_bits(const st_point *pt, int compressed);
+/* Bits of n positions holding z non-zeros, stored compressed (the format of
+ * pt) or dense. */
 double st_map_bits(const st_point *pt, uint64_t n, uint64_t z, int compressed);
 
 /* ------------------------------------------------------------- pruning */

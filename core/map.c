@@ -28,16 +28,6 @@ void st_geom_of(const st_layer *l, int batch, st_geom *g)
     g->passes = batch;
 }
 
-/* Bits one stored element costs in a buffer or in DRAM: a compressed
- * element carries its offset (offset format) or the tensor carries one
- * bitmap bit per position (bitmap format); dense data carries neither. */
-double st_map_elem_bits(const st_point *pt, int compressed)
-{
-    if (!compressed)
-        return pt->data_bits;
-    return pt->format == ST_FMT_OFFSET ? pt->data_bits + pt->index_bits : pt->data_bits;
-}
-
 /* Bits of n positions holding z non-zeros, compressed or dense. */
 double st_map_bits(const st_point *pt, uint64_t n, uint64_t z, int compressed)
 {

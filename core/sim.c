@@ -243,7 +243,6 @@ typedef struct run {
     uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
     st_geom g;
     st_map map;
-    int dense; /* the baseline: every skip off */
     timing tm;
     uint32_t *cyc;
     uint64_t *wa, *wb; /* scratch words of the inner loops */
@@ -1063,7 +1062,6 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     int s_op = !dense && pt->skip_wg_operand;
     int rc;
 
-    r->dense = dense;
     /* FP */
     if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0)
         goto done;
