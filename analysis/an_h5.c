@@ -15,6 +15,7 @@
 #include <hdf5.h>
 
 #include "an.h"
+#include "ex_h5attr.h"
 
 #define FORMAT_NAME    "stexplore-result"
 #define FORMAT_VERSION 1
@@ -62,62 +63,6 @@ void an_h5_version(char *buf, size_t size)
 
 /* ------------------------------------------------------------- attributes */
 
-/* Read the string attribute name of obj (variable or fixed length) into a malloc'ed copy;
- * NULL when absent, not a string, or out of memory. */
-static char *attr_str(hid_t obj, const char *name)
-{
-    hid_t a = -1, t = -1, mt = -1;
-    char *v = NULL, *copy = NULL;
-    size_t size;
-
-    if (H5Aexists(obj, name) <= 0 || (a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
-        (t = H5Aget_type(a)) < 0 || H5Tget_class(t) != H5T_STRING)
-        goto done;
-    mt = H5Tcopy(H5T_C_S1);
-    if (H5Tis_variable_str(t) > 0) {
-        H5Tset_size(mt, H5T_VARIABLE);
-        H5Tset_cset(mt, H5Tget_cset(t));
-        if (H5Aread(a, mt, &v) >= 0 && v) {
-            copy = dup_str(v);
-            H5free_memory(v);
-        }
-    } else {
-        size = H5Tget_size(t);
-        H5Tset_size(mt, size + 1);
-        H5Tset_cset(mt, H5Tget_cset(t));
-        H5Tset_strpad(mt, H5T_STR_NULLTERM);
-        if ((copy = calloc(size + 2, 1)) && H5Aread(a, mt, copy) < 0) {
-            free(copy);
-            copy = NULL;
-        }
-    }
-done:
-    if (mt >= 0)
-        H5Tclose(mt);
-    if (t >= 0)
-        H5Tclose(t);
-    if (a >= 0)
-        H5Aclose(a);
-    return copy;
-}
-
-/* Read a numeric attribute as mtype; 0, or -1 when absent or not a number. */
-static int attr_num(hid_t obj, const char *name, hid_t mtype, void *v)
-{
-    hid_t a = -1, t = -1;
-    int rc = -1;
-
-    if (H5Aexists(obj, name) > 0 && (a = H5Aopen(obj, name, H5P_DEFAULT)) >= 0 &&
-        (t = H5Aget_type(a)) >= 0 &&
-        (H5Tget_class(t) == H5T_INTEGER || H5Tget_class(t) == H5T_FLOAT))
-        rc = H5Aread(a, mtype, v) < 0 ? -1 : 0;
-    if (t >= 0)
-        H5Tclose(t);
-    if (a >= 0)
-        H5Aclose(a);
-    return rc;
-}
-
 /* Any scalar attribute as text (strings as they are, numbers exactly); NULL when it is
  * neither or memory runs out. */
 static char *attr_text(hid_t obj, const char *name)
@@ -144,7 +89,7 @@ static char *attr_text(hid_t obj, const char *name)
     if (a >= 0)
         H5Aclose(a);
     if (cls == H5T_STRING)
-        return attr_str(obj, name);
+        return ex_h5_attr_str(obj, name);
     return buf[0] ? dup_str(buf) : NULL;
 }
 
@@ -385,11 +330,11 @@ static int add_dataset(an_table *t, hid_t f, an_group group, const char *name, s
                         path, t->n);
         goto done;
     }
-    unit = attr_str(d, "unit");
-    help = attr_str(d, "help");
-    type = attr_str(d, "type");
-    range = attr_str(d, "range");
-    role = attr_str(d, "role");
+    unit = ex_h5_attr_str(d, "unit");
+    help = ex_h5_attr_str(d, "help");
+    type = ex_h5_attr_str(d, "type");
+    range = ex_h5_attr_str(d, "range");
+    role = ex_h5_attr_str(d, "role");
     if (cls == H5T_FLOAT)
         at = AN_T_REAL;
     else if (group == AN_G_PARAM && type && !strcmp(type, "bool"))
@@ -518,8 +463,8 @@ static int read_network(an_table *t, hid_t f, st_err *err)
 
     if (g < 0)
         return ST_OK;
-    t->net_name = attr_str(g, "name");
-    t->net_source = attr_str(g, "source");
+    t->net_name = ex_h5_attr_str(g, "name");
+    t->net_source = ex_h5_attr_str(g, "source");
     if (ds_read_strs(f, "/network/layer_name", &nn, &t->layer_name) != 0 ||
         ds_read_strs(f, "/network/layer_kind", &nk, &t->layer_kind) != 0 || nn != nk) {
         rc = st_err_set(err, ST_EFORMAT, "%s: cannot read /network (a damaged file?)", t->path);
@@ -588,7 +533,7 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
         rc = st_err_set(err, ST_EFORMAT, "%s: HDF5 cannot open it (a damaged file?)", path);
         goto done;
     }
-    format = attr_str(f, "format");
+    format = ex_h5_attr_str(f, "format");
     if (!format || strcmp(format, FORMAT_NAME) != 0) {
         rc = st_err_set(err, ST_EFORMAT,
                         "%s is an HDF5 file but not a stexplore result file (it has no "
@@ -596,13 +541,15 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
                         path, FORMAT_NAME);
         goto done;
     }
-    if (attr_num(f, "format_version", H5T_NATIVE_INT, &version) != 0 || version != FORMAT_VERSION) {
+    if (ex_h5_attr_num(f, "format_version", H5T_NATIVE_INT, &version) != 0 ||
+        version != FORMAT_VERSION) {
         rc = st_err_set(err, ST_EFORMAT, "%s: result format version %d; stquery reads version %d",
                         path, version, FORMAT_VERSION);
         goto done;
     }
     n = ds_length(f, "/points/status");
-    if (attr_num(f, "points", H5T_NATIVE_UINT64, &points) != 0 || n < 0 || (uint64_t)n != points) {
+    if (ex_h5_attr_num(f, "points", H5T_NATIVE_UINT64, &points) != 0 || n < 0 ||
+        (uint64_t)n != points) {
         rc = st_err_set(err, ST_EFORMAT,
                         "%s: the attribute points and /points/status disagree (a damaged file?)",
                         path);
@@ -611,17 +558,17 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
     if ((rc = an_table_create(path, (size_t)n, &t, err)) != ST_OK)
         goto done;
     free(t->name);
-    t->name = attr_str(f, "name");
+    t->name = ex_h5_attr_str(f, "name");
     if (!t->name && !(t->name = dup_str(""))) {
         rc = st_err_set(err, ST_ENOMEM, "%s: out of memory", path);
         goto done;
     }
-    attr_num(f, "complete", H5T_NATIVE_INT, &t->complete);
-    attr_num(f, "candidates", H5T_NATIVE_UINT64, &t->candidates);
-    attr_num(f, "excluded", H5T_NATIVE_UINT64, &t->excluded);
-    attr_num(f, "duplicates", H5T_NATIVE_UINT64, &t->duplicates);
-    attr_num(f, "failed", H5T_NATIVE_UINT64, &t->failed);
-    attr_num(f, "rejected", H5T_NATIVE_UINT64, &t->rejected);
+    ex_h5_attr_num(f, "complete", H5T_NATIVE_INT, &t->complete);
+    ex_h5_attr_num(f, "candidates", H5T_NATIVE_UINT64, &t->candidates);
+    ex_h5_attr_num(f, "excluded", H5T_NATIVE_UINT64, &t->excluded);
+    ex_h5_attr_num(f, "duplicates", H5T_NATIVE_UINT64, &t->duplicates);
+    ex_h5_attr_num(f, "failed", H5T_NATIVE_UINT64, &t->failed);
+    ex_h5_attr_num(f, "rejected", H5T_NATIVE_UINT64, &t->rejected);
     if ((rc = add_columns(t, f, err)) != ST_OK || (rc = read_provenance(t, f, err)) != ST_OK ||
         (rc = read_failures(t, f, err)) != ST_OK || (rc = read_network(t, f, err)) != ST_OK)
         goto done;
@@ -814,7 +761,7 @@ int an_h5_detail(an_table *t, size_t row, an_detail *d, st_err *err)
             rc = st_err_set(err, ST_EFORMAT, "%s: cannot read %s (a damaged file?)", t->path, path);
             goto done;
         }
-        d->unit[f] = attr_str(dd, "unit");
+        d->unit[f] = ex_h5_attr_str(dd, "unit");
         H5Dclose(dd);
         dd = -1;
         d->field[f] = l.s[i];

@@ -14,6 +14,7 @@
 #include <hdf5.h>
 
 #include "ex.h"
+#include "ex_h5attr.h"
 
 #define FORMAT_NAME    "stexplore-result"
 #define FORMAT_VERSION 1
@@ -517,19 +518,32 @@ done:
 
 /* ------------------------------------------------------------------- probe */
 
-/* Read a variable-length string attribute into a malloc'ed copy; NULL when absent. */
-static char *attr_read_str(hid_t obj, const char *name)
+char *ex_h5_attr_str(hid_t obj, const char *name)
 {
     hid_t a = -1, t = -1, mt = -1;
     char *v = NULL, *copy = NULL;
+    size_t size;
 
     if (H5Aexists(obj, name) <= 0 || (a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
-        (t = H5Aget_type(a)) < 0 || H5Tget_class(t) != H5T_STRING || !H5Tis_variable_str(t))
+        (t = H5Aget_type(a)) < 0 || H5Tget_class(t) != H5T_STRING)
         goto done;
-    mt = str_type();
-    if (H5Aread(a, mt, &v) >= 0 && v) {
-        copy = strdup(v);
-        H5free_memory(v);
+    mt = H5Tcopy(H5T_C_S1);
+    if (H5Tis_variable_str(t) > 0) {
+        H5Tset_size(mt, H5T_VARIABLE);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        if (H5Aread(a, mt, &v) >= 0 && v) {
+            copy = strdup(v);
+            H5free_memory(v);
+        }
+    } else {
+        size = H5Tget_size(t);
+        H5Tset_size(mt, size + 1);
+        H5Tset_cset(mt, H5Tget_cset(t));
+        H5Tset_strpad(mt, H5T_STR_NULLTERM);
+        if ((copy = calloc(size + 2, 1)) && H5Aread(a, mt, copy) < 0) {
+            free(copy);
+            copy = NULL;
+        }
     }
 done:
     if (mt >= 0)
@@ -541,15 +555,19 @@ done:
     return copy;
 }
 
-static int attr_read_num(hid_t obj, const char *name, hid_t mtype, void *v)
+int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v)
 {
-    hid_t a;
+    hid_t a = -1, t = -1;
     int rc = -1;
 
-    if (H5Aexists(obj, name) > 0 && (a = H5Aopen(obj, name, H5P_DEFAULT)) >= 0) {
+    if (H5Aexists(obj, name) > 0 && (a = H5Aopen(obj, name, H5P_DEFAULT)) >= 0 &&
+        (t = H5Aget_type(a)) >= 0 &&
+        (H5Tget_class(t) == H5T_INTEGER || H5Tget_class(t) == H5T_FLOAT))
         rc = H5Aread(a, mtype, v) < 0 ? -1 : 0;
+    if (t >= 0)
+        H5Tclose(t);
+    if (a >= 0)
         H5Aclose(a);
-    }
     return rc;
 }
 
@@ -582,9 +600,9 @@ int ex_h5_probe(const char *path, ex_h5_info *info, st_err *err)
         rc = st_err_set(err, ST_EFORMAT, "%s is not an HDF5 file (or it is damaged)", path);
         goto done;
     }
-    format = attr_read_str(f, "format");
+    format = ex_h5_attr_str(f, "format");
     if (!format || strcmp(format, FORMAT_NAME) != 0 ||
-        attr_read_num(f, "format_version", H5T_NATIVE_INT, &version) != 0) {
+        ex_h5_attr_num(f, "format_version", H5T_NATIVE_INT, &version) != 0) {
         rc = st_err_set(err, ST_EFORMAT,
                         "%s is an HDF5 file but not a stexplore result (no format = '%s')", path,
                         FORMAT_NAME);
@@ -595,11 +613,11 @@ int ex_h5_probe(const char *path, ex_h5_info *info, st_err *err)
                         path, version, FORMAT_VERSION);
         goto done;
     }
-    if (attr_read_num(f, "complete", H5T_NATIVE_INT, &info->complete) != 0 ||
-        attr_read_num(f, "points", H5T_NATIVE_UINT64, &info->points) != 0 ||
+    if (ex_h5_attr_num(f, "complete", H5T_NATIVE_INT, &info->complete) != 0 ||
+        ex_h5_attr_num(f, "points", H5T_NATIVE_UINT64, &info->points) != 0 ||
         (g = H5Gopen2(f, "provenance", H5P_DEFAULT)) < 0 ||
-        !(info->script = attr_read_str(g, "script")) ||
-        !(info->space = attr_read_str(g, "space"))) {
+        !(info->script = ex_h5_attr_str(g, "script")) ||
+        !(info->space = ex_h5_attr_str(g, "space"))) {
         rc = st_err_set(err, ST_EFORMAT, "%s: a stexplore result with missing attributes", path);
         goto done;
     }
