@@ -13,81 +13,114 @@
 
 /* -------------------------------------------------------------- row sets */
 
-/* The bit rows of one tensor of a pass, split by stride phase: phase ph of
- * row r holds positions ph, ph + S, ph + 2S, ... so that a strided tap is a
- * plain shift. A NULL mask gives all ones on the real positions. */
+/* The bit rows of one tensor of a pass, nch channels of `per` rows each,
+ * split by stride phase: phase ph of a row holds positions ph, ph + S,
+ * ph + 2S, ... so that a strided tap is a plain shift. A NULL mask gives all
+ * ones on the real positions. Only the channels wanted are stored; the
+ * others share one slot of zero rows. */
 typedef struct rowset {
-    int rows, len, S, plen;
+    int nch, per, len, S, plen;
     size_t words;
+    int *slot; /* nch: where a channel's rows are stored */
     uint64_t *bits;
-    uint32_t *cnt;      /* non-zeros of each whole row */
+    uint32_t *cnt;      /* non-zeros of each whole row, by slot */
     uint64_t ones, pos; /* non-zeros and positions of the rows built */
 } rowset;
 
-static const uint64_t *rs_row(const rowset *rs, int r, int ph)
+static inline size_t rs_index(const rowset *rs, int c, int row)
 {
-    return rs->bits + ((size_t)r * rs->S + ph) * rs->words;
+    return (size_t)rs->slot[c] * rs->per + row;
 }
 
-static int rs_build(rowset *rs, const uint8_t *mask, int rows, int len, int S, const uint8_t *want)
+static inline const uint64_t *rs_row(const rowset *rs, int c, int row, int ph)
 {
-    size_t n;
+    return rs->bits + (rs_index(rs, c, row) * rs->S + ph) * rs->words;
+}
 
-    rs->rows = rows, rs->len = len, rs->S = S;
+/* Bits of row `len` bytes m (0/1) into phase rows out[ph * words], counting
+ * the ones. */
+static uint32_t rs_fill(const rowset *rs, const uint8_t *m, uint64_t *out)
+{
+    int len = rs->len, S = rs->S;
+    uint32_t c = 0;
+
+    for (int ph = 0; ph < S; ph++) {
+        uint64_t *row = out + (size_t)ph * rs->words;
+        int n_ph = (len - ph + S - 1) / S;
+        if (!m) {
+            /* all ones on the real positions */
+            for (int w = 0; w < n_ph / 64; w++)
+                row[w] = ~(uint64_t)0;
+            if (n_ph % 64)
+                row[n_ph / 64] = ((uint64_t)1 << (n_ph % 64)) - 1;
+            c += (uint32_t)n_ph;
+        } else if (S == 1) {
+            int x = 0;
+            /* eight 0/1 bytes to eight bits at a time: the multiply
+             * gathers the low bit of each byte into the top byte */
+            for (; x + 8 <= len; x += 8) {
+                uint64_t v;
+                memcpy(&v, m + x, 8);
+                v = ((v & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
+                row[x >> 6] |= v << (x & 63);
+                c += (uint32_t)__builtin_popcountll(v);
+            }
+            for (; x < len; x++)
+                if (m[x]) {
+                    row[x >> 6] |= (uint64_t)1 << (x & 63);
+                    c++;
+                }
+        } else {
+            for (int x = ph, u = 0; x < len; x += S, u++)
+                if (m[x]) {
+                    row[u >> 6] |= (uint64_t)1 << (u & 63);
+                    c++;
+                }
+        }
+    }
+    return c;
+}
+
+/* Build the rows of the channels flagged in want (NULL: all) from mask
+ * (nch x per rows of len bytes, 0/1; NULL: all ones). */
+static int rs_build(rowset *rs, const uint8_t *mask, int nch, int per, int len, int S,
+                    const uint8_t *want)
+{
+    int nslot = 0;
+    size_t n, rows;
+
+    rs->nch = nch, rs->per = per, rs->len = len, rs->S = S;
     rs->plen = (len + S - 1) / S;
     rs->words = ST_BITS_WORDS(rs->plen);
-    n = (size_t)rows * S * rs->words;
+    free(rs->slot);
     free(rs->bits);
     free(rs->cnt);
+    rs->bits = NULL, rs->cnt = NULL;
+    if (!(rs->slot = malloc((nch ? (size_t)nch : 1) * sizeof *rs->slot)))
+        return ST_ENOMEM;
+    for (int c = 0; c < nch; c++)
+        if (!want || want[c])
+            rs->slot[c] = nslot++;
+    for (int c = 0; c < nch; c++)
+        if (want && !want[c])
+            rs->slot[c] = nslot; /* the zero slot */
+    rows = (size_t)(nslot + 1) * per;
+    n = rows * S * rs->words;
     rs->bits = calloc(n ? n : 1, sizeof *rs->bits);
-    rs->cnt = malloc((rows ? (size_t)rows : 1) * sizeof *rs->cnt);
+    rs->cnt = calloc(rows ? rows : 1, sizeof *rs->cnt);
     if (!rs->bits || !rs->cnt)
         return ST_ENOMEM;
     rs->ones = rs->pos = 0;
-    for (int r = 0; r < rows; r++) {
-        const uint8_t *m = mask ? mask + (size_t)r * len : NULL;
-        uint32_t c = 0;
-        if (want && !want[r]) {
-            rs->cnt[r] = 0;
+    for (int c = 0; c < nch; c++) {
+        if (want && !want[c])
             continue;
+        for (int y = 0; y < per; y++) {
+            size_t i = rs_index(rs, c, y);
+            const uint8_t *m = mask ? mask + ((size_t)c * per + y) * len : NULL;
+            rs->cnt[i] = rs_fill(rs, m, rs->bits + i * S * rs->words);
+            rs->ones += rs->cnt[i];
+            rs->pos += (uint64_t)len;
         }
-        for (int ph = 0; ph < S; ph++) {
-            uint64_t *row = rs->bits + ((size_t)r * S + ph) * rs->words;
-            int n_ph = (len - ph + S - 1) / S;
-            if (!m) {
-                /* all ones on the real positions */
-                for (int w = 0; w < n_ph / 64; w++)
-                    row[w] = ~(uint64_t)0;
-                if (n_ph % 64)
-                    row[n_ph / 64] = ((uint64_t)1 << (n_ph % 64)) - 1;
-                c += (uint32_t)n_ph;
-            } else if (S == 1) {
-                int x = 0;
-                /* eight 0/1 bytes to eight bits at a time: the multiply
-                 * gathers the low bit of each byte into the top byte */
-                for (; x + 8 <= len; x += 8) {
-                    uint64_t v;
-                    memcpy(&v, m + x, 8);
-                    v = ((v & 0x0101010101010101ull) * 0x0102040810204080ull) >> 56;
-                    row[x >> 6] |= v << (x & 63);
-                    c += (uint32_t)__builtin_popcountll(v);
-                }
-                for (; x < len; x++)
-                    if (m[x]) {
-                        row[x >> 6] |= (uint64_t)1 << (x & 63);
-                        c++;
-                    }
-            } else {
-                for (int x = ph, u = 0; x < len; x += S, u++)
-                    if (m[x]) {
-                        row[u >> 6] |= (uint64_t)1 << (u & 63);
-                        c++;
-                    }
-            }
-        }
-        rs->cnt[r] = c;
-        rs->ones += c;
-        rs->pos += (uint64_t)len;
     }
     return 0;
 }
@@ -101,25 +134,28 @@ static double rs_density(const rowset *rs)
 
 static void rs_free(rowset *rs)
 {
+    free(rs->slot);
     free(rs->bits);
     free(rs->cnt);
+    rs->slot = NULL;
     rs->bits = NULL;
     rs->cnt = NULL;
 }
 
-/* Non-zeros of row r in positions [lo, hi) of the unsplit row. */
-static uint64_t rs_count(const rowset *rs, int r, int lo, int hi)
+/* Non-zeros of row `row` of channel c in positions [lo, hi) of the unsplit
+ * row. */
+static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
 {
     uint64_t n = 0;
 
     if (lo <= 0 && hi >= rs->len)
-        return rs->cnt[r];
+        return rs->cnt[rs_index(rs, c, row)];
     for (int ph = 0; ph < rs->S; ph++) {
         int a = lo - ph, b = hi - ph;
         /* u with lo <= u*S + ph < hi */
         a = a <= 0 ? 0 : (a + rs->S - 1) / rs->S;
         b = b <= 0 ? 0 : (b + rs->S - 1) / rs->S;
-        n += st_bits_count(rs_row(rs, r, ph), rs->plen, a, b);
+        n += st_bits_count(rs_row(rs, c, row, ph), rs->plen, a, b);
     }
     return n;
 }
@@ -241,6 +277,7 @@ typedef struct run {
     int li, pass, phase;           /* what is being run: for the sample's key */
     int sampled;                   /* only sampled rows exist: estimate tile traffic */
     uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
+    struct sample *sm;             /* the sample of the group being run */
     st_geom g;
     st_map map;
     timing tm;
@@ -288,111 +325,234 @@ static void tile_done(run *r, uint64_t compute, double dram_bits)
 typedef void (*slice_fn)(run *r, const void *ctx, size_t u, int s_lo, int s_hi, unit *acc);
 
 /*
- * Run every unit of a phase. Exact fidelity simulates each unit's whole
- * reduction loop. Sampled fidelity simulates a systematic sample (seeded
- * offset) of the n x n_slices (unit, slice) pairs, at least min(8, all) and
- * sample_fraction of them, and estimates each unit as n_slices times the
- * mean of its sampled slices (of all sampled slices when it has none).
- * Lock-step time is a sum over steps, so this estimate is unbiased; with
- * FIFO-decoupled PEs a slice is timed as what it adds to the tile after two
- * slices of warm-up (the sum of those increments over all slices is the
- * tile's time). The variance of the estimate (simple
- * random sampling without replacement) is added to r->se2, `reuse` times
- * for units whose time counts several times.
+ * The sample of a sampled layer. Its rows cost most (the sparsity model
+ * draws them, the engine turns them into bit rows), so the three phases
+ * share one sample of channels: a systematic sample of sample_fraction of
+ * the PE-column tiles of input channels (at least one) and of output
+ * channels (at least one), plus a partial last tile. Only the rows of the
+ * sampled channels are generated.
+ *   FP: every tile, the slices (input channels) of the sampled channels.
+ *   BP: the tiles of the sampled input-channel tiles, the slices (dZ
+ *       channels) of the sampled output channels.
+ *   WG: the tiles of the sampled output-channel tiles crossed with the
+ *       triple tiles (input channel, kernel row, piece) that lie inside the
+ *       sampled input channels, every slice (dZ row); triple tiles are added
+ *       (and their channels sampled) until every kind of triple tile (its
+ *       first kernel row and piece, and whether it is full) has one.
+ * A tile that is not simulated has the mean time of the simulated tiles of
+ * its stratum: the tiles with the same geometry (the same rows, segment and
+ * column count in BP, the same kind of triple tile and column count in WG).
  */
-/* The (unit, slice) pairs a sampled phase simulates: k of the N pairs, a
- * systematic sample from a seeded offset, keyed by layer, pass and phase. */
-typedef struct sampling {
-    size_t N, k;
-    double step, off;
-    int all; /* every pair: exact fidelity, or too few pairs to sample */
-} sampling;
+typedef struct sample {
+    uint8_t *cin, *cout; /* C, M: channels simulated, whose rows are generated */
+    uint8_t *ct, *mt;    /* tiles of Cc input, of Cc output channels simulated */
+    uint8_t *tt;         /* WG triple tiles simulated */
+    uint8_t *kind_seen;  /* scratch: kinds of triple tile covered */
+} sample;
 
-static void sampling_of(const run *r, size_t n, int n_slices, sampling *sp)
+static void sample_free(sample *sm)
+{
+    free(sm->cin), free(sm->cout), free(sm->ct), free(sm->mt), free(sm->tt);
+    free(sm->kind_seen);
+    memset(sm, 0, sizeof *sm);
+}
+
+/* Flag a systematic sample of fraction f of n tiles from a seeded offset,
+ * and the last tile when it is partial. */
+static void pick_tiles(uint8_t *on, int n, double f, int partial_last, uint64_t seed,
+                       uint64_t stream)
+{
+    int k = (int)ceil(f * n);
+    double step, off;
+
+    k = k < 1 ? 1 : k > n ? n : k;
+    step = (double)n / k;
+    off = st_rng_uniform(seed, stream, 0) * step;
+    memset(on, 0, (size_t)n);
+    for (int j = 0; j < k; j++) {
+        int i = (int)(off + j * step);
+        on[i < n ? i : n - 1] = 1;
+    }
+    if (partial_last)
+        on[n - 1] = 1;
+}
+
+/* The sample of group gi of the layer r runs, for its current pass. */
+static int sample_make(run *r, int gi, sample *sm)
 {
     const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int R = pt->pe_rows, Cc = pt->pe_cols, rc;
+    int nct = ceildiv(g->C, Cc), nmt = ceildiv(g->M, Cc), pieces, khp, ntrip, ntt;
+    uint64_t seed = (uint64_t)pt->seed;
 
-    sp->N = n * (size_t)n_slices;
-    sp->all = pt->fidelity == ST_FID_EXACT || sp->N <= 8;
-    sp->k = (size_t)ceil(pt->sample_fraction * (double)sp->N);
-    sp->k = sp->k < 8 ? 8 : sp->k > sp->N ? sp->N : sp->k;
-    sp->step = (double)sp->N / (double)(sp->k ? sp->k : 1);
-    sp->off = st_rng_uniform((uint64_t)pt->seed, ST_RNG_STREAM(r->li, r->pass, 0x50 + r->phase),
-                             (uint64_t)sp->N) *
-              sp->step;
+    if ((rc = st_map_plan(r->l, g, pt, ST_WG, 0, &r->map, NULL)) != 0)
+        return rc;
+    pieces = r->map.pieces, khp = g->KH * pieces, ntrip = g->C * khp, ntt = ceildiv(ntrip, R);
+    sample_free(sm);
+    sm->cin = calloc((size_t)g->C, 1), sm->cout = calloc((size_t)g->M, 1);
+    sm->ct = malloc((size_t)nct), sm->mt = malloc((size_t)nmt);
+    sm->tt = calloc((size_t)ntt, 1), sm->kind_seen = calloc((size_t)khp * 2, 1);
+    if (!sm->cin || !sm->cout || !sm->ct || !sm->mt || !sm->tt || !sm->kind_seen)
+        return ST_ENOMEM;
+    pick_tiles(sm->ct, nct, pt->sample_fraction, g->C % Cc != 0, seed,
+               ST_RNG_STREAM(r->li, r->pass, 0x60 + 2 * gi));
+    pick_tiles(sm->mt, nmt, pt->sample_fraction, g->M % Cc != 0, seed,
+               ST_RNG_STREAM(r->li, r->pass, 0x61 + 2 * gi));
+    for (int c = 0; c < g->C; c++)
+        sm->cin[c] = sm->ct[c / Cc];
+    for (int m = 0; m < g->M; m++)
+        sm->cout[m] = sm->mt[m / Cc];
+    /* Triple tiles inside the sampled channels, then one of each kind
+     * still missing, searched from the first sampled channel on. */
+    for (int t = 0; t < ntt; t++) {
+        int c_lo = t * R / khp, c_hi = imin((t + 1) * R, ntrip) - 1;
+        int inside = 1;
+        c_hi /= khp;
+        for (int c = c_lo; c <= c_hi && inside; c++)
+            inside = sm->cin[c];
+        if (inside) {
+            sm->tt[t] = 1;
+            sm->kind_seen[(t * R) % khp * 2 + ((t + 1) * R > ntrip)] = 1;
+        }
+    }
+    {
+        int start = 0;
+        while (start < nct && !sm->ct[start])
+            start++;
+        start = start * Cc * khp / R;
+        for (int j = 0; j < ntt; j++) {
+            int t = (start + j) % ntt, kind = (t * R) % khp * 2 + ((t + 1) * R > ntrip);
+            if (sm->kind_seen[kind])
+                continue;
+            sm->kind_seen[kind] = 1;
+            sm->tt[t] = 1;
+            for (int c = t * R / khp; c <= (imin((t + 1) * R, ntrip) - 1) / khp; c++)
+                sm->cin[c] = 1;
+        }
+    }
+    return 0;
 }
 
-/* The j-th sampled pair, as its index u * n_slices + s. */
-static size_t sampling_pair(const sampling *sp, size_t j)
-{
-    size_t i = (size_t)(sp->off + (double)j * sp->step);
-    return i < sp->N ? i : sp->N - 1;
-}
+/* What drive() simulates of a phase: the units flagged in u_on (NULL: all)
+ * and in each the slices flagged in s_on (NULL: all); a unit left out takes
+ * the mean of the simulated units of its stratum key(u) < nkeys. */
+typedef struct plan {
+    const uint8_t *u_on, *s_on;
+    size_t (*key)(const run *r, size_t u);
+    size_t nkeys;
+} plan;
 
-static void drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, int reuse)
-{
-    size_t N, k;
-    double mc = 0, mw = 0, m0 = 0, m1 = 0, var = 0;
-    double *cyc_s;
-    sampling sp;
+/* Per stratum: simulated units and the sums of their estimates. */
+typedef struct stratum {
+    double n, sampled, c, c2, w, r0, r1, v2;
+} stratum;
 
-    sampling_of(r, n, n_slices, &sp);
-    if (sp.all) {
-        for (size_t u = 0; u < n; u++) {
+/*
+ * Run the units of a phase. Exact fidelity (or no plan) simulates every
+ * unit's whole reduction loop. Otherwise a unit that is simulated has its
+ * flagged slices run one by one, and is estimated as n_slices times their
+ * mean; lock-step time is a sum over steps, so the estimate is unbiased.
+ * With FIFO-decoupled PEs work carries over between slices: a slice is
+ * timed as what it adds to the unit's time after up to two slices of
+ * warm-up from the same run of flagged slices. The variance of the
+ * estimate, two-stage (units within strata, slices within units, each as
+ * simple random sampling without replacement), is added to r->se2, `reuse`
+ * times for units whose time counts several times.
+ */
+static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, int reuse,
+                 const plan *pl)
+{
+    size_t nk;
+    stratum *sk, all = {0};
+    double v = 0;
+
+    if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
+        for (size_t u = 0; u < n; u++)
             fn(r, ctx, u, 0, n_slices, &r->units[u]);
-            r->units[u].simulated = n_slices;
-        }
-        return;
+        return 0;
     }
-    N = sp.N, k = sp.k;
-    cyc_s = malloc(k * sizeof *cyc_s);
-    for (size_t j = 0; j < k; j++) {
-        size_t i = sampling_pair(&sp, j);
-        size_t u = i / (size_t)n_slices;
-        int s = (int)(i % (size_t)n_slices);
-        unit one = {0};
-        if (r->tm.fifo && s > 0) {
-            /* Decoupled PEs carry work over between slices: time the slice
-             * after up to two slices of warm-up, as the growth of the tile's
-             * time, so that its FIFOs are not empty when it starts. */
-            unit warm = {0};
-            int w = s < 2 ? s : 2;
-            fn(r, ctx, u, s - w, s + 1, &one);
-            fn(r, ctx, u, s - w, s, &warm);
-            one.cycles -= warm.cycles, one.work -= warm.work;
-            one.rd0 -= warm.rd0, one.rd1 -= warm.rd1;
-        } else {
-            fn(r, ctx, u, s, s + 1, &one);
-        }
-        r->units[u].cycles += one.cycles, r->units[u].work += one.work;
-        r->units[u].rd0 += one.rd0, r->units[u].rd1 += one.rd1;
-        r->units[u].simulated++;
-        mc += (double)one.cycles, mw += (double)one.work;
-        m0 += (double)one.rd0, m1 += (double)one.rd1;
-        if (cyc_s)
-            cyc_s[j] = (double)one.cycles;
-    }
-    mc /= (double)k, mw /= (double)k, m0 /= (double)k, m1 /= (double)k;
-    for (size_t j = 0; cyc_s && j < k; j++)
-        var += (cyc_s[j] - mc) * (cyc_s[j] - mc);
-    free(cyc_s);
-    var /= (double)(k > 1 ? k - 1 : 1);
-    r->se2 += (double)reuse * reuse * (double)N * N * (1 - (double)k / (double)N) * var / (double)k;
+    nk = pl->key ? pl->nkeys : 1;
+    sk = calloc(nk, sizeof *sk);
+    if (!sk)
+        return ST_ENOMEM;
     for (size_t u = 0; u < n; u++) {
+        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
         unit *un = &r->units[u];
-        double f = un->simulated ? (double)n_slices / un->simulated : 0;
-        if (un->simulated) {
-            un->cycles = (uint64_t)llround((double)un->cycles * f);
-            un->work = (uint64_t)llround((double)un->work * f);
-            un->rd0 = (uint64_t)llround((double)un->rd0 * f);
-            un->rd1 = (uint64_t)llround((double)un->rd1 * f);
-        } else {
-            un->cycles = (uint64_t)llround(mc * n_slices);
-            un->work = (uint64_t)llround(mw * n_slices);
-            un->rd0 = (uint64_t)llround(m0 * n_slices);
-            un->rd1 = (uint64_t)llround(m1 * n_slices);
+        double sc = 0, sc2 = 0, f;
+        int cnt = 0, run_lo = 0;
+
+        h->n++;
+        if (pl->u_on && !pl->u_on[u])
+            continue;
+        for (int s = 0; s < n_slices; s++) {
+            unit one = {0};
+            if (pl->s_on && !pl->s_on[s])
+                continue;
+            if (s == 0 || (pl->s_on && !pl->s_on[s - 1]))
+                run_lo = s;
+            if (r->tm.fifo && s > run_lo) {
+                unit warm = {0};
+                int w = s - run_lo < 2 ? s - run_lo : 2;
+                fn(r, ctx, u, s - w, s + 1, &one);
+                fn(r, ctx, u, s - w, s, &warm);
+                one.cycles -= warm.cycles, one.work -= warm.work;
+                one.rd0 -= warm.rd0, one.rd1 -= warm.rd1;
+            } else {
+                fn(r, ctx, u, s, s + 1, &one);
+            }
+            un->cycles += one.cycles, un->work += one.work;
+            un->rd0 += one.rd0, un->rd1 += one.rd1;
+            sc += (double)one.cycles, sc2 += (double)one.cycles * (double)one.cycles;
+            cnt++;
+        }
+        if (cnt == 0)
+            continue;
+        f = (double)n_slices / cnt;
+        un->cycles = (uint64_t)llround((double)un->cycles * f);
+        un->work = (uint64_t)llround((double)un->work * f);
+        un->rd0 = (uint64_t)llround((double)un->rd0 * f);
+        un->rd1 = (uint64_t)llround((double)un->rd1 * f);
+        un->simulated = 1;
+        h->sampled++;
+        h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
+        h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
+        if (cnt > 1 && cnt < n_slices) {
+            double var = (sc2 - sc * sc / cnt) / (cnt - 1);
+            h->v2 += (double)n_slices * n_slices * (1 - 1 / f) * (var > 0 ? var : 0) / cnt;
         }
     }
+    for (size_t i = 0; i < nk; i++) {
+        all.sampled += sk[i].sampled, all.c += sk[i].c, all.w += sk[i].w;
+        all.r0 += sk[i].r0, all.r1 += sk[i].r1;
+    }
+    for (size_t u = 0; u < n; u++) {
+        const stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
+        unit *un = &r->units[u];
+        if (un->simulated)
+            continue;
+        if (h->sampled == 0) /* no simulated unit of its kind: of any kind */
+            h = &all;
+        if (h->sampled == 0)
+            continue;
+        un->cycles = (uint64_t)llround(h->c / h->sampled);
+        un->work = (uint64_t)llround(h->w / h->sampled);
+        un->rd0 = (uint64_t)llround(h->r0 / h->sampled);
+        un->rd1 = (uint64_t)llround(h->r1 / h->sampled);
+    }
+    for (size_t i = 0; i < nk; i++) {
+        const stratum *h = &sk[i];
+        if (h->sampled == 0)
+            continue;
+        if (h->sampled > 1 && h->sampled < h->n) {
+            double var = (h->c2 - h->c * h->c / h->sampled) / (h->sampled - 1);
+            v += h->n * h->n * (1 - h->sampled / h->n) * (var > 0 ? var : 0) / h->sampled;
+        }
+        v += h->n / h->sampled * h->v2;
+    }
+    r->se2 += (double)reuse * reuse * v;
+    free(sk);
+    return 0;
 }
 
 static int words_reserve(uint64_t **buf, size_t *cap, size_t n)
@@ -437,13 +597,14 @@ static int fits_half(const st_point *pt, uint64_t n, int compressed, double kib)
 
 /* Work of one kernel-row piece in FP: taps [k0, k1) of output positions
  * [lo, hi) against input row `row` of X. */
-static uint64_t fp_work(const run *r, const rowset *X, int row, int k0, int k1, int lo, int hi)
+static uint64_t fp_work(const run *r, const rowset *X, int c, int ih, int k0, int k1, int lo,
+                        int hi)
 {
     uint64_t w = 0;
 
     for (int kw = k0; kw < k1; kw++) {
         int d = kw - r->g.PL, t = floordiv(d, r->g.SW), ph = d - t * r->g.SW;
-        w += st_bits_count(rs_row(X, row, ph), X->plen, lo + t, hi + t);
+        w += st_bits_count(rs_row(X, c, ih, ph), X->plen, lo + t, hi + t);
     }
     return w;
 }
@@ -471,9 +632,8 @@ static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit
                     int ih = (oh0 + i) * g->SH + kh - g->PT;
                     uint64_t w = 0;
                     if (ih >= 0 && ih < g->IH) {
-                        int row = c * g->IH + ih;
-                        w = fp_work(r, X, row, k0, k1, o_lo, o_hi);
-                        un->rd0 += rs_count(X, row, imax(iw_lo + k0, 0),
+                        w = fp_work(r, X, c, ih, k0, k1, o_lo, o_hi);
+                        un->rd0 += rs_count(X, c, ih, imax(iw_lo + k0, 0),
                                             imin(iw_hi - (g->KW - k1), g->IW));
                     }
                     un->work += w;
@@ -501,9 +661,11 @@ static int run_fp(run *r, const rowset *X, int compressed)
     double dout = (compressed && (r->l->post & ST_OP_RELU)) ? pt->relu_density : 1;
     int rc;
 
-    if ((rc = units_reserve(r, n)) != 0)
+    plan pl = {NULL, r->sm ? r->sm->cin : NULL, NULL, 0};
+
+    if ((rc = units_reserve(r, n)) != 0 ||
+        (rc = drive(r, n, g->C, slice_fp, X, ceildiv(g->M, Cc), &pl)) != 0)
         return rc;
-    drive(r, n, g->C, slice_fp, X, ceildiv(g->M, Cc));
 
     /* Tiles in the order the array runs them: output channels outermost,
      * so a tile's input rows are fetched again for every channel tile. */
@@ -526,7 +688,7 @@ static int run_fp(run *r, const rowset *X, int compressed)
             } else if (m0 == 0)
                 for (int c = 0; c < g->C; c++)
                     for (int ih = ih_lo; ih < ih_hi; ih++) {
-                        un->nz += rs_count(X, c * g->IH + ih, iw_lo, iw_hi);
+                        un->nz += rs_count(X, c, ih, iw_lo, iw_hi);
                         un->npos += (uint64_t)(iw_hi - iw_lo);
                     }
             npos = un->npos, nz = un->nz;
@@ -583,8 +745,8 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                 int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
                 uint64_t *dst = r->wa + (((size_t)i * ncol + j) * SW + ph) * nw;
                 if (u_hi > u_lo)
-                    st_bits_extract(rs_row(OM, (c0 + j) * g->IH + ih0 + i, ph), OM->plen, u_lo,
-                                    u_hi - u_lo, dst);
+                    st_bits_extract(rs_row(OM, c0 + j, ih0 + i, ph), OM->plen, u_lo, u_hi - u_lo,
+                                    dst);
                 else
                     memset(dst, 0, nw * sizeof *dst);
             }
@@ -602,8 +764,8 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                             r->cyc[i * ncol + j] = pe_cycles(pt, 0);
                         continue;
                     }
-                    dz = rs_row(DZ, m * g->OH + oh, 0);
-                    un->rd0 += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
+                    dz = rs_row(DZ, m, oh, 0);
+                    un->rd0 += rs_count(DZ, m, oh, ow_lo, ow_hi);
                     /* dZ shifted under each tap of the piece */
                     for (int kw = k0; kw < k1; kw++) {
                         int d = kw - g->PL, t = floordiv(d, SW), ph = d - t * SW;
@@ -644,6 +806,17 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
     un->cycles += tm_end(&r->tm);
 }
 
+/* Stratum of BP unit u: its rows and segment, and whether its channel
+ * tile is partial. */
+static size_t bp_key(const run *r, size_t u)
+{
+    const st_geom *g = &r->g;
+    size_t rs = (size_t)ceildiv(g->IH, r->pt->pe_rows) * ceildiv(g->IW, r->map.seg);
+    int c0 = (int)(u / rs) * r->pt->pe_cols;
+
+    return u % rs + (g->C - c0 < r->pt->pe_cols ? rs : 0);
+}
+
 /* Input-gradient phase: dA = rot180(W) * dZ in scatter form. PE rows take
  * successive dA rows, PE columns dA channels; a dZ row is broadcast along a
  * PE row. With the output bitmap, a PE skips the dA positions whose
@@ -659,6 +832,7 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
     int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, compressed, pt->ch0_kib);
     int rc;
+    uint8_t *u_on = NULL;
 
     bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL};
 
@@ -676,8 +850,22 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
         free(cx.tap_ph);
         return rc;
     }
-    drive(r, n, g->M, slice_bp, &cx, 1);
+    if (r->sm) {
+        if (!(u_on = malloc(n))) {
+            free(cx.tap_ph);
+            return ST_ENOMEM;
+        }
+        for (size_t u = 0; u < n; u++)
+            u_on[u] = r->sm->ct[u / ((size_t)nrt * nseg)];
+    }
+    {
+        plan pl = {u_on, r->sm ? r->sm->cout : NULL, bp_key, 2 * (size_t)nrt * nseg};
+        rc = drive(r, n, g->M, slice_bp, &cx, 1, &pl);
+    }
     free(cx.tap_ph);
+    free(u_on);
+    if (rc != 0)
+        return rc;
 
     for (size_t u = 0; u < n; u++) {
         int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
@@ -698,7 +886,7 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
         } else
             for (int m = 0; m < g->M; m++)
                 for (int oh = oh_lo; oh < oh_hi; oh++) {
-                    nz += rs_count(DZ, m * g->OH + oh, ow_lo, ow_hi);
+                    nz += rs_count(DZ, m, oh, ow_lo, ow_hi);
                     npos += (uint64_t)imax(ow_hi - ow_lo, 0);
                 }
         bits =
@@ -740,7 +928,7 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
     for (int p = p_lo; p < p_hi; p++) {
         int k0 = p * cx->taps, k1 = imin(k0 + cx->taps, M);
         for (int i = 0; i < Ract; i++) {
-            uint64_t z = st_bits_count(rs_row(cx->DZ, b0 + i, 0), cx->DZ->plen, k0, k1);
+            uint64_t z = st_bits_count(rs_row(cx->DZ, 0, b0 + i, 0), cx->DZ->plen, k0, k1);
             const uint8_t *act = cx->act + (size_t)(b0 + i) * N;
             un->rd0 += z;
             for (int j = 0; j < Qc; j++) {
@@ -755,6 +943,16 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
     un->cycles += tm_end(&r->tm);
 }
 
+/* Stratum of FC input-gradient unit u: whether its tile of dA positions is
+ * partial. */
+static size_t fcbp_key(const run *r, size_t u)
+{
+    int N = r->g.IW, Cc = r->pt->pe_cols, nrt = ceildiv(r->g.IH, r->pt->pe_rows);
+    int q0 = (int)(u / nrt) * Cc;
+
+    return N - q0 < Cc;
+}
+
 /* Input gradient of an FC layer: dA = W^T dZ is itself a fully connected
  * product, so it maps like the forward one: PE columns take dA positions,
  * PE rows images, one step per kreg-long piece of the dZ vector. With the
@@ -766,7 +964,7 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
     int R = pt->pe_rows, Cc = pt->pe_cols, taps = imin(M, pt->kreg_len);
     int pieces = ceildiv(M, taps), nqt = ceildiv(N, Cc), nrt = ceildiv(B, R);
     size_t n = (size_t)nqt * nrt;
-    uint8_t *dzt = malloc((size_t)B * M);
+    uint8_t *dzt = malloc((size_t)B * M), *u_on = NULL, *s_on = NULL;
     rowset DZ = {0};
     double wbits = (double)M * N * pt->data_bits;
     int resident = wbits <= pt->ch1_kib * 8192.0 / 2, rc;
@@ -777,11 +975,27 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
     for (int b = 0; b < B; b++)
         for (int m = 0; m < M; m++)
             dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
-    if ((rc = rs_build(&DZ, dzt, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0)
+    if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
-        drive(r, n, pieces, slice_fc_bp, &cx, 1);
+        plan pl = {NULL, NULL, fcbp_key, 2};
+        if (r->sm) {
+            /* a sample of the tiles of dA positions and of the dZ pieces */
+            if (!(u_on = malloc(n)) || !(s_on = malloc((size_t)pieces))) {
+                rc = ST_ENOMEM;
+                goto done;
+            }
+            pick_tiles(u_on, (int)nqt, pt->sample_fraction, 0, (uint64_t)pt->seed,
+                       ST_RNG_STREAM(r->li, r->pass, 0x5e));
+            for (size_t u = n; u-- > 0;)
+                u_on[u] = u_on[u / nrt] || (N % Cc != 0 && (int)(u / nrt) == nqt - 1);
+            pick_tiles(s_on, pieces, pt->sample_fraction, M % taps != 0, (uint64_t)pt->seed,
+                       ST_RNG_STREAM(r->li, r->pass, 0x5f));
+            pl.u_on = u_on, pl.s_on = s_on;
+        }
+        if ((rc = drive(r, n, pieces, slice_fc_bp, &cx, 1, &pl)) != 0)
+            goto done;
     }
 
     for (size_t u = 0; u < n; u++) {
@@ -792,7 +1006,7 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
         unit *un = &r->units[u];
 
         for (int i = 0; i < Ract; i++)
-            nz += rs_count(&DZ, b0 + i, 0, M);
+            nz += rs_count(&DZ, 0, b0 + i, 0, M);
         bits = st_map_bits(pt, npos, nz, s_bp);
         if (!resident || u == 0)
             bits += resident ? wbits : (double)Qc * M * pt->data_bits;
@@ -811,6 +1025,8 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
 done:
     rs_free(&DZ);
     free(dzt);
+    free(u_on);
+    free(s_on);
     return rc;
 }
 
@@ -840,8 +1056,8 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
     for (int oh = oh_lo; oh < oh_hi; oh++) {
         for (int j = 0; j < ncol; j++) {
             uint64_t *dzw = r->wa + (size_t)j * nw;
-            st_bits_extract(rs_row(DZ, (m0 + j) * g->OH + oh, 0), DZ->plen, 0, g->OW, dzw);
-            un->rd0 += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW) * (uni ? (uint64_t)Mc : 1);
+            st_bits_extract(rs_row(DZ, m0 + j, oh, 0), DZ->plen, 0, g->OW, dzw);
+            un->rd0 += rs_count(DZ, m0 + j, oh, 0, g->OW) * (uni ? (uint64_t)Mc : 1);
         }
         for (int i = 0; i < Ract; i++) {
             int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
@@ -851,11 +1067,11 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
                     r->cyc[i * ncol + j] = pe_cycles(pt, 0);
                 continue;
             }
-            un->rd1 += rs_count(A, c * g->IH + ih, 0, g->IW);
+            un->rd1 += rs_count(A, c, ih, 0, g->IW);
             /* the activation row under each tap: A[ow * S + kw - P] */
             for (int kw = k0; kw < k1; kw++) {
                 int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
-                st_bits_extract(rs_row(A, c * g->IH + ih, ph), A->plen, tt, g->OW,
+                st_bits_extract(rs_row(A, c, ih, ph), A->plen, tt, g->OW,
                                 r->wb + (size_t)(kw - k0) * nw);
             }
             for (int j = 0; j < ncol; j++) {
@@ -875,6 +1091,18 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
     un->cycles += tm_end(&r->tm);
 }
 
+/* Stratum of WG unit u: the first kernel row and piece of its triple tile,
+ * whether that tile is partial, whether its output-channel tile is. */
+static size_t wg_key(const run *r, size_t u)
+{
+    const st_geom *g = &r->g;
+    int R = r->pt->pe_rows, Cc = r->pt->pe_cols, khp = g->KH * r->map.pieces;
+    int ntrip = g->C * khp, nrt = ceildiv(ntrip, R);
+    int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
+
+    return (size_t)(t0 % khp) * 2 + (t0 + R > ntrip) + (g->M - m0 < Cc ? 2 * (size_t)khp : 0);
+}
+
 /* Weight-gradient phase: dW[m][c][kh] = sum over rows of dZ[m][oh] (x)
  * A[c][oh*S + kh - P]. PE rows take (input channel, kernel row, piece)
  * triples, PE columns output channels; a dZ row is broadcast along a PE
@@ -888,6 +1116,8 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     int nmt = ceildiv(g->M, Cc), nrt = ceildiv(ntrip, R);
     size_t n = (size_t)nmt * nrt;
     int rc;
+    uint8_t *u_on = NULL;
+    uint64_t *zdz_m, *na_t, *za_t;
 
     wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
     int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, comp_dz, pt->ch0_kib);
@@ -897,24 +1127,38 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
         (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;
-    drive(r, n, g->OH, slice_wg, &cx, 1);
+    if (r->sm) {
+        if (!(u_on = malloc(n)))
+            return ST_ENOMEM;
+        for (size_t u = 0; u < n; u++)
+            u_on[u] = r->sm->mt[u / nrt] && r->sm->tt[u % nrt];
+    }
+    {
+        plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces};
+        rc = drive(r, n, g->OH, slice_wg, &cx, 1, &pl);
+        free(u_on);
+        if (rc != 0)
+            return rc;
+    }
 
-    for (size_t u = 0; u < n; u++) {
-        int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-        int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
-        uint64_t zdz = 0, za = 0, ndz = (uint64_t)Mc * g->OH * g->OW, na = 0;
-        uint64_t outs = (uint64_t)Ract * Mc * taps;
-        double bits;
-        unit *un = &r->units[u];
-
+    /* What each output-channel tile and each triple tile moves, for every
+     * tile it meets: dZ rows of the channel tile; activation columns of the
+     * tile's (channel, piece) pairs (kernel rows of one channel share them). */
+    if (!(zdz_m = calloc((size_t)nmt + 2 * (size_t)nrt, sizeof *zdz_m)))
+        return ST_ENOMEM;
+    na_t = zdz_m + nmt, za_t = na_t + nrt;
+    for (int mt = 0; mt < nmt; mt++) {
+        int m0 = mt * Cc, Mc = imin(Cc, g->M - m0);
+        uint64_t ndz = (uint64_t)Mc * g->OH * g->OW;
         if (r->sampled)
-            zdz = (uint64_t)llround((double)ndz * rs_density(DZ));
+            zdz_m[mt] = (uint64_t)llround((double)ndz * rs_density(DZ));
         else
             for (int j = 0; j < Mc; j++)
                 for (int oh = 0; oh < g->OH; oh++)
-                    zdz += rs_count(DZ, (m0 + j) * g->OH + oh, 0, g->OW);
-        /* The activation columns the tile's (channel, piece) pairs touch;
-         * kernel rows of one channel share the rows. */
+                    zdz_m[mt] += rs_count(DZ, m0 + j, oh, 0, g->OW);
+    }
+    for (int tt = 0; tt < nrt; tt++) {
+        int t0 = tt * R, Ract = imin(R, ntrip - t0);
         for (int t = t0; t < t0 + Ract; t++) {
             int p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
             int lo = imax(p * taps - g->PL, 0);
@@ -923,11 +1167,20 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
                 continue;
             if (!r->sampled)
                 for (int ih = 0; ih < g->IH; ih++)
-                    za += rs_count(A, c * g->IH + ih, lo, hi);
-            na += (uint64_t)g->IH * (uint64_t)imax(hi - lo, 0);
+                    za_t[tt] += rs_count(A, c, ih, lo, hi);
+            na_t[tt] += (uint64_t)g->IH * (uint64_t)imax(hi - lo, 0);
         }
         if (r->sampled)
-            za = (uint64_t)llround((double)na * rs_density(A));
+            za_t[tt] = (uint64_t)llround((double)na_t[tt] * rs_density(A));
+    }
+    for (size_t u = 0; u < n; u++) {
+        int mt = (int)(u / nrt), tt = (int)(u % nrt), m0 = mt * Cc, t0 = tt * R;
+        int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+        uint64_t zdz = zdz_m[mt], za = za_t[tt], na = na_t[tt];
+        uint64_t ndz = (uint64_t)Mc * g->OH * g->OW, outs = (uint64_t)Ract * Mc * taps;
+        double bits;
+        unit *un = &r->units[u];
+
         bits = (t0 == 0 || !dz_resident ? st_map_bits(pt, ndz, zdz, comp_dz) : 0) +
                (m0 == 0 || !a_resident ? st_map_bits(pt, na, za, comp_a) : 0) +
                (double)outs * pt->data_bits;
@@ -940,6 +1193,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
         r->st->sram_rd[2] += outs * (uint64_t)(g->passes > 1 ? 1 : 0);
         tile_done(r, un->cycles, bits);
     }
+    free(zdz_m);
     return 0;
 }
 
@@ -969,81 +1223,21 @@ static void add_se(run *r)
     r->st->cycles_se = sqrt(r->st->cycles_se * r->st->cycles_se + r->se2);
 }
 
-/* Mark the rows the sampled (unit, slice) pairs of group gi read: input
- * activation rows (c, ih) and gradient rows (m, oh) of the layer, for every
- * phase, with the same sampling drive() will use. */
+/* Mark the rows the sample of group gi reads: every row of its sampled
+ * input and output channels. */
 static int mark_wants(run *r, int gi)
 {
-    const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    int R = pt->pe_rows, Cc = pt->pe_cols, rc;
     uint8_t *aw = r->act_want + (size_t)gi * g->C * g->IH;
     uint8_t *gw = r->grad_want + (size_t)gi * g->M * g->OH;
-    sampling sp;
+    int rc;
 
-    /* FP: pairs (rows x segment, input channel) */
-    if ((rc = st_map_plan(r->l, g, pt, ST_FP, 0, &r->map, NULL)) != 0)
+    if ((rc = sample_make(r, gi, r->sm)) != 0)
         return rc;
-    {
-        int nseg = ceildiv(g->OW, r->map.seg);
-        size_t n = (size_t)ceildiv(g->OH, R) * nseg;
-        r->phase = ST_FP;
-        sampling_of(r, n, g->C, &sp);
-        for (size_t j = 0; j < sp.k; j++) {
-            size_t i = sampling_pair(&sp, j), u = i / (size_t)g->C;
-            int c = (int)(i % (size_t)g->C), oh0 = (int)(u / nseg) * R;
-            int ih_lo = imax(oh0 * g->SH - g->PT, 0);
-            int ih_hi = imin((oh0 + imin(R, g->OH - oh0) - 1) * g->SH - g->PT + g->KH, g->IH);
-            for (int ih = ih_lo; ih < ih_hi; ih++)
-                aw[c * g->IH + ih] = 1;
-        }
-    }
-    /* BP: pairs (channels x rows x segment, dZ channel) */
-    if (!r->l->first) {
-        int nrt = ceildiv(g->IH, R), nseg;
-        size_t n;
-        if ((rc = st_map_plan(r->l, g, pt, ST_BP, 0, &r->map, NULL)) != 0)
-            return rc;
-        nseg = ceildiv(g->IW, r->map.seg);
-        n = (size_t)ceildiv(g->C, Cc) * nrt * nseg;
-        r->phase = ST_BP;
-        sampling_of(r, n, g->M, &sp);
-        for (size_t j = 0; j < sp.k; j++) {
-            size_t i = sampling_pair(&sp, j), u = i / (size_t)g->M;
-            int m = (int)(i % (size_t)g->M);
-            int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc, ih0 = (int)(u / nseg % nrt) * R;
-            int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0);
-            int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
-            int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
-            for (int oh = oh_lo; oh < oh_hi; oh++)
-                gw[m * g->OH + oh] = 1;
-            for (int c = c0; c < c0 + Cact; c++)
-                for (int ih = ih0; ih < ih0 + Ract; ih++)
-                    aw[c * g->IH + ih] = 1;
-        }
-    }
-    /* WG: pairs (output channels x triples, dZ row) */
-    if ((rc = st_map_plan(r->l, g, pt, ST_WG, 0, &r->map, NULL)) != 0)
-        return rc;
-    {
-        int pieces = r->map.pieces, ntrip = g->C * g->KH * pieces, nrt = ceildiv(ntrip, R);
-        size_t n = (size_t)ceildiv(g->M, Cc) * nrt;
-        r->phase = ST_WG;
-        sampling_of(r, n, g->OH, &sp);
-        for (size_t j = 0; j < sp.k; j++) {
-            size_t i = sampling_pair(&sp, j), u = i / (size_t)g->OH;
-            int oh = (int)(i % (size_t)g->OH);
-            int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-            int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
-            for (int m = m0; m < m0 + Mc; m++)
-                gw[m * g->OH + oh] = 1;
-            for (int t = t0; t < t0 + Ract; t++) {
-                int kh = t / pieces % g->KH, c = t / pieces / g->KH, ih = oh * g->SH + kh - g->PT;
-                if (ih >= 0 && ih < g->IH)
-                    aw[c * g->IH + ih] = 1;
-            }
-        }
-    }
+    for (int c = 0; c < g->C; c++)
+        memset(aw + (size_t)c * g->IH, r->sm->cin[c], (size_t)g->IH);
+    for (int m = 0; m < g->M; m++)
+        memset(gw + (size_t)m * g->OH, r->sm->cout[m], (size_t)g->OH);
     return 0;
 }
 
@@ -1054,18 +1248,21 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     const st_geom *g = &r->g;
     size_t act_sz = (size_t)g->C * g->IH * g->IW, grad_sz = (size_t)g->M * g->OH * g->OW;
     const uint8_t *act = pm->act + (size_t)gi * act_sz, *grad = pm->grad + (size_t)gi * grad_sz;
-    const uint8_t *aw = r->act_want ? r->act_want + (size_t)gi * g->C * g->IH : NULL;
-    const uint8_t *gw = r->grad_want ? r->grad_want + (size_t)gi * g->M * g->OH : NULL;
+    const uint8_t *aw = NULL, *gw = NULL; /* channels whose rows exist */
     rowset X = {0}, DZ = {0}, B = {0};
     int s_fp = !dense && pt->skip_fp_stream, s_bp = !dense && pt->skip_bp_stream;
     int s_out = !dense && pt->skip_bp_output, s_wg = !dense && pt->skip_wg_stream;
     int s_op = !dense && pt->skip_wg_operand;
     int rc;
 
+    if (r->sm && (rc = sample_make(r, gi, r->sm)) != 0)
+        return rc;
+    if (r->sampled)
+        aw = r->sm->cin, gw = r->sm->cout;
     /* FP */
     if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0)
         goto done;
-    if ((rc = rs_build(&X, s_fp ? act : NULL, g->C * g->IH, g->IW, g->SW, aw)) != 0)
+    if ((rc = rs_build(&X, s_fp ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
     r->phase = ST_FP;
     r->st = &out[ST_FP];
@@ -1086,8 +1283,8 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     } else if (!r->l->first) {
         if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0)
             goto done;
-        if ((rc = rs_build(&DZ, s_bp ? grad : NULL, g->M * g->OH, g->OW, 1, gw)) != 0 ||
-            (rc = rs_build(&B, s_out ? act : NULL, g->C * g->IH, g->IW, g->SW, aw)) != 0)
+        if ((rc = rs_build(&DZ, s_bp ? grad : NULL, g->M, g->OH, g->OW, 1, gw)) != 0 ||
+            (rc = rs_build(&B, s_out ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
             goto done;
         r->st = &out[ST_BP];
         r->first_tile = 1;
@@ -1099,8 +1296,8 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     /* WG */
     if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0)
         goto done;
-    if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M * g->OH, g->OW, 1, gw)) != 0 ||
-        (rc = rs_build(&B, s_op ? act : NULL, g->C * g->IH, g->IW, g->SW, aw)) != 0)
+    if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M, g->OH, g->OW, 1, gw)) != 0 ||
+        (rc = rs_build(&B, s_op ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
     r->phase = ST_WG;
     r->st = &out[ST_WG];
@@ -1139,6 +1336,7 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     const st_layer *l = st_net_layer(net, li);
     st_layer_masks m;
     pass_masks pm = {NULL, NULL};
+    sample sm = {0};
     size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l);
     int per_pass, rc;
 
@@ -1168,7 +1366,8 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     }
     /* A sampled run asks the mask source only for the rows its sample reads
      * (FC layers, whose rows are whole images, are always complete). */
-    r->sampled = pt->fidelity == ST_FID_SAMPLED && !r->g.fc;
+    r->sm = pt->fidelity == ST_FID_SAMPLED ? &sm : NULL;
+    r->sampled = r->sm && !r->g.fc;
     if (r->sampled) {
         r->act_want = calloc((size_t)l->in_c * l->in_h, 1);
         r->grad_want = calloc((size_t)l->out_c * l->out_h, 1);
@@ -1220,6 +1419,8 @@ done:
     free(r->act_want);
     free(r->grad_want);
     r->act_want = r->grad_want = NULL;
+    r->sm = NULL;
+    sample_free(&sm);
     st_layer_masks_fini(&m);
     return rc;
 }
