@@ -71,11 +71,12 @@ static uint32_t rs_fill(const rowset *rs, const uint8_t *m, uint64_t *out)
                     c++;
                 }
         } else {
-            for (int x = ph, u = 0; x < len; x += S, u++)
-                if (m[x]) {
-                    row[u >> 6] |= (uint64_t)1 << (u & 63);
-                    c++;
-                }
+            /* without a branch: the bits are random */
+            for (int x = ph, u = 0; x < len; x += S, u++) {
+                uint64_t b = m[x] != 0;
+                row[u >> 6] |= b << (u & 63);
+                c += (uint32_t)b;
+            }
         }
     }
     return c;
@@ -276,6 +277,8 @@ typedef struct run {
     const st_layer *l;
     int li, pass, phase;           /* what is being run: for the sample's key */
     int sampled;                   /* only sampled rows exist: estimate tile traffic */
+    int tm_keep;                   /* slices go on from the previous one's timing */
+    uint64_t tm_base;              /* the tile's time when this call began */
     uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
     struct sample *sm;             /* the sample of the group being run */
     st_geom g;
@@ -318,6 +321,25 @@ static void tile_done(run *r, uint64_t compute, double dram_bits)
     r->st->dram_bytes += (uint64_t)ceil(bytes);
     r->prev_compute = compute;
     r->first_tile = 0;
+}
+
+/* A slice function starts timing a tile of npe PEs, unless r->tm_keep says
+ * that it goes on from the slices before (the same tile, the next slice),
+ * and ends with what its steps added to the tile's time. */
+static void tm_open(run *r, int npe)
+{
+    if (!r->tm_keep) {
+        tm_begin(&r->tm, npe);
+        r->tm_base = 0;
+    }
+}
+
+static uint64_t tm_close(run *r)
+{
+    uint64_t end = tm_end(&r->tm), add = end - r->tm_base;
+
+    r->tm_base = end;
+    return add;
 }
 
 /* Simulate slices [s_lo, s_hi) of the reduction loop of tile unit u,
@@ -480,31 +502,39 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
         unit *un = &r->units[u];
         double sc = 0, sc2 = 0, f;
-        int cnt = 0, run_lo = 0;
+        int cnt = 0;
 
         h->n++;
         if (pl->u_on && !pl->u_on[u])
             continue;
-        for (int s = 0; s < n_slices; s++) {
-            unit one = {0};
-            if (pl->s_on && !pl->s_on[s])
+        /* Runs of flagged slices, each timed slice by slice as what it adds
+         * to the tile. With FIFO-decoupled PEs, work carries over between
+         * slices: a run that does not start the tile begins with empty
+         * FIFOs, so its first slices (up to 4, at most half the run) only
+         * warm it up and are not counted. */
+        for (int lo = 0, hi; lo < n_slices; lo = hi) {
+            int warm = 0;
+            if (pl->s_on && !pl->s_on[lo]) {
+                hi = lo + 1;
                 continue;
-            if (s == 0 || (pl->s_on && !pl->s_on[s - 1]))
-                run_lo = s;
-            if (r->tm.fifo && s > run_lo) {
-                unit warm = {0};
-                int w = s - run_lo < 2 ? s - run_lo : 2;
-                fn(r, ctx, u, s - w, s + 1, &one);
-                fn(r, ctx, u, s - w, s, &warm);
-                one.cycles -= warm.cycles, one.work -= warm.work;
-                one.rd0 -= warm.rd0, one.rd1 -= warm.rd1;
-            } else {
-                fn(r, ctx, u, s, s + 1, &one);
             }
-            un->cycles += one.cycles, un->work += one.work;
-            un->rd0 += one.rd0, un->rd1 += one.rd1;
-            sc += (double)one.cycles, sc2 += (double)one.cycles * (double)one.cycles;
-            cnt++;
+            for (hi = lo + 1; hi < n_slices && (!pl->s_on || pl->s_on[hi]); hi++)
+                ;
+            if (r->tm.fifo && lo > 0)
+                warm = imin(4, (hi - lo) / 2);
+            r->tm_keep = 0;
+            for (int s = lo; s < hi; s++) {
+                unit one = {0};
+                fn(r, ctx, u, s, s + 1, &one);
+                r->tm_keep = 1;
+                if (s < lo + warm)
+                    continue;
+                un->cycles += one.cycles, un->work += one.work;
+                un->rd0 += one.rd0, un->rd1 += one.rd1;
+                sc += (double)one.cycles, sc2 += (double)one.cycles * (double)one.cycles;
+                cnt++;
+            }
+            r->tm_keep = 0;
         }
         if (cnt == 0)
             continue;
@@ -623,7 +653,7 @@ static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit
     int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
     int iw_lo = o_lo * g->SW - g->PL, iw_hi = (o_hi - 1) * g->SW - g->PL + g->KW;
 
-    tm_begin(&r->tm, Ract);
+    tm_open(r, Ract);
     for (int c = c_lo; c < c_hi; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
@@ -642,7 +672,7 @@ static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit
                 tm_step(&r->tm, r->cyc);
                 un->rd1 += (uint64_t)(k1 - k0);
             }
-    un->cycles += tm_end(&r->tm);
+    un->cycles += tm_close(r);
 }
 
 /* Forward phase of one pass and group. PE rows take successive output
@@ -750,7 +780,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                 else
                     memset(dst, 0, nw * sizeof *dst);
             }
-    tm_begin(&r->tm, Ract * ncol);
+    tm_open(r, Ract * ncol);
     for (int m = m_lo; m < m_hi; m++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
@@ -803,7 +833,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                 un->rd1 += (uint64_t)(k1 - k0) * Cact;
             }
     un->work += cx->out_skip ? wsum : wsum * (uint64_t)Cact;
-    un->cycles += tm_end(&r->tm);
+    un->cycles += tm_close(r);
 }
 
 /* Stratum of BP unit u: its rows and segment, and whether its channel
@@ -924,7 +954,7 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
     int nrt = ceildiv(B, R), q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
     int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
 
-    tm_begin(&r->tm, Ract * Qc);
+    tm_open(r, Ract * Qc);
     for (int p = p_lo; p < p_hi; p++) {
         int k0 = p * cx->taps, k1 = imin(k0 + cx->taps, M);
         for (int i = 0; i < Ract; i++) {
@@ -940,7 +970,7 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
         tm_step(&r->tm, r->cyc);
         un->rd1 += (uint64_t)(k1 - k0) * Qc;
     }
-    un->cycles += tm_end(&r->tm);
+    un->cycles += tm_close(r);
 }
 
 /* Stratum of FC input-gradient unit u: whether its tile of dA positions is
@@ -1052,7 +1082,7 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
     int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
     int ncol = uni ? 1 : Mc;
 
-    tm_begin(&r->tm, Ract * ncol);
+    tm_open(r, Ract * ncol);
     for (int oh = oh_lo; oh < oh_hi; oh++) {
         for (int j = 0; j < ncol; j++) {
             uint64_t *dzw = r->wa + (size_t)j * nw;
@@ -1088,7 +1118,7 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
         }
         tm_step(&r->tm, r->cyc);
     }
-    un->cycles += tm_end(&r->tm);
+    un->cycles += tm_close(r);
 }
 
 /* Stratum of WG unit u: the first kernel row and piece of its triple tile,
@@ -1335,7 +1365,7 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     const st_point *pt = r->pt;
     const st_layer *l = st_net_layer(net, li);
     st_layer_masks m;
-    pass_masks pm = {NULL, NULL};
+    pass_masks own = {NULL, NULL}, pm; /* own: an FC layer's batch gathered */
     sample sm = {0};
     size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l);
     int per_pass, rc;
@@ -1347,9 +1377,8 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     r->li = li;
     st_geom_of(l, pt->batch, &r->g);
     per_pass = r->g.fc ? pt->batch : 1;
-    pm.act = malloc(act_sz * per_pass);
-    pm.grad = malloc(grad_sz * per_pass);
-    if (!pm.act || !pm.grad) {
+    if (r->g.fc &&
+        (!(own.act = malloc(act_sz * per_pass)) || !(own.grad = malloc(grad_sz * per_pass)))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the masks of layer '%s'", l->name);
         goto done;
     }
@@ -1389,16 +1418,19 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
             int image = r->g.fc ? b : pass;
             if ((rc = fn(ctx, net, li, image, r->act_want, r->grad_want, &m, err)) != 0)
                 goto done;
-            memcpy(pm.act + act_sz * b, m.act_in, act_sz);
             /* FC rows are images: gather dZ as [m][image]. */
-            if (r->g.fc)
+            if (r->g.fc) {
+                memcpy(own.act + act_sz * b, m.act_in, act_sz);
                 for (size_t j = 0; j < grad_sz; j++)
-                    pm.grad[j * per_pass + b] = m.grad[j];
-            else
-                memcpy(pm.grad, m.grad, grad_sz);
+                    own.grad[j * per_pass + b] = m.grad[j];
+            }
             ls->act_density += m.act_density / pt->batch;
             ls->grad_density += m.grad_density / pt->batch;
         }
+        if (r->g.fc)
+            pm = own;
+        else
+            pm.act = m.act_in, pm.grad = m.grad;
         for (int gi = 0; gi < r->g.groups; gi++)
             if ((rc = run_group(r, &pm, gi, 0, ls->run)) != 0 ||
                 (rc = run_group(r, &pm, gi, 1, ls->dense)) != 0)
@@ -1414,8 +1446,8 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
 done:
     if (rc != 0 && err && err->code == ST_OK)
         st_err_set(err, rc, "out of memory simulating layer '%s'", l->name);
-    free(pm.act);
-    free(pm.grad);
+    free(own.act);
+    free(own.grad);
     free(r->act_want);
     free(r->grad_want);
     r->act_want = r->grad_want = NULL;
