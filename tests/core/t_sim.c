@@ -631,6 +631,161 @@ static void test_sampled(void)
     st_result_fini(&ex), st_result_fini(&sa);
 }
 
+/* A sampled run simulates some channel tiles and estimates the others from
+ * the tiles of the same geometry: in the dense baseline these are
+ * identical, so the estimate must equal the closed form exactly. */
+static void test_sampled_dense(void)
+{
+    static const shape shapes[] = {
+        {10, 13, 13, 11, 3, 1, 1, 1}, /* partial channel tiles, edge rows */
+        {9, 17, 19, 12, 5, 2, 2, 1},  /* stride 2 with padding */
+        {14, 9, 11, 7, 1, 1, 0, 1},   /* 1x1 */
+        {8, 23, 23, 9, 7, 3, 3, 1},   /* pieces */
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        st_net *net = one_conv(&shapes[i], 1);
+        st_point pt;
+        st_result res;
+        st_err err;
+        int ok_all = 1;
+
+        small_point(&pt);
+        pt.fidelity = ST_FID_SAMPLED;
+        pt.sample_fraction = 0.01;
+        st_result_init(&res);
+        if (!net || st_sim_run_src(net, &pt, ones_src, NULL, &res, &err)) {
+            ok(0, "sim-8.4.%zu sampled dense run of shape %zu", i, i);
+            st_net_destroy(&net);
+            continue;
+        }
+        for (int li = 0; li < res.nlayers; li++) {
+            const st_layer *l = st_net_layer(net, res.layers[li].layer);
+            uint64_t want[3];
+            closed_form(l, &pt, pt.batch, want);
+            for (int ph = 0; ph < 3; ph++)
+                if (res.layers[li].dense[ph].compute_cycles != want[ph]) {
+                    ok_all = 0;
+                    diag("shape %zu layer %s %s: got %llu want %llu", i, l->name,
+                         st_phase_name((st_phase)ph),
+                         (unsigned long long)res.layers[li].dense[ph].compute_cycles,
+                         (unsigned long long)want[ph]);
+                }
+        }
+        ok(ok_all,
+           "sim-8.4.%zu sampled (1%% of tiles): dense compute cycles still equal the closed form "
+           "(shape %dx%dx%d -> %d, k%d s%d)",
+           i, shapes[i].C, shapes[i].H, shapes[i].W, shapes[i].M, shapes[i].K, shapes[i].S);
+        st_result_fini(&res);
+        st_net_destroy(&net);
+    }
+}
+
+/* With sample_fraction = 1 the sample is everything: the estimate must
+ * reduce to the exact sums, phase by phase, in both synchronisations. */
+static void test_sampled_all(void)
+{
+    for (int sync = 0; sync < 2; sync++) {
+        st_point pt;
+        st_result ex, sa;
+        int same = 1;
+
+        st_point_init(&pt);
+        pt.p = 0.9;
+        pt.sync = sync;
+        st_result_init(&ex), st_result_init(&sa);
+        if (run_builtin("fmnist-resnet", &pt, &ex)) {
+            ok(0, "sim-8.5 exact run");
+            continue;
+        }
+        pt.fidelity = ST_FID_SAMPLED;
+        pt.sample_fraction = 1;
+        if (run_builtin("fmnist-resnet", &pt, &sa)) {
+            ok(0, "sim-8.5 sampled run");
+            st_result_fini(&ex);
+            continue;
+        }
+        for (int li = 0; li < ex.nlayers; li++)
+            for (int ph = 0; ph < 3; ph++) {
+                const st_phase_stats *a = &ex.layers[li].run[ph], *b = &sa.layers[li].run[ph];
+                if (a->compute_cycles != b->compute_cycles || a->useful_macs != b->useful_macs ||
+                    a->sram_rd[0] != b->sram_rd[0] || a->sram_rd[1] != b->sram_rd[1]) {
+                    same = 0;
+                    diag("layer %d %s: cycles %llu / %llu, MACs %llu / %llu", li,
+                         st_phase_name((st_phase)ph), (unsigned long long)a->compute_cycles,
+                         (unsigned long long)b->compute_cycles, (unsigned long long)a->useful_macs,
+                         (unsigned long long)b->useful_macs);
+                }
+            }
+        ok(same,
+           "sim-8.5.%d sample_fraction = 1 (%s): compute cycles, useful MACs and operand reads "
+           "equal exact fidelity in every layer and phase",
+           sync, sync ? "fifo" : "lockstep");
+        st_result_fini(&ex), st_result_fini(&sa);
+    }
+}
+
+/* The rows a sampled run asks for: whole channels, one PE-column tile of
+ * each tensor at a small fraction (1x1 kernels: no triple tile reaches
+ * beyond the tile). */
+typedef struct want_rec {
+    int layer, bad, act_ch, grad_ch;
+} want_rec;
+
+static int count_channels(const uint8_t *w, int ch, int rows, int *bad)
+{
+    int n = 0;
+
+    for (int c = 0; c < ch; c++) {
+        int k = 0;
+        for (int y = 0; y < rows; y++)
+            k += w[(size_t)c * rows + y] != 0;
+        *bad |= k != 0 && k != rows;
+        n += k == rows;
+    }
+    return n;
+}
+
+static int want_src(void *ctx, const st_net *net, int layer, int image, const uint8_t *aw,
+                    const uint8_t *gw, st_layer_masks *m, st_err *err)
+{
+    want_rec *wr = ctx;
+    const st_layer *l = st_net_layer(net, layer);
+
+    if (layer == wr->layer) {
+        wr->act_ch = aw ? count_channels(aw, l->in_c, l->in_h, &wr->bad) : -1;
+        wr->grad_ch = gw ? count_channels(gw, l->out_c, l->out_h, &wr->bad) : -1;
+    }
+    return ones_src(NULL, net, layer, image, aw, gw, m, err);
+}
+
+static void test_sampled_rows(void)
+{
+    shape s = {64, 20, 20, 64, 1, 1, 0, 1};
+    st_net *net = one_conv(&s, 1);
+    st_point pt;
+    st_result res;
+    st_err err;
+    want_rec wr = {0, 0, 0, 0};
+
+    st_point_init(&pt);
+    pt.fidelity = ST_FID_SAMPLED;
+    pt.sample_fraction = 0.05; /* of 4 tiles of 16 channels: one */
+    st_result_init(&res);
+    wr.layer = net ? st_net_count(net) - 1 : 0; /* the second conv */
+    if (!net || st_sim_run_src(net, &pt, want_src, &wr, &res, &err)) {
+        ok(0, "sim-8.6 sampled run");
+        st_net_destroy(&net);
+        return;
+    }
+    ok(!wr.bad && wr.act_ch == 16 && wr.grad_ch == 17,
+       "sim-8.6 a sampled run asks for whole channels: one tile of 16 of the 64 input channels, "
+       "one of 16 and the partial last (1) of the 65 output channels "
+       "(got %d, %d%s)",
+       wr.act_ch, wr.grad_ch, wr.bad ? ", some channels in part" : "");
+    st_result_fini(&res);
+    st_net_destroy(&net);
+}
+
 int main(void)
 {
     test_dense_closed_form();
@@ -641,5 +796,8 @@ int main(void)
     test_energy_and_determinism();
     test_errors();
     test_sampled();
+    test_sampled_dense();
+    test_sampled_all();
+    test_sampled_rows();
     return tap_done();
 }
