@@ -467,7 +467,7 @@ typedef struct plan {
 
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
-    double n, sampled, c, c2, w, r0, r1, v2;
+    double n, planned, sampled, c, c2, w, r0, r1;
 } stratum;
 
 /*
@@ -478,16 +478,19 @@ typedef struct stratum {
  * With FIFO-decoupled PEs work carries over between slices: a slice is
  * timed as what it adds to the unit's time after up to two slices of
  * warm-up from the same run of flagged slices. The variance of the
- * estimate, two-stage (units within strata, slices within units, each as
- * simple random sampling without replacement), is added to r->se2, `reuse`
- * times for units whose time counts several times.
+ * estimate is added to r->se2 (`reuse` times for units whose time counts
+ * several times) as two terms, each of simple random sampling without
+ * replacement: the units simulated within their strata, and the slices,
+ * which every simulated unit shares, through the phase's total of each
+ * slice.
  */
 static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, int reuse,
                  const plan *pl)
 {
     size_t nk;
     stratum *sk, all = {0};
-    double v = 0;
+    double v = 0, *ys, ym = 0, yv = 0;
+    int ny = 0;
 
     if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
         for (size_t u = 0; u < n; u++)
@@ -496,15 +499,23 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
     }
     nk = pl->key ? pl->nkeys : 1;
     sk = calloc(nk, sizeof *sk);
-    if (!sk)
+    ys = calloc((size_t)n_slices, sizeof *ys); /* the phase's estimated total of each slice */
+    if (!sk || !ys) {
+        free(sk);
+        free(ys);
         return ST_ENOMEM;
+    }
+    for (size_t u = 0; u < n; u++) {
+        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
+        h->n++;
+        h->planned += !pl->u_on || pl->u_on[u];
+    }
     for (size_t u = 0; u < n; u++) {
         stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
         unit *un = &r->units[u];
-        double sc = 0, sc2 = 0, f;
+        double f;
         int cnt = 0;
 
-        h->n++;
         if (pl->u_on && !pl->u_on[u])
             continue;
         /* Runs of flagged slices, each timed slice by slice as what it adds
@@ -531,7 +542,7 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
                     continue;
                 un->cycles += one.cycles, un->work += one.work;
                 un->rd0 += one.rd0, un->rd1 += one.rd1;
-                sc += (double)one.cycles, sc2 += (double)one.cycles * (double)one.cycles;
+                ys[s] += h->n / h->planned * (double)one.cycles;
                 cnt++;
             }
             r->tm_keep = 0;
@@ -547,10 +558,6 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         h->sampled++;
         h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
         h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
-        if (cnt > 1 && cnt < n_slices) {
-            double var = (sc2 - sc * sc / cnt) / (cnt - 1);
-            h->v2 += (double)n_slices * n_slices * (1 - 1 / f) * (var > 0 ? var : 0) / cnt;
-        }
     }
     for (size_t i = 0; i < nk; i++) {
         all.sampled += sk[i].sampled, all.c += sk[i].c, all.w += sk[i].w;
@@ -578,10 +585,22 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
             double var = (h->c2 - h->c * h->c / h->sampled) / (h->sampled - 1);
             v += h->n * h->n * (1 - h->sampled / h->n) * (var > 0 ? var : 0) / h->sampled;
         }
-        v += h->n / h->sampled * h->v2;
+    }
+    /* the slices counted are the same in every unit: those with a total */
+    for (int s = 0; s < n_slices; s++)
+        if (ys[s] > 0)
+            ny++, ym += ys[s];
+    if (ny > 1 && ny < n_slices) {
+        ym /= ny;
+        for (int s = 0; s < n_slices; s++)
+            if (ys[s] > 0)
+                yv += (ys[s] - ym) * (ys[s] - ym);
+        yv /= ny - 1;
+        v += (double)n_slices * n_slices * (1 - (double)ny / n_slices) * yv / ny;
     }
     r->se2 += (double)reuse * reuse * v;
     free(sk);
+    free(ys);
     return 0;
 }
 
