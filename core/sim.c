@@ -787,8 +787,9 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
     int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
     uint64_t wsum = 0;
 
-    /* The output bitmap of every PE, per stride phase, for the tile. */
-    for (int i = 0; i < Ract; i++)
+    /* The output bitmap of every PE, per stride phase, for the tile (still
+     * in r->wa when this call goes on with the tile). */
+    for (int i = 0; i < Ract && !r->tm_keep; i++)
         for (int j = 0; j < ncol; j++)
             for (int ph = 0; ph < SW; ph++) {
                 int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
