@@ -14,6 +14,7 @@
 #include <lua.h>
 
 #include "ex_mpi.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 
 #ifndef EX_VERSION
 #define EX_VERSION "unknown"
