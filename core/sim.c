@@ -280,7 +280,8 @@ typedef struct run {
     int tm_keep;                   /* slices go on from the previous one's timing */
     uint64_t tm_base;              /* the tile's time when this call began */
     uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
-    struct sample *sm;             /* the sample of the group being run */
+    struct sample *samples;        /* sampled fidelity: the sample of each group */
+    struct sample *sm;             /* the sample of the group being run, or NULL */
     st_geom g;
     st_map map;
     timing tm;
@@ -369,13 +370,11 @@ typedef struct sample {
     uint8_t *cin, *cout; /* C, M: channels simulated, whose rows are generated */
     uint8_t *ct, *mt;    /* tiles of Cc input, of Cc output channels simulated */
     uint8_t *tt;         /* WG triple tiles simulated */
-    uint8_t *kind_seen;  /* scratch: kinds of triple tile covered */
 } sample;
 
 static void sample_free(sample *sm)
 {
     free(sm->cin), free(sm->cout), free(sm->ct), free(sm->mt), free(sm->tt);
-    free(sm->kind_seen);
     memset(sm, 0, sizeof *sm);
 }
 
@@ -407,6 +406,7 @@ static int sample_make(run *r, int gi, sample *sm)
     int R = pt->pe_rows, Cc = pt->pe_cols, rc;
     int nct = ceildiv(g->C, Cc), nmt = ceildiv(g->M, Cc), pieces, khp, ntrip, ntt;
     uint64_t seed = (uint64_t)pt->seed;
+    uint8_t *seen;
 
     if ((rc = st_map_plan(r->l, g, pt, ST_WG, 0, &r->map, NULL)) != 0)
         return rc;
@@ -414,9 +414,12 @@ static int sample_make(run *r, int gi, sample *sm)
     sample_free(sm);
     sm->cin = calloc((size_t)g->C, 1), sm->cout = calloc((size_t)g->M, 1);
     sm->ct = malloc((size_t)nct), sm->mt = malloc((size_t)nmt);
-    sm->tt = calloc((size_t)ntt, 1), sm->kind_seen = calloc((size_t)khp * 2, 1);
-    if (!sm->cin || !sm->cout || !sm->ct || !sm->mt || !sm->tt || !sm->kind_seen)
+    sm->tt = calloc((size_t)ntt, 1);
+    seen = calloc((size_t)khp * 2, 1); /* kinds of triple tile covered */
+    if (!sm->cin || !sm->cout || !sm->ct || !sm->mt || !sm->tt || !seen) {
+        free(seen);
         return ST_ENOMEM;
+    }
     pick_tiles(sm->ct, nct, pt->sample_fraction, g->C % Cc != 0, seed,
                ST_RNG_STREAM(r->li, r->pass, 0x60 + 2 * gi));
     pick_tiles(sm->mt, nmt, pt->sample_fraction, g->M % Cc != 0, seed,
@@ -426,33 +429,28 @@ static int sample_make(run *r, int gi, sample *sm)
     for (int m = 0; m < g->M; m++)
         sm->cout[m] = sm->mt[m / Cc];
     /* Triple tiles inside the sampled channels, then one of each kind
-     * still missing, searched from the first sampled channel on. */
-    for (int t = 0; t < ntt; t++) {
-        int c_lo = t * R / khp, c_hi = imin((t + 1) * R, ntrip) - 1;
-        int inside = 1;
-        c_hi /= khp;
-        for (int c = c_lo; c <= c_hi && inside; c++)
-            inside = sm->cin[c];
-        if (inside) {
-            sm->tt[t] = 1;
-            sm->kind_seen[(t * R) % khp * 2 + ((t + 1) * R > ntrip)] = 1;
-        }
-    }
-    {
+     * still missing, searched from the first sampled channel on. A triple
+     * tile t holds triples [t R, min((t + 1) R, ntrip)), of channels
+     * [t R / khp, (min((t + 1) R, ntrip) - 1) / khp]. */
+    for (int round = 0; round < 2; round++) {
         int start = 0;
-        while (start < nct && !sm->ct[start])
+        while (round == 1 && start < nct && !sm->ct[start])
             start++;
-        start = start * Cc * khp / R;
+        start = round == 1 ? start * Cc * khp / R : 0;
         for (int j = 0; j < ntt; j++) {
-            int t = (start + j) % ntt, kind = (t * R) % khp * 2 + ((t + 1) * R > ntrip);
-            if (sm->kind_seen[kind])
+            int t = (start + j) % ntt, last = imin((t + 1) * R, ntrip) - 1;
+            int kind = (t * R) % khp * 2 + (last < (t + 1) * R - 1), inside = 1;
+            for (int c = t * R / khp; c <= last / khp && inside; c++)
+                inside = sm->cin[c];
+            if (round == 0 ? !inside : seen[kind])
                 continue;
-            sm->kind_seen[kind] = 1;
+            seen[kind] = 1;
             sm->tt[t] = 1;
-            for (int c = t * R / khp; c <= (imin((t + 1) * R, ntrip) - 1) / khp; c++)
+            for (int c = t * R / khp; c <= last / khp; c++)
                 sm->cin[c] = 1;
         }
     }
+    free(seen);
     return 0;
 }
 
@@ -1275,20 +1273,17 @@ static void add_se(run *r)
 
 /* Mark the rows the sample of group gi reads: every row of its sampled
  * input and output channels. */
-static int mark_wants(run *r, int gi)
+static void mark_wants(run *r, int gi)
 {
     const st_geom *g = &r->g;
+    const sample *sm = &r->samples[gi];
     uint8_t *aw = r->act_want + (size_t)gi * g->C * g->IH;
     uint8_t *gw = r->grad_want + (size_t)gi * g->M * g->OH;
-    int rc;
 
-    if ((rc = sample_make(r, gi, r->sm)) != 0)
-        return rc;
     for (int c = 0; c < g->C; c++)
-        memset(aw + (size_t)c * g->IH, r->sm->cin[c], (size_t)g->IH);
+        memset(aw + (size_t)c * g->IH, sm->cin[c], (size_t)g->IH);
     for (int m = 0; m < g->M; m++)
-        memset(gw + (size_t)m * g->OH, r->sm->cout[m], (size_t)g->OH);
-    return 0;
+        memset(gw + (size_t)m * g->OH, sm->cout[m], (size_t)g->OH);
 }
 
 /* Slice group gi of a pass's masks into rowsets and run the three phases. */
@@ -1305,8 +1300,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     int s_op = !dense && pt->skip_wg_operand;
     int rc;
 
-    if (r->sm && (rc = sample_make(r, gi, r->sm)) != 0)
-        return rc;
+    r->sm = r->samples ? &r->samples[gi] : NULL;
     if (r->sampled)
         aw = r->sm->cin, gw = r->sm->cout;
     /* FP */
@@ -1386,7 +1380,7 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     const st_layer *l = st_net_layer(net, li);
     st_layer_masks m;
     pass_masks own = {NULL, NULL}, pm; /* own: an FC layer's batch gathered */
-    sample sm = {0};
+    sample *sms = NULL;
     size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l);
     int per_pass, rc;
 
@@ -1415,8 +1409,12 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     }
     /* A sampled run asks the mask source only for the rows its sample reads
      * (FC layers, whose rows are whole images, are always complete). */
-    r->sm = pt->fidelity == ST_FID_SAMPLED ? &sm : NULL;
-    r->sampled = r->sm && !r->g.fc;
+    r->sampled = pt->fidelity == ST_FID_SAMPLED && !r->g.fc;
+    if (pt->fidelity == ST_FID_SAMPLED &&
+        !(r->samples = sms = calloc((size_t)r->g.groups, sizeof *sms))) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory for the sample of layer '%s'", l->name);
+        goto done;
+    }
     if (r->sampled) {
         r->act_want = calloc((size_t)l->in_c * l->in_h, 1);
         r->grad_want = calloc((size_t)l->out_c * l->out_h, 1);
@@ -1427,13 +1425,11 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     }
     for (int pass = 0; pass < r->g.passes; pass++) {
         r->pass = pass;
-        if (r->sampled) {
-            memset(r->act_want, 0, (size_t)l->in_c * l->in_h);
-            memset(r->grad_want, 0, (size_t)l->out_c * l->out_h);
-            for (int gi = 0; gi < r->g.groups; gi++)
-                if ((rc = mark_wants(r, gi)) != 0)
-                    goto done;
-        }
+        for (int gi = 0; sms && gi < r->g.groups; gi++)
+            if ((rc = sample_make(r, gi, &sms[gi])) != 0)
+                goto done;
+        for (int gi = 0; r->sampled && gi < r->g.groups; gi++)
+            mark_wants(r, gi);
         for (int b = 0; b < per_pass; b++) {
             int image = r->g.fc ? b : pass;
             if ((rc = fn(ctx, net, li, image, r->act_want, r->grad_want, &m, err)) != 0)
@@ -1471,8 +1467,10 @@ done:
     free(r->act_want);
     free(r->grad_want);
     r->act_want = r->grad_want = NULL;
-    r->sm = NULL;
-    sample_free(&sm);
+    for (int gi = 0; sms && gi < r->g.groups; gi++)
+        sample_free(&sms[gi]);
+    free(sms);
+    r->samples = r->sm = NULL;
     st_layer_masks_fini(&m);
     return rc;
 }
