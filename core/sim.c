@@ -378,24 +378,27 @@ static void sample_free(sample *sm)
     memset(sm, 0, sizeof *sm);
 }
 
-/* Flag a systematic sample of fraction f of n tiles from a seeded offset,
- * and the last tile when it is partial. */
+/* Flag with 1 a systematic sample, from a seeded offset, of fraction f (at
+ * least one) of the full ones of n tiles, and with 2 the last tile when it
+ * is partial: it is always simulated, and stands for itself alone. */
 static void pick_tiles(uint8_t *on, int n, double f, int partial_last, uint64_t seed,
                        uint64_t stream)
 {
-    int k = (int)ceil(f * n);
-    double step, off;
+    int nf = n - (partial_last != 0), k = (int)ceil(f * nf);
 
-    k = k < 1 ? 1 : k > n ? n : k;
-    step = (double)n / k;
-    off = st_rng_uniform(seed, stream, 0) * step;
     memset(on, 0, (size_t)n);
-    for (int j = 0; j < k; j++) {
-        int i = (int)(off + j * step);
-        on[i < n ? i : n - 1] = 1;
+    if (nf > 0) {
+        double step, off;
+        k = k < 1 ? 1 : k > nf ? nf : k;
+        step = (double)nf / k;
+        off = st_rng_uniform(seed, stream, 0) * step;
+        for (int j = 0; j < k; j++) {
+            int i = (int)(off + j * step);
+            on[i < nf ? i : nf - 1] = 1;
+        }
     }
     if (partial_last)
-        on[n - 1] = 1;
+        on[n - 1] = 2;
 }
 
 /* The sample of group gi of the layer r runs, for its current pass. */
@@ -447,7 +450,7 @@ static int sample_make(run *r, int gi, sample *sm)
             seen[kind] = 1;
             sm->tt[t] = 1;
             for (int c = t * R / khp; c <= last / khp; c++)
-                sm->cin[c] = 1;
+                sm->cin[c] = sm->cin[c] ? sm->cin[c] : 1;
         }
     }
     free(seen);
@@ -468,19 +471,29 @@ typedef struct stratum {
     double n, planned, sampled, c, c2, w, r0, r1;
 } stratum;
 
+/* Add b to a. */
+static void unit_add(unit *a, const unit *b)
+{
+    a->cycles += b->cycles, a->work += b->work;
+    a->rd0 += b->rd0, a->rd1 += b->rd1;
+}
+
 /*
  * Run the units of a phase. Exact fidelity (or no plan) simulates every
  * unit's whole reduction loop. Otherwise a unit that is simulated has its
- * flagged slices run one by one, and is estimated as n_slices times their
- * mean; lock-step time is a sum over steps, so the estimate is unbiased.
- * With FIFO-decoupled PEs work carries over between slices: a slice is
- * timed as what it adds to the unit's time after up to two slices of
- * warm-up from the same run of flagged slices. The variance of the
- * estimate is added to r->se2 (`reuse` times for units whose time counts
- * several times) as two terms, each of simple random sampling without
- * replacement: the units simulated within their strata, and the slices,
- * which every simulated unit shares, through the phase's total of each
- * slice.
+ * flagged slices run in order, each timed as what it adds to the unit's
+ * time (the timing state goes on across the slices not simulated). A slice
+ * flagged 2 stands for itself alone; the n_s slices flagged 1 or not
+ * flagged are estimated as n_s times the mean of those flagged 1. Lock-step
+ * time is a sum over steps, so this is unbiased. With FIFO-decoupled PEs
+ * work carries over between slices and the unit starts with empty FIFOs:
+ * its first slices, until 4 x fifo_depth steps have run (at most half of
+ * them), stand for the first slices of the tile, each for itself. The
+ * variance of the estimate is added to r->se2 (`reuse` times for units
+ * whose time counts several times) as two terms, each of simple random
+ * sampling without replacement: the units simulated within their strata,
+ * and the slices, which every simulated unit shares, through the phase's
+ * total of each slice.
  */
 static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, int reuse,
                  const plan *pl)
@@ -488,12 +501,16 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
     size_t nk;
     stratum *sk, all = {0};
     double v = 0, *ys, ym = 0, yv = 0;
-    int ny = 0;
+    int ny = 0, n_flag = 0, n_s = n_slices;
 
     if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
         for (size_t u = 0; u < n; u++)
             fn(r, ctx, u, 0, n_slices, &r->units[u]);
         return 0;
+    }
+    for (int s = 0; s < n_slices; s++) {
+        n_flag += !pl->s_on || pl->s_on[s] == 1;
+        n_s -= pl->s_on && pl->s_on[s] == 2;
     }
     nk = pl->key ? pl->nkeys : 1;
     sk = calloc(nk, sizeof *sk);
@@ -510,48 +527,36 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
     }
     for (size_t u = 0; u < n; u++) {
         stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        unit *un = &r->units[u];
+        unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
+        int cnt = 0, nw = 0, cap = r->tm.fifo ? n_flag / 2 : 0;
         double f;
-        int cnt = 0;
 
         if (pl->u_on && !pl->u_on[u])
             continue;
-        /* Runs of flagged slices, each timed slice by slice as what it adds
-         * to the tile. With FIFO-decoupled PEs, work carries over between
-         * slices: a run that does not start the tile begins with empty
-         * FIFOs, so its first slices (up to 4, at most half the run) only
-         * warm it up and are not counted. */
-        for (int lo = 0, hi; lo < n_slices; lo = hi) {
-            int warm = 0;
-            if (pl->s_on && !pl->s_on[lo]) {
-                hi = lo + 1;
+        r->tm_keep = 0;
+        for (int s = 0; s < n_slices; s++) {
+            unit one = {0};
+            if (pl->s_on && !pl->s_on[s])
                 continue;
-            }
-            for (hi = lo + 1; hi < n_slices && (!pl->s_on || pl->s_on[hi]); hi++)
-                ;
-            if (r->tm.fifo && lo > 0)
-                warm = imin(4, (hi - lo) / 2);
-            r->tm_keep = 0;
-            for (int s = lo; s < hi; s++) {
-                unit one = {0};
-                fn(r, ctx, u, s, s + 1, &one);
-                r->tm_keep = 1;
-                if (s < lo + warm)
-                    continue;
-                un->cycles += one.cycles, un->work += one.work;
-                un->rd0 += one.rd0, un->rd1 += one.rd1;
+            fn(r, ctx, u, s, s + 1, &one);
+            r->tm_keep = 1;
+            if (pl->s_on && pl->s_on[s] == 2) {
+                unit_add(&fix, &one);
+            } else if (nw < cap && r->tm.step < 4L * r->tm.depth) {
+                unit_add(&fix, &one); /* warm-up */
+                nw++;
+            } else {
+                unit_add(&smp, &one);
                 ys[s] += h->n / h->planned * (double)one.cycles;
                 cnt++;
             }
-            r->tm_keep = 0;
         }
-        if (cnt == 0)
-            continue;
-        f = (double)n_slices / cnt;
-        un->cycles = (uint64_t)llround((double)un->cycles * f);
-        un->work = (uint64_t)llround((double)un->work * f);
-        un->rd0 = (uint64_t)llround((double)un->rd0 * f);
-        un->rd1 = (uint64_t)llround((double)un->rd1 * f);
+        r->tm_keep = 0;
+        f = cnt ? (double)(n_s - nw) / cnt : 0;
+        un->cycles = fix.cycles + (uint64_t)llround((double)smp.cycles * f);
+        un->work = fix.work + (uint64_t)llround((double)smp.work * f);
+        un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
+        un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
         un->simulated = 1;
         h->sampled++;
         h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
@@ -588,13 +593,13 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
     for (int s = 0; s < n_slices; s++)
         if (ys[s] > 0)
             ny++, ym += ys[s];
-    if (ny > 1 && ny < n_slices) {
+    if (ny > 1 && ny < n_s) {
         ym /= ny;
         for (int s = 0; s < n_slices; s++)
             if (ys[s] > 0)
                 yv += (ys[s] - ym) * (ys[s] - ym);
         yv /= ny - 1;
-        v += (double)n_slices * n_slices * (1 - (double)ny / n_slices) * yv / ny;
+        v += (double)n_s * n_s * (1 - (double)ny / n_s) * yv / ny;
     }
     r->se2 += (double)reuse * reuse * v;
     free(sk);
@@ -992,13 +997,13 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
 }
 
 /* Stratum of FC input-gradient unit u: whether its tile of dA positions is
- * partial. */
+ * partial, whether its tile of images is. */
 static size_t fcbp_key(const run *r, size_t u)
 {
-    int N = r->g.IW, Cc = r->pt->pe_cols, nrt = ceildiv(r->g.IH, r->pt->pe_rows);
-    int q0 = (int)(u / nrt) * Cc;
+    int N = r->g.IW, B = r->g.IH, R = r->pt->pe_rows, Cc = r->pt->pe_cols, nrt = ceildiv(B, R);
+    int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
 
-    return N - q0 < Cc;
+    return (size_t)(N - q0 < Cc) + 2 * (size_t)(B - b0 < R);
 }
 
 /* Input gradient of an FC layer: dA = W^T dZ is itself a fully connected
@@ -1027,17 +1032,17 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
-        plan pl = {NULL, NULL, fcbp_key, 2};
+        plan pl = {NULL, NULL, fcbp_key, 4};
         if (r->sm) {
             /* a sample of the tiles of dA positions and of the dZ pieces */
             if (!(u_on = malloc(n)) || !(s_on = malloc((size_t)pieces))) {
                 rc = ST_ENOMEM;
                 goto done;
             }
-            pick_tiles(u_on, (int)nqt, pt->sample_fraction, 0, (uint64_t)pt->seed,
+            pick_tiles(u_on, (int)nqt, pt->sample_fraction, N % Cc != 0, (uint64_t)pt->seed,
                        ST_RNG_STREAM(r->li, r->pass, 0x5e));
-            for (size_t u = n; u-- > 0;)
-                u_on[u] = u_on[u / nrt] || (N % Cc != 0 && (int)(u / nrt) == nqt - 1);
+            for (size_t u = n; u-- > 0;) /* from tiles of dA positions to units */
+                u_on[u] = u_on[u / nrt];
             pick_tiles(s_on, pieces, pt->sample_fraction, M % taps != 0, (uint64_t)pt->seed,
                        ST_RNG_STREAM(r->li, r->pass, 0x5f));
             pl.u_on = u_on, pl.s_on = s_on;

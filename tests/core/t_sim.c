@@ -633,7 +633,8 @@ static void test_sampled(void)
 
 /* A sampled run simulates some channel tiles and estimates the others from
  * the tiles of the same geometry: in the dense baseline these are
- * identical, so the estimate must equal the closed form exactly. */
+ * identical, so the estimate must equal the closed form exactly, and the
+ * MACs the exact count, whichever tiles the seed draws. */
 static void test_sampled_dense(void)
 {
     static const shape shapes[] = {
@@ -644,40 +645,102 @@ static void test_sampled_dense(void)
     };
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
         st_net *net = one_conv(&shapes[i], 1);
-        st_point pt;
-        st_result res;
-        st_err err;
-        int ok_all = 1;
+        int ok_all = 1, macs_ok = 1, runs = 0;
 
-        small_point(&pt);
-        pt.fidelity = ST_FID_SAMPLED;
-        pt.sample_fraction = 0.01;
-        st_result_init(&res);
-        if (!net || st_sim_run_src(net, &pt, ones_src, NULL, &res, &err)) {
-            ok(0, "sim-8.4.%zu sampled dense run of shape %zu", i, i);
-            st_net_destroy(&net);
-            continue;
-        }
-        for (int li = 0; li < res.nlayers; li++) {
-            const st_layer *l = st_net_layer(net, res.layers[li].layer);
-            uint64_t want[3];
-            closed_form(l, &pt, pt.batch, want);
-            for (int ph = 0; ph < 3; ph++)
-                if (res.layers[li].dense[ph].compute_cycles != want[ph]) {
-                    ok_all = 0;
-                    diag("shape %zu layer %s %s: got %llu want %llu", i, l->name,
-                         st_phase_name((st_phase)ph),
-                         (unsigned long long)res.layers[li].dense[ph].compute_cycles,
-                         (unsigned long long)want[ph]);
+        for (int seed = 1; net && seed <= 8; seed++) {
+            st_point pt;
+            st_result res;
+            st_err err;
+            small_point(&pt);
+            pt.fidelity = ST_FID_SAMPLED;
+            pt.sample_fraction = 0.01;
+            pt.seed = seed;
+            st_result_init(&res);
+            if (st_sim_run_src(net, &pt, ones_src, NULL, &res, &err))
+                break;
+            runs++;
+            for (int li = 0; li < res.nlayers; li++) {
+                const st_layer *l = st_net_layer(net, res.layers[li].layer);
+                uint64_t want[3];
+                closed_form(l, &pt, pt.batch, want);
+                for (int ph = 0; ph < 3; ph++) {
+                    const st_phase_stats *d = &res.layers[li].dense[ph];
+                    if (d->compute_cycles != want[ph]) {
+                        ok_all = 0;
+                        diag("shape %zu seed %d layer %s %s: got %llu want %llu", i, seed, l->name,
+                             st_phase_name((st_phase)ph), (unsigned long long)d->compute_cycles,
+                             (unsigned long long)want[ph]);
+                    }
+                    if (d->useful_macs != st_layer_macs_valid(l, (st_phase)ph) * (uint64_t)pt.batch)
+                        macs_ok = 0;
                 }
+            }
+            st_result_fini(&res);
         }
-        ok(ok_all,
-           "sim-8.4.%zu sampled (1%% of tiles): dense compute cycles still equal the closed form "
-           "(shape %dx%dx%d -> %d, k%d s%d)",
+        ok(runs == 8 && ok_all,
+           "sim-8.4.%zu sampled (1%% of tiles, seeds 1-8): dense compute cycles still equal the "
+           "closed form (shape %dx%dx%d -> %d, k%d s%d)",
            i, shapes[i].C, shapes[i].H, shapes[i].W, shapes[i].M, shapes[i].K, shapes[i].S);
-        st_result_fini(&res);
+        ok(runs == 8 && macs_ok, "sim-8.4.%zu ... and dense MACs the exact valid MAC count", i);
         st_net_destroy(&net);
     }
+}
+
+/* The same for an FC layer whose input gradient samples tiles of dA
+ * positions (37 of them in tiles of 4: the last holds 1) and dZ pieces (the
+ * last of 19 holds 3 taps of kreg_len 4), at batch 3 on 2 PE rows: the
+ * sampled dense baseline equals the exact one. */
+static void test_sampled_fc(void)
+{
+    st_net *net = NULL;
+    st_point pt;
+    st_result ex, sa;
+    st_err err;
+    int same = 1, prev;
+
+    if (st_net_create("f", 37, 1, 1, &net, NULL) ||
+        (prev = st_net_conv(net, "c", -1, 37, 1, 1, 0, 1, NULL)) < 0 ||
+        st_net_relu(net, "r", ST_PREV, NULL) < 0 || st_net_fc(net, "fc", ST_PREV, 75, NULL) < 0 ||
+        st_net_finish(net, NULL)) {
+        ok(0, "sim-8.7 FC network");
+        st_net_destroy(&net);
+        return;
+    }
+    small_point(&pt);
+    pt.pe_rows = 2;
+    pt.pe_cols = 4;
+    pt.batch = 3;
+    st_result_init(&ex), st_result_init(&sa);
+    for (int seed = 1; seed <= 8 && same; seed++) {
+        pt.seed = seed;
+        pt.fidelity = ST_FID_EXACT;
+        if (st_sim_run_src(net, &pt, ones_src, NULL, &ex, &err)) {
+            same = 0;
+            break;
+        }
+        pt.fidelity = ST_FID_SAMPLED;
+        pt.sample_fraction = 0.01;
+        if (st_sim_run_src(net, &pt, ones_src, NULL, &sa, &err)) {
+            same = 0;
+            break;
+        }
+        for (int li = 0; li < ex.nlayers; li++)
+            for (int ph = 0; ph < 3; ph++) {
+                const st_phase_stats *a = &ex.layers[li].dense[ph], *b = &sa.layers[li].dense[ph];
+                if (a->compute_cycles != b->compute_cycles || a->useful_macs != b->useful_macs) {
+                    same = 0;
+                    diag("seed %d layer %d %s: cycles %llu / %llu, MACs %llu / %llu", seed, li,
+                         st_phase_name((st_phase)ph), (unsigned long long)a->compute_cycles,
+                         (unsigned long long)b->compute_cycles, (unsigned long long)a->useful_macs,
+                         (unsigned long long)b->useful_macs);
+                }
+            }
+    }
+    ok(same,
+       "sim-8.7 FC layer with partial tiles and a partial dZ piece, sampled at 1%%: the dense "
+       "baseline equals exact fidelity's, cycles and MACs, seeds 1-8");
+    st_result_fini(&ex), st_result_fini(&sa);
+    st_net_destroy(&net);
 }
 
 /* With sample_fraction = 1 the sample is everything: the estimate must
@@ -799,5 +862,6 @@ int main(void)
     test_sampled_dense();
     test_sampled_all();
     test_sampled_rows();
+    test_sampled_fc();
     return tap_done();
 }
