@@ -151,8 +151,8 @@ static const st_param param_table[] = {
     P_ENUM(fidelity, fid_names, 2, ST_FID_EXACT, "fidelity",
            "simulate every row step, or a sample of channels"),
     P_REAL(sample_fraction, "", OPEN, 0, 1, CLOSED, 0.05, "fidelity",
-           "fraction of the PE-column tiles of input and of output channels simulated when "
-           "fidelity = sampled (at least one of each per layer)"),
+           "fraction of the full PE-column tiles of input and of output channels simulated "
+           "when fidelity = sampled (at least one of each per layer, group and image)"),
     /* energy (14 nm; docs/energy-area.md) */
     P_REAL(e_mac_pj, "pJ", CLOSED, 0, 1000, CLOSED, DEF_E_MAC, "energy",
            "one 16-bit MAC: Horowitz 45 nm FP16 mult 1.1 + FP32 add 0.9 pJ, x0.2458 to 14 nm"),
