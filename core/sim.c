@@ -269,13 +269,12 @@ typedef struct pass_masks {
 typedef struct unit {
     uint64_t cycles, work, rd0, rd1;
     uint64_t npos, nz; /* streamed positions a tile fetches, and their non-zeros */
-    int simulated;
 } unit;
 
 typedef struct run {
     const st_point *pt;
     const st_layer *l;
-    int li, pass, phase;           /* what is being run: for the sample's key */
+    int li, pass;                  /* what is being run: for the sample's key */
     int sampled;                   /* only sampled rows exist: estimate tile traffic */
     int tm_keep;                   /* slices go on from the previous one's timing */
     uint64_t tm_base;              /* the tile's time when this call began */
@@ -499,7 +498,7 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
                  const plan *pl)
 {
     size_t nk;
-    stratum *sk, all = {0};
+    stratum *sk;
     double v = 0, *ys, ym = 0, yv = 0;
     int ny = 0, n_flag = 0, n_s = n_slices;
 
@@ -557,23 +556,15 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         un->work = fix.work + (uint64_t)llround((double)smp.work * f);
         un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
         un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
-        un->simulated = 1;
         h->sampled++;
         h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
         h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
     }
-    for (size_t i = 0; i < nk; i++) {
-        all.sampled += sk[i].sampled, all.c += sk[i].c, all.w += sk[i].w;
-        all.r0 += sk[i].r0, all.r1 += sk[i].r1;
-    }
+    /* Units not simulated: the sample gives every stratum a simulated unit. */
     for (size_t u = 0; u < n; u++) {
         const stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
         unit *un = &r->units[u];
-        if (un->simulated)
-            continue;
-        if (h->sampled == 0) /* no simulated unit of its kind: of any kind */
-            h = &all;
-        if (h->sampled == 0)
+        if (!pl->u_on || pl->u_on[u] || h->sampled == 0)
             continue;
         un->cycles = (uint64_t)llround(h->c / h->sampled);
         un->work = (uint64_t)llround(h->w / h->sampled);
@@ -1313,7 +1304,6 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
         goto done;
     if ((rc = rs_build(&X, s_fp ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
-    r->phase = ST_FP;
     r->st = &out[ST_FP];
     r->first_tile = 1;
     r->se2 = 0;
@@ -1321,7 +1311,6 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
         goto done;
     add_se(r);
     /* BP: the first layer has no input gradient to compute */
-    r->phase = ST_BP;
     if (!r->l->first && g->fc) {
         r->st = &out[ST_BP];
         r->first_tile = 1;
@@ -1348,7 +1337,6 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M, g->OH, g->OW, 1, gw)) != 0 ||
         (rc = rs_build(&B, s_op ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
-    r->phase = ST_WG;
     r->st = &out[ST_WG];
     r->first_tile = 1;
     r->se2 = 0;
