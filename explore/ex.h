@@ -517,7 +517,19 @@ typedef struct ex_lua_opts {
     uint64_t budget;     /* instructions per call into the script */
     size_t mem_cap;      /* bytes */
     const char *lib_dir; /* where `require` looks besides the script's folder */
+    /* sigset_t of blocked signals that stop a run, or NULL. The budget hook looks for
+     * them (without taking them) and ends the script's call when one is pending. */
+    const void *stop_signals;
 } ex_lua_opts;
+
+/* Returned by ex_lua_call (and so by the hooks, ex_script_load and ex_run) when a stop
+ * signal ended a call into the script: the run stops as at a signal between batches. */
+#define EX_ESTOPPED (-10)
+
+/* The most work one string.find, match, gmatch or gsub of a sandboxed script may need in
+ * the worst case (subject positions times the backtracking of the pattern's repetitions):
+ * larger ones are refused, since Lua's matcher runs outside the instruction budget. */
+#define EX_LUA_MATCH_MAX 1e8
 
 void ex_lua_opts_init(ex_lua_opts *o);
 int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err);
@@ -528,6 +540,15 @@ int ex_lua_set_dir(ex_lua *l, const char *dir, st_err *err);
 /* lua_pcall with a traceback handler, under the budget. On error, err holds the message
  * (and traceback) and the stack is as before the function was pushed. */
 int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err);
+/* The stop signal found pending during a call into the script (or by ex_lua_poll_stop),
+ * 0 if none. */
+int ex_lua_stopped(const ex_lua *l);
+/* Look for a pending stop signal from C code that works for the script outside the
+ * interpreter (expanding a domain): 1 (and ex_lua_stopped says which) or 0. */
+int ex_lua_poll_stop(struct lua_State *L);
+/* The worst-case work of matching pattern p on a subject of n bytes, as EX_LUA_MATCH_MAX
+ * counts it; anchored patterns try one start, others every one. */
+double ex_lua_match_cost(const char *p, size_t plen, size_t n, int unanchored);
 
 /* A loaded script: its text, its resolved sweep, and the hooks that call its Lua
  * functions. */

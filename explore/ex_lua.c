@@ -2,8 +2,13 @@
  * ex_lua.c - the Lua state that runs sweep scripts. Sandboxed unless trusted: no io, no
  * os but its clock, no C modules or binary chunks, `require` only of Lua files beside
  * the script or in the library folder; an instruction budget per call (a count hook) and
- * a memory cap (the allocator). The `st` module itself is ex_luamod.c.
+ * a memory cap (the allocator). Once the budget is spent or a stop signal is pending,
+ * every later hook raises again and the protected calls (pcall, xpcall, coroutine.resume,
+ * coroutine.close) pass the error on, so a script cannot catch its way past either; the
+ * sandbox refuses __gc metamethods (finalizers run with hooks off) and pattern matches
+ * whose worst case is beyond EX_LUA_MATCH_MAX. The `st` module itself is ex_luamod.c.
  */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,15 +18,19 @@
 
 #include "ex.h"
 
-#define HOOK_STEP 1000 /* instructions between two budget checks */
+#define HOOK_STEP  1000 /* instructions between two budget checks */
+#define POLL_EVERY 16   /* budget checks between two looks for a stop signal */
 
 struct ex_lua {
     lua_State *L;
     ex_lua_opts o;
     char *script_dir;
     size_t mem;
-    uint64_t count;
+    uint64_t count, polls;
     int over_mem;
+    int fatal;   /* the budget is spent or a stop is pending: every hook raises fatal_msg */
+    int stopped; /* the stop signal found pending, 0 if none */
+    char fatal_msg[300];
 };
 
 void ex_lua_opts_init(ex_lua_opts *o)
@@ -62,23 +71,260 @@ static ex_lua *self(lua_State *L)
     return x;
 }
 
+/* The stop signal that is pending (blocked, not yet taken), 0 if none. */
+static int pending_stop(const ex_lua *x)
+{
+    sigset_t p;
+
+    if (!x->o.stop_signals || sigpending(&p) != 0)
+        return 0;
+    for (int sig = 1; sig < 65; sig++)
+        if (sigismember((const sigset_t *)x->o.stop_signals, sig) == 1 && sigismember(&p, sig) == 1)
+            return sig;
+    return 0;
+}
+
+int ex_lua_poll_stop(lua_State *L)
+{
+    ex_lua *x = self(L);
+
+    if (!x->stopped)
+        x->stopped = pending_stop(x);
+    return x->stopped != 0;
+}
+
+int ex_lua_stopped(const ex_lua *l)
+{
+    return l->stopped;
+}
+
+/* Raise the fatal error again (the budget or a stop), wherever the script is. */
+static int raise_fatal(lua_State *L)
+{
+    lua_pushstring(L, self(L)->fatal_msg);
+    return lua_error(L);
+}
+
 static void l_hook(lua_State *L, lua_Debug *ar)
 {
     ex_lua *x = self(L);
-    char msg[200];
+    char pos[200];
 
     (void)ar;
-    x->count += HOOK_STEP;
-    if (x->count > x->o.budget) {
-        snprintf(msg, sizeof msg,
-                 "instruction budget of %llu exceeded (a loop that never ends? "
-                 "--max-instructions raises the budget)",
-                 (unsigned long long)x->o.budget);
-        luaL_where(L, 0); /* in a hook, level 0 is the function that was interrupted */
-        lua_pushstring(L, msg);
-        lua_concat(L, 2);
-        lua_error(L);
+    if (!x->fatal) {
+        x->count += HOOK_STEP;
+        if (x->o.stop_signals && ++x->polls % POLL_EVERY == 0 && (x->stopped = pending_stop(x)))
+            snprintf(x->fatal_msg, sizeof x->fatal_msg, "stopped by signal %d", x->stopped);
+        else if (x->o.budget && x->count > x->o.budget) {
+            luaL_where(L, 0); /* in a hook, level 0 is the function that was interrupted */
+            snprintf(pos, sizeof pos, "%s", lua_tostring(L, -1));
+            lua_pop(L, 1);
+            snprintf(x->fatal_msg, sizeof x->fatal_msg,
+                     "%sinstruction budget of %llu exceeded (a loop that never ends? "
+                     "--max-instructions raises the budget)",
+                     pos, (unsigned long long)x->o.budget);
+        } else
+            return;
+        x->fatal = 1;
+        /* From now on every instruction of this thread raises. */
+        lua_sethook(L, l_hook, LUA_MASKCOUNT, 1);
     }
+    raise_fatal(L);
+}
+
+/* pcall, xpcall, coroutine.resume and coroutine.close with the original (upvalue 1) doing
+ * the work; a fatal error that it caught is raised again. A continuation keeps them
+ * yieldable, as the originals are. */
+static int guard_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)status;
+    (void)ctx;
+    if (self(L)->fatal)
+        return raise_fatal(L);
+    return lua_gettop(L);
+}
+
+static int l_guard(lua_State *L)
+{
+    int n = lua_gettop(L);
+
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_callk(L, n, LUA_MULTRET, 0, guard_k);
+    return guard_k(L, LUA_OK, 0);
+}
+
+/* xpcall's message handler (upvalue 1) runs with hooks off when the error came from the
+ * hook: for the budget and stops it is skipped, and the fatal message goes on. */
+static int l_msgh_guard(lua_State *L)
+{
+    if (self(L)->fatal) {
+        lua_pushstring(L, self(L)->fatal_msg);
+        return 1;
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, 1);
+    return 1;
+}
+
+static int l_xpcall_guard(lua_State *L)
+{
+    int n = lua_gettop(L);
+
+    if (n >= 2) {
+        lua_pushvalue(L, 2);
+        lua_pushcclosure(L, l_msgh_guard, 1);
+        lua_replace(L, 2);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_callk(L, n, LUA_MULTRET, 0, guard_k);
+    return guard_k(L, LUA_OK, 0);
+}
+
+static void guard(lua_State *L, const char *lib, const char *name)
+{
+    if (lib)
+        lua_getglobal(L, lib);
+    else
+        lua_pushglobaltable(L);
+    if (lua_getfield(L, -1, name) == LUA_TFUNCTION) {
+        lua_pushcclosure(L, strcmp(name, "xpcall") ? l_guard : l_xpcall_guard, 1);
+        lua_setfield(L, -2, name);
+    } else
+        lua_pop(L, 1);
+    lua_pop(L, 1);
+}
+
+/* setmetatable without __gc: a finalizer runs with hooks off, out of the budget's reach
+ * (at a collection or at the end), so the sandbox gives scripts none. Lua marks a table
+ * for finalization only when its metatable has __gc as it is set, so checking here is
+ * enough. */
+static int l_setmetatable(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TTABLE) {
+        lua_pushliteral(L, "__gc");
+        if (lua_rawget(L, 2) != LUA_TNIL)
+            return luaL_error(L, "setmetatable: a __gc metamethod is not available in the sandbox "
+                                 "(finalizers run outside the instruction budget; stexplore "
+                                 "--trust lifts it)");
+        lua_pop(L, 1);
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
+}
+
+/* Lua's pattern matcher backtracks in C, outside the budget: `.-b` on a million bytes
+ * takes minutes. The cost bound counts the starts the matcher tries and, per start, the
+ * ways the repetitions can split the subject: n + 1 for each *, + and - item and for each
+ * %b (which scans), 2 for each ?. It is a worst case; most matches cost far less. */
+double ex_lua_match_cost(const char *p, size_t plen, size_t n, int unanchored)
+{
+    double cost = 1, wide = (double)n + 1;
+    size_t i = 0;
+
+    if (plen > 0 && p[0] == '^' && !unanchored)
+        i = 1;
+    else
+        cost = wide;
+    while (i < plen) {
+        int single = 1;
+        switch (p[i]) {
+        case '(':
+        case ')':
+            i++;
+            single = 0;
+            break;
+        case '%':
+            if (i + 1 >= plen) {
+                i++;
+                break;
+            }
+            if (p[i + 1] == 'b') {
+                cost *= wide;
+                i += 4;
+                single = 0;
+            } else if (p[i + 1] == 'f') {
+                i += 2;
+                single = 0;
+                if (i < plen && p[i] == '[') {
+                    /* skip the set as below */
+                    size_t j = i + 1;
+                    if (j < plen && p[j] == '^')
+                        j++;
+                    do {
+                        if (j < plen && p[j] == '%')
+                            j++;
+                        j++;
+                    } while (j < plen && p[j] != ']');
+                    i = j + 1;
+                }
+            } else if (p[i + 1] >= '0' && p[i + 1] <= '9') {
+                i += 2;
+                single = 0;
+            } else
+                i += 2;
+            break;
+        case '[': {
+            size_t j = i + 1;
+            if (j < plen && p[j] == '^')
+                j++;
+            do { /* the first ] of a set is a member */
+                if (j < plen && p[j] == '%')
+                    j++;
+                j++;
+            } while (j < plen && p[j] != ']');
+            i = j + 1;
+            break;
+        }
+        default:
+            i++;
+            break;
+        }
+        if (single && i < plen) {
+            if (p[i] == '*' || p[i] == '+' || p[i] == '-') {
+                cost *= wide;
+                i++;
+            } else if (p[i] == '?') {
+                cost *= 2;
+                i++;
+            }
+        }
+    }
+    return cost;
+}
+
+/* string.find, match, gmatch and gsub behind the cost bound (upvalue 1: the original,
+ * upvalue 2: its name). Plain finds and patterns without special characters pass. */
+static int l_match_guard(lua_State *L)
+{
+    const char *name = lua_tostring(L, lua_upvalueindex(2));
+    size_t n = 0, plen = 0;
+    const char *p;
+    double cost;
+
+    luaL_checklstring(L, 1, &n);
+    p = luaL_checklstring(L, 2, &plen);
+    if (!(name[0] == 'f' && lua_toboolean(L, 4)) && !(strpbrk(p, "^$*+?.([%-") == NULL &&
+                                                      strlen(p) == plen)) {
+        cost = ex_lua_match_cost(p, plen, n, name[1] == 'm'); /* gmatch: every start */
+        if (cost > EX_LUA_MATCH_MAX) {
+            char msg[400];
+            snprintf(msg, sizeof msg,
+                     "string.%s: the pattern '%.60s' may need up to %.3g steps on a subject of "
+                     "%zu bytes; the sandbox allows %.3g (a plain find, an anchored pattern, "
+                     "fewer repetitions or a shorter subject)",
+                     name, p, cost, n, EX_LUA_MATCH_MAX);
+            return luaL_error(L, "%s", msg);
+        }
+    }
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+    return lua_gettop(L);
 }
 
 static int l_traceback(lua_State *L)
@@ -223,6 +469,7 @@ static void open_sandbox(lua_State *L)
                                     {NULL, NULL}};
     static const char *const drop[] = {"dofile", "loadfile", NULL};
     static const char *const os_keep[] = {"clock", "time", "date", "difftime", NULL};
+    static const char *const match_fns[] = {"find", "match", "gmatch", "gsub", NULL};
 
     for (const luaL_Reg *l = libs; l->name; l++) {
         luaL_requiref(L, l->name, l->func, 1);
@@ -256,6 +503,17 @@ static void open_sandbox(lua_State *L)
     lua_newtable(L);
     deny_rest(L, "package");
     lua_setglobal(L, "package");
+    lua_getglobal(L, "setmetatable");
+    lua_pushcclosure(L, l_setmetatable, 1);
+    lua_setglobal(L, "setmetatable");
+    lua_getglobal(L, LUA_STRLIBNAME);
+    for (int i = 0; match_fns[i]; i++) {
+        lua_getfield(L, -1, match_fns[i]);
+        lua_pushstring(L, match_fns[i]);
+        lua_pushcclosure(L, l_match_guard, 2);
+        lua_setfield(L, -2, match_fns[i]);
+    }
+    lua_pop(L, 1);
 }
 
 int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
@@ -293,8 +551,13 @@ int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
     } else {
         open_sandbox(x->L);
         ex_luamod_open(x->L);
-        lua_sethook(x->L, l_hook, LUA_MASKCOUNT, HOOK_STEP);
     }
+    guard(x->L, NULL, "pcall");
+    guard(x->L, NULL, "xpcall");
+    guard(x->L, LUA_COLIBNAME, "resume");
+    guard(x->L, LUA_COLIBNAME, "close");
+    if (x->o.budget || x->o.stop_signals)
+        lua_sethook(x->L, l_hook, LUA_MASKCOUNT, HOOK_STEP);
     *out = x;
     x = NULL;
 done:
@@ -334,14 +597,23 @@ int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err)
     lua_State *L = l->L;
     int base = lua_gettop(L) - nargs, status, rc = ST_OK;
 
+    if (l->stopped) {
+        lua_settop(L, base - 1);
+        return st_err_set(err, EX_ESTOPPED, "stopped by signal %d", l->stopped);
+    }
     lua_pushcfunction(L, l_traceback);
     lua_insert(L, base);
     l->count = 0;
     l->over_mem = 0;
+    l->fatal = 0;
+    if (l->o.budget || l->o.stop_signals)
+        lua_sethook(L, l_hook, LUA_MASKCOUNT, HOOK_STEP);
     status = lua_pcall(L, nargs, nres, base);
     lua_remove(L, base);
     if (status != LUA_OK) {
-        if (l->over_mem || status == LUA_ERRMEM)
+        if (l->stopped)
+            rc = st_err_set(err, EX_ESTOPPED, "stopped by signal %d", l->stopped);
+        else if (l->over_mem || status == LUA_ERRMEM)
             rc = st_err_set(err, ST_EINVAL,
                             "the script exceeded the memory cap of %zu MiB (a table or string "
                             "that never stops growing? --max-memory raises the cap)",

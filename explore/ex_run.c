@@ -310,6 +310,15 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
         rc = r->o->farm->run(r->o->farm->ctx, &ev, &r->sw->net, &feed, &fo, &st->interrupted, err);
     else
         rc = local_run(r, &ev, &st->interrupted, err);
+    if (rc == EX_ESTOPPED) {
+        /* A stop signal ended a call into the script (where, keep, derived): the batch in
+         * hand is not journaled and is evaluated again on resume; the rest ends as at a
+         * stop between batches. The hook left the signal pending: take it now. */
+        st->interrupted = feed_stop(r);
+        if (!st->interrupted)
+            st->interrupted = SIGINT;
+        rc = 0;
+    }
     if (rc == 0) {
         ex_progress_update(&r->pg, r->covered, st->failed, 1);
         ex_progress_end(&r->pg);

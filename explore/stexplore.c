@@ -324,7 +324,11 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
         status = EXIT_STOPPED;
     }
 done:
-    if (rc != 0) {
+    if (rc == EX_ESTOPPED) {
+        /* A stop while the script ran, before the run had anything to save. */
+        fprintf(stderr, "stexplore: %s while the script ran; nothing was written\n", err.msg);
+        status = EXIT_STOPPED;
+    } else if (rc != 0) {
         fprintf(stderr, "stexplore: %s\n", err.msg);
         status = rc == ST_EINVAL || rc == ST_EFORMAT ? EXIT_USAGE : EXIT_INFRA;
     }
@@ -398,6 +402,7 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGUSR1);
     sigprocmask(SIG_BLOCK, &stop, NULL);
     c.ro.stop_signals = &stop;
+    c.lo.stop_signals = &stop;
 
     use_mpi = launched(&rank);
     if ((status = parse_args(argc, argv, &c, rank == 0)) >= 0)
