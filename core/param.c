@@ -160,8 +160,9 @@ static const st_param param_table[] = {
            "one 16-bit PE register access: 1 MAC (Eyeriss, ISCA 2016, Table IV)"),
     P_REAL(e_sram_ref_pj, "pJ", CLOSED, 0, 10000, CLOSED, DEF_E_SRAM_REF, "energy",
            "one 64-bit access to an SRAM of sram_ref_kib: Horowitz fit 10.16 pJ, x0.2458"),
-    P_REAL(sram_ref_kib, "KiB", OPEN, 0, 65536, CLOSED, DEF_SRAM_REF_KIB, "energy",
-           "capacity at which e_sram_ref_pj holds"),
+    P_REAL(sram_ref_kib, "KiB", CLOSED, 0.0625, 65536, CLOSED, DEF_SRAM_REF_KIB, "energy",
+           "capacity at which e_sram_ref_pj holds; 64 bytes at least (a smaller array is a "
+           "register file, and the ratio to it would overflow the power law)"),
     P_REAL(sram_exp, "", CLOSED, 0, 2, CLOSED, DEF_SRAM_EXP, "energy",
            "SRAM energy ~ capacity^sram_exp; fit to Horowitz's 8 KB, 32 KB, 1 MB reads"),
     P_REAL(e_dram_pj_per_bit, "pJ/bit", CLOSED, 0, 10000, CLOSED, DEF_E_DRAM_BIT, "energy",
@@ -377,6 +378,16 @@ static int text_parse(const st_param *row, const char *s, size_t n, double *v, s
         long lv;
         errno = 0;
         lv = n ? strtol(s, &end, 10) : 0;
+        if (n && end != s + n) {
+            /* 1e9 or 16.0: a number written otherwise is a whole number or not by its value,
+             * and a whole one gets the range check (so 1e9 hears about the range). */
+            char *dend = NULL;
+            double dv = strtod(s, &dend);
+            if (dend == s + n && (isinf(dv) || dv == floor(dv))) {
+                *v = isinf(dv) ? (dv > 0 ? HUGE_VAL : -HUGE_VAL) : dv;
+                break;
+            }
+        }
         if (!n || end != s + n)
             rc = st_err_set(err, ST_EINVAL, "%s = '%.*s': must be a whole number", row->name,
                             (int)n, s);

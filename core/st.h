@@ -519,6 +519,13 @@ void st_result_fini(st_result *r);
  * same inputs give the same result, in any order and on any rank. */
 int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err);
 
+/* Check that every real-valued figure of res (totals, phases, layers: energies, ratios,
+ * area, time, throughput, densities, standard errors) is a finite number, so that no
+ * program prints NaN or infinity where it promises a number. Fails with ST_EINVAL naming
+ * the first figure that is not and its value; pt, when not NULL, is quoted in the message
+ * for the parameters the energy model divides and raises to a power by. */
+int st_result_check(const st_result *res, const st_point *pt, st_err *err);
+
 /* Where the engine takes its zero masks from: fill m for compute layer
  * `layer` and image `image` (act_in, grad and the densities), or fail with a
  * message. act_want and grad_want, when not NULL, flag (one byte per row)

@@ -89,7 +89,13 @@ static int point_from(const ex_ptab *t, const double *vals, st_point *pt, st_err
 
         if (row->type == ST_PT_REAL) {
             memcpy(field, &v, sizeof v);
-        } else if (v != floor(v) || fabs(v) > 2147483647.0) {
+        } else if (v == floor(v) && fabs(v) > 2147483647.0) {
+            /* A derived value too large for the field: the range says what would do. */
+            rc = ex_ptab_check(t, i, v, err);
+            if (rc == ST_OK)
+                rc = st_err_set(err, ST_EINVAL, "%s: a value beyond 32 bits", row->name);
+            goto done;
+        } else if (v != floor(v)) {
             char shown[40];
             ex_ptab_format(t, i, v, shown, sizeof shown);
             rc = st_err_set(err, ST_EINVAL, "%s = %s: must be a whole number", row->name, shown);
@@ -160,7 +166,7 @@ int ex_eval_batch(const ex_evaluator *ev, ex_batch *b, st_err *err)
         }
         st_err_clear(&perr);
         if (point_from(ev->ptab, r->vals, &pt, &perr) != 0 ||
-            st_sim_run(ev->net, &pt, &res, &perr) != 0) {
+            st_sim_run(ev->net, &pt, &res, &perr) != 0 || st_result_check(&res, &pt, &perr) != 0) {
             r->status = EX_FAILED;
             snprintf(r->msg, sizeof r->msg, "%s", perr.msg);
             ex_metrics_blank(r->metrics);

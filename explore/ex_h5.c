@@ -336,9 +336,14 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
         if (t->rows[i].type == ST_PT_REAL) {
             col_put(&w->pts, w->c_param0 + i, &r->vals[i]);
         } else {
-            /* A failed point may carry a value that is not a whole number: it is recorded
-             * truncated, and its message says what it was. */
-            int32_t v = (int32_t)r->vals[i];
+            /* A failed point may carry a value that is not a whole number, or one beyond
+             * the column's 32 bits (a derived 2^70): it is recorded truncated or saturated,
+             * never wrapped, and its message in /failures says what it was. */
+            double d = r->vals[i];
+            int32_t v = !(d == d)         ? 0
+                        : d > 2147483647.0  ? INT32_MAX
+                        : d < -2147483648.0 ? INT32_MIN
+                                            : (int32_t)d;
             col_put(&w->pts, w->c_param0 + i, &v);
         }
     }

@@ -115,13 +115,52 @@ static int fail(rctx *c, int line, const char *fmt, ...)
     return -1;
 }
 
-/* How a Lua value is shown in a message. */
+/* How a Lua value is shown in a message: strings quoted (a NUL byte as \0), other values
+ * without calling any of the script's metamethods. */
 static const char *shown(lua_State *L, int idx)
 {
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) == LUA_TSTRING)
-        return lua_pushfstring(L, "'%s'", lua_tostring(L, idx));
-    return luaL_tolstring(L, idx, NULL);
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING: {
+        size_t len;
+        const char *v = lua_tolstring(L, idx, &len);
+        luaL_Buffer b;
+        luaL_buffinit(L, &b);
+        luaL_addchar(&b, '\'');
+        for (size_t k = 0; k < len && k < 200; k++) {
+            if (v[k] == '\0')
+                luaL_addstring(&b, "\\0");
+            else
+                luaL_addchar(&b, v[k]);
+        }
+        luaL_addstring(&b, len > 200 ? "...'" : "'");
+        luaL_pushresult(&b);
+        return lua_tostring(L, -1);
+    }
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, idx))
+            return lua_pushfstring(L, "%I", (LUAI_UACINT)lua_tointeger(L, idx));
+        return lua_pushfstring(L, "%f", (LUAI_UACNUMBER)lua_tonumber(L, idx));
+    case LUA_TBOOLEAN:
+        return lua_pushstring(L, lua_toboolean(L, idx) ? "true" : "false");
+    case LUA_TNIL:
+        return lua_pushliteral(L, "nil");
+    default:
+        return lua_pushfstring(L, "%s: %p", luaL_typename(L, idx), lua_topointer(L, idx));
+    }
+}
+
+/* The string at idx, or NULL when it is not a string or holds a NUL byte (C would read
+ * only the part before it). */
+static const char *cstring(lua_State *L, int idx)
+{
+    size_t len;
+    const char *v;
+
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return NULL;
+    v = lua_tolstring(L, idx, &len);
+    return strlen(v) == len ? v : NULL;
 }
 
 static void choices_list(const st_param *row, char *buf, size_t size)
@@ -174,7 +213,7 @@ static int to_value(lua_State *L, int idx, const ex_ptab *t, int i, int check, d
         }
         break;
     case ST_PT_ENUM:
-        if (ty == LUA_TSTRING) {
+        if (cstring(L, idx)) {
             int k;
             for (k = 0; row->choices[k] && strcmp(row->choices[k], lua_tostring(L, idx)); k++)
                 ;
@@ -204,24 +243,65 @@ done:
 }
 
 /* Round to 15 significant digits: st.range(0.1, 0.9, 0.1) gives 0.3, not
- * 0.30000000000000004. */
+ * 0.30000000000000004. The value is the double nearest to the decimal that "%.15g"
+ * prints, as strtod would read it back. The fast way scales by an exact power of ten,
+ * rounds to a whole number below 2^50 and scales back with one correctly rounded
+ * division or multiplication, which gives that same double; it is taken only when the
+ * scaled value is far enough from a half (its rounding error is at most 1/16) and the
+ * power of ten is exact; otherwise the text round trip decides. */
 static double tidy(double v)
 {
+    static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                   1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                   1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
     char buf[40];
+    double m, x, f, r;
+    int e;
 
+    if (v == 0 || !isfinite(v))
+        return v;
+    e = (int)floor(log10(fabs(v)));
+    if (e <= 14 && 14 - e <= 22) {
+        x = v * p10[14 - e];
+        m = nearbyint(x);
+        f = fabs(x - trunc(x));
+        r = m / p10[14 - e];
+    } else if (e > 14 && e - 14 <= 22) {
+        x = v / p10[e - 14];
+        m = nearbyint(x);
+        f = fabs(x - trunc(x));
+        r = m * p10[e - 14];
+        f = 0.5; /* the division rounded too: always the slow way */
+    } else
+        f = 0.5;
+    if (fabs(f - 0.5) > 0.07 && fabs(m) >= 1e14 && fabs(m) < 1e15)
+        return r;
     snprintf(buf, sizeof buf, "%.15g", v);
     return strtod(buf, NULL);
 }
 
-/* A number field of a domain table at idx. */
-static double dom_num(lua_State *L, int idx, const char *key, double def)
+/* A field of a domain table at idx, read raw (no metamethod of the script runs): its Lua
+ * type, the value left on the stack. */
+static int dom_field(lua_State *L, int idx, const char *key)
 {
-    double v = def;
+    lua_pushstring(L, key);
+    return lua_rawget(L, idx);
+}
 
-    if (lua_getfield(L, idx, key) == LUA_TNUMBER)
-        v = lua_tonumber(L, -1);
+/* A number field of a domain table; def when absent (def_ok) . -1 when the field is there
+ * but not a finite number, or absent and required. */
+static int dom_num(lua_State *L, int idx, const char *key, int required, double def, double *out)
+{
+    int ty = dom_field(L, idx, key), rc = 0;
+
+    if (ty == LUA_TNUMBER && isfinite(lua_tonumber(L, -1)))
+        *out = lua_tonumber(L, -1);
+    else if (ty == LUA_TNIL && !required)
+        *out = def;
+    else
+        rc = -1;
     lua_pop(L, 1);
-    return v;
+    return rc;
 }
 
 /* Add a value to a list after checking it; duplicates (equal doubles) are dropped,
@@ -249,38 +329,84 @@ static int list_push(rctx *c, lua_State *L, ex_dim *d, ex_idset *seen, double v,
     return 0;
 }
 
-/* Expand a helper's domain (st.range, ...) at idx into d. */
+enum { K_RANGE, K_POW2, K_LINSPACE, K_LOGSPACE, K_UNIFORM, K_LOGUNIFORM, K_INTUNIFORM };
+
+/* The k-th value of a generated domain of n values (before the checks). */
+static double dom_value(int kind, double a, double b, double z, uint64_t n, uint64_t k)
+{
+    if (kind == K_RANGE)
+        return tidy(a + (double)k * z);
+    if (kind == K_POW2)
+        return ldexp(1.0, (int)ceil(log2(a)) + (int)k);
+    if (n == 1)
+        return a;
+    if (k == n - 1)
+        return b; /* the end exactly, whatever the rounding on the way */
+    if (kind == K_LINSPACE)
+        return tidy(a + (b - a) * (double)k / (double)(n - 1));
+    return tidy(exp(log(a) + (log(b) - log(a)) * (double)k / (double)(n - 1)));
+}
+
+#define POLL_VALUES 65536 /* values expanded between two looks for a stop signal */
+
+/* Expand a helper's domain (st.range, ...) at idx into d. The table is the script's and
+ * may have been changed or forged: every field is checked. Values come in order (each
+ * kind is monotone), so a repeat is the previous value, and the parameter's range (an
+ * interval) is checked at both ends; whole numbers, choices and switches value by value. */
 static int domain_expand(rctx *c, lua_State *L, int idx, ex_dim *d, ex_idset *seen)
 {
+    static const char *const kinds[] = {"range",   "pow2",       "linspace",   "logspace",
+                                        "uniform", "loguniform", "intuniform", NULL};
     const st_param *row = &c->t->rows[d->param];
-    const char *kind;
-    double a, b, z;
+    const char *kname;
+    double a = 0, b = 0, z = 1, lo, hi;
     uint64_t n = 0;
-    int line, rc = 0;
+    int line = 0, kind, ty, interval = row->type == ST_PT_REAL || row->type == ST_PT_INT;
+    st_err err;
 
-    lua_getfield(L, idx, "line");
-    line = (int)lua_tointeger(L, -1);
+    st_err_clear(&err);
+    ty = dom_field(L, idx, "line");
+    if (ty == LUA_TNUMBER && lua_isinteger(L, -1) && lua_tointeger(L, -1) > 0 &&
+        lua_tointeger(L, -1) < 1000000000)
+        line = (int)lua_tointeger(L, -1);
     lua_pop(L, 1);
-    lua_getfield(L, idx, "kind");
-    kind = lua_tostring(L, -1);
-    lua_pop(L, 1); /* the string stays alive: the table holds it */
-    a = dom_num(L, idx, "a", 0);
-    b = dom_num(L, idx, "b", 0);
-    z = dom_num(L, idx, "c", 1);
-    if (!strcmp(kind, "uniform") || !strcmp(kind, "loguniform") || !strcmp(kind, "intuniform")) {
-        st_err err;
-        d->kind = !strcmp(kind, "uniform")      ? EX_DOM_UNIFORM
-                  : !strcmp(kind, "loguniform") ? EX_DOM_LOGUNIFORM
-                                                : EX_DOM_INTUNIFORM;
+    if (line == 0)
+        line = find_line(c, "params", row->name);
+    dom_field(L, idx, "kind");
+    kname = cstring(L, -1);
+    for (kind = 0; kname && kinds[kind] && strcmp(kinds[kind], kname); kind++)
+        ;
+    if (!kname || !kinds[kind]) {
+        fail(c, line, "%s: the domain's kind = %s is not one that st.range, st.pow2, st.linspace, "
+                      "st.logspace, st.uniform, st.loguniform or st.intuniform make (was it "
+                      "changed?)",
+             row->name, shown(L, -1));
+        lua_pop(L, 2);
+        return -1;
+    }
+    lua_pop(L, 1); /* kname stays alive: kinds[kind] is used from here */
+    kname = kinds[kind];
+    if (dom_num(L, idx, "a", 1, 0, &a) != 0 || dom_num(L, idx, "b", 1, 0, &b) != 0 ||
+        dom_num(L, idx, "c", kind == K_LINSPACE || kind == K_LOGSPACE, 1, &z) != 0)
+        return fail(c, line,
+                    "%s: st.%s needs finite numbers (its fields a, b and c: was the domain "
+                    "changed?)",
+                    row->name, kname);
+    if (kind >= K_UNIFORM) {
+        d->kind = kind == K_UNIFORM      ? EX_DOM_UNIFORM
+                  : kind == K_LOGUNIFORM ? EX_DOM_LOGUNIFORM
+                                         : EX_DOM_INTUNIFORM;
         d->lo = a;
         d->hi = b;
-        st_err_clear(&err);
         if (!(a <= b))
             return fail(c, line, "%s: st.%s(%g, %g): the lower end must not exceed the upper",
-                        row->name, kind, a, b);
+                        row->name, kname, a, b);
         if (d->kind == EX_DOM_LOGUNIFORM && !(a > 0))
             return fail(c, line, "%s: st.loguniform(%g, %g): the ends must be positive", row->name,
                         a, b);
+        if (d->kind == EX_DOM_INTUNIFORM && (a != floor(a) || b != floor(b)))
+            return fail(c, line, "%s: st.intuniform(%g, %g): the ends must be whole numbers",
+                        row->name, a, b);
         if (row->type != ST_PT_REAL && d->kind != EX_DOM_INTUNIFORM)
             return fail(c, line, "%s is a %s parameter: use st.intuniform or a list", row->name,
                         row->type == ST_PT_INT ? "whole-number" : "choice");
@@ -289,52 +415,63 @@ static int domain_expand(rctx *c, lua_State *L, int idx, ex_dim *d, ex_idset *se
             return fail(c, line, "%s", err.msg);
         return 0;
     }
-    if (!strcmp(kind, "range")) {
+    if (kind == K_RANGE) {
         double q;
-        if (!(z != 0) || !isfinite(a) || !isfinite(b) || !isfinite(z))
+        if (!(z != 0))
             return fail(c, line, "%s: st.range(%g, %g, %g): needs finite ends and a step",
                         row->name, a, b, z);
         q = (b - a) / z;
-        n = q < -1e-9 ? 0 : (uint64_t)fmin(floor(q + 1e-9) + 1, 1e18);
-    } else if (!strcmp(kind, "pow2")) {
+        n = !(q >= -1e-9) ? 0 : q > 1e18 ? (uint64_t)1e18 : (uint64_t)(floor(q + 1e-9) + 1);
+    } else if (kind == K_POW2) {
         if (!(a > 0) || !(b >= a))
             return fail(c, line, "%s: st.pow2(%g, %g): needs 0 < lo <= hi", row->name, a, b);
         n = (uint64_t)(floor(log2(b)) - ceil(log2(a)) + 1);
-    } else if (!strcmp(kind, "linspace") || !strcmp(kind, "logspace")) {
-        if (!(z >= 1))
-            return fail(c, line, "%s: st.%s(%g, %g, %g): the count must be at least 1", row->name,
-                        kind, a, b, z);
-        if (!strcmp(kind, "logspace") && !(a > 0 && b > 0))
+    } else {
+        if (!(z >= 1) || z != floor(z))
+            return fail(c, line, "%s: st.%s(%g, %g, %g): the count must be a whole number of at "
+                                 "least 1",
+                        row->name, kname, a, b, z);
+        if (kind == K_LOGSPACE && !(a > 0 && b > 0))
             return fail(c, line, "%s: st.logspace(%g, %g, %g): the ends must be positive",
                         row->name, a, b, z);
-        n = (uint64_t)z;
+        n = z > 1e18 ? (uint64_t)1e18 : (uint64_t)z;
     }
     if (n == 0)
         return fail(c, line, "%s: st.%s(%g, %g%s) has no values (the space is empty)", row->name,
-                    kind, a, b, strcmp(kind, "pow2") ? ", ..." : "");
+                    kname, a, b, kind != K_POW2 ? ", ..." : "");
     if (n > LIST_MAX)
         return fail(c, line, "%s: st.%s gives %llu values: at most %d per parameter", row->name,
-                    kind, (unsigned long long)n, LIST_MAX);
+                    kname, (unsigned long long)n, LIST_MAX);
     d->v = malloc(n * sizeof *d->v);
     if (!d->v)
         return fail(c, line, "%s: out of memory for %llu values", row->name, (unsigned long long)n);
-    for (uint64_t k = 0; k < n && rc == 0; k++) {
-        double v = 0;
-        if (!strcmp(kind, "range"))
-            v = tidy(a + (double)k * z);
-        else if (!strcmp(kind, "pow2"))
-            v = ldexp(1.0, (int)ceil(log2(a)) + (int)k);
-        else if (n == 1)
-            v = a;
-        else if (k == n - 1)
-            v = b; /* the end exactly, whatever the rounding on the way */
-        else if (!strcmp(kind, "linspace"))
-            v = tidy(a + (b - a) * (double)k / (double)(n - 1));
-        else
-            v = tidy(exp(log(a) + (log(b) - log(a)) * (double)k / (double)(n - 1)));
-        rc = list_push(c, L, d, seen, v, line);
+    lo = dom_value(kind, a, b, z, n, 0);
+    hi = dom_value(kind, a, b, z, n, n - 1);
+    if (lo > hi) {
+        double t = lo;
+        lo = hi;
+        hi = t;
     }
-    return rc;
+    if (interval && (list_push(c, L, d, seen, lo, line) != 0 || list_push(c, L, d, seen, hi, line) != 0))
+        return -1;
+    d->n = 0;
+    for (uint64_t k = 0; k < n; k++) {
+        double v = dom_value(kind, a, b, z, n, k);
+        if (k % POLL_VALUES == POLL_VALUES - 1 && ex_lua_poll_stop(L))
+            return fail(c, line, "%s: stopped by a signal while expanding st.%s", row->name, kname);
+        if (interval) {
+            v = v < lo ? lo : v > hi ? hi : v;
+            if (row->type == ST_PT_INT && v != floor(v)) {
+                char msg[64];
+                ex_ptab_format(c->t, d->param, v, msg, sizeof msg);
+                return fail(c, line, "%s = %s: must be a whole number", row->name, msg);
+            }
+            if (d->n == 0 || d->v[d->n - 1] != v)
+                d->v[d->n++] = v;
+        } else if (list_push(c, L, d, seen, v, line) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 /* Read the values of parameter row i at idx (a list, a helper's domain or one value)
@@ -342,7 +479,7 @@ static int domain_expand(rctx *c, lua_State *L, int idx, ex_dim *d, ex_idset *se
 static int read_dim(rctx *c, lua_State *L, int idx, int i, const char *section, ex_sweep *sw)
 {
     const st_param *row = &c->t->rows[i];
-    int line = find_line(c, section, row->name), rc = -1;
+    int line = find_line(c, section, row->name), rc = -1, mt;
     ex_dim d;
     ex_idset seen;
     st_err err;
@@ -354,8 +491,8 @@ static int read_dim(rctx *c, lua_State *L, int idx, int i, const char *section, 
     d.param = i;
     d.kind = EX_DOM_LIST;
     idx = lua_absindex(L, idx);
-    if (lua_type(L, idx) == LUA_TTABLE && luaL_getmetafield(L, idx, "__name") != LUA_TNIL) {
-        int dom = !strcmp(lua_tostring(L, -1), "st.domain");
+    if (lua_type(L, idx) == LUA_TTABLE && (mt = luaL_getmetafield(L, idx, "__name")) != LUA_TNIL) {
+        int dom = mt == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "st.domain");
         lua_pop(L, 1);
         if (!dom) {
             fail(c, line, "%s: not a list of values", row->name);
@@ -427,7 +564,7 @@ static int param_row(rctx *c, lua_State *L, int key, const char *section, int *r
     st_err err;
     const char *name;
 
-    if (lua_type(L, key) != LUA_TSTRING)
+    if (!cstring(L, key))
         return fail(c, find_line(c, section, NULL), "%s: keys must be parameter names, not %s",
                     section, shown(L, key));
     name = lua_tostring(L, key);
@@ -538,7 +675,7 @@ static int l_resolve(lua_State *L)
     }
 
     /* name: it names the output file, so it is kept to safe characters. */
-    if (lua_getfield(L, T, "name") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+    if (lua_getfield(L, T, "name") != LUA_TSTRING || !cstring(L, -1) || lua_rawlen(L, -1) == 0 ||
         lua_rawlen(L, -1) >= sizeof sw->name) {
         fail(c, find_line(c, NULL, "name"),
              "name = %s: the sweep needs a name (a string of 1 to %zu characters)", shown(L, -1),
@@ -557,7 +694,7 @@ static int l_resolve(lua_State *L)
 
     /* network: a built-in name or st.network{...} */
     ty = lua_getfield(L, T, "network");
-    if (ty == LUA_TSTRING) {
+    if (ty == LUA_TSTRING && cstring(L, -1)) {
         st_net *net = NULL;
         st_err err;
         st_err_clear(&err);
@@ -605,9 +742,9 @@ static int l_resolve(lua_State *L)
     sw->detail = lua_toboolean(L, -1);
     lua_pop(L, 1);
     ty = lua_getfield(L, T, "eval");
-    if (ty == LUA_TNIL || (ty == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "sim")))
+    if (ty == LUA_TNIL || (cstring(L, -1) && !strcmp(lua_tostring(L, -1), "sim")))
         sw->eval = EX_EVAL_SIM;
-    else if (ty == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "none"))
+    else if (cstring(L, -1) && !strcmp(lua_tostring(L, -1), "none"))
         sw->eval = EX_EVAL_NONE;
     else {
         fail(c, find_line(c, NULL, "eval"), "eval = %s: must be 'sim' or 'none'", shown(L, -1));
@@ -712,9 +849,9 @@ static int l_resolve(lua_State *L)
 
     /* sample: "grid", st.random{...} or st.lhs{...} */
     ty = lua_getfield(L, T, "sample");
-    if (ty == LUA_TNIL || (ty == LUA_TSTRING && !strcmp(lua_tostring(L, -1), "grid"))) {
+    if (ty == LUA_TNIL || (cstring(L, -1) && !strcmp(lua_tostring(L, -1), "grid"))) {
         sw->space.sampler = EX_GRID;
-    } else if (ty == LUA_TTABLE && lua_getfield(L, -1, "method") == LUA_TSTRING &&
+    } else if (ty == LUA_TTABLE && lua_getfield(L, -1, "method") == LUA_TSTRING && cstring(L, -1) &&
                (!strcmp(lua_tostring(L, -1), "random") || !strcmp(lua_tostring(L, -1), "lhs"))) {
         int S = lua_gettop(L) - 1;
         sw->space.sampler = !strcmp(lua_tostring(L, -1), "lhs") ? EX_LHS : EX_RANDOM;
@@ -779,11 +916,39 @@ static void push_point(lua_State *L, const ex_ptab *t, const double *vals)
     }
 }
 
+/* Call the script's function below its nargs arguments, as ex_lua_call does. A message
+ * that names no position (the memory cap, a coroutine.yield outside a coroutine) gets the
+ * script, the line where the function is defined and which hook it is. */
+static int call_hook(ex_script *s, const char *what, int nargs, int nres, st_err *err)
+{
+    lua_State *L = ex_lua_state(s->lua);
+    lua_Debug ar;
+    char src[LUA_IDSIZE] = "";
+    int line = 0, rc;
+
+    lua_pushvalue(L, -1 - nargs);
+    if (lua_getinfo(L, ">S", &ar)) {
+        line = ar.linedefined;
+        if (ar.what[0] != 'C')
+            snprintf(src, sizeof src, "%s", ar.short_src);
+    }
+    rc = ex_lua_call(s->lua, nargs, nres, err);
+    if (rc != 0 && rc != EX_ESTOPPED && (!src[0] || strncmp(err->msg, src, strlen(src)) != 0)) {
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        if (line > 0)
+            st_err_set(err, rc, "%s:%d: in %s: %s", s->path, line, what, msg);
+        else
+            st_err_set(err, rc, "%s: in %s: %s", s->path, what, msg);
+    }
+    return rc;
+}
+
 static int hook_derive(void *ctx, double *vals, st_err *err)
 {
     ex_script *s = ctx;
     lua_State *L = ex_lua_state(s->lua);
-    char msg[512];
+    char msg[512], what[80];
     int rc = ST_OK, P;
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref_derived);
@@ -794,7 +959,8 @@ static int hook_derive(void *ctx, double *vals, st_err *err)
         const char *name = s->ptab->rows[i].name;
         lua_getfield(L, P - 1, name);
         lua_pushvalue(L, P);
-        if ((rc = ex_lua_call(s->lua, 1, 1, err)) != 0)
+        snprintf(what, sizeof what, "derived %s", name);
+        if ((rc = call_hook(s, what, 1, 1, err)) != 0)
             goto done;
         /* Types are the script's to get right; ranges are the point's (it fails alone). */
         if (to_value(L, -1, s->ptab, i, 0, &vals[i], msg, sizeof msg) != 0) {
@@ -816,7 +982,7 @@ static int hook_where(void *ctx, const double *vals, int *keep, st_err *err)
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref_where);
     push_point(L, s->ptab, vals);
-    if ((rc = ex_lua_call(s->lua, 1, 1, err)) == 0) {
+    if ((rc = call_hook(s, "where", 1, 1, err)) == 0) {
         *keep = lua_toboolean(L, -1);
         lua_pop(L, 1);
     }
@@ -840,7 +1006,7 @@ static int hook_keep(void *ctx, const ex_record *rec, int *keep, st_err *err)
         lua_setfield(L, -2, m[i].name);
     }
     push_point(L, s->ptab, rec->vals);
-    if ((rc = ex_lua_call(s->lua, 2, 1, err)) == 0) {
+    if ((rc = call_hook(s, "keep", 2, 1, err)) == 0) {
         *keep = lua_toboolean(L, -1);
         lua_pop(L, 1);
     }
@@ -886,6 +1052,33 @@ done:
     return rc;
 }
 
+/* The line where brackets, braces and parentheses first nest 150 deep (Lua's parser
+ * allows about 200 C levels), strings and comments skipped roughly; 1 if none. */
+static int deep_line(const char *text)
+{
+    int depth = 0, line = 1;
+
+    for (const char *c = text; *c; c++) {
+        if (*c == '\n')
+            line++;
+        else if (c[0] == '-' && c[1] == '-')
+            while (c[1] && c[1] != '\n')
+                c++;
+        else if (*c == '"' || *c == '\'') {
+            char q = *c;
+            while (c[1] && c[1] != q && c[1] != '\n')
+                c += c[1] == '\\' && c[2] ? 2 : 1;
+            if (c[1])
+                c++;
+        } else if (*c == '(' || *c == '{' || *c == '[') {
+            if (++depth >= 150)
+                return line;
+        } else if (*c == ')' || *c == '}' || *c == ']')
+            depth--;
+    }
+    return 1;
+}
+
 int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script **out, st_err *err)
 {
     lua_State *L = ex_lua_state(lua);
@@ -915,7 +1108,12 @@ int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script
     /* "@path" makes messages read "path:line: ..."; "t" refuses precompiled chunks. */
     lua_pushfstring(L, "@%s", path);
     if (luaL_loadbufferx(L, s->text, len, lua_tostring(L, -1), "t") != LUA_OK) {
-        rc = st_err_set(err, ST_EINVAL, "%s", lua_tostring(L, -1));
+        const char *m = lua_tostring(L, -1);
+        if (m && strncmp(m, path, strlen(path)) == 0)
+            rc = st_err_set(err, ST_EINVAL, "%s", m);
+        else /* the parser's own limits ("C stack overflow") name no line */
+            rc = st_err_set(err, ST_EINVAL, "%s:%d: %s (nested deeper than Lua's parser allows)",
+                            path, deep_line(s->text), m ? m : "cannot load");
         goto done;
     }
     lua_remove(L, -2);

@@ -264,6 +264,8 @@ int main(int argc, char **argv)
         rc = st_net_builtin(netname, &net, &err);
     if (rc == 0)
         rc = st_sim_run(net, &pt, &res, &err);
+    if (rc == 0)
+        rc = st_result_check(&res, &pt, &err);
     if (rc == 0) {
         if (json)
             print_json(net, &pt, &res, layers);
