@@ -24,7 +24,60 @@ struct st_net {
     int n, cap;
     st_layer *layers;
     uint64_t macs_fp; /* running sum of st_layer_macs(FP), kept under NET_MACS_MAX */
+    /* The layer names as an open-addressing hash set of index + 1 (0: empty), so that the
+     * duplicate check costs O(1) and building a network O(layers). */
+    int *slot;
+    size_t nslot; /* a power of two, at least twice n */
+    /* Who reads each layer's output, indexed by st_net_finish for the first cons_n layers:
+     * layer t's readers are cons[cons_first[t] .. cons_first[t + 1]), in increasing order. */
+    int *cons_first, *cons;
+    int cons_n;
 };
+
+/* FNV-1a of a layer name. */
+static size_t name_hash(const char *name)
+{
+    uint64_t h = UINT64_C(14695981039346656037);
+
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        h = (h ^ *c) * UINT64_C(1099511628211);
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The index of the layer called name, or -1. */
+static int name_find(const st_net *net, const char *name)
+{
+    if (!net->nslot)
+        return -1;
+    for (size_t k = name_hash(name) & (net->nslot - 1); net->slot[k]; k = (k + 1) & (net->nslot - 1))
+        if (!strcmp(net->layers[net->slot[k] - 1].name, name))
+            return net->slot[k] - 1;
+    return -1;
+}
+
+/* Make room in the name set for one more layer. ST_ENOMEM leaves the set as it was. */
+static int name_reserve(st_net *net, st_err *err)
+{
+    size_t cap;
+    int *slot;
+
+    if (2 * ((size_t)net->n + 1) <= net->nslot)
+        return ST_OK;
+    cap = net->nslot ? 2 * net->nslot : 64;
+    slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return st_err_set(err, ST_ENOMEM, "network '%s': out of memory for layer names", net->name);
+    for (int i = 0; i < net->n; i++) {
+        size_t k = name_hash(net->layers[i].name) & (cap - 1);
+        while (slot[k])
+            k = (k + 1) & (cap - 1);
+        slot[k] = i + 1;
+    }
+    free(net->slot);
+    net->slot = slot;
+    net->nslot = cap;
+    return ST_OK;
+}
 
 /* a * b, or UINT64_MAX when the product does not fit. */
 static uint64_t mul_sat(uint64_t a, uint64_t b)
@@ -109,6 +162,9 @@ void st_net_destroy(st_net **net)
     if (!net || !*net)
         return;
     free((*net)->layers);
+    free((*net)->slot);
+    free((*net)->cons_first);
+    free((*net)->cons);
     free((*net)->name);
     free(*net);
     *net = NULL;
@@ -133,9 +189,12 @@ static int check_name(const st_net *net, const char *name, st_err *err)
                         ST_NAME_MAX - 1);
         goto done;
     }
-    for (int i = 0; i < net->n && rc == 0; i++)
-        if (!strcmp(net->layers[i].name, name))
-            rc = layer_fail(net, name, err, "name already used by layer %d", i);
+    if (net->n >= ST_NET_LAYERS_MAX) {
+        rc = layer_fail(net, name, err, "a network has at most %d layers", ST_NET_LAYERS_MAX);
+        goto done;
+    }
+    if (name_find(net, name) >= 0)
+        rc = layer_fail(net, name, err, "name already used by layer %d", name_find(net, name));
 done:
     return rc;
 }
@@ -230,6 +289,8 @@ static int layer_push(st_net *net, const st_layer *l, st_err *err)
                         (unsigned long long)macs, (unsigned long long)NET_MACS_MAX);
         goto done;
     }
+    if ((rc = name_reserve(net, err)) != ST_OK)
+        goto done;
     if (net->n == net->cap) {
         int cap = net->cap ? 2 * net->cap : 16;
         st_layer *grown = realloc(net->layers, (size_t)cap * sizeof *grown);
@@ -243,6 +304,12 @@ static int layer_push(st_net *net, const st_layer *l, st_err *err)
     }
     net->layers[net->n] = *l;
     net->macs_fp += macs;
+    {
+        size_t k = name_hash(l->name) & (net->nslot - 1);
+        while (net->slot[k])
+            k = (k + 1) & (net->nslot - 1);
+        net->slot[k] = net->n + 1;
+    }
     rc = net->n++;
 done:
     return rc;
@@ -502,9 +569,62 @@ static unsigned kind_op(st_kind kind)
     }
 }
 
+/* Index who reads whom (cons_first, cons), for st_net_consumers. */
+static int consumers_index(st_net *net, st_err *err)
+{
+    int *first = calloc((size_t)net->n + 1, sizeof *first);
+    int *cons = malloc(2 * (size_t)net->n * sizeof *cons + sizeof *cons), *at = NULL;
+    int rc = ST_OK;
+
+    if (!first || !cons || !(at = malloc((size_t)net->n * sizeof *at))) {
+        rc = st_err_set(err, ST_ENOMEM, "network '%s': out of memory", net->name);
+        goto done;
+    }
+    /* Count, then place; a layer that reads t twice (add(t, t)) is listed once. */
+    for (int j = 0; j < net->n; j++) {
+        const st_layer *u = &net->layers[j];
+        if (u->src[0] >= 0)
+            first[u->src[0] + 1]++;
+        if (u->kind == ST_ADD && u->src[1] >= 0 && u->src[1] != u->src[0])
+            first[u->src[1] + 1]++;
+    }
+    for (int t = 0; t < net->n; t++) {
+        first[t + 1] += first[t];
+        at[t] = first[t];
+    }
+    for (int j = 0; j < net->n; j++) {
+        const st_layer *u = &net->layers[j];
+        if (u->src[0] >= 0)
+            cons[at[u->src[0]]++] = j;
+        if (u->kind == ST_ADD && u->src[1] >= 0 && u->src[1] != u->src[0])
+            cons[at[u->src[1]]++] = j;
+    }
+    free(net->cons_first);
+    free(net->cons);
+    net->cons_first = first;
+    net->cons = cons;
+    net->cons_n = net->n;
+    first = cons = NULL;
+done:
+    free(first);
+    free(cons);
+    free(at);
+    return rc;
+}
+
+int st_net_consumers(const st_net *net, int t, const int **list)
+{
+    *list = NULL;
+    if (!net || !net->cons_first || net->cons_n != net->n || t < 0 || t >= net->n)
+        return -1;
+    *list = net->cons + net->cons_first[t];
+    return net->cons_first[t + 1] - net->cons_first[t];
+}
+
 int st_net_finish(st_net *net, st_err *err)
 {
-    unsigned char *plain = NULL, *reach = NULL;
+    unsigned char *plain = NULL;
+    unsigned *pre = NULL, *down = NULL;
     int rc = ST_OK;
 
     if (!net) {
@@ -513,18 +633,24 @@ int st_net_finish(st_net *net, st_err *err)
     }
     if (net->n == 0)
         goto done;
-    plain = malloc(2 * (size_t)net->n);
-    if (!plain) {
+    plain = malloc((size_t)net->n);
+    pre = malloc((size_t)net->n * sizeof *pre);
+    down = calloc((size_t)net->n, sizeof *down);
+    if (!plain || !pre || !down) {
         rc = st_err_set(err, ST_ENOMEM, "network '%s': out of memory", net->name);
         goto done;
     }
-    reach = plain + net->n;
-    /* plain[j]: every backward path from layer j's output reaches the network
-     * input through non-compute layers other than BN. A compute layer fed
-     * that way is `first`: nothing upstream needs its input gradient. A BN
-     * on the way would need that gradient for its own gamma and beta, so it
-     * keeps BP alive. Layers are stored in topological order (a source always
-     * has a smaller index), so one forward sweep settles every j. */
+    /* Layers are stored in topological order (a source always has a smaller index), so
+     * one forward sweep settles what flows down from the sources and one backward sweep
+     * what flows up from the consumers: O(layers) in all.
+     * plain[j]: every backward path from layer j's output reaches the network input
+     * through non-compute layers other than BN. A compute layer fed that way is `first`:
+     * nothing upstream needs its input gradient. A BN on the way would need that gradient
+     * for its own gamma and beta, so it keeps BP alive.
+     * pre[j], for a non-compute j: the ops met walking back from j through src[0] until a
+     * compute layer or the input. At an ADD the walk follows src[0] only: the builders
+     * put the main branch there, and its ops (the BN before the add) decide the summed
+     * tensor's zeros more than the shortcut's do. */
     for (int j = 0; j < net->n; j++) {
         const st_layer *c = &net->layers[j];
         int ok = !st_kind_is_compute(c->kind) && c->kind != ST_BN;
@@ -532,43 +658,41 @@ int st_net_finish(st_net *net, st_err *err)
             if (c->src[t] >= 0 && !plain[c->src[t]])
                 ok = 0;
         plain[j] = (unsigned char)ok;
+        pre[j] = 0;
+        if (!st_kind_is_compute(c->kind)) {
+            int s = c->src[0];
+            pre[j] = kind_op(c->kind) |
+                     (s >= 0 && !st_kind_is_compute(net->layers[s].kind) ? pre[s] : 0);
+        }
+    }
+    if ((rc = consumers_index(net, err)) != ST_OK)
+        goto done;
+    /* down[j]: the ops of every non-compute layer reachable from j's output without
+     * crossing a compute layer, over all consumers and both operands of an ADD. */
+    for (int j = net->n - 1; j >= 0; j--) {
+        const st_layer *c = &net->layers[j];
+        if (st_kind_is_compute(c->kind))
+            continue;
+        for (int t = 0; t < 2; t++)
+            if (c->src[t] >= 0)
+                down[c->src[t]] |= kind_op(c->kind) | down[j];
     }
     for (int i = 0; i < net->n; i++) {
         st_layer *l = &net->layers[i];
+        int s = l->src[0];
 
         l->pre = l->post = 0;
         l->first = 0;
         if (!st_kind_is_compute(l->kind))
             continue;
-        /* pre: walk back through src[0]. At an ADD the flag is recorded and
-         * the walk follows src[0] only: the builders put the main branch
-         * there, and its ops (the BN before the add) decide the summed
-         * tensor's zeros more than the shortcut's do. */
-        for (int s = l->src[0]; s >= 0 && !st_kind_is_compute(net->layers[s].kind);
-             s = net->layers[s].src[0])
-            l->pre |= kind_op(net->layers[s].kind);
-        l->first = l->src[0] < 0 || plain[l->src[0]];
-        /* post: one forward sweep marks every non-compute layer reachable
-         * from l's output without crossing a compute layer, over all
-         * consumers and both operands of an ADD. */
-        memset(reach, 0, (size_t)net->n);
-        reach[i] = 1;
-        for (int j = i + 1; j < net->n; j++) {
-            const st_layer *c = &net->layers[j];
-            int fed = 0;
-            if (st_kind_is_compute(c->kind))
-                continue;
-            for (int t = 0; t < 2; t++)
-                if (c->src[t] >= 0 && reach[c->src[t]])
-                    fed = 1;
-            if (fed) {
-                reach[j] = 1;
-                l->post |= kind_op(c->kind);
-            }
-        }
+        l->pre = s >= 0 && !st_kind_is_compute(net->layers[s].kind) ? pre[s] : 0;
+        l->first = s < 0 || plain[s];
+        l->post = down[i];
     }
 done:
     free(plain);
+    free(pre);
+    free(down);
     return rc;
 }
 

@@ -249,6 +249,21 @@ static int consumes(const st_layer *u, int t)
     return u->src[0] == t || (u->kind == ST_ADD && u->src[1] == t);
 }
 
+/* The next layer that reads tensor t, from *k on: through the network's index of
+ * consumers (cons, ncons) when it has one, else by a scan of the later layers; -1 when
+ * there is none left. In increasing order either way. */
+static int consumer_next(const ctx *x, int t, const int *cons, int ncons, int *k)
+{
+    if (ncons >= 0)
+        return *k < ncons ? cons[(*k)++] : -1;
+    for (int j = *k > t ? *k : t + 1; j < x->count; j++)
+        if (consumes(st_net_layer(x->net, j), t)) {
+            *k = j + 1;
+            return j;
+        }
+    return -1;
+}
+
 /* A zero-length tensor still gets a buffer, so that NULL always means "out of memory". */
 static uint8_t *mask_alloc(size_t n)
 {
@@ -878,14 +893,14 @@ static int bwd_mask(ctx *x, int t, const uint8_t *want, uint8_t *out)
     size_t n = out_elems(l), w = (size_t)l->out_w, rows = n / w, i, uw, urows, plane;
     const uint8_t *uset;
     uint8_t *part = NULL, *g = NULL, *in = NULL, *own = NULL, *gset = NULL, *in_set = NULL;
-    int j, found = 0, dense = 0, rc = ST_OK;
+    const int *cons = NULL;
+    int j, k, ncons, found = 0, dense = 0, rc = ST_OK;
 
-    for (j = t + 1; j < x->count && !dense; j++) {
+    ncons = st_net_consumers(x->net, t, &cons);
+    for (k = 0; !dense && (j = consumer_next(x, t, cons, ncons, &k)) >= 0;) {
         u = st_net_layer(x->net, j);
-        if (consumes(u, t)) {
-            found = 1;
-            dense = st_kind_is_compute(u->kind) || u->kind == ST_BN;
-        }
+        found = 1;
+        dense = st_kind_is_compute(u->kind) || u->kind == ST_BN;
     }
     if (!found || dense) {
         rows_fill(out, want, rows, w, 1, 1);
@@ -895,10 +910,8 @@ static int bwd_mask(ctx *x, int t, const uint8_t *want, uint8_t *out)
     part = mask_alloc(n);
     if (!part)
         goto nomem;
-    for (j = t + 1; j < x->count; j++) {
+    for (k = 0; (j = consumer_next(x, t, cons, ncons, &k)) >= 0;) {
         u = st_net_layer(x->net, j);
-        if (!consumes(u, t))
-            continue;
         rc = check_size(x, j, t, read_elems(u));
         if (rc)
             goto done;

@@ -133,6 +133,9 @@ enum {
 };
 
 #define ST_NAME_MAX 48
+/* Layers of one network at most: every layer costs a row in each per-layer table of a
+ * run, and a million is far beyond any CNN (ResNet-152 has under a thousand). */
+#define ST_NET_LAYERS_MAX 1000000
 
 /* One layer. Shapes are per image (batch is a property of the run).
  * in_* is the input tensor, out_* the output; for FC, in_h = in_w = 1 is not
@@ -194,6 +197,11 @@ int st_net_gap(st_net *net, const char *name, int src, st_err *err);
  * Called by the built-in constructors and the importer; call it after
  * building a network by hand. Idempotent. */
 int st_net_finish(st_net *net, st_err *err);
+/* The layers that read layer t's output (as src[0], or src[1] of an ADD), in increasing
+ * order: their count, with *list pointing into net (valid until net changes). -1 (and
+ * *list NULL) when t is out of range or layers were added since the last st_net_finish,
+ * which builds the index: the caller then scans the later layers itself. */
+int st_net_consumers(const st_net *net, int t, const int **list);
 
 /* Accessors. Pointers are borrowed and stay valid until the next append or
  * st_net_destroy. */
