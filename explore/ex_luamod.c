@@ -4,6 +4,7 @@
  * and networks defined layer by layer. Helpers only describe; reading a sweep and
  * checking values against the parameter table is ex_script.c's business.
  */
+#include <limits.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -311,17 +312,40 @@ static int opt_int(lua_State *L, int t, const char *key, int def, int line, cons
     return (int)v;
 }
 
-/* Index of the layer called name among s->ops, -1 for "input"; raises when unknown. */
-static int find_src(lua_State *L, const ex_netspec *s, const char *name, int line,
-                    const char *layer)
+/* The string at the top of the stack, when it is one without a NUL byte (C would read only
+ * the part before it); NULL otherwise. */
+static const char *top_cstring(lua_State *L)
 {
+    size_t len;
+    const char *v;
+
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return NULL;
+    v = lua_tolstring(L, -1, &len);
+    return strlen(v) == len ? v : NULL;
+}
+
+/* Index of the layer called name (the string at the top of the stack) among s->ops, -1
+ * for "input"; raises when unknown.
+ * names (a stack index) maps each layer name defined so far to its index, so that a
+ * lookup costs O(1) however long the network. */
+static int find_src(lua_State *L, int names, const char *name, int line, const char *layer)
+{
+    int i;
+
+    if (!top_cstring(L))
+        return line_error(L, line, "layer '%s': src '%s...' holds a NUL byte", layer, name);
     if (!strcmp(name, "input"))
         return -1;
-    for (int i = s->n - 1; i >= 0; i--)
-        if (!strcmp(s->ops[i].name, name))
-            return i;
-    return line_error(L, line, "layer '%s': src '%s' is not a layer defined before it", layer,
-                      name);
+    lua_pushvalue(L, -1);
+    if (lua_rawget(L, names) != LUA_TNUMBER) {
+        lua_pop(L, 1);
+        return line_error(L, line, "layer '%s': src '%s' is not a layer defined before it", layer,
+                          name);
+    }
+    i = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    return i;
 }
 
 /* st.network{name = ..., input = {c, h, w}, <layers...>}: checks every layer by
@@ -335,13 +359,16 @@ static int l_network(lua_State *L)
     ex_netspec *s;
     st_net *net = NULL;
     st_err err;
-    int n, bad, counts[8] = {0}, rc;
+    int n, bad, counts[8] = {0}, rc, names;
 
     luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    lua_newtable(L);
+    names = lua_gettop(L);
     s = lua_newuserdatauv(L, sizeof *s, 0);
     ex_netspec_init(s);
     luaL_setmetatable(L, NETWORK_MT);
-    if (lua_getfield(L, 1, "name") != LUA_TSTRING || lua_rawlen(L, -1) == 0 ||
+    if (lua_getfield(L, 1, "name") != LUA_TSTRING || !top_cstring(L) || lua_rawlen(L, -1) == 0 ||
         lua_rawlen(L, -1) >= ST_NAME_MAX)
         return luaL_error(L, "network: name must be a string of 1 to %d characters",
                           ST_NAME_MAX - 1);
@@ -361,6 +388,10 @@ static int l_network(lua_State *L)
         lua_pop(L, 1);
     }
     lua_pop(L, 1);
+    if (lua_rawlen(L, 1) > ST_NET_LAYERS_MAX)
+        return luaL_error(L, "network '%s' has %d layers: at most %d", s->name,
+                          (int)(lua_rawlen(L, 1) > INT_MAX ? INT_MAX : lua_rawlen(L, 1)),
+                          ST_NET_LAYERS_MAX);
     n = (int)lua_rawlen(L, 1);
     if (n == 0)
         return luaL_error(L, "network '%s' has no layers", s->name);
@@ -375,9 +406,9 @@ static int l_network(lua_State *L)
             return luaL_error(L, "network '%s': entry %d is not a layer (st.conv{...}, ...)",
                               s->name, i);
         kind = lua_tostring(L, -1);
-        for (k = 0; kinds[k] && strcmp(kinds[k], kind); k++)
+        for (k = 0; top_cstring(L) && kinds[k] && strcmp(kinds[k], kind); k++)
             ;
-        if (!kinds[k])
+        if (!top_cstring(L) || !kinds[k])
             return luaL_error(L, "network '%s': entry %d: unknown layer kind '%s'", s->name, i,
                               kind);
         lua_pop(L, 1);
@@ -387,8 +418,16 @@ static int l_network(lua_State *L)
         op.kind = kval[k];
         op.line = line;
         counts[k]++;
-        if (lua_getfield(L, -1, "name") == LUA_TSTRING)
+        if (lua_getfield(L, -1, "name") == LUA_TSTRING) {
+            if (!top_cstring(L) || lua_rawlen(L, -1) == 0 || lua_rawlen(L, -1) >= ST_NAME_MAX)
+                return line_error(L, line,
+                                  "network '%s': entry %d: name must be 1 to %d characters, "
+                                  "without NUL bytes",
+                                  s->name, i, ST_NAME_MAX - 1);
             snprintf(op.name, sizeof op.name, "%s", lua_tostring(L, -1));
+        } else if (!lua_isnil(L, -1))
+            return line_error(L, line, "network '%s': entry %d: name must be a string", s->name,
+                              i);
         else
             snprintf(op.name, sizeof op.name, "%s%d", kinds[k], counts[k]);
         lua_pop(L, 1);
@@ -407,11 +446,11 @@ static int l_network(lua_State *L)
             lua_rawseti(L, -2, 2);
         }
         if (lua_type(L, -1) == LUA_TSTRING)
-            op.src[0] = find_src(L, s, lua_tostring(L, -1), line, op.name);
+            op.src[0] = find_src(L, names, lua_tostring(L, -1), line, op.name);
         else if (lua_type(L, -1) == LUA_TTABLE) {
             for (int q = 0; q < 2; q++) {
                 if (lua_rawgeti(L, -1, q + 1) == LUA_TSTRING)
-                    op.src[q] = find_src(L, s, lua_tostring(L, -1), line, op.name);
+                    op.src[q] = find_src(L, names, lua_tostring(L, -1), line, op.name);
                 else if (!lua_isnil(L, -1))
                     return line_error(L, line, "layer '%s': src must name layers", op.name);
                 lua_pop(L, 1);
@@ -425,6 +464,8 @@ static int l_network(lua_State *L)
         st_err_clear(&err);
         if (ex_netspec_push(s, &op, &err) != 0)
             return luaL_error(L, "%s", err.msg);
+        lua_pushinteger(L, s->n - 1);
+        lua_setfield(L, names, op.name);
     }
     /* Build it now so that a bad layer is reported where the network is defined. */
     st_err_clear(&err);
