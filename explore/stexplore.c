@@ -67,6 +67,9 @@ static void usage(FILE *f)
           "  --stop-grace SECONDS    on a stop signal, how long rank 0 waits for workers to\n"
           "                          end their batch (default 3)\n"
           "  --stats                 print what the scheduling cost on rank 0\n"
+          "  --status-file PATH      rank 0 writes its exit status there as it ends: mpirun\n"
+          "                          reports 1 when a signal stops it, and a job script can\n"
+          "                          read 130 (stopped: resume) from the file instead\n"
           "  Without an MPI launcher stexplore runs alone and MPI is not started.\n"
           "\n"
           "  -h, --help              this text\n"
@@ -113,7 +116,7 @@ typedef struct cli {
     ex_lua_opts lo;
     ex_run_opts ro;
     ex_master_opts mo;
-    const char *path, *out, *progress;
+    const char *path, *out, *progress, *status_file;
     int check, quiet, stats;
     uint64_t first, count_limit;
 } cli;
@@ -183,6 +186,8 @@ static int parse_args(int argc, char **argv, cli *c, int loud)
             }
         } else if (!strcmp(a, "--lib")) {
             c->lo.lib_dir = v;
+        } else if (!strcmp(a, "--status-file")) {
+            c->status_file = v;
         } else {
             takes = 0;
             if (!strcmp(a, "--check"))
@@ -429,6 +434,17 @@ int main(int argc, char **argv)
     }
     /* After a stop that gave up on a busy worker, MPI_Finalize would wait for it: leave, and
      * let the launcher end the job. */
+    if (rank == 0 && c.status_file) {
+        /* Written before MPI_Finalize: mpirun may end the job as soon as rank 0 is done. */
+        FILE *f = fopen(c.status_file, "w");
+        int bad = !f;
+        if (f) {
+            bad = fprintf(f, "%d\n", status) < 0;
+            bad |= fclose(f) != 0;
+        }
+        if (bad)
+            fprintf(stderr, "stexplore: cannot write the status file %s\n", c.status_file);
+    }
     if (use_mpi && clean)
         MPI_Finalize();
     return status;

@@ -5,6 +5,10 @@
 #   NP=4 hpc/local.sh --resume lua_scripts/pe_buffers.lua
 # As root, Open MPI needs to be told that it may run (the two variables below); with more
 # ranks than cores it needs --oversubscribe.
+# A stop by SIGINT (Ctrl-C), SIGTERM or SIGHUP exits 130, as stexplore alone does: the
+# signal goes on to mpirun as SIGUSR1 (which Open MPI passes to the ranks, where SIGHUP
+# would crash mpirun 4.1), and since mpirun reports 1 whenever it was signalled itself,
+# rank 0's own status is read from a status file.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 EXP=${STEXPLORE:-$ROOT/build/bin/stexplore}
@@ -17,4 +21,21 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 extra=""
 [ "$NP" -gt "$(nproc)" ] && extra="--oversubscribe"
-exec mpirun $extra -np "$NP" "$EXP" "$@"
+sf=$(mktemp "${TMPDIR:-/tmp}/stexplore-status.XXXXXX")
+trap 'rm -f "$sf"' EXIT
+set +e
+mpirun $extra -np "$NP" "$EXP" --status-file "$sf" "$@" &
+pid=$!
+trap 'kill -USR1 $pid 2>/dev/null' INT TERM HUP
+wait $pid
+status=$?
+# wait returns early (status > 128) when a trap runs: wait again for mpirun itself.
+while kill -0 $pid 2>/dev/null; do
+    wait $pid
+    status=$?
+done
+# Rank 0's status is the sweep's; mpirun's stands when rank 0 wrote none (it crashed).
+if [ -s "$sf" ]; then
+    status=$(cat "$sf")
+fi
+exit "$status"

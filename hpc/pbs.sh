@@ -7,6 +7,9 @@
 # 130 within seconds; this script (which ignores SIGTERM) then resubmits itself. A margin
 # timer stops the sweep earlier when MARGIN seconds of walltime are left (default 300),
 # in case the site's kill_delay is too short.
+# mpirun itself reports 1 when it is signalled (Open MPI 4.1), whatever the ranks did: the
+# status that decides the resubmission is rank 0's own, which it writes to a status file
+# beside the job's output (--status-file).
 #PBS -N stexplore
 #PBS -l select=2:ncpus=32:mpiprocs=32
 #PBS -l walltime=04:00:00
@@ -21,7 +24,9 @@ export HDF5_USE_FILE_LOCKING=FALSE
 # module load openmpi/4.1 hdf5/1.10 lua/5.4
 
 trap '' TERM
-mpirun "$EXP" --progress log --resume ${OUTPUT:+-o "$OUTPUT"} "$SCRIPT" &
+sf=$PWD/stexplore-${PBS_JOBID:-$$}.status
+rm -f "$sf"
+${LAUNCH:-mpirun} "$EXP" --progress log --resume --status-file "$sf" ${OUTPUT:+-o "$OUTPUT"} "$SCRIPT" &
 pid=$!
 # Walltime in seconds, from the job's resources (qstat), for the margin timer.
 wt=$(qstat -f "${PBS_JOBID:-}" 2>/dev/null | sed -n 's/.*Resource_List.walltime = //p')
@@ -33,6 +38,12 @@ fi
 wait $pid
 status=$?
 [ -n "${timer:-}" ] && kill $timer 2>/dev/null
+echo "stexplore: launcher exit status $status"
+# Rank 0's status is the sweep's; the launcher's stands when rank 0 wrote none (it crashed).
+if [ -s "$sf" ]; then
+    status=$(cat "$sf")
+fi
+rm -f "$sf"
 echo "stexplore: exit status $status"
 if [ "$status" -eq 130 ]; then
     echo "stexplore: stopped before the walltime; resubmitting with --resume"

@@ -6,6 +6,10 @@
 # the script passes it to mpirun, which passes it to every rank; rank 0 stops handing out
 # points, saves the result file and exits with status 130; the script then submits itself
 # again with --resume. Edit the #SBATCH lines (and the modules) for your cluster.
+# A stop by scancel or the time limit itself (SIGTERM to every process) resubmits too:
+# mpirun reports 1 when it is signalled (Open MPI 4.1), so the status that decides is rank
+# 0's own, which it writes to a status file (--status-file). LAUNCH=srun launches with
+# srun instead of mpirun.
 #SBATCH --job-name=stexplore
 #SBATCH --nodes=2
 #SBATCH --ntasks-per-node=32
@@ -26,9 +30,12 @@ export HDF5_USE_FILE_LOCKING=FALSE
 
 # The first job starts the sweep; the ones it submits resume it (--resume also starts a
 # sweep that has no file yet, so this works for both).
-mpirun "$EXP" --progress log --resume "$@" &
+sf=$ROOT/stexplore-${SLURM_JOB_ID:-$$}.status
+rm -f "$sf"
+${LAUNCH:-mpirun} "$EXP" --progress log --resume --status-file "$sf" "$@" &
 pid=$!
 trap 'kill -USR1 $pid' USR1
+trap 'kill -USR1 $pid' TERM INT HUP
 wait $pid
 status=$?
 # wait returns early (status > 128) when the trap runs: wait again for mpirun itself.
@@ -36,6 +43,12 @@ while kill -0 $pid 2>/dev/null; do
     wait $pid
     status=$?
 done
+echo "stexplore: launcher exit status $status"
+# Rank 0's status is the sweep's; the launcher's stands when rank 0 wrote none (it crashed).
+if [ -s "$sf" ]; then
+    status=$(cat "$sf")
+fi
+rm -f "$sf"
 echo "stexplore: exit status $status"
 if [ "$status" -eq 130 ]; then
     echo "stexplore: stopped before the time limit; resubmitting with --resume"
