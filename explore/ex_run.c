@@ -422,8 +422,18 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
         }
         goto done;
     }
-    if ((rc = run_loop(&r, st, err)) != 0)
+    if ((rc = run_loop(&r, st, err)) != 0) {
+        /* An error of the script's (where, keep, derived) before this new run saved a
+         * point leaves nothing behind, as an error found at loading does; once points are
+         * saved, the journal and the file keep them for a --resume (after raising a
+         * limit) rather than lose them. */
+        if (fresh && rc == ST_EINVAL && r.covered == 0) {
+            ex_journal_destroy(&r.j);
+            unlink(r.journal_path);
+            unlink(o->out);
+        }
         goto done;
+    }
     if ((rc = snapshot(&r, !st->interrupted, err)) != 0)
         goto done;
     st->points = ex_journal_records(r.j);

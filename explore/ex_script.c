@@ -1143,7 +1143,9 @@ int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script
     if ((rc = ex_lua_call(lua, 2, 2, err)) != 0)
         goto done;
     if (lua_isnil(L, -2)) {
-        rc = st_err_set(err, ST_EINVAL, "%s", lua_tostring(L, -1));
+        /* An expansion that a stop signal cut short says so, and is a stop. */
+        rc = st_err_set(err, ex_lua_stopped(lua) ? EX_ESTOPPED : ST_EINVAL, "%s",
+                        lua_tostring(L, -1));
         goto done;
     }
     /* Take the sweep out of its box: the box's __gc then finds nothing to free. */
