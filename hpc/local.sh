@@ -21,6 +21,10 @@ if [ "$(id -u)" -eq 0 ]; then
 fi
 extra=""
 [ "$NP" -gt "$(nproc)" ] && extra="--oversubscribe"
+# On a stop, mpirun gives the ranks 1 s (Open MPI's odls_base_sigkill_timeout) before it
+# kills them; rank 0 may need longer to let the workers finish their batches
+# (--stop-grace) and save the file, and its status must reach the status file.
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-5}
 sf=$(mktemp "${TMPDIR:-/tmp}/stexplore-status.XXXXXX")
 trap 'rm -f "$sf"' EXIT
 set +e

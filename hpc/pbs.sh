@@ -23,6 +23,10 @@ MARGIN=${MARGIN:-300}
 export HDF5_USE_FILE_LOCKING=FALSE
 # module load openmpi/4.1 hdf5/1.10 lua/5.4
 
+# On a stop, mpirun gives the ranks 1 s (Open MPI's odls_base_sigkill_timeout) before it
+# kills them; rank 0 may need longer to let the workers finish their batches
+# (--stop-grace) and save the file, and its status must reach the status file.
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-5}
 trap '' TERM
 sf=$PWD/stexplore-${PBS_JOBID:-$$}.status
 rm -f "$sf"

@@ -30,7 +30,11 @@ export HDF5_USE_FILE_LOCKING=FALSE
 
 # The first job starts the sweep; the ones it submits resume it (--resume also starts a
 # sweep that has no file yet, so this works for both).
-sf=$ROOT/stexplore-${SLURM_JOB_ID:-$$}.status
+# On a stop, mpirun gives the ranks 1 s (Open MPI's odls_base_sigkill_timeout) before it
+# kills them; rank 0 may need longer to let the workers finish their batches
+# (--stop-grace) and save the file, and its status must reach the status file.
+export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-5}
+sf=${SLURM_SUBMIT_DIR:-$PWD}/stexplore-${SLURM_JOB_ID:-$$}.status
 rm -f "$sf"
 ${LAUNCH:-mpirun} "$EXP" --progress log --resume --status-file "$sf" "$@" &
 pid=$!
@@ -53,7 +57,7 @@ echo "stexplore: exit status $status"
 if [ "$status" -eq 130 ]; then
     echo "stexplore: stopped before the time limit; resubmitting with --resume"
     # $0 is Slurm's private copy of this script: resubmit the original.
-    job=${STEXPLORE_JOB:-$(scontrol show job "$SLURM_JOB_ID" | sed -n 's/^ *Command=\([^ ]*\).*/\1/p')}
+    job=${STEXPLORE_JOB:-$(scontrol show job "${SLURM_JOB_ID:-}" | sed -n 's/^ *Command=\([^ ]*\).*/\1/p')}
     sbatch "${job:-$ROOT/hpc/slurm.sh}" "$@"
 fi
 exit "$status"
