@@ -24,7 +24,7 @@ command -v mpirun >/dev/null 2>&1 && have_mpi=1
 have_h5py=0
 "$PY" -c 'import h5py' 2>/dev/null && have_h5py=1
 
-plan 62
+plan 51
 
 # now: seconds since the epoch with nanoseconds; since T0: seconds elapsed.
 now() { date +%s.%N; }
