@@ -60,8 +60,7 @@ int st_result_check(const st_result *res, const st_point *pt, st_err *err)
          phase_ok(&res->dense, "the dense baseline", &b);
     for (int ph = 0; ok && ph < ST_PHASE_COUNT; ph++) {
         snprintf(where, sizeof where, "phase %s", st_phase_name((st_phase)ph));
-        ok = phase_ok(&res->run_phase[ph], where, &b) &&
-             phase_ok(&res->dense_phase[ph], where, &b);
+        ok = phase_ok(&res->run_phase[ph], where, &b) && phase_ok(&res->dense_phase[ph], where, &b);
     }
     for (int i = 0; ok && i < res->nlayers; i++) {
         const st_layer_stats *ls = &res->layers[i];

@@ -49,7 +49,8 @@ static int name_find(const st_net *net, const char *name)
 {
     if (!net->nslot)
         return -1;
-    for (size_t k = name_hash(name) & (net->nslot - 1); net->slot[k]; k = (k + 1) & (net->nslot - 1))
+    for (size_t k = name_hash(name) & (net->nslot - 1); net->slot[k];
+         k = (k + 1) & (net->nslot - 1))
         if (!strcmp(net->layers[net->slot[k] - 1].name, name))
             return net->slot[k] - 1;
     return -1;

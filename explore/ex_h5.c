@@ -340,7 +340,7 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
              * the column's 32 bits (a derived 2^70): it is recorded truncated or saturated,
              * never wrapped, and its message in /failures says what it was. */
             double d = r->vals[i];
-            int32_t v = !(d == d)         ? 0
+            int32_t v = !(d == d)           ? 0
                         : d > 2147483647.0  ? INT32_MAX
                         : d < -2147483648.0 ? INT32_MIN
                                             : (int32_t)d;

@@ -308,8 +308,8 @@ static int l_match_guard(lua_State *L)
 
     luaL_checklstring(L, 1, &n);
     p = luaL_checklstring(L, 2, &plen);
-    if (!(name[0] == 'f' && lua_toboolean(L, 4)) && !(strpbrk(p, "^$*+?.([%-") == NULL &&
-                                                      strlen(p) == plen)) {
+    if (!(name[0] == 'f' && lua_toboolean(L, 4)) &&
+        !(strpbrk(p, "^$*+?.([%-") == NULL && strlen(p) == plen)) {
         cost = ex_lua_match_cost(p, plen, n, name[1] == 'm'); /* gmatch: every start */
         if (cost > EX_LUA_MATCH_MAX) {
             char msg[400];

@@ -426,8 +426,7 @@ static int l_network(lua_State *L)
                                   s->name, i, ST_NAME_MAX - 1);
             snprintf(op.name, sizeof op.name, "%s", lua_tostring(L, -1));
         } else if (!lua_isnil(L, -1))
-            return line_error(L, line, "network '%s': entry %d: name must be a string", s->name,
-                              i);
+            return line_error(L, line, "network '%s': entry %d: name must be a string", s->name, i);
         else
             snprintf(op.name, sizeof op.name, "%s%d", kinds[k], counts[k]);
         lua_pop(L, 1);

@@ -377,9 +377,10 @@ static int domain_expand(rctx *c, lua_State *L, int idx, ex_dim *d, ex_idset *se
     for (kind = 0; kname && kinds[kind] && strcmp(kinds[kind], kname); kind++)
         ;
     if (!kname || !kinds[kind]) {
-        fail(c, line, "%s: the domain's kind = %s is not one that st.range, st.pow2, st.linspace, "
-                      "st.logspace, st.uniform, st.loguniform or st.intuniform make (was it "
-                      "changed?)",
+        fail(c, line,
+             "%s: the domain's kind = %s is not one that st.range, st.pow2, st.linspace, "
+             "st.logspace, st.uniform, st.loguniform or st.intuniform make (was it "
+             "changed?)",
              row->name, shown(L, -1));
         lua_pop(L, 2);
         return -1;
@@ -428,8 +429,9 @@ static int domain_expand(rctx *c, lua_State *L, int idx, ex_dim *d, ex_idset *se
         n = (uint64_t)(floor(log2(b)) - ceil(log2(a)) + 1);
     } else {
         if (!(z >= 1) || z != floor(z))
-            return fail(c, line, "%s: st.%s(%g, %g, %g): the count must be a whole number of at "
-                                 "least 1",
+            return fail(c, line,
+                        "%s: st.%s(%g, %g, %g): the count must be a whole number of at "
+                        "least 1",
                         row->name, kname, a, b, z);
         if (kind == K_LOGSPACE && !(a > 0 && b > 0))
             return fail(c, line, "%s: st.logspace(%g, %g, %g): the ends must be positive",
@@ -452,7 +454,8 @@ static int domain_expand(rctx *c, lua_State *L, int idx, ex_dim *d, ex_idset *se
         lo = hi;
         hi = t;
     }
-    if (interval && (list_push(c, L, d, seen, lo, line) != 0 || list_push(c, L, d, seen, hi, line) != 0))
+    if (interval &&
+        (list_push(c, L, d, seen, lo, line) != 0 || list_push(c, L, d, seen, hi, line) != 0))
         return -1;
     d->n = 0;
     for (uint64_t k = 0; k < n; k++) {

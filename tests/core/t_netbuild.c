@@ -164,11 +164,13 @@ int main(void)
         }
         st_net_destroy(&g);
     }
-    ok(bad_flags == 0, "netbuild-1.1 pre, post and first match the graph's definition on %d random "
-                       "networks (%d differ)",
+    ok(bad_flags == 0,
+       "netbuild-1.1 pre, post and first match the graph's definition on %d random "
+       "networks (%d differ)",
        nets, bad_flags);
-    ok(bad_cons == 0, "netbuild-1.2 the consumer index lists exactly the readers, in order (%d "
-                      "differ)",
+    ok(bad_cons == 0,
+       "netbuild-1.2 the consumer index lists exactly the readers, in order (%d "
+       "differ)",
        bad_cons);
 
     {

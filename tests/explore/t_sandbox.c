@@ -143,24 +143,22 @@ int main(void)
         rc = load(&f, escapes[i]);
         ok(rc == ST_EINVAL && has(&f, "s.lua:", "instruction budget of 5000000 exceeded") &&
                now() - t0 < 10,
-           "sandbox-1.%d the budget holds against escape %d (%.2f s): %s", i + 1, i + 1,
-           now() - t0, msg1(&f));
+           "sandbox-1.%d the budget holds against escape %d (%.2f s): %s", i + 1, i + 1, now() - t0,
+           msg1(&f));
     }
     snprintf(text, sizeof text,
              SWEEP "  where = function(p) while true do pcall(function() while true do end end) "
                    "end end,\n}\n");
     rc = load(&f, text);
     rc = rc ? rc : run_plan(&f);
-    ok(rc == ST_EINVAL &&
-           has(&f, "instruction budget of 5000000 exceeded", NULL),
+    ok(rc == ST_EINVAL && has(&f, "instruction budget of 5000000 exceeded", NULL),
        "sandbox-1.20 ... also inside where: %s", msg1(&f));
     rc = load(&f, "local ok, m = pcall(error, 'mine')\nassert(not ok and m == 'mine')\n"
-                "local ok2, m2 = xpcall(error, function(e) return 'handled ' .. e end, 'x')\n"
-                "assert(m2 == 'handled x')\n"
-                "local co = coroutine.wrap(function() pcall(coroutine.yield, 1) return 2 end)\n"
-                "assert(co() == 1 and co() == 2)\n" SWEEP "}\n");
-    ok(rc == 0,
-       "sandbox-1.21 pcall, xpcall and yields inside pcall in a coroutine still work: %s",
+                  "local ok2, m2 = xpcall(error, function(e) return 'handled ' .. e end, 'x')\n"
+                  "assert(m2 == 'handled x')\n"
+                  "local co = coroutine.wrap(function() pcall(coroutine.yield, 1) return 2 end)\n"
+                  "assert(co() == 1 and co() == 2)\n" SWEEP "}\n");
+    ok(rc == 0, "sandbox-1.21 pcall, xpcall and yields inside pcall in a coroutine still work: %s",
        msg1(&f));
 
     /* 2. finalizers */
@@ -169,13 +167,12 @@ int main(void)
            has(&f, "s.lua:1: setmetatable: a __gc metamethod is not available", NULL),
        "sandbox-2.1 a metatable with __gc is refused: %s", msg1(&f));
     rc = load(&f, "local mt = {}\nlocal t = setmetatable({}, mt)\n"
-                "mt.__gc = function() while true do end end\nt = nil\ncollectgarbage()\n" SWEEP
-                "}\n");
+                  "mt.__gc = function() while true do end end\nt = nil\ncollectgarbage()\n" SWEEP
+                  "}\n");
     ok(rc == 0,
        "sandbox-2.2 __gc added after setmetatable never runs (Lua does not mark the table)");
     rc = load(&f, "local t = setmetatable({}, {__index = {}, __mode = 'k'})\n" SWEEP "}\n");
-    ok(rc == 0,
-       "sandbox-2.3 other metatables are accepted: %s", msg1(&f));
+    ok(rc == 0, "sandbox-2.3 other metatables are accepted: %s", msg1(&f));
 
     /* 3. patterns: the cost bound in closed form, then refusals and passes */
     ok(ex_lua_match_cost(".-b", 3, 1000000, 0) == 1000001.0 * 1000001.0,
@@ -195,23 +192,17 @@ int main(void)
                "allows 1e+08"),
        "sandbox-3.6 '.-b' on 10^6 bytes is refused: %s", msg1(&f));
     rc = load(&f, "local s = string.rep('a', 100)\nreturn s:match('.-.-.-.-.-b')\n");
-    ok(rc == ST_EINVAL &&
-           has(&f, "string.match", NULL),
+    ok(rc == ST_EINVAL && has(&f, "string.match", NULL),
        "sandbox-3.7 nested repetitions on 100 bytes are refused: %s", msg1(&f));
     rc = load(&f, "local s = ('a'):rep(1e6)\nfor _ in s:gmatch('a*b') do end\n");
-    ok(rc == ST_EINVAL &&
-           has(&f, "string.gmatch", NULL),
-       "sandbox-3.8 gmatch: %s", msg1(&f));
+    ok(rc == ST_EINVAL && has(&f, "string.gmatch", NULL), "sandbox-3.8 gmatch: %s", msg1(&f));
     rc = load(&f, "local s = ('a'):rep(1e6)\nlocal r = s:gsub('a-b', '')\n");
-    ok(rc == ST_EINVAL &&
-           has(&f, "string.gsub", NULL),
-       "sandbox-3.9 gsub: %s", msg1(&f));
+    ok(rc == ST_EINVAL && has(&f, "string.gsub", NULL), "sandbox-3.9 gsub: %s", msg1(&f));
     rc = load(&f, "local s = ('a'):rep(1e6)\nassert(s:find('b', 1, true) == nil)\n"
-                "assert(s:find('^a+$'))\nassert(s:find('aab') == nil)\n"
-                "assert(('  x  '):match('^%s*(.-)%s*$') == 'x')\n"
-                "assert(('a.b.c'):gsub('%.', '/') == 'a/b/c')\n" SWEEP "}\n");
-    ok(rc == 0,
-       "sandbox-3.10 plain finds, anchored and cheap patterns pass: %s", msg1(&f));
+                  "assert(s:find('^a+$'))\nassert(s:find('aab') == nil)\n"
+                  "assert(('  x  '):match('^%s*(.-)%s*$') == 'x')\n"
+                  "assert(('a.b.c'):gsub('%.', '/') == 'a/b/c')\n" SWEEP "}\n");
+    ok(rc == 0, "sandbox-3.10 plain finds, anchored and cheap patterns pass: %s", msg1(&f));
 
     /* 4. a pending stop signal ends a call into the script */
     {
@@ -279,8 +270,7 @@ int main(void)
     for (int i = 0; forged[i][0]; i++) {
         snprintf(text, sizeof text, "%s\n" HEAD "  params = { pe_rows = d },\n}\n", forged[i][0]);
         rc = load(&f, text);
-        ok(rc == ST_EINVAL && has(&f, "s.lua:", forged[i][1]) &&
-               has(&f, "pe_rows", NULL),
+        ok(rc == ST_EINVAL && has(&f, "s.lua:", forged[i][1]) && has(&f, "pe_rows", NULL),
            "sandbox-5.%d %s: %s", i + 1, forged[i][0], msg1(&f));
     }
     static const char *const nul[][2] = {
@@ -305,8 +295,7 @@ int main(void)
     for (int i = 0; nul[i][0]; i++) {
         rc = load(&f, nul[i][0]);
         ok(rc == ST_EINVAL && has(&f, "s.lua", nul[i][1]),
-           "sandbox-6.%d a NUL byte or an over-long name is refused, not cut: %s", i + 1,
-           msg1(&f));
+           "sandbox-6.%d a NUL byte or an over-long name is refused, not cut: %s", i + 1, msg1(&f));
     }
 
     /* 7. where an error came from */
@@ -339,8 +328,7 @@ int main(void)
         strcpy(deep + used + 2 * depth, "\n");
         rc = load(&f, deep);
         ok(rc == ST_EINVAL && has(&f, "s.lua:2: ", "C stack overflow"),
-           "sandbox-7.10 10^5 nested braces: the message names the script and line: %s",
-           msg1(&f));
+           "sandbox-7.10 10^5 nested braces: the message names the script and line: %s", msg1(&f));
         free(deep);
     }
 
@@ -350,8 +338,7 @@ int main(void)
         int same = 1;
         rc = load(&f, HEAD "  params = { p = st.linspace(0, 0.9, 1000000) },\n}\n");
         ok(rc == 0 && now() - t0 < 1.0 && dim0(&f)->n == 1000000,
-           "sandbox-8.1 st.linspace(0, 0.9, 10^6) expands in under a second (%.3f s)",
-           now() - t0);
+           "sandbox-8.1 st.linspace(0, 0.9, 10^6) expands in under a second (%.3f s)", now() - t0);
         for (uint64_t k = 0; rc == 0 && k + 1 < 1000000; k++) {
             double want = round15(0 + (0.9 - 0) * (double)k / 999999.0);
             if (dim0(&f)->v[k] != want) {
@@ -361,13 +348,12 @@ int main(void)
             }
         }
         ok(same && rc == 0 && dim0(&f)->v[999999] == 0.9,
-           "sandbox-8.2 ... every value is the %%.15g round trip (first difference at %g)",
-           worst);
+           "sandbox-8.2 ... every value is the %%.15g round trip (first difference at %g)", worst);
         rc = load(&f, HEAD "  params = { p = st.logspace(1e-6, 0.99, 100000) },\n}\n");
         same = rc == 0;
         for (uint64_t k = 0; same && k + 1 < 100000; k++)
-            same = dim0(&f)->v[k] == round15(exp(log(1e-6) + (log(0.99) - log(1e-6)) *
-                                                                 (double)k / 99999.0));
+            same = dim0(&f)->v[k] ==
+                   round15(exp(log(1e-6) + (log(0.99) - log(1e-6)) * (double)k / 99999.0));
         ok(same, "sandbox-8.3 st.logspace: the same round trip, 10^5 values");
         rc = load(&f, HEAD "  params = { dram_gbps = st.range(12345.678, 0.001, -0.123) },\n}\n");
         same = rc == 0;
