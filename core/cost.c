@@ -6,7 +6,6 @@
  * tiling and the buffer minimums are map.c's.
  */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -446,14 +445,9 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
         z.dwsum += (double)lg->outs[i] * pt->psum_bits;
         *floor_bits += (double)lg->outs[i] * pt->data_bits;
     }
-    if (getenv("ST_DEBUG_COST"))
-        fprintf(stderr, "wg: nct %d nsp %d img0 %g img1 %g sz0[0] %g sz1[0] %g dw %g floor %g\n",
-                nt[0], nt[1], z.imgsum[0], z.imgsum[1], z.sz[0][0], z.sz[1][0], z.dwsum,
-                *floor_bits);
     for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
         tally t = wg_order(&z, pt, o, in);
-        if (getenv("ST_DEBUG_COST"))
-            fprintf(stderr, "  order %d bytes %llu\n", o, (unsigned long long)t.bytes);
+
         if (o == ST_ORD_DZ || tally_better(&t, best))
             *best = t, *best_o = o;
     }
