@@ -365,7 +365,7 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, uint8_t *i
                 fetch = k == 0 || q == 0; /* at the block's first visit */
             else
                 /* the visiting tile stays across the block's held tiles */
-                fetch = i != lo || (batch ? z->sz[op][(size_t)B * nt + tile] : z->sz[op][bt]) >
+                fetch = i == lo || (batch ? z->sz[op][(size_t)B * nt + tile] : z->sz[op][bt]) >
                                        cap[op];
             if (fetch) {
                 bits += z->sz[op][bt];
