@@ -69,7 +69,8 @@ typedef struct tally {
     uint64_t prev;
     int first, bad;
     double bad_bytes;
-    uint64_t bytes, compute, stall;
+    double bits;
+    uint64_t compute, stall;
     double wr0, wr1;   /* values written into ch0, ch1 (from DRAM) */
     uint64_t io2;      /* accesses of ch2 (reads = writes) */
     uint64_t rd0, rd1; /* values read from ch0, ch1 */
@@ -86,19 +87,18 @@ static void tally_init(tally *t, const st_point *pt)
 
 static void tally_visit(tally *t, const st_visit *v, double bits)
 {
-    uint64_t bytes = bits > 0 ? (uint64_t)ceil(bits / 8) : 0, xfer = 0;
-    uint64_t hidden = t->first ? 0 : t->prev;
+    uint64_t xfer = 0, hidden = t->first ? 0 : t->prev;
 
-    if (bytes > 0) {
-        double x = ceil((double)bytes * t->cyc_per_byte + t->lat_cyc);
+    if (bits > 0) {
+        double x = ceil(bits / 8 * t->cyc_per_byte + t->lat_cyc);
         /* a transfer whose cycles do not fit a counter is an error of the point */
         if (!(x < 0x1p62)) {
             t->bad = 1;
-            t->bad_bytes = (double)bytes;
+            t->bad_bytes = bits / 8;
         } else
             xfer = (uint64_t)x;
     }
-    t->bytes += bytes;
+    t->bits += bits;
     t->compute += v->cycles;
     t->stall += xfer > hidden ? xfer - hidden : 0;
     t->work += v->work;
@@ -109,8 +109,8 @@ static void tally_visit(tally *t, const st_visit *v, double bits)
 /* Is (a.bytes, a.cycles) better than b's? */
 static int tally_better(const tally *a, const tally *b)
 {
-    if (a->bytes != b->bytes)
-        return a->bytes < b->bytes;
+    if (a->bits != b->bits)
+        return a->bits < b->bits;
     return a->compute + a->stall < b->compute + b->stall;
 }
 
@@ -140,11 +140,12 @@ typedef struct rsize {
  * spatial tiles whose windows fit in half of ch0 together; per block,
  * every channel tile visits them, its weights held across the block. An
  * image whose whole streamed tensor fits in half of ch0 is fetched once
- * (with the batch inside: when the whole batch fits); all the weights,
- * when they fit in half of ch1, once per batch.
+ * (with the batch inside: when the whole batch fits) when use_whole says
+ * so (its windows may read less of it); all the weights, when they fit in
+ * half of ch1, once per batch.
  */
-static tally reduce_order(const rsize *z, const st_point *pt, st_order o, uint8_t *img_in,
-                          long *w_epoch)
+static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int use_whole,
+                          uint8_t *img_in, long *w_epoch)
 {
     const st_ledger *lg = z->lg;
     int B = lg->B, nct = lg->nct, nsp = lg->nsp;
@@ -163,7 +164,7 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, uint8_
         for (int j = 0; j < ninner; j++) {
             int b = batch ? j : i, blk = batch ? i : j;
             int h_lo = blk * bs, h_hi = h_lo + bs < n_h ? h_lo + bs : n_h;
-            int whole = batch ? z->imgsum <= z->h0 : z->img[b] <= z->h0;
+            int whole = use_whole && (batch ? z->imgsum <= z->h0 : z->img[b] <= z->h0);
             /* one epoch per block of held weights: per image, or per batch */
             epoch = batch ? blk + 1 : (long)i * ninner + j + 1;
             for (int q = 0; q < n_o; q++)
@@ -210,6 +211,7 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     size_t nbs = (size_t)B * nsp, ncs = (size_t)nct * nsp;
     uint64_t n = 0, zz = 0, on = 0;
     double dens, winb, wmax = 0;
+    st_store pick;
     rsize z;
     uint8_t *img_in = NULL;
     long *w_epoch = NULL;
@@ -219,7 +221,7 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     z.h0 = pt->ch0_kib * 8192.0 / 2, z.h1 = pt->ch1_kib * 8192.0 / 2;
     for (int b = 0; b < B; b++)
         n += lg->img_n0[b], zz += lg->img_z0[b];
-    z.s0 = st_store_pick(pt, lg->skip0, n, zz);
+    pick = st_store_pick(pt, lg->skip0, n, zz);
     for (size_t i = 0; i < ncs; i++)
         on += lg->outs[i];
     on *= (uint64_t)B;
@@ -235,50 +237,61 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
         goto done;
     }
     z.winw = z.win + nbs, z.imgw = z.img + B, z.out = z.wct + nct;
-    /* The window of one channel stays in half of ch0 at its size as stored
-     * (at the tensor's density), or every step fetches its rows again. */
-    dens = n ? (double)zz / (double)n : 1;
-    winb = st_store_bits(pt, z.s0, lg->win, (uint64_t)llround((double)lg->win * dens));
-    for (size_t i = 0; i < nbs; i++) {
-        double f = winb > z.h0 ? lg->spill : 1;
-        double bits = st_store_bits(pt, z.s0, lg->n0[i], lg->z0[i]);
-        z.win[i] = bits * f;
-        z.winw[i] = (double)st_store_words(z.s0, lg->n0[i], lg->z0[i]) * f;
-        z.win_fits[i] = f == 1 && bits <= z.h0;
-    }
-    for (int b = 0; b < B; b++) {
-        z.img[b] = st_store_bits(pt, z.s0, lg->img_n0[b], lg->img_z0[b]);
-        z.imgw[b] = (double)st_store_words(z.s0, lg->img_n0[b], lg->img_z0[b]);
-        z.imgsum += z.img[b];
-    }
     for (int c = 0; c < nct; c++) {
         z.wct[c] = (double)lg->n1[c] * pt->data_bits;
         z.wsum += z.wct[c];
         wmax = z.wct[c] > wmax ? z.wct[c] : wmax;
     }
     z.kb = wmax <= z.h1 ? (wmax > 0 ? (int)fmin(nct, floor(z.h1 / wmax)) : nct) : 0;
-    {
-        double mx = 0;
-        for (size_t i = 0; i < nbs; i++)
-            mx = z.win_fits[i] && z.win[i] > mx ? z.win[i] : mx;
-        for (size_t i = 0; i < nbs; i++)
-            mx = z.win_fits[i] ? mx : INFINITY;
-        z.ks = mx <= z.h0 ? (mx > 0 ? (int)fmin(nsp, floor(z.h0 / mx)) : nsp) : 0;
-    }
     for (size_t i = 0; i < ncs; i++) {
         uint64_t o = lg->outs[i];
         z.out[i] = st_store_bits(pt, z.so, o, (uint64_t)llround((double)o * lg->out_density)) +
                    (lg->out_bitmap ? (double)o : 0);
     }
-    *floor_bits = z.imgsum + z.wsum;
-    for (size_t i = 0; i < ncs; i++)
-        *floor_bits += z.out[i] * B;
-    for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++) {
-        tally t = reduce_order(&z, pt, o, img_in, w_epoch);
-        if (o == ST_ORD_STREAM || tally_better(&t, best))
-            *best = t, *best_o = o;
+    /* The streamed operand as the whole tensor asks (pick), or dense: its
+     * windows may be denser than the tensor, and the mapper keeps the
+     * storage that moves less. */
+    dens = n ? (double)zz / (double)n : 1;
+    for (int cand = 0; cand < 2; cand++) {
+        st_store s0 = cand ? ST_STORE_DENSE : pick;
+        double mx = 0;
+        if (cand && pick == ST_STORE_DENSE)
+            break;
+        /* The window of one channel stays in half of ch0 at its size as
+         * stored (at the tensor's density), or every step fetches its rows
+         * again. */
+        z.s0 = s0;
+        winb = st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens));
+        for (size_t i = 0; i < nbs; i++) {
+            double f = winb > z.h0 ? lg->spill : 1;
+            double bits = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
+            z.win[i] = bits * f;
+            z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]) * f;
+            z.win_fits[i] = f == 1 && bits <= z.h0;
+        }
+        z.imgsum = 0;
+        for (int b = 0; b < B; b++) {
+            z.img[b] = st_store_bits(pt, s0, lg->img_n0[b], lg->img_z0[b]);
+            z.imgw[b] = (double)st_store_words(s0, lg->img_n0[b], lg->img_z0[b]);
+            z.imgsum += z.img[b];
+        }
+        for (size_t i = 0; i < nbs; i++)
+            mx = z.win_fits[i] && z.win[i] > mx ? z.win[i] : mx;
+        for (size_t i = 0; i < nbs; i++)
+            mx = z.win_fits[i] ? mx : INFINITY;
+        z.ks = mx <= z.h0 ? (mx > 0 ? (int)fmin(nsp, floor(z.h0 / mx)) : nsp) : 0;
+        for (int whole = 0; whole < 2; whole++)
+            for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++) {
+                tally t = reduce_order(&z, pt, o, whole, img_in, w_epoch);
+                if ((o == ST_ORD_STREAM && !whole && !cand) || tally_better(&t, best)) {
+                    *best = t, *best_o = o;
+                    st->store[0] = s0;
+                    *floor_bits = z.imgsum + z.wsum;
+                    for (size_t i = 0; i < ncs; i++)
+                        *floor_bits += z.out[i] * B;
+                }
+            }
     }
-    st->store[0] = z.s0;
     st->store[1] = ST_STORE_DENSE;
     st->store[2] = z.so;
 done:
@@ -314,9 +327,10 @@ typedef struct wsize {
  * second image on), or with the images inside each tile (ST_ORD_*_B: dW
  * stays in the PE registers, the held block and the visiting tile hold
  * every image). A whole tensor that fits (for the batch: all of it) is
- * fetched once.
+ * fetched once, when bit `op` of use_whole says so (its tiles may read
+ * less of it).
  */
-static tally wg_order(const wsize *z, const st_point *pt, st_order o, uint8_t *in)
+static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_whole, uint8_t *in)
 {
     const st_ledger *lg = z->lg;
     int B = lg->B, nct = lg->nct, nsp = lg->nsp;
@@ -353,7 +367,8 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, uint8_t *i
         for (int op = 0; op < 2; op++) {
             int held = op == h, tile = op ? s : c, nt = op ? nsp : nct;
             size_t bt = (size_t)b * nt + tile;
-            int whole = batch ? z->imgsum[op] <= cap[op] : z->img[op][b] <= cap[op];
+            int whole = (use_whole >> op & 1) &&
+                        (batch ? z->imgsum[op] <= cap[op] : z->img[op][b] <= cap[op]);
             int fetch;
             if (whole) {
                 fetch = 0;
@@ -445,12 +460,12 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
         z.dwsum += (double)lg->outs[i] * pt->psum_bits;
         *floor_bits += (double)lg->outs[i] * pt->data_bits;
     }
-    for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
-        tally t = wg_order(&z, pt, o, in);
-
-        if (o == ST_ORD_DZ || tally_better(&t, best))
-            *best = t, *best_o = o;
-    }
+    for (int whole = 0; whole < 4; whole++)
+        for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
+            tally t = wg_order(&z, pt, o, whole, in);
+            if ((o == ST_ORD_DZ && !whole) || tally_better(&t, best))
+                *best = t, *best_o = o;
+        }
     st->store[0] = z.s0;
     st->store[1] = z.s1;
     st->store[2] = ST_STORE_DENSE;
@@ -481,7 +496,7 @@ int st_cost_phase(const st_ledger *lg, const st_point *pt, const st_layer *l, st
     st->compute_cycles += t.compute;
     st->stall_cycles += t.stall;
     st->useful_macs += t.work;
-    st->dram_bytes += t.bytes;
+    st->dram_bytes += (uint64_t)ceil(t.bits / 8);
     st->dram_floor_bytes += (uint64_t)ceil(floor_bits / 8);
     st->sram_rd[0] += t.rd0;
     st->sram_wr[0] += (uint64_t)llround(t.wr0);
