@@ -775,7 +775,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
     int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
     int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
     int ncol = cx->out_skip ? Cact : 1;
-    int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+    int ow_lo = imax(ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
     int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
     uint64_t wsum = 0;
 
@@ -930,7 +930,7 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
         {
             int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
             int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
-            int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+            int ow_lo = imax(ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
             int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
             lg->n0[bs] = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) *
                          (uint64_t)imax(ow_hi - ow_lo, 0);
