@@ -292,7 +292,8 @@ typedef struct run {
     st_phase_stats *st;
     st_ledger *lgs; /* per group, variant (run, dense) and phase */
     st_ledger *lg;  /* the one being filled, at image b */
-    int b;
+    int b, gi;      /* and the group being run */
+    const double *aux_act, *aux_grad; /* the source's channel densities, or NULL */
     double se2; /* variance of the sampled estimate */
 } run;
 
@@ -443,11 +444,16 @@ typedef struct plan {
     const uint8_t *u_on, *s_on;
     size_t (*key)(const run *r, size_t u);
     size_t nkeys;
+    /* What the work of each unit and slice is expected to be relative to
+     * the others (from the source's channel densities), or NULL: then the
+     * work of what is not simulated is estimated by ratio to it instead of
+     * by count. */
+    const double *u_aux, *s_aux;
 } plan;
 
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
-    double n, planned, sampled, c, c2, w, r0, r1, p0, p1;
+    double n, planned, sampled, c, c2, w, r0, r1, p0, p1, ax;
 } stratum;
 
 /* Add b to a. */
@@ -480,7 +486,7 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
 {
     size_t nk;
     stratum *sk;
-    double v = 0, *ys, ym = 0, yv = 0;
+    double v = 0, *ys, ym = 0, yv = 0, s_aux_all = 0;
     int ny = 0, n_flag = 0, n_s = n_slices;
 
     if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
@@ -491,6 +497,8 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
     for (int s = 0; s < n_slices; s++) {
         n_flag += !pl->s_on || pl->s_on[s] == 1;
         n_s -= pl->s_on && pl->s_on[s] == 2;
+        if (pl->s_aux && !(pl->s_on && pl->s_on[s] == 2))
+            s_aux_all += pl->s_aux[s];
     }
     nk = pl->key ? pl->nkeys : 1;
     sk = calloc(nk, sizeof *sk);
@@ -509,7 +517,7 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
         unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
         int cnt = 0, nw = 0, cap = r->tm.fifo ? n_flag / 2 : 0;
-        double f;
+        double f, fw, a_warm = 0, a_cnt = 0;
 
         if (pl->u_on && !pl->u_on[u])
             continue;
@@ -525,16 +533,20 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
             } else if (nw < cap && r->tm.step < 4L * r->tm.depth) {
                 unit_add(&fix, &one); /* warm-up */
                 nw++;
+                a_warm += pl->s_aux ? pl->s_aux[s] : 0;
             } else {
                 unit_add(&smp, &one);
+                a_cnt += pl->s_aux ? pl->s_aux[s] : 0;
                 ys[s] += h->n / h->planned * (double)one.cycles;
                 cnt++;
             }
         }
         r->tm_keep = 0;
         f = cnt ? (double)(n_s - nw) / cnt : 0;
+        /* MACs follow the densities of the slices: a ratio to them */
+        fw = pl->s_aux && a_cnt > 0 ? (s_aux_all - a_warm) / a_cnt : f;
         un->cycles = fix.cycles + (uint64_t)llround((double)smp.cycles * f);
-        un->work = fix.work + (uint64_t)llround((double)smp.work * f);
+        un->work = fix.work + (uint64_t)llround((double)smp.work * fw);
         un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
         un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
         un->pos0 = fix.pos0 + (uint64_t)llround((double)smp.pos0 * f);
@@ -542,6 +554,7 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         h->sampled++;
         h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
         h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
+        h->ax += pl->u_aux ? pl->u_aux[u] : 0;
         h->p0 += (double)un->pos0, h->p1 += (double)un->pos1;
     }
     /* Units not simulated: the sample gives every stratum a simulated unit. */
@@ -551,7 +564,8 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         if (!pl->u_on || pl->u_on[u] || h->sampled == 0)
             continue;
         un->cycles = (uint64_t)llround(h->c / h->sampled);
-        un->work = (uint64_t)llround(h->w / h->sampled);
+        un->work = (uint64_t)llround(pl->u_aux && h->ax > 0 ? h->w * pl->u_aux[u] / h->ax
+                                                            : h->w / h->sampled);
         un->rd0 = (uint64_t)llround(h->r0 / h->sampled);
         un->rd1 = (uint64_t)llround(h->r1 / h->sampled);
         un->pos0 = (uint64_t)llround(h->p0 / h->sampled);
@@ -712,7 +726,8 @@ static int run_fp(run *r, const rowset *X, int compressed)
     st_ledger *lg = r->lg;
     int rc;
 
-    plan pl = {NULL, r->sm ? r->sm->cin : NULL, NULL, 0};
+    plan pl = {NULL, r->sm ? r->sm->cin : NULL, NULL, 0, NULL,
+               compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL};
 
     if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
         (rc = drive(r, n, g->C, slice_fp, X, nmt, &pl)) != 0)
@@ -875,6 +890,7 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     st_ledger *lg = r->lg;
     int rc;
     uint8_t *u_on = NULL;
+    double *u_aux = NULL;
 
     bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL};
 
@@ -893,19 +909,28 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
         return rc;
     }
     if (r->sm) {
-        if (!(u_on = malloc(n))) {
+        const double *aa = out_skip && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
+        if (!(u_on = malloc(n)) || (aa && !(u_aux = calloc(n, sizeof *u_aux)))) {
             free(cx.tap_ph);
+            free(u_on);
             return ST_ENOMEM;
         }
-        for (size_t u = 0; u < n; u++)
-            u_on[u] = r->sm->ct[u / ((size_t)nrt * nseg)];
+        for (size_t u = 0; u < n; u++) {
+            int c0 = (int)(u / nsp) * Cc;
+            u_on[u] = r->sm->ct[u / nsp];
+            /* what the output bitmap lets through: the tile's channel densities */
+            for (int c = c0; aa && c < imin(c0 + Cc, g->C); c++)
+                u_aux[u] += aa[c];
+        }
     }
     {
-        plan pl = {u_on, r->sm ? r->sm->cout : NULL, bp_key, 2 * (size_t)nrt * nseg};
+        plan pl = {u_on, r->sm ? r->sm->cout : NULL, bp_key, 2 * (size_t)nrt * nseg, u_aux,
+                   compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL};
         rc = drive(r, n, g->M, slice_bp, &cx, 1, &pl);
     }
     free(cx.tap_ph);
     free(u_on);
+    free(u_aux);
     if (rc != 0)
         return rc;
 
@@ -1019,7 +1044,7 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
-        plan pl = {NULL, NULL, fcbp_key, 4};
+        plan pl = {NULL, NULL, fcbp_key, 4, NULL, NULL};
         if (r->sm) {
             /* a sample of the tiles of dA positions and of the dZ pieces */
             if (!(u_on = malloc(n)) || !(s_on = malloc((size_t)pieces))) {
@@ -1152,6 +1177,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     size_t n = (size_t)nmt * nrt;
     int rc;
     uint8_t *u_on = NULL;
+    double *u_aux = NULL;
     st_ledger *lg = r->lg;
     uint64_t *zdz_m, *na_t, *za_t;
 
@@ -1162,15 +1188,32 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;
     if (r->sm) {
-        if (!(u_on = malloc(n)))
+        const double *ag = comp_dz && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL;
+        const double *aa = comp_a && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
+        if (!(u_on = malloc(n)) || ((ag || aa) && !(u_aux = malloc(n * sizeof *u_aux)))) {
+            free(u_on);
             return ST_ENOMEM;
-        for (size_t u = 0; u < n; u++)
+        }
+        for (size_t u = 0; u < n; u++) {
+            int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
+            int m1 = imin(m0 + Cc, g->M), t1 = imin(t0 + R, ntrip);
+            double xg = ag ? 0 : m1 - m0, xa = aa ? 0 : t1 - t0;
             u_on[u] = r->sm->mt[u / nrt] && r->sm->tt[u % nrt];
+            /* the work of a tile follows the densities of its dZ channels
+             * times those of its triples' activation channels */
+            for (int m = m0; ag && m < m1; m++)
+                xg += ag[m];
+            for (int t = t0; aa && t < t1; t++)
+                xa += aa[t / pieces / g->KH];
+            if (u_aux)
+                u_aux[u] = xg * xa;
+        }
     }
     {
-        plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces};
+        plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces, u_aux, NULL};
         rc = drive(r, n, g->OH, slice_wg, &cx, 1, &pl);
         free(u_on);
+        free(u_aux);
         if (rc != 0)
             return rc;
     }
@@ -1275,6 +1318,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     int rc;
 
     r->sm = r->samples ? &r->samples[gi] : NULL;
+    r->gi = gi;
     if (r->sampled)
         aw = r->sm->cin, gw = r->sm->cout;
     /* FP */
@@ -1425,6 +1469,8 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
             pm = own;
         else
             pm.act = m.act_in, pm.grad = m.grad;
+        r->aux_act = r->sampled && m.chan_known ? m.act_chan : NULL;
+        r->aux_grad = r->sampled && m.chan_known ? m.grad_chan : NULL;
         for (int gi = 0; gi < r->g.groups; gi++)
             if ((rc = run_group(r, &pm, gi, 0, ls->run)) != 0 ||
                 (rc = run_group(r, &pm, gi, 1, ls->dense)) != 0)

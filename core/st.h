@@ -315,6 +315,13 @@ typedef struct st_layer_masks {
     size_t act_cap, grad_cap;
     double act_density, grad_density_natural, grad_density;
     double tau;
+    /* What the source expects of each channel's density, relative to the
+     * others (in_c of act_in, out_c of grad), without drawing it: a sampled
+     * run weighs the channels it does not draw by it. chan_known = 0 when
+     * the source has no such figure; a source leaves it 0 by default. */
+    double *act_chan, *grad_chan;
+    size_t achan_cap, gchan_cap;
+    int chan_known;
 } st_layer_masks;
 
 /* init: no buffers, layer -1. fini: free the buffers and init again. Both
