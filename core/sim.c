@@ -294,7 +294,6 @@ typedef struct run {
     st_ledger *lg;  /* the one being filled, at image b */
     int b, gi;      /* and the group being run */
     const double *aux_act, *aux_grad; /* the source's channel densities, or NULL */
-    double se2; /* variance of the sampled estimate */
 } run;
 
 static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
@@ -453,7 +452,7 @@ typedef struct plan {
 
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
-    double n, planned, sampled, c, c2, w, r0, r1, p0, p1, ax;
+    double n, sampled, c, w, r0, r1, p0, p1, ax;
 } stratum;
 
 /* Add b to a. */
@@ -470,24 +469,21 @@ static void unit_add(unit *a, const unit *b)
  * flagged slices run in order, each timed as what it adds to the unit's
  * time (the timing state goes on across the slices not simulated). A slice
  * flagged 2 stands for itself alone; the n_s slices flagged 1 or not
- * flagged are estimated as n_s times the mean of those flagged 1. Lock-step
- * time is a sum over steps, so this is unbiased. With FIFO-decoupled PEs
- * work carries over between slices and the unit starts with empty FIFOs:
- * its first slices, until 4 x fifo_depth steps have run (at most half of
- * them), stand for the first slices of the tile, each for itself. The
- * variance of the estimate is added to r->se2 (`reuse` times for units
- * whose time counts several times) as two terms, each of simple random
- * sampling without replacement: the units simulated within their strata,
- * and the slices, which every simulated unit shares, through the phase's
- * total of each slice.
+ * flagged are estimated as n_s times the mean of those flagged 1 (their
+ * MACs by ratio to the slices' s_aux when there is one). Lock-step time is
+ * a sum over steps, so this is unbiased. With FIFO-decoupled PEs work
+ * carries over between slices and the unit starts with empty FIFOs: its
+ * first slices, until 4 x fifo_depth steps have run (at most half of
+ * them), stand for the first slices of the tile, each for itself. A unit
+ * not simulated takes the mean of the simulated units of its stratum (its
+ * MACs by ratio to u_aux when there is one).
  */
-static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, int reuse,
-                 const plan *pl)
+static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, const plan *pl)
 {
     size_t nk;
     stratum *sk;
-    double v = 0, *ys, ym = 0, yv = 0, s_aux_all = 0;
-    int ny = 0, n_flag = 0, n_s = n_slices;
+    double s_aux_all = 0;
+    int n_flag = 0, n_s = n_slices;
 
     if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
         for (size_t u = 0; u < n; u++)
@@ -501,18 +497,8 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
             s_aux_all += pl->s_aux[s];
     }
     nk = pl->key ? pl->nkeys : 1;
-    sk = calloc(nk, sizeof *sk);
-    ys = calloc((size_t)n_slices, sizeof *ys); /* the phase's estimated total of each slice */
-    if (!sk || !ys) {
-        free(sk);
-        free(ys);
+    if (!(sk = calloc(nk, sizeof *sk)))
         return ST_ENOMEM;
-    }
-    for (size_t u = 0; u < n; u++) {
-        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        h->n++;
-        h->planned += !pl->u_on || pl->u_on[u];
-    }
     for (size_t u = 0; u < n; u++) {
         stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
         unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
@@ -537,7 +523,6 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
             } else {
                 unit_add(&smp, &one);
                 a_cnt += pl->s_aux ? pl->s_aux[s] : 0;
-                ys[s] += h->n / h->planned * (double)one.cycles;
                 cnt++;
             }
         }
@@ -552,7 +537,7 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         un->pos0 = fix.pos0 + (uint64_t)llround((double)smp.pos0 * f);
         un->pos1 = fix.pos1 + (uint64_t)llround((double)smp.pos1 * f);
         h->sampled++;
-        h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
+        h->c += (double)un->cycles;
         h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
         h->ax += pl->u_aux ? pl->u_aux[u] : 0;
         h->p0 += (double)un->pos0, h->p1 += (double)un->pos1;
@@ -571,30 +556,7 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         un->pos0 = (uint64_t)llround(h->p0 / h->sampled);
         un->pos1 = (uint64_t)llround(h->p1 / h->sampled);
     }
-    for (size_t i = 0; i < nk; i++) {
-        const stratum *h = &sk[i];
-        if (h->sampled == 0)
-            continue;
-        if (h->sampled > 1 && h->sampled < h->n) {
-            double var = (h->c2 - h->c * h->c / h->sampled) / (h->sampled - 1);
-            v += h->n * h->n * (1 - h->sampled / h->n) * (var > 0 ? var : 0) / h->sampled;
-        }
-    }
-    /* the slices counted are the same in every unit: those with a total */
-    for (int s = 0; s < n_slices; s++)
-        if (ys[s] > 0)
-            ny++, ym += ys[s];
-    if (ny > 1 && ny < n_s) {
-        ym /= ny;
-        for (int s = 0; s < n_slices; s++)
-            if (ys[s] > 0)
-                yv += (ys[s] - ym) * (ys[s] - ym);
-        yv /= ny - 1;
-        v += (double)n_s * n_s * (1 - (double)ny / n_s) * yv / ny;
-    }
-    r->se2 += (double)reuse * reuse * v;
     free(sk);
-    free(ys);
     return 0;
 }
 
@@ -730,7 +692,7 @@ static int run_fp(run *r, const rowset *X, int compressed)
                compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL};
 
     if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
-        (rc = drive(r, n, g->C, slice_fp, X, nmt, &pl)) != 0)
+        (rc = drive(r, n, g->C, slice_fp, X, &pl)) != 0)
         return rc;
     lg->skip0 = compressed;
     lg->skip_out = compressed && (r->l->post & ST_OP_RELU);
@@ -926,7 +888,7 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     {
         plan pl = {u_on, r->sm ? r->sm->cout : NULL, bp_key, 2 * (size_t)nrt * nseg, u_aux,
                    compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL};
-        rc = drive(r, n, g->M, slice_bp, &cx, 1, &pl);
+        rc = drive(r, n, g->M, slice_bp, &cx, &pl);
     }
     free(cx.tap_ph);
     free(u_on);
@@ -1059,7 +1021,7 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
                        ST_RNG_STREAM(r->li, r->pass, 0x5f));
             pl.u_on = u_on, pl.s_on = s_on;
         }
-        if ((rc = drive(r, n, pieces, slice_fc_bp, &cx, 1, &pl)) != 0)
+        if ((rc = drive(r, n, pieces, slice_fc_bp, &cx, &pl)) != 0)
             goto done;
     }
 
@@ -1211,7 +1173,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     }
     {
         plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces, u_aux, NULL};
-        rc = drive(r, n, g->OH, slice_wg, &cx, 1, &pl);
+        rc = drive(r, n, g->OH, slice_wg, &cx, &pl);
         free(u_on);
         free(u_aux);
         if (rc != 0)
@@ -1275,12 +1237,6 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
 
 /* ------------------------------------------------------------- a layer */
 
-/* Fold the sampling variance of the phase just run into its stats. */
-static void add_se(run *r)
-{
-    r->st->cycles_se = sqrt(r->st->cycles_se * r->st->cycles_se + r->se2);
-}
-
 /* Mark the rows the sample of group gi reads: every row of its sampled
  * input and output channels. */
 static void mark_wants(run *r, int gi)
@@ -1328,18 +1284,14 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
         goto done;
     r->st = &out[ST_FP];
     r->lg = phase_ledger(r, gi, dense, ST_FP);
-    r->se2 = 0;
     if ((rc = run_fp(r, &X, s_fp)) != 0)
         goto done;
-    add_se(r);
     /* BP: the first layer has no input gradient to compute */
     if (!r->l->first && g->fc) {
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
-        r->se2 = 0;
         if ((rc = run_fc_bp(r, pm, s_bp, s_out)) != 0)
             goto done;
-        add_se(r);
     } else if (!r->l->first) {
         if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0)
             goto done;
@@ -1348,10 +1300,8 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
             goto done;
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
-        r->se2 = 0;
         if ((rc = run_bp(r, &DZ, &B, s_bp, s_out)) != 0)
             goto done;
-        add_se(r);
     }
     /* WG */
     if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0)
@@ -1361,9 +1311,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
         goto done;
     r->st = &out[ST_WG];
     r->lg = phase_ledger(r, gi, dense, ST_WG);
-    r->se2 = 0;
-    if ((rc = run_wg(r, &DZ, &B, s_wg, s_op)) == 0)
-        add_se(r);
+    rc = run_wg(r, &DZ, &B, s_wg, s_op);
 done:
     rs_free(&X);
     rs_free(&DZ);
@@ -1385,7 +1333,6 @@ static void stats_add(st_phase_stats *a, const st_phase_stats *b)
     a->dram_floor_bytes += b->dram_floor_bytes;
     for (int i = 0; i < ST_E_COUNT; i++)
         a->energy_pj[i] += b->energy_pj[i];
-    a->cycles_se = sqrt(a->cycles_se * a->cycles_se + b->cycles_se * b->cycles_se);
 }
 
 /* Simulate compute layer li of net on pt, filling ls. */

@@ -489,7 +489,6 @@ typedef struct st_phase_stats {
     uint64_t dram_floor_bytes; /* compulsory traffic: every tensor of the phase read or
                                   written once, in the storage chosen for it */
     double energy_pj[ST_E_COUNT];
-    double cycles_se; /* sampled fidelity: standard error of compute_cycles; 0 when exact */
     /* One layer's phase only (0 in totals): the mapper's loop order (st_order_name) and
      * the storage of the streamed operand, the second operand and the output
      * (st_store_name). */

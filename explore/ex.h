@@ -182,6 +182,10 @@ enum {
     EX_D_DENSE_ENERGY_PJ,
     EX_D_ACT_DENSITY,
     EX_D_GRAD_DENSITY,
+    EX_D_DENSE_DRAM_BYTES,
+    EX_D_DRAM_FLOOR_BYTES,
+    EX_D_ORDER,
+    EX_D_DENSE_ORDER,
     EX_D_COUNT
 };
 typedef struct ex_detail {

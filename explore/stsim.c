@@ -66,13 +66,13 @@ static void json_phase(const st_phase_stats *s, double pes)
     printf("\"cycles\": %llu, \"compute_cycles\": %llu, \"stall_cycles\": %llu, "
            "\"dense_macs\": %llu, \"useful_macs\": %llu, \"dram_bytes\": %llu, "
            "\"sram_reads\": [%llu, %llu, %llu], \"sram_writes\": [%llu, %llu, %llu], "
-           "\"cycles_se\": %.6g, \"energy_pj\": %.9g, \"energy_breakdown_pj\": {",
+           "\"energy_pj\": %.9g, \"energy_breakdown_pj\": {",
            (unsigned long long)st_phase_cycles(s), (unsigned long long)s->compute_cycles,
            (unsigned long long)s->stall_cycles, (unsigned long long)s->dense_macs,
            (unsigned long long)s->useful_macs, (unsigned long long)s->dram_bytes,
            (unsigned long long)s->sram_rd[0], (unsigned long long)s->sram_rd[1],
            (unsigned long long)s->sram_rd[2], (unsigned long long)s->sram_wr[0],
-           (unsigned long long)s->sram_wr[1], (unsigned long long)s->sram_wr[2], s->cycles_se,
+           (unsigned long long)s->sram_wr[1], (unsigned long long)s->sram_wr[2],
            st_phase_energy_pj(s));
     for (int e = 0; e < ST_E_COUNT; e++)
         printf("%s\"%s\": %.9g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
@@ -193,9 +193,6 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
                      (double)st_phase_cycles(&res->run_phase[ph])));
     printf("%-8s %14llu %14llu %9.3f", "total", (unsigned long long)st_phase_cycles(&res->run),
            (unsigned long long)st_phase_cycles(&res->dense), res->speedup);
-    if (res->run.cycles_se > 0)
-        printf("   (sampled: +- %.2f%% standard error)",
-               100 * res->run.cycles_se / (double)st_phase_cycles(&res->run));
     printf("\n\nMACs: useful %llu of dense %llu (%.1f%%)\n",
            (unsigned long long)res->run.useful_macs, (unsigned long long)res->run.dense_macs,
            100 * ratio((double)res->run.useful_macs, (double)res->run.dense_macs));
