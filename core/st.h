@@ -246,7 +246,8 @@ typedef struct st_prune_opts {
     int skip_zeros;     /* 1: exact zeros are left out of mean|g| */
 } st_prune_opts;
 
-/* Fill opts with the defaults: p = 0, sigma_scale = sqrt(pi/2), skip_zeros = 0. */
+/* Fill opts with the defaults of the parameter table's rows p, prune_sigma_scale and
+ * prune_skip_zeros: p = 0, sigma_scale = sqrt(pi/2), skip_zeros = 0. */
 void st_prune_opts_init(st_prune_opts *opts);
 
 /* What one pruning call measured. */
@@ -263,8 +264,9 @@ typedef struct st_prune_stats {
  * st_rng_bytes refined by st_rng_tie, so the result does not depend on the
  * order in which elements are visited; the probability |g| / tau of the
  * rule is resolved to 2^-40. Fails with ST_EINVAL, leaving out
- * untouched, on NaN or infinite input or p outside [0, 1). stats may be
- * NULL. */
+ * untouched, on NaN or infinite input, or p or sigma_scale outside the
+ * bounds of their rows p and prune_sigma_scale in the parameter table (the
+ * message is st_param_check's). stats may be NULL. */
 int st_prune(const float *g, float *out, size_t n, const st_prune_opts *opts, uint64_t seed,
              uint64_t stream, st_prune_stats *stats, st_err *err);
 
@@ -276,8 +278,9 @@ double st_prune_zero_fraction_normal(double p);
 
 /* Laws the statistical model draws raw gradient values from. */
 typedef enum st_law { ST_LAW_NORMAL = 0, ST_LAW_LAPLACE, ST_LAW_LOGNORMAL, ST_LAW_COUNT } st_law;
-/* The law's name ("normal", "laplace", "lognormal"); "unknown" when out of
- * range. Static storage. */
+/* The law's name ("normal", "laplace", "lognormal": the choices of the
+ * parameter grad_law); "unknown" when out of range. Static storage.
+ * Implemented in param.c, with st_law_parse. */
 const char *st_law_name(st_law law);
 /* Parse a law name; returns -1 when unknown. */
 int st_law_parse(const char *name);
@@ -297,10 +300,13 @@ typedef struct st_sparsity_cfg {
     int spatial_block;     /* block edge (elements) of that correlation */
 } st_sparsity_cfg;
 
-/* Fill cfg with the documented defaults (see docs/sparsity.md). */
+/* Fill cfg with the parameter table's defaults (st_point_init, st_point_sparsity);
+ * relu_density_by_layer is NULL. Implemented in param.c. */
 void st_sparsity_cfg_init(st_sparsity_cfg *cfg);
 
-/* Check cfg; fail with a message naming the parameter and its value. */
+/* Check every field that is a parameter against its row of the table (st_param_check),
+ * in table order; fail with the table's message naming the parameter and its value,
+ * "relu_density = 0: must be in (0, 1]". Implemented in param.c. */
 int st_sparsity_cfg_check(const st_sparsity_cfg *cfg, st_err *err);
 
 /* The zero masks of one compute layer for one image: 1 marks a non-zero.
@@ -452,7 +458,11 @@ void st_point_format(const st_point *pt, const st_param *row, char *buf, size_t 
 /* Format a row's allowed values as text: "[1, 4096]", "[0, 1)",
  * "lockstep, fifo", "true, false". Same buffer contract as st_point_format. */
 void st_param_format_range(const st_param *row, char *buf, size_t size);
-/* Fill an st_sparsity_cfg from a point. */
+/* Check value against row's type and bounds, as st_point_set_num does; the message
+ * names the parameter and the value: "p = 1: must be in [0, 1)". */
+int st_param_check(const st_param *row, double value, st_err *err);
+/* Fill an st_sparsity_cfg from a point: the fields that are parameters (their rows pair
+ * with the fields in param.c); relu_density_by_layer is NULL. */
 void st_point_sparsity(const st_point *pt, st_sparsity_cfg *cfg);
 
 /* ------------------------------------------------------------- simulation */
