@@ -139,7 +139,8 @@ enum {
  * required: an FC layer flattens in_c x in_h x in_w. Padding is given per
  * side (top, bottom, left, right) because imported layer lists need
  * asymmetric padding. src[0], src[1] are the producing layers (-1 is the
- * network input; src[1] is only used by ST_ADD). */
+ * network input, ST_UPSTREAM a tensor computed by layers the network does
+ * not describe; src[1] is only used by ST_ADD). */
 typedef struct st_layer {
     char name[ST_NAME_MAX];
     st_kind kind;
@@ -171,6 +172,8 @@ void st_net_destroy(st_net **net);
  * returned (>= 0). Convolutions use symmetric padding; st_net_conv_ex takes
  * it per side. */
 #define ST_PREV (-2)
+/* A source outside the description: see st_net_relu_at. */
+#define ST_UPSTREAM (-3)
 int st_net_conv(st_net *net, const char *name, int src, int out_c, int k, int stride, int pad,
                 int groups, st_err *err);
 int st_net_conv_ex(st_net *net, const char *name, int src, int out_c, int k_h, int k_w,
@@ -186,6 +189,13 @@ int st_net_fc(st_net *net, const char *name, int src, int out_features, st_err *
 int st_net_pool(st_net *net, const char *name, int src, st_kind kind, int k, int stride, int pad,
                 st_err *err);
 int st_net_relu(st_net *net, const char *name, int src, st_err *err);
+/* Append a ReLU whose input is a c x h x w tensor computed upstream by
+ * layers the network does not list (its src[0] is ST_UPSTREAM): the input
+ * of an imported row that the previous row's output does not chain into.
+ * A compute layer fed through it is not `first` (upstream layers need its
+ * input gradient), and its input zeros are this ReLU's. Implemented in
+ * net.c; errors as for st_net_conv_at. */
+int st_net_relu_at(st_net *net, const char *name, int c, int h, int w, st_err *err);
 int st_net_bn(st_net *net, const char *name, int src, st_err *err);
 int st_net_add(st_net *net, const char *name, int src0, int src1, st_err *err);
 int st_net_gap(st_net *net, const char *name, int src, st_err *err);
@@ -230,8 +240,13 @@ const char *const *st_net_builtin_names(void);
 /* Load a SCALE-Sim layer list (CSV). Each row becomes a convolution with the
  * output size SCALE-Sim computes, ceil((H - R) / S) + 1, so the MAC totals
  * match SCALE-Sim's; the padding that implies goes at the bottom and right.
- * Rows are independent layers (st_net_conv_at); a 9th column whose header
- * starts with "Stride" is the stride width. The network is named after the
+ * The rows form a chain: the first reads the network input (dense, no BP);
+ * every other row has BP and reads a ReLU output, the previous row's ReLU
+ * when its output shape is this row's input shape, else a ReLU named
+ * "input.<line>" fed from upstream (st_net_relu_at); every row but the last
+ * is followed by a ReLU named "relu.<line>" (docs/engine.md, "Imported
+ * layer lists"). A 9th column whose header starts with "Stride" is the
+ * stride width. The network is named after the
  * file without ".csv"; *out is set to NULL first and owned by the caller.
  * Malformed files fail with ST_EFORMAT naming the file, line and field, an
  * unreadable one with ST_EIO and the system's reason. */

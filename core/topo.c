@@ -1,7 +1,7 @@
 /*
- * topo.c - import of SCALE-Sim layer lists (CSV) as networks of independent convolutions.
- * Only the file format and SCALE-Sim's output-size rule live here; shapes, validation of
- * layers and MAC counts belong to net.c.
+ * topo.c - import of SCALE-Sim layer lists (CSV) as a chain of convolutions, each but the
+ * last followed by a ReLU. Only the file format, SCALE-Sim's output-size rule and how rows
+ * are chained live here; shapes, validation of layers and MAC counts belong to net.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -295,8 +295,18 @@ done:
     return rc;
 }
 
-/* Append row as a convolution reading its own input. SCALE-Sim v2
- * (scalesim/topology_utils.py, topo_calc_hyperparams) takes, per dimension,
+/* Append row r (index i of n) to net: its input, the convolution, and the ReLU after it.
+ * *relu is the index of the previous row's ReLU (-1 before the first row) and becomes this
+ * row's (-1 after the last). The input is:
+ *   - the network input for the first row (dense image data; no BP);
+ *   - the previous row's ReLU when its output shape is this row's input shape;
+ *   - otherwise a ReLU of this row's input shape fed from upstream (st_net_relu_at): the
+ *     list has layers, not edges, and what stands between two rows that do not chain
+ *     (pooling, a shortcut, a branch) is not in it.
+ * So every row but the first has BP, and its input activations are a ReLU output of
+ * density relu_density, as in the built-in networks; every row but the last has its dZ
+ * masked by its own ReLU; the last row's output feeds the loss.
+ * SCALE-Sim v2 (scalesim/topology_utils.py, topo_calc_hyperparams) takes, per dimension,
  *     ofmap = ceil((ifmap - filter + stride) / stride)
  * and MACs = ofmap_h * ofmap_w * filter_h * filter_w * channels * num_filters. With no
  * padding a convolution would give floor((ifmap - filter) / stride) + 1, one row or column
@@ -304,11 +314,14 @@ done:
  *     pad = (ofmap - 1) * stride + filter - ifmap,   0 <= pad < stride,
  * is the smallest that brings it to SCALE-Sim's size, and makes the conventional MAC count
  * (every tap, padding included) equal SCALE-Sim's. */
-static int topo_append(st_net *net, const char *path, const topo_row *r, st_err *err)
+static int topo_append(st_net *net, const char *path, const topo_row *r, int i, int n, int *relu,
+                       st_err *err)
 {
     int rc = ST_OK;
-    int pad[2], d;
+    int pad[2], d, src = -1;
     long long out;
+    char name[ST_NAME_MAX];
+    const st_layer *prev = *relu >= 0 ? st_net_layer(net, *relu) : NULL;
     st_err sub;
 
     for (d = 0; d < 2; d++) {
@@ -318,9 +331,33 @@ static int topo_append(st_net *net, const char *path, const topo_row *r, st_err 
         pad[d] = (int)((out - 1) * s + k - in);
     }
     st_err_clear(&sub);
-    rc = st_net_conv_at(net, r->name, r->v[TOPO_CHANNELS], r->v[TOPO_IFMAP_H], r->v[TOPO_IFMAP_W],
-                        r->v[TOPO_FILTERS], r->v[TOPO_FILTER_H], r->v[TOPO_FILTER_W],
-                        r->v[TOPO_STRIDE_H], r->v[TOPO_STRIDE_W], 0, pad[0], 0, pad[1], &sub);
+    if (i == 0)
+        rc = st_net_conv_at(net, r->name, r->v[TOPO_CHANNELS], r->v[TOPO_IFMAP_H],
+                            r->v[TOPO_IFMAP_W], r->v[TOPO_FILTERS], r->v[TOPO_FILTER_H],
+                            r->v[TOPO_FILTER_W], r->v[TOPO_STRIDE_H], r->v[TOPO_STRIDE_W], 0,
+                            pad[0], 0, pad[1], &sub);
+    else {
+        if (prev && prev->out_c == r->v[TOPO_CHANNELS] && prev->out_h == r->v[TOPO_IFMAP_H] &&
+            prev->out_w == r->v[TOPO_IFMAP_W])
+            src = *relu;
+        else {
+            snprintf(name, sizeof name, "input.%d", r->line);
+            src = st_net_relu_at(net, name, r->v[TOPO_CHANNELS], r->v[TOPO_IFMAP_H],
+                                 r->v[TOPO_IFMAP_W], &sub);
+        }
+        if (src >= 0)
+            rc = st_net_conv_ex(net, r->name, src, r->v[TOPO_FILTERS], r->v[TOPO_FILTER_H],
+                                r->v[TOPO_FILTER_W], r->v[TOPO_STRIDE_H], r->v[TOPO_STRIDE_W], 0,
+                                pad[0], 0, pad[1], 1, &sub);
+        else
+            rc = src;
+    }
+    *relu = -1;
+    if (rc >= 0 && i < n - 1) {
+        snprintf(name, sizeof name, "relu.%d", r->line);
+        rc = st_net_relu(net, name, ST_PREV, &sub);
+        *relu = rc;
+    }
     if (rc < 0) {
         /* net.c's ST_EINVAL (say, a name used twice) is a fault of the file's content. */
         if (rc == ST_EINVAL)
@@ -351,7 +388,7 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
     topo_reader *rd = NULL;
     topo_row *rows = NULL;
     st_net *net = NULL;
-    int n = 0, i;
+    int n = 0, i, relu;
     char name[256];
     st_err sub;
 
@@ -375,7 +412,7 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
     if ((rc = topo_read(rd, &rows, &n, err)) != ST_OK)
         goto done;
 
-    /* The rows are independent layers; the network input is the first one's. */
+    /* The network input is the first row's; the rows form a chain (topo_append). */
     topo_net_name(path, name, sizeof name);
     st_err_clear(&sub);
     rc = st_net_create(name, rows[0].v[TOPO_CHANNELS], rows[0].v[TOPO_IFMAP_H],
@@ -386,8 +423,8 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
         st_err_set(err, rc, "%s:%d: %s", path, rows[0].line, sub.msg);
         goto done;
     }
-    for (i = 0; i < n; i++)
-        if ((rc = topo_append(net, path, &rows[i], err)) != ST_OK)
+    for (i = 0, relu = -1; i < n; i++)
+        if ((rc = topo_append(net, path, &rows[i], i, n, &relu, err)) != ST_OK)
             goto done;
     if ((rc = st_net_finish(net, &sub)) != ST_OK) {
         st_err_set(err, rc, "%s: %s", path, sub.msg);

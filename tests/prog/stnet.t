@@ -4,7 +4,7 @@
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
 STNET="$ST_BUILD/bin/stnet"
-TOPO="$ST_SRC/../shared/topologies"
+TOPO="$ST_SRC/tests/data/topologies"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -77,12 +77,8 @@ has_err "Channels" "stnet-5.6 the message names the field"
 run "$STNET" "$tmp/none.csv"
 is_status 2 "stnet-5.4 a missing layer list exits 2"
 
-if [ -d "$TOPO" ]; then
-    run "$STNET" "$TOPO/Resnet18.csv"
-    is_status 0 "stnet-6.1 a SCALE-Sim layer list prints its table"
-else
-    skip "no ../shared/topologies next to the repository" "stnet-6.1"
-fi
+run "$STNET" "$TOPO/Resnet18.csv"
+is_status 0 "stnet-6.1 a SCALE-Sim layer list prints its table"
 run "$STNET" --list
 has_out "fmnist-resnet" "stnet-6.2 --list names the small residual network"
 tap_end
