@@ -252,6 +252,15 @@ const char *const *st_net_builtin_names(void);
  * unreadable one with ST_EIO and the system's reason. */
 int st_topo_load(const char *path, st_net **out, st_err *err);
 
+/* st_topo_load's two halves, for a layer list that travels as text.
+ * st_topo_read_file: read the file at path into *text (NUL-terminated, len
+ * bytes without the NUL; the caller frees it); ST_EIO with the system's
+ * reason, ST_ENOMEM. st_topo_parse: build the network from len bytes of
+ * text as st_topo_load does, path naming it in messages and naming the
+ * network; the same errors but ST_EIO. */
+int st_topo_read_file(const char *path, char **text, size_t *len, st_err *err);
+int st_topo_parse(const char *path, const char *text, size_t len, st_net **out, st_err *err);
+
 /* ---------------------------------------------------------------- pruning */
 
 /* The open choices of the stochastic pruning (DESIGN.md section 1). */

@@ -41,25 +41,27 @@ typedef struct topo_row {
     int v[TOPO_COLS]; /* v[TOPO_NAME] is unused */
 } topo_row;
 
-/* The file being read, one line at a time. */
+/* The text being read, one line at a time. */
 typedef struct topo_reader {
-    FILE *f;
+    const char *p, *end; /* what is left of the text */
     const char *path;
     int line; /* 1-based number of the line in buf */
     char buf[TOPO_LINE_MAX + 2];
 } topo_reader;
 
 /* Read the next line into rd->buf without its ending ("\n" or "\r\n") and without a UTF-8
- * byte-order mark on line 1. *got is 0 at end of file. Fails with ST_EFORMAT on a line
- * over TOPO_LINE_MAX characters or holding a NUL byte, ST_EIO on a read error. */
+ * byte-order mark on line 1. *got is 0 at the end of the text. Fails with ST_EFORMAT on a
+ * line over TOPO_LINE_MAX characters or holding a NUL byte. */
 static int topo_getline(topo_reader *rd, int *got, st_err *err)
 {
     int rc = ST_OK;
-    int c = EOF;
+    char c;
     size_t n = 0;
 
     *got = 0;
-    while ((c = getc(rd->f)) != EOF && c != '\n') {
+    if (rd->p == rd->end)
+        goto done;
+    while (rd->p < rd->end && (c = *rd->p++) != '\n') {
         /* One extra byte of room keeps a '\r' of a full-length CRLF line. */
         if (n == TOPO_LINE_MAX + 1) {
             rc = st_err_set(err, ST_EFORMAT, "%s:%d: line longer than %d characters", rd->path,
@@ -71,15 +73,8 @@ static int topo_getline(topo_reader *rd, int *got, st_err *err)
                             rd->path, rd->line + 1, n + 1);
             goto done;
         }
-        rd->buf[n++] = (char)c;
+        rd->buf[n++] = c;
     }
-    if (c == EOF && ferror(rd->f)) {
-        rc = st_err_set(err, ST_EIO, "%s:%d: cannot read: %s", rd->path, rd->line + 1,
-                        strerror(errno));
-        goto done;
-    }
-    if (c == EOF && n == 0)
-        goto done;
     rd->line++;
     if (n > 0 && rd->buf[n - 1] == '\r')
         n--;
@@ -382,7 +377,56 @@ static void topo_net_name(const char *path, char *name, size_t cap)
     snprintf(name, cap, "%.*s", (int)len, base);
 }
 
-int st_topo_load(const char *path, st_net **out, st_err *err)
+int st_topo_read_file(const char *path, char **text, size_t *len, st_err *err)
+{
+    int rc = ST_OK;
+    FILE *f = NULL;
+    char *buf = NULL, *grown;
+    size_t n = 0, cap = 0, got;
+
+    if (text)
+        *text = NULL;
+    if (len)
+        *len = 0;
+    if (!path || !text || !len) {
+        rc = st_err_set(err, ST_EINVAL, "st_topo_read_file: %s is NULL",
+                        !path ? "path" : !text ? "text" : "len");
+        goto done;
+    }
+    f = fopen(path, "rb");
+    if (!f) {
+        rc = st_err_set(err, ST_EIO, "%s: cannot open: %s", path, strerror(errno));
+        goto done;
+    }
+    do {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            grown = realloc(buf, cap + 1);
+            if (!grown) {
+                rc = st_err_set(err, ST_ENOMEM, "%s: out of memory for %zu bytes", path, cap);
+                goto done;
+            }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    if (ferror(f)) {
+        rc = st_err_set(err, ST_EIO, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    buf = NULL;
+done:
+    free(buf);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+int st_topo_parse(const char *path, const char *text, size_t len, st_net **out, st_err *err)
 {
     int rc = ST_OK;
     topo_reader *rd = NULL;
@@ -394,8 +438,9 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
 
     if (out)
         *out = NULL;
-    if (!path || !out) {
-        rc = st_err_set(err, ST_EINVAL, "st_topo_load: %s is NULL", path ? "out" : "path");
+    if (!path || !out || (!text && len > 0)) {
+        rc = st_err_set(err, ST_EINVAL, "st_topo_parse: %s is NULL",
+                        !path ? "path" : !out ? "out" : "text");
         goto done;
     }
     rd = calloc(1, sizeof *rd);
@@ -404,11 +449,8 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
         goto done;
     }
     rd->path = path;
-    rd->f = fopen(path, "rb");
-    if (!rd->f) {
-        rc = st_err_set(err, ST_EIO, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
+    rd->p = text;
+    rd->end = text + len;
     if ((rc = topo_read(rd, &rows, &n, err)) != ST_OK)
         goto done;
 
@@ -435,8 +477,22 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
 done:
     st_net_destroy(&net);
     free(rows);
-    if (rd && rd->f)
-        fclose(rd->f);
     free(rd);
+    return rc;
+}
+
+int st_topo_load(const char *path, st_net **out, st_err *err)
+{
+    int rc;
+    char *text = NULL;
+    size_t len = 0;
+
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        rc = st_err_set(err, ST_EINVAL, "st_topo_load: %s is NULL", path ? "out" : "path");
+    else if ((rc = st_topo_read_file(path, &text, &len, err)) == ST_OK)
+        rc = st_topo_parse(path, text, len, out, err);
+    free(text);
     return rc;
 }

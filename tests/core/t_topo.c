@@ -19,7 +19,7 @@
 #define N_PER_FILE    5
 #define N_FILES       7
 #define N_REAL_QUIRKS 8
-#define N_ERRORS      27
+#define N_ERRORS      32
 #define N_FIXTURE     6
 #define N_CHAIN       9
 
@@ -437,6 +437,36 @@ static void check_errors(const char *dir)
     if (!ok(rc == ST_EINVAL && net == NULL && strstr(err.msg, "path is NULL"),
             "topo-3.27 NULL path: ST_EINVAL"))
         diag("  rc %d: %s", rc, err.msg);
+
+    /* The two halves: text read from a file, text parsed from memory. */
+    {
+        static const char bad[] = HEADER "A,5,5,1,1,1,0,1,\n";
+        char *text = (char *)"x";
+        size_t len = 7;
+        rc = st_topo_read_file(NULL, &text, &len, &err);
+        if (!ok(rc == ST_EINVAL && text == NULL && len == 0 &&
+                    strstr(err.msg, "st_topo_read_file: path is NULL"),
+                "topo-3.28 read_file of a NULL path: ST_EINVAL, outputs emptied"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_read_file(path, &text, &len, &err);
+        if (!ok(rc == ST_EIO && text == NULL &&
+                    tap_has_all(err.msg, "absent.csv", "cannot open", strerror(ENOENT), (char *)NULL),
+                "topo-3.29 read_file of a missing file: ST_EIO, the name and the reason"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_parse(NULL, bad, sizeof bad - 1, &net, &err);
+        if (!ok(rc == ST_EINVAL && net == NULL && strstr(err.msg, "st_topo_parse: path is NULL"),
+                "topo-3.30 parse with a NULL path: ST_EINVAL"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_parse("mem.csv", NULL, 5, &net, &err);
+        if (!ok(rc == ST_EINVAL && net == NULL && strstr(err.msg, "st_topo_parse: text is NULL"),
+                "topo-3.31 parse of NULL text with a length: ST_EINVAL"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_parse("mem.csv", bad, sizeof bad - 1, &net, &err);
+        if (!ok(rc == ST_EFORMAT && net == NULL &&
+                    tap_has_all(err.msg, "mem.csv:2:", "field 'Num Filter' = 0", (char *)NULL),
+                "topo-3.32 parse from memory names the given path and the line"))
+            diag("  rc %d: %s", rc, err.msg);
+    }
 }
 
 /* A file with every quirk at once, checked against values worked out by hand: topo-4.x. */
