@@ -83,7 +83,7 @@ awk -F, 'NR > 1 && NF >= 8 {
         vh = int((ih - fh) / s) + 1; vw = int((iw - fw) / s) + 1
         th = vh * fh + (oh - vh) * (ih - vh * s); tw = vw * fw + (ow - vw) * (iw - vw * s)
         taps = th * tw
-        printf "%d\n", (rows++ ? 2 * taps * c * n : 0)
+        printf "%.0f\n", (rows++ ? 2 * taps * c * n : 0)
     }' "$ST_SRC/tests/data/topologies/Resnet18.csv" >"$tmp/want"
 /usr/bin/python3 -c '
 import json, sys
