@@ -244,8 +244,8 @@ const char *const *st_net_builtin_names(void);
  * every other row has BP and reads a ReLU output, the previous row's ReLU
  * when its output shape is this row's input shape, else a ReLU named
  * "input.<line>" fed from upstream (st_net_relu_at); every row but the last
- * is followed by a ReLU named "relu.<line>" (docs/engine.md, "Imported
- * layer lists"). A 9th column whose header starts with "Stride" is the
+ * is followed by a ReLU named "relu.<line>" (docs/lua-api.md, "Layer
+ * lists", says what an import assumes). A 9th column whose header starts with "Stride" is the
  * stride width. The network is named after the
  * file without ".csv"; *out is set to NULL first and owned by the caller.
  * Malformed files fail with ST_EFORMAT naming the file, line and field, an
