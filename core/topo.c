@@ -390,7 +390,9 @@ int st_topo_read_file(const char *path, char **text, size_t *len, st_err *err)
         *len = 0;
     if (!path || !text || !len) {
         rc = st_err_set(err, ST_EINVAL, "st_topo_read_file: %s is NULL",
-                        !path ? "path" : !text ? "text" : "len");
+                        !path   ? "path"
+                        : !text ? "text"
+                                : "len");
         goto done;
     }
     f = fopen(path, "rb");
@@ -440,7 +442,9 @@ int st_topo_parse(const char *path, const char *text, size_t len, st_net **out, 
         *out = NULL;
     if (!path || !out || (!text && len > 0)) {
         rc = st_err_set(err, ST_EINVAL, "st_topo_parse: %s is NULL",
-                        !path ? "path" : !out ? "out" : "text");
+                        !path  ? "path"
+                        : !out ? "out"
+                               : "text");
         goto done;
     }
     rd = calloc(1, sizeof *rd);

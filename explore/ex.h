@@ -97,14 +97,15 @@ void ex_netspec_fini(ex_netspec *s);
 int ex_netspec_load_csv(ex_netspec *s, const char *path, st_err *err);
 /* Make s the layer list of len bytes of text read from path (copies both); ST_ENOMEM
  * leaves s unchanged. The text is parsed when the network is built. */
-int ex_netspec_set_csv(ex_netspec *s, const char *path, const char *text, size_t len,
-                       st_err *err);
+int ex_netspec_set_csv(ex_netspec *s, const char *path, const char *text, size_t len, st_err *err);
 /* Append a copy of op; ST_ENOMEM on failure. */
 int ex_netspec_push(ex_netspec *s, const ex_netop *op, st_err *err);
 /* Build the network: *out is set to NULL first, then to a finished network owned by the
  * caller. Errors are the core's (naming the layer). On failure *bad_op is the index of the
  * op that failed (-1 when none), so callers can point at its script line. */
 int ex_netspec_build(const ex_netspec *s, st_net **out, int *bad_op, st_err *err);
+/* Where the network comes from: "built-in", "csv" (a layer list) or "lua". Static. */
+const char *ex_netspec_source(const ex_netspec *s);
 /* A fingerprint of the network's structure: equal for equal networks. */
 uint64_t ex_net_fingerprint(const st_net *net);
 

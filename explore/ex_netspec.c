@@ -25,8 +25,7 @@ void ex_netspec_fini(ex_netspec *s)
     memset(s, 0, sizeof *s);
 }
 
-int ex_netspec_set_csv(ex_netspec *s, const char *path, const char *text, size_t len,
-                       st_err *err)
+int ex_netspec_set_csv(ex_netspec *s, const char *path, const char *text, size_t len, st_err *err)
 {
     char *p = strdup(path), *t = malloc(len + 1);
     int rc = ST_OK;
@@ -157,6 +156,11 @@ done:
     }
     st_net_destroy(&net);
     return rc;
+}
+
+const char *ex_netspec_source(const ex_netspec *s)
+{
+    return s->builtin ? "built-in" : s->csv ? "csv" : "lua";
 }
 
 uint64_t ex_net_fingerprint(const st_net *net)

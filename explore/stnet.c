@@ -177,8 +177,7 @@ static int print_table(const st_net *net, const options *o, st_err *err)
     else {
         printf("network %s, batch %ld, p = %.3g, gradient law %s, seed %llu, %ld image%s\n\n",
                st_net_name(net), o->batch, cfg.prune.p, st_law_name(cfg.grad_law),
-               (unsigned long long)cfg.seed, o->images,
-               o->images == 1 ? "" : "s");
+               (unsigned long long)cfg.seed, o->images, o->images == 1 ? "" : "s");
         printf("%-24s %-4s %-14s %-14s %-7s %9s %9s %9s %6s %6s %6s\n", "layer", "kind", "input",
                "output", "k/s", "FP MACs", "BP MACs", "WG MACs", "act", "dZ nat", "dZ");
     }

@@ -692,17 +692,17 @@ static void test_relu_at(void)
     st_net_conv(net, "c2", ST_PREV, 2, 1, 1, 0, 1, &err);
     st_net_finish(net, &err);
     u = st_net_layer(net, 1), l = st_net_layer(net, 2), p = st_net_layer(net, 4);
-    ok(r == 1 && c == 2 && u && u->kind == ST_RELU && u->src[0] == ST_UPSTREAM &&
-           u->in_c == 6 && u->in_h == 10 && u->in_w == 9 && shape_is(u, 6, 10, 9) && l &&
-           l->in_c == 6 && shape_is(l, 8, 8, 7),
+    ok(r == 1 && c == 2 && u && u->kind == ST_RELU && u->src[0] == ST_UPSTREAM && u->in_c == 6 &&
+           u->in_h == 10 && u->in_w == 9 && shape_is(u, 6, 10, 9) && l && l->in_c == 6 &&
+           shape_is(l, 8, 8, 7),
        "net-5.70 relu_at: a 6x10x9 ReLU from upstream; c1 reads it, 8x8x7");
-    ok(l && l->first == 0 && l->pre == ST_OP_RELU && st_layer_macs(l, ST_BP) == 8ull * 8 * 7 * 6 * 9 &&
-           p && p->first == 1 && st_layer_macs(p, ST_BP) == 0,
+    ok(l && l->first == 0 && l->pre == ST_OP_RELU &&
+           st_layer_macs(l, ST_BP) == 8ull * 8 * 7 * 6 * 9 && p && p->first == 1 &&
+           st_layer_macs(p, ST_BP) == 0,
        "net-5.71 behind relu_at: not first, BP = 8*8*7*6*9; behind a ReLU of the input: first");
     FAILS("net-5.72 relu_at c = 0", net, st_net_relu_at(net, "r", 0, 4, 4, &err), "'list'", "'r'",
           "c = 0");
-    FAILS("net-5.73 relu_at w < 0", net, st_net_relu_at(net, "r", 2, 4, -4, &err), "'r'",
-          "w = -4");
+    FAILS("net-5.73 relu_at w < 0", net, st_net_relu_at(net, "r", 2, 4, -4, &err), "'r'", "w = -4");
     FAILS("net-5.74 relu_at tensor too large", net,
           st_net_relu_at(net, "r", 1 << 20, 1 << 20, 2, &err), "'r'", "1048576x1048576x2",
           "elements");

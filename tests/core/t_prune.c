@@ -148,8 +148,8 @@ static void test_errors(void)
     expect_error("prune-1.5 p = nan", g, 20, &o, "p = nan: must be a finite number", NULL);
     o.p = 0.5;
     o.sigma_scale = 0.0;
-    expect_error("prune-1.6 sigma_scale = 0", g, 20, &o, "prune_sigma_scale = 0: must be in (0, 1000]",
-                 NULL);
+    expect_error("prune-1.6 sigma_scale = 0", g, 20, &o,
+                 "prune_sigma_scale = 0: must be in (0, 1000]", NULL);
     o.sigma_scale = -2.0;
     expect_error("prune-1.7 sigma_scale = -2", g, 20, &o,
                  "prune_sigma_scale = -2: must be in (0, 1000]", NULL);

@@ -199,8 +199,8 @@ static void check_real_quirks(const char *dir)
     {
         char path[1024];
         ref_layer *ref = calloc(64, sizeof *ref);
-        int nref = ref && join(path, sizeof path, dir, "Resnet18.csv") == 0
-                       ? ref_read(path, ref, 64) : -1;
+        int nref =
+            ref && join(path, sizeof path, dir, "Resnet18.csv") == 0 ? ref_read(path, ref, 64) : -1;
         int all = net != NULL && nref > 1, k = 0;
         for (int i = 0; all && i < st_net_count(net); i++) {
             l = st_net_layer(net, i);
@@ -250,8 +250,8 @@ static void check_real_quirks(const char *dir)
      * 1x4096 filter: one output. */
     net = load_real(dir, "mlperf_legacy/Alexnet.csv");
     l = net ? st_net_layer(net, 0) : NULL;
-    ok(l && strcmp(l->name, "Conv1") == 0 && row_count(net) == 8 &&
-           row_layer(net, 6)->out_h == 1 && row_layer(net, 6)->out_w == 1,
+    ok(l && strcmp(l->name, "Conv1") == 0 && row_count(net) == 8 && row_layer(net, 6)->out_h == 1 &&
+           row_layer(net, 6)->out_w == 1,
        "topo-2.7 mlperf Alexnet.csv blank line skipped, 8 layers, FC7 gives 1x1");
     st_net_destroy(&net);
 }
@@ -450,7 +450,8 @@ static void check_errors(const char *dir)
             diag("  rc %d: %s", rc, err.msg);
         rc = st_topo_read_file(path, &text, &len, &err);
         if (!ok(rc == ST_EIO && text == NULL &&
-                    tap_has_all(err.msg, "absent.csv", "cannot open", strerror(ENOENT), (char *)NULL),
+                    tap_has_all(err.msg, "absent.csv", "cannot open", strerror(ENOENT),
+                                (char *)NULL),
                 "topo-3.29 read_file of a missing file: ST_EIO, the name and the reason"))
             diag("  rc %d: %s", rc, err.msg);
         rc = st_topo_parse(NULL, bad, sizeof bad - 1, &net, &err);
@@ -541,8 +542,12 @@ static void check_chain(const char *dir)
         const char *name;
         st_kind kind;
         int src;
-    } want[6] = {{"A", ST_CONV, -1},     {"relu.2", ST_RELU, 0}, {"B", ST_CONV, 1},
-                 {"relu.3", ST_RELU, 2}, {"input.4", ST_RELU, ST_UPSTREAM}, {"C", ST_CONV, 4}};
+    } want[6] = {{"A", ST_CONV, -1},
+                 {"relu.2", ST_RELU, 0},
+                 {"B", ST_CONV, 1},
+                 {"relu.3", ST_RELU, 2},
+                 {"input.4", ST_RELU, ST_UPSTREAM},
+                 {"C", ST_CONV, 4}};
     char path[1024];
     st_net *net = NULL;
     st_err err;
@@ -562,8 +567,8 @@ static void check_chain(const char *dir)
     rc = st_topo_load(path, &net, &err);
     for (i = 0; net && i < 6 && i < st_net_count(net); i++) {
         const st_layer *l = st_net_layer(net, i);
-        graph &= !strcmp(l->name, want[i].name) && l->kind == want[i].kind &&
-                 l->src[0] == want[i].src;
+        graph &=
+            !strcmp(l->name, want[i].name) && l->kind == want[i].kind && l->src[0] == want[i].src;
     }
     if (!ok(rc == ST_OK && net && st_net_count(net) == 6 && graph,
             "topo-5.1 A, relu.2, B (reads relu.2), relu.3, input.4 (from upstream), C"))
@@ -604,8 +609,7 @@ static void check_chain(const char *dir)
     if (!ok(rc == 0 && ma.act_density == 1 && fabs(mb.act_density - 0.3) < sb &&
                 fabs(mc.act_density - 0.3) < sc,
             "topo-5.6 input density: A 1 (image), B and C relu_density 0.3 within 4 sd"))
-        diag("  rc %d (%s): %g %g %g", rc, err.msg, ma.act_density, mb.act_density,
-             mc.act_density);
+        diag("  rc %d (%s): %g %g %g", rc, err.msg, ma.act_density, mb.act_density, mc.act_density);
     ok(rc == 0 && !memcmp(ma.grad, mb.act_in, 16384) && mc.grad_density == 1 &&
            mc.grad_density_natural == 1,
        "topo-5.7 A's dZ zeros are B's input zeros (relu.2); C's dZ is dense (the loss)");

@@ -105,9 +105,9 @@ int main(void)
         snprintf(csv.name, sizeof csv.name, "lst");
         ok(ex_netspec_set_csv(&csv, "dir/lst.csv", text, sizeof text - 1, &err) == 0 &&
                ex_wire_put_setup(&buf, &ws, &csv, &err) == 0 &&
-               ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == 0 &&
-               got_net.csv && got_net.csv_len == sizeof text - 1 &&
-               !memcmp(got_net.csv, text, sizeof text) && !strcmp(got_net.csv_path, "dir/lst.csv"),
+               ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == 0 && got_net.csv &&
+               got_net.csv_len == sizeof text - 1 && !memcmp(got_net.csv, text, sizeof text) &&
+               !strcmp(got_net.csv_path, "dir/lst.csv"),
            "wire-1.6 a layer list's path and text travel byte for byte: %s", err.msg);
         /* A: 2x8x8 -> 4x6x6; B reads it through A's ReLU: 3 layers, B has BP 4*4*9*4*5. */
         ok(ex_netspec_build(&got_net, &built, &bad, &err) == 0 && st_net_count(built) == 3 &&
