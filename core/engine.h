@@ -51,17 +51,89 @@ typedef struct st_map {
     int seg;        /* output positions per PE (FP, BP); OW for WG */
     int pieces;     /* kernel rows longer than kreg_len are split in pieces */
     int taps;       /* taps of a full piece */
-    double refetch; /* DRAM traffic factor of the streamed operand (>= 1) */
+    uint64_t win;   /* FP, BP: positions of the streamed window of one channel */
+    double spill;   /* FP, BP: traffic factor of the streamed operand when that window
+                       does not fit in half of ch0 (every step fetches its rows) */
 } st_map;
 
 /* Plan phase ph of layer l (geometry g) on pt. `compressed` says whether
- * the streamed operand is stored compressed (zero skipping on). Fails with
- * ST_EINVAL naming the layer and the buffer too small for the smallest tile. */
+ * the streamed operand may be stored compressed (zero skipping on): a step
+ * must then fit in the worst case of the fixed format, or of dense storage
+ * under format = auto (a tensor is stored compressed only where that is
+ * smaller). Fails with ST_EINVAL naming the layer and the buffer too small
+ * for the smallest tile. */
 int st_map_plan(const st_layer *l, const st_geom *g, const st_point *pt, st_phase ph,
                 int compressed, st_map *m, st_err *err);
-/* Bits of n positions holding z non-zeros, stored compressed (the format of
- * pt) or dense. */
-double st_map_bits(const st_point *pt, uint64_t n, uint64_t z, int compressed);
+
+/* ------------------------------------------------------------- storage */
+
+/* Bits of n positions holding z non-zeros in storage s. */
+double st_store_bits(const st_point *pt, st_store s, uint64_t n, uint64_t z);
+/* Values a buffer holds of them: z when compressed, n when dense. */
+uint64_t st_store_words(st_store s, uint64_t n, uint64_t z);
+/* The storage of a tensor of n positions and z non-zeros: dense when it may
+ * not be compressed, the format of pt when that is fixed, and under
+ * format = auto the smallest of dense, offset and bitmap (dense on a tie). */
+st_store st_store_pick(const st_point *pt, int compressed, uint64_t n, uint64_t z);
+
+/* ---------------------------------------------------------------- cost */
+
+/* The events of one tile visit, as the phase kernels count them: compute
+ * cycles, MACs issued, and reads of the streamed operand (rd0: non-zeros,
+ * pos0: positions) and of the second one (rd1, pos1; pos1 = rd1 for dense
+ * weights). */
+typedef struct st_visit {
+    uint64_t cycles, work, rd0, pos0, rd1, pos1;
+} st_visit;
+
+/*
+ * What a phase of one group of a layer did, for the cost module to turn
+ * into traffic, stalls and energy. A phase is a set of visits (image b,
+ * channel tile c, spatial tile s), B x nct x nsp, at index (b nct + c) nsp
+ * + s. Two shapes:
+ *   reduce (FP, BP, FC input gradient): every visit reduces over all input
+ *     channels into its outputs. Operand 0 is the streamed tensor, one per
+ *     image: n0/z0 the positions and non-zeros of the window of spatial
+ *     tile s (B x nsp), img_n0/img_z0 of the whole tensor (B). Operand 1 is
+ *     the weights, shared by the batch: n1 the weights of channel tile c
+ *     (nct), dense.
+ *   wg (WG): channel tile c is a tile of output channels, spatial tile s a
+ *     tile of (input channel, kernel row, piece) triples; each visit
+ *     reduces over the dZ rows of one image and the outputs add up over the
+ *     batch. n0/z0 are the dZ rows of channel tile c (B x nct), n1/z1 the
+ *     activation columns of triple tile s (B x nsp), img_* the whole tensors.
+ * outs: output values of each (c, s), nct x nsp.
+ */
+typedef struct st_ledger {
+    int wg;
+    int B, nct, nsp;
+    st_visit *v;
+    uint64_t *n0, *z0, *img_n0, *img_z0;
+    uint64_t *n1, *z1, *img_n1, *img_z1; /* z1, img_*1: wg only */
+    uint64_t *outs;
+    int skip0, skip1;   /* the operands may be stored compressed */
+    int skip_out;       /* FP: the output may be (ReLU zeros) */
+    double out_density; /* FP: expected density of the output */
+    int out_bitmap;     /* BP: each output's bit of the output bitmap is read */
+    uint64_t win;       /* reduce: streamed window of one channel, and its */
+    double spill;       /* traffic factor when it does not fit in half of ch0 */
+} st_ledger;
+
+/* Allocate lg's arrays for B x nct x nsp visits, zeroed; 0 or ST_ENOMEM.
+ * st_ledger_free frees them and zeroes lg. */
+int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp);
+void st_ledger_free(st_ledger *lg);
+
+/* The mapper and the memory model: choose the storage of each tensor and
+ * the loop order with the least DRAM traffic (ties: fewer cycles), and add
+ * the phase's compute and stall cycles, MACs, SRAM accesses, DRAM bytes
+ * and its floor to *st (docs/engine.md, "Memory model"); order and store
+ * are set. Fails with ST_EINVAL, naming the layer l and the phase, when a
+ * transfer's time does not fit a cycle count. */
+int st_cost_phase(const st_ledger *lg, const st_point *pt, const st_layer *l, st_phase ph,
+                  st_phase_stats *st, st_err *err);
+/* Fill the energy components of *s from its counts. */
+void st_cost_energy(const st_point *pt, st_phase_stats *s);
 
 /* ------------------------------------------------------------- pruning */
 

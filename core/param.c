@@ -53,7 +53,7 @@
 
 /* ------------------------------------------------------------------------ the table */
 
-static const char *const fmt_names[] = {"offset", "bitmap", NULL};
+static const char *const fmt_names[] = {"offset", "bitmap", "auto", NULL};
 static const char *const sync_names[] = {"lockstep", "fifo", NULL};
 /* The laws' names, in st_law order: st_law_name and st_law_parse read them too. */
 static const char *const law_names[ST_LAW_COUNT + 1] = {"normal", "laplace", "lognormal", NULL};
@@ -106,7 +106,7 @@ static const st_param param_table[] = {
     P_REAL(ch2_kib, "KiB", OPEN, 0, 65536, CLOSED, 64, "buffers",
            "dense SRAM of partial sums (ch2); paper's size unpublished"),
     /* DRAM: one DDR4-3200 channel, 3200 MT/s x 8 bytes = 25.6 GB/s (JEDEC JESD79-4). */
-    P_REAL(dram_gbps, "GB/s", OPEN, 0, 10000, CLOSED, 25.6, "dram",
+    P_REAL(dram_gbps, "GB/s", CLOSED, 0.01, 10000, CLOSED, 25.6, "dram",
            "DRAM bandwidth; default one DDR4-3200 64-bit channel, 3200 MT/s x 8 B (JEDEC "
            "JESD79-4); paper's figure unpublished"),
     P_REAL(dram_latency_ns, "ns", CLOSED, 0, 100000, CLOSED, 100, "dram",
@@ -115,8 +115,9 @@ static const st_param param_table[] = {
     P_INT(data_bits, "bits", 1, 64, 16, "format", "width of activations, weights, gradients"),
     P_INT(index_bits, "bits", 1, 32, 8, "format", "width of an offset in the compressed format"),
     P_INT(psum_bits, "bits", 1, 64, 32, "format", "width of a partial sum (ch2, output segment)"),
-    P_ENUM(format, fmt_names, 2, ST_FMT_OFFSET, "format",
-           "compressed format of sparse rows: (value, offset) pairs, or a bitmap and values"),
+    P_ENUM(format, fmt_names, 3, ST_FMT_AUTO, "format",
+           "storage of sparse tensors: (value, offset) pairs, a bitmap and values, or auto: "
+           "per tensor and phase the cheapest of dense, offset and bitmap"),
     /* synchronisation: how the paper synchronised its PEs is not known. */
     P_ENUM(sync, sync_names, 2, ST_SYNC_LOCKSTEP, "sync",
            "PE synchronisation: lock-step per row step, or decoupled PEs with FIFOs"),

@@ -267,7 +267,7 @@ typedef struct pass_masks {
 /* --------------------------------------------------------- the run state */
 
 typedef struct unit {
-    uint64_t cycles, work, rd0, rd1;
+    uint64_t cycles, work, rd0, pos0, rd1, pos1;
     uint64_t npos, nz; /* streamed positions a tile fetches, and their non-zeros */
 } unit;
 
@@ -290,9 +290,9 @@ typedef struct run {
     unit *units;
     size_t units_cap;
     st_phase_stats *st;
-    /* DRAM double buffering across the tiles of a phase */
-    uint64_t prev_compute;
-    int first_tile;
+    st_ledger *lgs; /* per group, variant (run, dense) and phase */
+    st_ledger *lg;  /* the one being filled, at image b */
+    int b;
     double se2; /* variance of the sampled estimate */
 } run;
 
@@ -301,26 +301,6 @@ static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
     /* the work of one PE in one step fits 32 bits (taps x segment) */
     uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
     return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
-}
-
-/* Account one tile: compute time and its DRAM transfer, which overlaps the
- * previous tile's compute (double buffering); what does not fit is stall. */
-static void tile_done(run *r, uint64_t compute, double dram_bits)
-{
-    const st_point *pt = r->pt;
-    double bytes = dram_bits / 8;
-    double cyc_per_byte = pt->clock_mhz * 1e6 / (pt->dram_gbps * 1e9);
-    uint64_t xfer =
-        (uint64_t)ceil(bytes * cyc_per_byte + pt->dram_latency_ns * pt->clock_mhz / 1e3);
-    uint64_t hidden = r->first_tile ? 0 : r->prev_compute;
-
-    if (bytes <= 0)
-        xfer = 0;
-    r->st->compute_cycles += compute;
-    r->st->stall_cycles += xfer > hidden ? xfer - hidden : 0;
-    r->st->dram_bytes += (uint64_t)ceil(bytes);
-    r->prev_compute = compute;
-    r->first_tile = 0;
 }
 
 /* A slice function starts timing a tile of npe PEs, unless r->tm_keep says
@@ -467,7 +447,7 @@ typedef struct plan {
 
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
-    double n, planned, sampled, c, c2, w, r0, r1;
+    double n, planned, sampled, c, c2, w, r0, r1, p0, p1;
 } stratum;
 
 /* Add b to a. */
@@ -475,6 +455,7 @@ static void unit_add(unit *a, const unit *b)
 {
     a->cycles += b->cycles, a->work += b->work;
     a->rd0 += b->rd0, a->rd1 += b->rd1;
+    a->pos0 += b->pos0, a->pos1 += b->pos1;
 }
 
 /*
@@ -556,9 +537,12 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         un->work = fix.work + (uint64_t)llround((double)smp.work * f);
         un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
         un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
+        un->pos0 = fix.pos0 + (uint64_t)llround((double)smp.pos0 * f);
+        un->pos1 = fix.pos1 + (uint64_t)llround((double)smp.pos1 * f);
         h->sampled++;
         h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
         h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
+        h->p0 += (double)un->pos0, h->p1 += (double)un->pos1;
     }
     /* Units not simulated: the sample gives every stratum a simulated unit. */
     for (size_t u = 0; u < n; u++) {
@@ -570,6 +554,8 @@ static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, i
         un->work = (uint64_t)llround(h->w / h->sampled);
         un->rd0 = (uint64_t)llround(h->r0 / h->sampled);
         un->rd1 = (uint64_t)llround(h->r1 / h->sampled);
+        un->pos0 = (uint64_t)llround(h->p0 / h->sampled);
+        un->pos1 = (uint64_t)llround(h->p1 / h->sampled);
     }
     for (size_t i = 0; i < nk; i++) {
         const stratum *h = &sk[i];
@@ -631,13 +617,6 @@ static int units_reserve(run *r, size_t n)
     return 0;
 }
 
-/* Does a whole tensor of n positions fit, stored worst-case, in half of a
- * buffer of kib KiB? Then it is fetched once per pass and kept. */
-static int fits_half(const st_point *pt, uint64_t n, int compressed, double kib)
-{
-    return st_map_bits(pt, n, n, compressed) <= kib * 8192.0 / 2;
-}
-
 /* Work of one kernel-row piece in FP: taps [k0, k1) of output positions
  * [lo, hi) against input row `row` of X. */
 static uint64_t fp_work(const run *r, const rowset *X, int c, int ih, int k0, int k1, int lo,
@@ -650,6 +629,36 @@ static uint64_t fp_work(const run *r, const rowset *X, int c, int ih, int k0, in
         w += st_bits_count(rs_row(X, c, ih, ph), X->plen, lo + t, hi + t);
     }
     return w;
+}
+
+/* The ledger of the phase being run (r->lg), allocated at its first image
+ * for visits of nct channel tiles x nsp spatial tiles. */
+static int ledger_open(run *r, int wg, int nct, int nsp)
+{
+    if (r->lg->v)
+        return 0;
+    return st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp);
+}
+
+/* Record unit un as the visit (r->b, c, s); its work and second-operand
+ * reads count `mul` times (FP: the same tile for every output channel of
+ * the channel tile). */
+static void visit_set(run *r, int c, int s, const unit *un, uint64_t mul)
+{
+    st_ledger *lg = r->lg;
+    st_visit *v = &lg->v[((size_t)r->b * lg->nct + c) * lg->nsp + s];
+
+    v->cycles = un->cycles;
+    v->work = un->work * mul;
+    v->rd0 = un->rd0, v->pos0 = un->pos0;
+    v->rd1 = un->rd1 * mul, v->pos1 = un->pos1 * mul;
+}
+
+/* Non-zeros of a tensor of n positions whose rows were built into rs: all
+ * of them counted, or, for a sampled run, estimated from the rows built. */
+static uint64_t tensor_nz(const run *r, const rowset *rs, uint64_t n)
+{
+    return r->sampled ? (uint64_t)llround((double)n * rs_density(rs)) : rs->ones;
 }
 
 /* ------------------------------------------------------------------- FP */
@@ -675,15 +684,17 @@ static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit
                     int ih = (oh0 + i) * g->SH + kh - g->PT;
                     uint64_t w = 0;
                     if (ih >= 0 && ih < g->IH) {
+                        int lo = imax(iw_lo + k0, 0), hi = imin(iw_hi - (g->KW - k1), g->IW);
                         w = fp_work(r, X, c, ih, k0, k1, o_lo, o_hi);
-                        un->rd0 += rs_count(X, c, ih, imax(iw_lo + k0, 0),
-                                            imin(iw_hi - (g->KW - k1), g->IW));
+                        un->rd0 += rs_count(X, c, ih, lo, hi);
+                        un->pos0 += (uint64_t)imax(hi - lo, 0);
                     }
                     un->work += w;
                     r->cyc[i] = pe_cycles(pt, w);
                 }
                 tm_step(&r->tm, r->cyc);
                 un->rd1 += (uint64_t)(k1 - k0);
+                un->pos1 += (uint64_t)(k1 - k0);
             }
     un->cycles += tm_close(r);
 }
@@ -696,62 +707,49 @@ static int run_fp(run *r, const rowset *X, int compressed)
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg;
-    int nrt = ceildiv(g->OH, R), nseg = ceildiv(g->OW, seg);
+    int nrt = ceildiv(g->OH, R), nseg = ceildiv(g->OW, seg), nmt = ceildiv(g->M, Cc);
     size_t n = (size_t)nrt * nseg;
-    double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
-    int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
-    int in_resident = fits_half(pt, (uint64_t)g->C * g->IH * g->IW, compressed, pt->ch0_kib);
-    double dout = (compressed && (r->l->post & ST_OP_RELU)) ? pt->relu_density : 1;
+    st_ledger *lg = r->lg;
     int rc;
 
     plan pl = {NULL, r->sm ? r->sm->cin : NULL, NULL, 0};
 
-    if ((rc = units_reserve(r, n)) != 0 ||
-        (rc = drive(r, n, g->C, slice_fp, X, ceildiv(g->M, Cc), &pl)) != 0)
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
+        (rc = drive(r, n, g->C, slice_fp, X, nmt, &pl)) != 0)
         return rc;
+    lg->skip0 = compressed;
+    lg->skip_out = compressed && (r->l->post & ST_OP_RELU);
+    lg->out_density = lg->skip_out ? pt->relu_density : 1;
+    lg->win = r->map.win, lg->spill = r->map.spill;
+    lg->img_n0[r->b] = (uint64_t)g->C * g->IH * g->IW;
+    lg->img_z0[r->b] = tensor_nz(r, X, lg->img_n0[r->b]);
+    /* Each tile's streamed window (every input channel), the same for
+     * every output-channel tile. */
+    for (size_t u = 0; u < n; u++) {
+        int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
+        int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
+        int ih_lo = imax(oh0 * g->SH - g->PT, 0);
+        int ih_hi = imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
+        int iw_lo = imax(o_lo * g->SW - g->PL, 0);
+        int iw_hi = imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
+        size_t bs = (size_t)r->b * n + u;
+        unit *un = &r->units[u];
 
-    /* Tiles in the order the array runs them: output channels outermost,
-     * so a tile's input rows are fetched again for every channel tile. */
-    for (int m0 = 0; m0 < g->M; m0 += Cc) {
-        int Mc = imin(Cc, g->M - m0);
-        for (size_t u = 0; u < n; u++) {
-            int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
-            int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
-            int ih_lo = imax(oh0 * g->SH - g->PT, 0);
-            int ih_hi = imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
-            int iw_lo = imax(o_lo * g->SW - g->PL, 0);
-            int iw_hi = imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
-            uint64_t outs = (uint64_t)Ract * Mc * (o_hi - o_lo), npos, nz;
-            double bits;
-            unit *un = &r->units[u];
-
-            if (m0 == 0 && r->sampled) {
-                un->npos = (uint64_t)g->C * (uint64_t)imax(ih_hi - ih_lo, 0) * (iw_hi - iw_lo);
-                un->nz = (uint64_t)llround((double)un->npos * rs_density(X));
-            } else if (m0 == 0)
-                for (int c = 0; c < g->C; c++)
-                    for (int ih = ih_lo; ih < ih_hi; ih++) {
-                        un->nz += rs_count(X, c, ih, iw_lo, iw_hi);
-                        un->npos += (uint64_t)(iw_hi - iw_lo);
-                    }
-            npos = un->npos, nz = un->nz;
-            bits = (m0 == 0 || !in_resident)
-                       ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
-                       : 0;
-            if (!resident || (m0 == 0 && u == 0))
-                bits += resident ? wbits : (double)Mc * g->C * g->KH * g->KW * pt->data_bits;
-            bits += st_map_bits(pt, outs, (uint64_t)llround((double)outs * dout), compressed);
-            r->st->useful_macs += un->work * (uint64_t)Mc;
-            r->st->sram_rd[0] += un->rd0;
-            r->st->sram_rd[1] += un->rd1 * (uint64_t)Mc;
-            r->st->sram_wr[0] +=
-                (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
-            r->st->sram_wr[1] += (uint64_t)Mc * g->C * g->KH * g->KW;
-            r->st->sram_wr[2] += outs;
-            r->st->sram_rd[2] += outs;
-            tile_done(r, un->cycles, bits);
+        lg->n0[bs] = (uint64_t)g->C * (uint64_t)imax(ih_hi - ih_lo, 0) * (iw_hi - iw_lo);
+        if (r->sampled)
+            lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(X));
+        else
+            for (int c = 0; c < g->C; c++)
+                for (int ih = ih_lo; ih < ih_hi; ih++)
+                    lg->z0[bs] += rs_count(X, c, ih, iw_lo, iw_hi);
+        for (int mt = 0; mt < nmt; mt++) {
+            int Mc = imin(Cc, g->M - mt * Cc);
+            visit_set(r, mt, (int)u, un, (uint64_t)Mc);
+            lg->outs[(size_t)mt * n + u] = (uint64_t)Ract * Mc * (o_hi - o_lo);
         }
     }
+    for (int mt = 0; mt < nmt; mt++)
+        lg->n1[mt] = (uint64_t)imin(Cc, g->M - mt * Cc) * g->C * g->KH * g->KW;
     return 0;
 }
 
@@ -777,7 +775,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
     int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
     int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
     int ncol = cx->out_skip ? Cact : 1;
-    int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+    int ow_lo = imax(ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
     int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
     uint64_t wsum = 0;
 
@@ -810,6 +808,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                     }
                     dz = rs_row(DZ, m, oh, 0);
                     un->rd0 += rs_count(DZ, m, oh, ow_lo, ow_hi);
+                    un->pos0 += (uint64_t)imax(ow_hi - ow_lo, 0);
                     /* dZ shifted under each tap of the piece */
                     for (int kw = k0; kw < k1; kw++) {
                         int d = kw - g->PL, t = floordiv(d, SW), ph = d - t * SW;
@@ -845,6 +844,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                 }
                 tm_step(&r->tm, r->cyc);
                 un->rd1 += (uint64_t)(k1 - k0) * Cact;
+                un->pos1 += (uint64_t)(k1 - k0) * Cact;
             }
     un->work += cx->out_skip ? wsum : wsum * (uint64_t)Cact;
     un->cycles += tm_close(r);
@@ -871,16 +871,14 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
     int nct = ceildiv(g->C, Cc), nrt = ceildiv(g->IH, R), nseg = ceildiv(g->IW, seg);
-    size_t n = (size_t)nct * nrt * nseg;
-    double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
-    int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
-    int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, compressed, pt->ch0_kib);
+    size_t n = (size_t)nct * nrt * nseg, nsp = (size_t)nrt * nseg;
+    st_ledger *lg = r->lg;
     int rc;
     uint8_t *u_on = NULL;
 
     bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL};
 
-    if ((rc = units_reserve(r, n)) != 0)
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp)) != 0)
         return rc;
     /* Words of one phase of a segment: the segment [i_lo, i_hi) of a dA row
      * holds, in stride phase ph, the positions u in [u_lo, u_hi). */
@@ -911,43 +909,38 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     if (rc != 0)
         return rc;
 
+    lg->skip0 = compressed;
+    lg->out_bitmap = out_skip;
+    lg->win = r->map.win, lg->spill = r->map.spill;
+    lg->img_n0[r->b] = (uint64_t)g->M * g->OH * g->OW;
+    lg->img_z0[r->b] = tensor_nz(r, DZ, lg->img_n0[r->b]);
     for (size_t u = 0; u < n; u++) {
-        int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
+        int ct = (int)(u / nsp), c0 = ct * Cc, sp = (int)(u % nsp);
         int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
         int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
-        int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
-        int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
-        int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-        int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
-        uint64_t outs = (uint64_t)Cact * Ract * (i_hi - i_lo), npos = 0, nz = 0;
-        double bits;
-        unit *un = &r->units[u];
+        size_t bs = (size_t)r->b * nsp + sp;
 
-        if (r->sampled) {
-            npos = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) *
-                   (uint64_t)imax(ow_hi - ow_lo, 0);
-            nz = (uint64_t)llround((double)npos * rs_density(DZ));
-        } else
-            for (int m = 0; m < g->M; m++)
-                for (int oh = oh_lo; oh < oh_hi; oh++) {
-                    nz += rs_count(DZ, m, oh, ow_lo, ow_hi);
-                    npos += (uint64_t)imax(ow_hi - ow_lo, 0);
-                }
-        bits =
-            (c0 == 0 || !dz_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch : 0;
-        if (!resident || u == 0)
-            bits += resident ? wbits : (double)Cact * g->M * g->KH * g->KW * pt->data_bits;
-        if (out_skip)
-            bits += (double)outs; /* the output bitmap */
-        bits += (double)outs * pt->data_bits;
-        r->st->useful_macs += un->work;
-        r->st->sram_rd[0] += un->rd0;
-        r->st->sram_rd[1] += un->rd1;
-        r->st->sram_wr[0] += (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
-        r->st->sram_wr[1] += (uint64_t)Cact * g->M * g->KH * g->KW;
-        r->st->sram_wr[2] += outs;
-        r->st->sram_rd[2] += outs;
-        tile_done(r, un->cycles, bits);
+        visit_set(r, ct, sp, &r->units[u], 1);
+        lg->outs[u] = (uint64_t)Cact * Ract * (i_hi - i_lo);
+        if (sp == 0)
+            lg->n1[ct] = (uint64_t)Cact * g->M * g->KH * g->KW;
+        if (ct != 0)
+            continue;
+        /* the dZ window of the spatial tile, every dZ channel */
+        {
+            int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
+            int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
+            int ow_lo = imax(ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+            int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+            lg->n0[bs] = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) *
+                         (uint64_t)imax(ow_hi - ow_lo, 0);
+            if (r->sampled)
+                lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(DZ));
+            else
+                for (int m = 0; m < g->M; m++)
+                    for (int oh = oh_lo; oh < oh_hi; oh++)
+                        lg->z0[bs] += rs_count(DZ, m, oh, ow_lo, ow_hi);
+        }
     }
     return 0;
 }
@@ -975,6 +968,7 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
             uint64_t z = st_bits_count(rs_row(cx->DZ, 0, b0 + i, 0), cx->DZ->plen, k0, k1);
             const uint8_t *act = cx->act + (size_t)(b0 + i) * N;
             un->rd0 += z;
+            un->pos0 += (uint64_t)(k1 - k0);
             for (int j = 0; j < Qc; j++) {
                 uint64_t w = (!cx->out_skip || act[q0 + j]) ? z : 0;
                 un->work += w;
@@ -983,6 +977,7 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
         }
         tm_step(&r->tm, r->cyc);
         un->rd1 += (uint64_t)(k1 - k0) * Qc;
+        un->pos1 += (uint64_t)(k1 - k0) * Qc;
     }
     un->cycles += tm_close(r);
 }
@@ -1010,8 +1005,8 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
     size_t n = (size_t)nqt * nrt;
     uint8_t *dzt = malloc((size_t)B * M), *u_on = NULL, *s_on = NULL;
     rowset DZ = {0};
-    double wbits = (double)M * N * pt->data_bits;
-    int resident = wbits <= pt->ch1_kib * 8192.0 / 2, rc;
+    st_ledger *lg = r->lg;
+    int rc;
 
     if (!dzt)
         return ST_ENOMEM;
@@ -1019,7 +1014,8 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
     for (int b = 0; b < B; b++)
         for (int m = 0; m < M; m++)
             dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
-    if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0)
+    if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0 ||
+        (rc = ledger_open(r, 0, nqt, nrt)) != 0)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
@@ -1042,29 +1038,22 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
             goto done;
     }
 
+    lg->skip0 = s_bp;
+    lg->out_bitmap = s_out;
+    lg->img_n0[0] = (uint64_t)B * M;
+    lg->img_z0[0] = DZ.ones;
     for (size_t u = 0; u < n; u++) {
-        int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
+        int qt = (int)(u / nrt), rt = (int)(u % nrt), q0 = qt * Cc, b0 = rt * R;
         int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
-        uint64_t npos = (uint64_t)Ract * M, nz = 0, outs = (uint64_t)Ract * Qc;
-        double bits;
-        unit *un = &r->units[u];
 
-        for (int i = 0; i < Ract; i++)
-            nz += rs_count(&DZ, 0, b0 + i, 0, M);
-        bits = st_map_bits(pt, npos, nz, s_bp);
-        if (!resident || u == 0)
-            bits += resident ? wbits : (double)Qc * M * pt->data_bits;
-        if (s_out)
-            bits += (double)outs;
-        bits += (double)outs * pt->data_bits;
-        r->st->useful_macs += un->work;
-        r->st->sram_rd[0] += un->rd0;
-        r->st->sram_rd[1] += un->rd1;
-        r->st->sram_wr[0] += s_bp ? nz : npos;
-        r->st->sram_wr[1] += (uint64_t)Qc * M;
-        r->st->sram_wr[2] += outs;
-        r->st->sram_rd[2] += outs;
-        tile_done(r, un->cycles, bits);
+        visit_set(r, qt, rt, &r->units[u], 1);
+        lg->outs[u] = (uint64_t)Ract * Qc;
+        lg->n1[qt] = (uint64_t)Qc * M;
+        if (qt == 0) {
+            lg->n0[rt] = (uint64_t)Ract * M;
+            for (int i = 0; i < Ract; i++)
+                lg->z0[rt] += rs_count(&DZ, 0, b0 + i, 0, M);
+        }
     }
 done:
     rs_free(&DZ);
@@ -1102,6 +1091,7 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
             uint64_t *dzw = r->wa + (size_t)j * nw;
             st_bits_extract(rs_row(DZ, m0 + j, oh, 0), DZ->plen, 0, g->OW, dzw);
             un->rd0 += rs_count(DZ, m0 + j, oh, 0, g->OW) * (uni ? (uint64_t)Mc : 1);
+            un->pos0 += (uint64_t)g->OW * (uni ? (uint64_t)Mc : 1);
         }
         for (int i = 0; i < Ract; i++) {
             int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
@@ -1112,6 +1102,7 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
                 continue;
             }
             un->rd1 += rs_count(A, c, ih, 0, g->IW);
+            un->pos1 += (uint64_t)g->IW;
             /* the activation row under each tap: A[ow * S + kw - P] */
             for (int kw = k0; kw < k1; kw++) {
                 int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
@@ -1161,13 +1152,12 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     size_t n = (size_t)nmt * nrt;
     int rc;
     uint8_t *u_on = NULL;
+    st_ledger *lg = r->lg;
     uint64_t *zdz_m, *na_t, *za_t;
 
     wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
-    int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, comp_dz, pt->ch0_kib);
-    int a_resident = fits_half(pt, (uint64_t)g->C * g->IH * g->IW, comp_a, pt->ch1_kib);
 
-    if ((rc = units_reserve(r, n)) != 0 ||
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 1, nmt, nrt)) != 0 ||
         (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;
@@ -1217,49 +1207,30 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
         if (r->sampled)
             za_t[tt] = (uint64_t)llround((double)na_t[tt] * rs_density(A));
     }
+    lg->skip0 = comp_dz, lg->skip1 = comp_a;
+    lg->img_n0[r->b] = (uint64_t)g->M * g->OH * g->OW;
+    lg->img_z0[r->b] = tensor_nz(r, DZ, lg->img_n0[r->b]);
+    lg->img_n1[r->b] = (uint64_t)g->C * g->IH * g->IW;
+    lg->img_z1[r->b] = tensor_nz(r, A, lg->img_n1[r->b]);
+    for (int mt = 0; mt < nmt; mt++) {
+        lg->n0[(size_t)r->b * nmt + mt] = (uint64_t)imin(Cc, g->M - mt * Cc) * g->OH * g->OW;
+        lg->z0[(size_t)r->b * nmt + mt] = zdz_m[mt];
+    }
+    for (int tt = 0; tt < nrt; tt++) {
+        lg->n1[(size_t)r->b * nrt + tt] = na_t[tt];
+        lg->z1[(size_t)r->b * nrt + tt] = za_t[tt];
+    }
     for (size_t u = 0; u < n; u++) {
         int mt = (int)(u / nrt), tt = (int)(u % nrt), m0 = mt * Cc, t0 = tt * R;
         int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
-        uint64_t zdz = zdz_m[mt], za = za_t[tt], na = na_t[tt];
-        uint64_t ndz = (uint64_t)Mc * g->OH * g->OW, outs = (uint64_t)Ract * Mc * taps;
-        double bits;
-        unit *un = &r->units[u];
-
-        bits = (t0 == 0 || !dz_resident ? st_map_bits(pt, ndz, zdz, comp_dz) : 0) +
-               (m0 == 0 || !a_resident ? st_map_bits(pt, na, za, comp_a) : 0) +
-               (double)outs * pt->data_bits;
-        r->st->useful_macs += un->work;
-        r->st->sram_rd[0] += un->rd0;
-        r->st->sram_rd[1] += un->rd1;
-        r->st->sram_wr[0] += comp_dz ? zdz : ndz;
-        r->st->sram_wr[1] += comp_a ? za : na;
-        r->st->sram_wr[2] += outs;
-        r->st->sram_rd[2] += outs * (uint64_t)(g->passes > 1 ? 1 : 0);
-        tile_done(r, un->cycles, bits);
+        visit_set(r, mt, tt, &r->units[u], 1);
+        lg->outs[u] = (uint64_t)Ract * Mc * taps;
     }
     free(zdz_m);
     return 0;
 }
 
 /* ------------------------------------------------------------- a layer */
-
-static void energy_of(const st_point *pt, st_phase_stats *s)
-{
-    double t_s = (double)st_phase_cycles(s) / (pt->clock_mhz * 1e6);
-
-    s->energy_pj[ST_E_MAC] = (double)s->useful_macs * st_energy_mac_pj(pt);
-    /* per MAC: the kernel-row register is read, the output segment read and written */
-    s->energy_pj[ST_E_REG] = (double)s->useful_macs * (st_energy_reg_pj(pt, pt->data_bits) +
-                                                       2 * st_energy_reg_pj(pt, pt->psum_bits));
-    s->energy_pj[ST_E_CH0] =
-        (double)(s->sram_rd[0] + s->sram_wr[0]) * st_energy_sram_pj(pt, pt->ch0_kib, pt->data_bits);
-    s->energy_pj[ST_E_CH1] =
-        (double)(s->sram_rd[1] + s->sram_wr[1]) * st_energy_sram_pj(pt, pt->ch1_kib, pt->data_bits);
-    s->energy_pj[ST_E_CH2] =
-        (double)(s->sram_rd[2] + s->sram_wr[2]) * st_energy_sram_pj(pt, pt->ch2_kib, pt->psum_bits);
-    s->energy_pj[ST_E_DRAM] = st_energy_dram_pj(pt, (double)s->dram_bytes);
-    s->energy_pj[ST_E_LEAK] = st_leakage_mw(pt) * 1e9 * t_s;
-}
 
 /* Fold the sampling variance of the phase just run into its stats. */
 static void add_se(run *r)
@@ -1280,6 +1251,13 @@ static void mark_wants(run *r, int gi)
         memset(aw + (size_t)c * g->IH, sm->cin[c], (size_t)g->IH);
     for (int m = 0; m < g->M; m++)
         memset(gw + (size_t)m * g->OH, sm->cout[m], (size_t)g->OH);
+}
+
+/* The ledger of group gi, variant dense (0: the design point, 1: the dense
+ * baseline) and phase ph of the layer being run. */
+static st_ledger *phase_ledger(run *r, int gi, int dense, st_phase ph)
+{
+    return &r->lgs[((size_t)gi * 2 + dense) * ST_PHASE_COUNT + ph];
 }
 
 /* Slice group gi of a pass's masks into rowsets and run the three phases. */
@@ -1305,7 +1283,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     if ((rc = rs_build(&X, s_fp ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
     r->st = &out[ST_FP];
-    r->first_tile = 1;
+    r->lg = phase_ledger(r, gi, dense, ST_FP);
     r->se2 = 0;
     if ((rc = run_fp(r, &X, s_fp)) != 0)
         goto done;
@@ -1313,7 +1291,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     /* BP: the first layer has no input gradient to compute */
     if (!r->l->first && g->fc) {
         r->st = &out[ST_BP];
-        r->first_tile = 1;
+        r->lg = phase_ledger(r, gi, dense, ST_BP);
         r->se2 = 0;
         if ((rc = run_fc_bp(r, pm, s_bp, s_out)) != 0)
             goto done;
@@ -1325,7 +1303,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
             (rc = rs_build(&B, s_out ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
             goto done;
         r->st = &out[ST_BP];
-        r->first_tile = 1;
+        r->lg = phase_ledger(r, gi, dense, ST_BP);
         r->se2 = 0;
         if ((rc = run_bp(r, &DZ, &B, s_bp, s_out)) != 0)
             goto done;
@@ -1338,7 +1316,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
         (rc = rs_build(&B, s_op ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
     r->st = &out[ST_WG];
-    r->first_tile = 1;
+    r->lg = phase_ledger(r, gi, dense, ST_WG);
     r->se2 = 0;
     if ((rc = run_wg(r, &DZ, &B, s_wg, s_op)) == 0)
         add_se(r);
@@ -1360,6 +1338,7 @@ static void stats_add(st_phase_stats *a, const st_phase_stats *b)
         a->sram_wr[i] += b->sram_wr[i];
     }
     a->dram_bytes += b->dram_bytes;
+    a->dram_floor_bytes += b->dram_floor_bytes;
     for (int i = 0; i < ST_E_COUNT; i++)
         a->energy_pj[i] += b->energy_pj[i];
     a->cycles_se = sqrt(a->cycles_se * a->cycles_se + b->cycles_se * b->cycles_se);
@@ -1374,7 +1353,7 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     st_layer_masks m;
     pass_masks own = {NULL, NULL}, pm; /* own: an FC layer's batch gathered */
     sample *sms = NULL;
-    size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l);
+    size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l), nlg = 0;
     int per_pass, rc;
 
     st_layer_masks_init(&m);
@@ -1384,6 +1363,11 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     r->li = li;
     st_geom_of(l, pt->batch, &r->g);
     per_pass = r->g.fc ? pt->batch : 1;
+    nlg = (size_t)r->g.groups * 2 * ST_PHASE_COUNT;
+    if (!(r->lgs = calloc(nlg, sizeof *r->lgs))) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory for the ledgers of layer '%s'", l->name);
+        goto done;
+    }
     if (r->g.fc &&
         (!(own.act = malloc(act_sz * per_pass)) || !(own.grad = malloc(grad_sz * per_pass)))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the masks of layer '%s'", l->name);
@@ -1418,6 +1402,7 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     }
     for (int pass = 0; pass < r->g.passes; pass++) {
         r->pass = pass;
+        r->b = r->g.fc ? 0 : pass;
         for (int gi = 0; sms && gi < r->g.groups; gi++)
             if ((rc = sample_make(r, gi, &sms[gi])) != 0)
                 goto done;
@@ -1445,11 +1430,18 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
                 (rc = run_group(r, &pm, gi, 1, ls->dense)) != 0)
                 goto done;
     }
+    /* The mapper and the memory model, once the batch has run. */
+    for (size_t i = 0; i < nlg; i++) {
+        st_phase ph = (st_phase)(i % ST_PHASE_COUNT);
+        st_phase_stats *st = (i / ST_PHASE_COUNT % 2 ? ls->dense : ls->run) + ph;
+        if (r->lgs[i].v && (rc = st_cost_phase(&r->lgs[i], pt, l, ph, st, err)) != 0)
+            goto done;
+    }
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
         uint64_t dm = st_layer_macs_valid(l, (st_phase)ph) * (uint64_t)pt->batch;
         ls->run[ph].dense_macs = ls->dense[ph].dense_macs = dm;
-        energy_of(pt, &ls->run[ph]);
-        energy_of(pt, &ls->dense[ph]);
+        st_cost_energy(pt, &ls->run[ph]);
+        st_cost_energy(pt, &ls->dense[ph]);
     }
     rc = 0;
 done:
@@ -1460,6 +1452,10 @@ done:
     free(r->act_want);
     free(r->grad_want);
     r->act_want = r->grad_want = NULL;
+    for (size_t i = 0; r->lgs && i < nlg; i++)
+        st_ledger_free(&r->lgs[i]);
+    free(r->lgs);
+    r->lgs = r->lg = NULL;
     for (int gi = 0; sms && gi < r->g.groups; gi++)
         sample_free(&sms[gi]);
     free(sms);

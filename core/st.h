@@ -440,7 +440,7 @@ typedef struct st_point {
     double area_mac_mm2, area_reg_bit_mm2, area_sram_mm2_per_kib;
 } st_point;
 
-enum { ST_FMT_OFFSET = 0, ST_FMT_BITMAP = 1 };
+enum { ST_FMT_OFFSET = 0, ST_FMT_BITMAP = 1, ST_FMT_AUTO = 2 };
 enum { ST_SYNC_LOCKSTEP = 0, ST_SYNC_FIFO = 1 };
 enum { ST_FID_EXACT = 0, ST_FID_SAMPLED = 1 };
 
@@ -513,9 +513,35 @@ typedef struct st_phase_stats {
     uint64_t sram_rd[3];     /* accesses of ch0, ch1 (data words), ch2 (psum words) */
     uint64_t sram_wr[3];
     uint64_t dram_bytes;
+    uint64_t dram_floor_bytes; /* compulsory traffic: every tensor of the phase read or
+                                  written once, in the storage chosen for it */
     double energy_pj[ST_E_COUNT];
     double cycles_se; /* sampled fidelity: standard error of compute_cycles; 0 when exact */
+    /* One layer's phase only (0 in totals): the mapper's loop order (st_order_name) and
+     * the storage of the streamed operand, the second operand and the output
+     * (st_store_name). */
+    int order;
+    int store[3];
 } st_phase_stats;
+
+/* Loop orders the mapper chooses from, per layer and phase (docs/engine.md,
+ * "Memory model"). FP and BP: which operand stays on chip across the channel
+ * tiles; WG: which operand is held, and whether the batch runs inside a tile. */
+typedef enum st_order {
+    ST_ORD_STREAM = 1, /* FP/BP: the streamed window held, every channel tile visits it */
+    ST_ORD_WEIGHTS,    /* FP/BP: a block of weight tiles held, per image */
+    ST_ORD_WEIGHTS_B,  /* FP/BP: a block of weight tiles held across the batch */
+    ST_ORD_DZ,         /* WG: dZ rows of a channel tile held, per image */
+    ST_ORD_ACT,        /* WG: activation rows of a triple tile held, per image */
+    ST_ORD_DZ_B,       /* WG: the batch inside each tile, dZ rows held */
+    ST_ORD_ACT_B,      /* WG: the batch inside each tile, activation rows held */
+    ST_ORD_END
+} st_order;
+/* Storage of a tensor in a buffer and in DRAM. */
+typedef enum st_store { ST_STORE_DENSE, ST_STORE_OFFSET, ST_STORE_BITMAP } st_store;
+/* Names for reports: "stream", "weights", ...; "-" for 0 or out of range. */
+const char *st_order_name(int order);
+const char *st_store_name(int store);
 
 /* Cycles of a phase: compute plus stall. */
 uint64_t st_phase_cycles(const st_phase_stats *s);

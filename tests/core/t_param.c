@@ -277,9 +277,9 @@ static void test_defaults(void)
            pt.step_overhead == 1 && pt.relu_density == 0.5,
        "param-2.8 batch 1, seed 1, sample_fraction 0.05, fifo_depth 4, step_overhead 1, "
        "relu_density 0.5");
-    ok(pt.format == ST_FMT_OFFSET && pt.sync == ST_SYNC_LOCKSTEP && pt.fidelity == ST_FID_EXACT &&
+    ok(pt.format == ST_FMT_AUTO && pt.sync == ST_SYNC_LOCKSTEP && pt.fidelity == ST_FID_EXACT &&
            pt.grad_law == ST_LAW_NORMAL,
-       "param-2.9 enums default to offset, lockstep, exact, normal");
+       "param-2.9 enums default to auto, lockstep, exact, normal");
     ok(pt.skip_fp_stream && pt.skip_bp_stream && pt.skip_bp_output && pt.skip_wg_stream &&
            pt.skip_wg_operand,
        "param-2.10 every kind of zero skipping is on by default");
