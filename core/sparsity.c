@@ -31,8 +31,6 @@ enum {
  * mean|g| near 1.2% for a dense normal dZ (docs/sparsity.md). */
 #define TAU_MIN_POSITIONS 4096
 
-static const char *const law_names[ST_LAW_COUNT] = {"normal", "laplace", "lognormal"};
-
 /* ReLU masks kept for the rest of one call: the gradient through a ReLU followed by a max
  * pool needs the ReLU's mask twice (the pool's arg-max and the ReLU's own backward), and it is
  * drawn once. */
@@ -79,77 +77,6 @@ typedef struct draws {
     uint32_t w[DRAW_CHUNK];
     double z[DRAW_CHUNK];
 } draws;
-
-const char *st_law_name(st_law law)
-{
-    const char *name = "unknown";
-
-    if ((int)law >= 0 && law < ST_LAW_COUNT)
-        name = law_names[law];
-    return name;
-}
-
-int st_law_parse(const char *name)
-{
-    int law = -1, i;
-
-    for (i = 0; name && i < ST_LAW_COUNT; i++)
-        if (strcmp(name, law_names[i]) == 0)
-            law = i;
-    return law;
-}
-
-/* Defaults and their reasons are in docs/sparsity.md. */
-void st_sparsity_cfg_init(st_sparsity_cfg *cfg)
-{
-    if (cfg) {
-        memset(cfg, 0, sizeof *cfg);
-        cfg->seed = 1;
-        st_prune_opts_init(&cfg->prune); /* p = 0: the caller chooses the rate */
-        cfg->prune_first = 1;
-        cfg->prune_fc = 1;
-        cfg->grad_law = ST_LAW_NORMAL;
-        cfg->lognormal_sigma = 1.0;
-        cfg->relu_density = 0.5;
-        cfg->relu_density_by_layer = NULL;
-        cfg->channel_cv = 0.0;
-        cfg->spatial_corr = 0.0;
-        cfg->spatial_block = 4;
-    }
-}
-
-/* Comparisons are written so that NaN fails them. lognormal_sigma is capped so that
- * exp(sigma * N) stays a finite float for every deviate the generator can return (|N| < 9,
- * exp(90) < FLT_MAX = 3.4e38), since st_prune rejects infinite input. */
-int st_sparsity_cfg_check(const st_sparsity_cfg *cfg, st_err *err)
-{
-    int rc = ST_OK;
-
-    if (!cfg)
-        rc = st_err_set(err, ST_EINVAL, "sparsity configuration is NULL");
-    else if (!(cfg->relu_density > 0 && cfg->relu_density <= 1))
-        rc = st_err_set(err, ST_EINVAL, "relu_density = %g: must be in (0, 1]", cfg->relu_density);
-    else if (!(cfg->prune.p >= 0 && cfg->prune.p < 1))
-        rc = st_err_set(err, ST_EINVAL, "prune.p = %g: must be in [0, 1)", cfg->prune.p);
-    else if (!(cfg->prune.sigma_scale > 0 && isfinite(cfg->prune.sigma_scale)))
-        rc = st_err_set(err, ST_EINVAL, "prune.sigma_scale = %g: must be finite and > 0",
-                        cfg->prune.sigma_scale);
-    else if (!(cfg->channel_cv >= 0 && isfinite(cfg->channel_cv)))
-        rc =
-            st_err_set(err, ST_EINVAL, "channel_cv = %g: must be finite and >= 0", cfg->channel_cv);
-    else if (!(cfg->spatial_corr >= 0 && cfg->spatial_corr < 1))
-        rc = st_err_set(err, ST_EINVAL, "spatial_corr = %g: must be in [0, 1)", cfg->spatial_corr);
-    else if (cfg->spatial_block < 1)
-        rc = st_err_set(err, ST_EINVAL, "spatial_block = %d: must be >= 1", cfg->spatial_block);
-    else if (!(cfg->lognormal_sigma > 0 && cfg->lognormal_sigma <= 10))
-        rc = st_err_set(err, ST_EINVAL, "lognormal_sigma = %g: must be in (0, 10]",
-                        cfg->lognormal_sigma);
-    else if ((int)cfg->grad_law < 0 || cfg->grad_law >= ST_LAW_COUNT)
-        rc = st_err_set(err, ST_EINVAL,
-                        "grad_law = %d: must be one of normal (0), laplace (1), lognormal (2)",
-                        (int)cfg->grad_law);
-    return rc;
-}
 
 void st_layer_masks_init(st_layer_masks *m)
 {

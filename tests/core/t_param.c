@@ -586,6 +586,21 @@ static void test_sparsity(void)
            cfg.relu_density == 0.5 && cfg.channel_cv == 0 && cfg.spatial_corr == 0 &&
            cfg.spatial_block == 4,
        "param-9.2 default point gives the sparsity model's defaults");
+
+    {
+        st_err e;
+        int rc;
+        st_err_clear(&e);
+        rc = st_param_check(st_param_find("pe_rows"), 0, &e);
+        ok(rc == ST_EINVAL && !strcmp(e.msg, "pe_rows = 0: must be in [1, 4096]"),
+           "param-9.3 st_param_check: \"%s\"", e.msg);
+        st_err_clear(&e);
+        rc = st_param_check(NULL, 1, &e);
+        ok(rc == ST_EINVAL && !strcmp(e.msg, "parameter row is NULL"),
+           "param-9.4 st_param_check of a NULL row: \"%s\"", e.msg);
+        ok(st_param_check(st_param_find("sync"), 1, NULL) == ST_OK,
+           "param-9.5 st_param_check accepts a value in range");
+    }
 }
 
 /* --------------------------------------------------------------------------- docs */
