@@ -13,8 +13,8 @@
 
 const char *st_order_name(int order)
 {
-    static const char *const names[ST_ORD_END] = {
-        "-", "stream", "weights", "weights+batch", "dz", "act", "dz+batch", "act+batch"};
+    static const char *const names[ST_ORD_END] = {"-",  "stream", "weights",  "weights+batch",
+                                                  "dz", "act",    "dz+batch", "act+batch"};
     return order > 0 && order < ST_ORD_END ? names[order] : "-";
 }
 
@@ -127,8 +127,8 @@ typedef struct rsize {
     double *wct;        /* nct: bits of each channel tile's weights */
     double *out;        /* nct x nsp: bits of each visit's outputs */
     double wsum, imgsum;
-    int kb;             /* channel tiles whose weights fit in half of ch1 together */
-    int ks;             /* spatial tiles whose windows fit in half of ch0 together */
+    int kb; /* channel tiles whose weights fit in half of ch1 together */
+    int ks; /* spatial tiles whose windows fit in half of ch0 together */
 } rsize;
 
 /*
@@ -334,7 +334,8 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
 {
     const st_ledger *lg = z->lg;
     int B = lg->B, nct = lg->nct, nsp = lg->nsp;
-    int batch = o == ST_ORD_DZ_B || o == ST_ORD_ACT_B, h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
+    int batch = o == ST_ORD_DZ_B || o == ST_ORD_ACT_B,
+        h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
     int n_h = h ? nsp : nct, n_o = h ? nct : nsp;
     int onchip = !batch && z->dwsum <= z->ch2;
     double cap[2] = {z->h0, z->h1}, mx = 0;
@@ -374,14 +375,15 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
                 fetch = 0;
                 if (!in[op * B + b]) {
                     in[op * B + b] = 1;
-                    bits += z->img[op][b], op ? (t.wr1 += z->imgw[op][b]) : (t.wr0 += z->imgw[op][b]);
+                    bits += z->img[op][b],
+                        op ? (t.wr1 += z->imgw[op][b]) : (t.wr0 += z->imgw[op][b]);
                 }
             } else if (held)
                 fetch = k == 0 || q == 0; /* at the block's first visit */
             else
                 /* the visiting tile stays across the block's held tiles */
-                fetch = i == lo || (batch ? z->sz[op][(size_t)B * nt + tile] : z->sz[op][bt]) >
-                                       cap[op];
+                fetch =
+                    i == lo || (batch ? z->sz[op][(size_t)B * nt + tile] : z->sz[op][bt]) > cap[op];
             if (fetch) {
                 bits += z->sz[op][bt];
                 if (op)

@@ -48,12 +48,12 @@ void st_geom_of(const st_layer *l, int batch, st_geom *g);
 
 /* How one phase of a layer is laid on the array and into the buffers. */
 typedef struct st_map {
-    int seg;        /* output positions per PE (FP, BP); OW for WG */
-    int pieces;     /* kernel rows longer than kreg_len are split in pieces */
-    int taps;       /* taps of a full piece */
-    uint64_t win;   /* FP, BP: positions of the streamed window of one channel */
-    double spill;   /* FP, BP: traffic factor of the streamed operand when that window
-                       does not fit in half of ch0 (every step fetches its rows) */
+    int seg;      /* output positions per PE (FP, BP); OW for WG */
+    int pieces;   /* kernel rows longer than kreg_len are split in pieces */
+    int taps;     /* taps of a full piece */
+    uint64_t win; /* FP, BP: positions of the streamed window of one channel */
+    double spill; /* FP, BP: traffic factor of the streamed operand when that window
+                     does not fit in half of ch0 (every step fetches its rows) */
 } st_map;
 
 /* Plan phase ph of layer l (geometry g) on pt. `compressed` says whether
@@ -162,5 +162,131 @@ void st_prune_rule_init(st_prune_rule *r, float tau);
  * the exact zeros of out. */
 uint64_t st_prune_apply(const st_prune_rule *r, const float *g, float *out, size_t n, uint64_t seed,
                         uint64_t stream, uint64_t first);
+
+/* ---------------------------------------------------- the engine's run */
+
+/* Integer division rounding down, and up, for any sign of a (b > 0). */
+static inline int st_floordiv(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static inline int st_ceildiv(int a, int b)
+{
+    return -st_floordiv(-a, b);
+}
+
+static inline int st_imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+static inline int st_imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/* Step timing of one tile. Lock-step: every PE waits for the slowest at
+ * every row step. FIFO: the operands of step s enter every PE's FIFO of
+ * `depth` entries when all PEs have a free slot, i.e. have finished step
+ * s - depth; a PE starts a step when it has finished the previous one and
+ * the step has arrived. */
+typedef struct st_timing {
+    int fifo, depth, npe;
+    long step;
+    uint64_t now, arrive;
+    uint64_t *fin;  /* npe */
+    uint64_t *hist; /* depth x npe finish times */
+} st_timing;
+
+/* What the kernels count of one tile (a unit of work of a phase). */
+typedef struct st_unit {
+    uint64_t cycles, work, rd0, pos0, rd1, pos1;
+    uint64_t npos, nz; /* streamed positions a tile fetches, and their non-zeros */
+} st_unit;
+
+/* The state of one simulation: the layer, phase and group being run, and
+ * the kernels' scratch space. */
+typedef struct st_run {
+    const st_point *pt;
+    const st_layer *l;
+    int li, pass;                  /* what is being run: for the sample's key */
+    int sampled;                   /* only sampled rows exist: estimate tile traffic */
+    int tm_keep;                   /* slices go on from the previous one's timing */
+    uint64_t tm_base;              /* the tile's time when this call began */
+    uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
+    struct st_sample *samples;     /* sampled fidelity: the sample of each group */
+    struct st_sample *sm;          /* the sample of the group being run, or NULL */
+    st_geom g;
+    st_map map;
+    st_timing tm;
+    uint32_t *cyc;
+    uint64_t *wa, *wb; /* scratch words of the inner loops */
+    size_t wa_cap, wb_cap;
+    st_unit *units;
+    size_t units_cap;
+    st_phase_stats *st;
+    st_ledger *lgs;                   /* per group, variant (run, dense) and phase */
+    st_ledger *lg;                    /* the one being filled, at image b */
+    int b, gi;                        /* and the group being run */
+    const double *aux_act, *aux_grad; /* the source's channel densities, or NULL */
+} st_run;
+
+/*
+ * The sample of a sampled layer. Its rows cost most (the sparsity model
+ * draws them, the engine turns them into bit rows), so the three phases
+ * share one sample of channels: a systematic sample of sample_fraction of
+ * the PE-column tiles of input channels (at least one) and of output
+ * channels (at least one), plus a partial last tile. Only the rows of the
+ * sampled channels are generated.
+ *   FP: every tile, the slices (input channels) of the sampled channels.
+ *   BP: the tiles of the sampled input-channel tiles, the slices (dZ
+ *       channels) of the sampled output channels.
+ *   WG: the tiles of the sampled output-channel tiles crossed with the
+ *       triple tiles (input channel, kernel row, piece) that lie inside the
+ *       sampled input channels, every slice (dZ row); triple tiles are added
+ *       (and their channels sampled) until every kind of triple tile (its
+ *       first kernel row and piece, and whether it is full) has one.
+ * A tile that is not simulated has the mean time of the simulated tiles of
+ * its stratum: the tiles with the same geometry (the same rows, segment and
+ * column count in BP, the same kind of triple tile and column count in WG).
+ */
+typedef struct st_sample {
+    uint8_t *cin, *cout; /* C, M: channels simulated, whose rows are generated */
+    uint8_t *ct, *mt;    /* tiles of Cc input, of Cc output channels simulated */
+    uint8_t *tt;         /* WG triple tiles simulated */
+} st_sample;
+
+/* What st_drive() simulates of a phase: the units flagged in u_on (NULL: all)
+ * and in each the slices flagged in s_on (NULL: all); a unit left out takes
+ * the mean of the simulated units of its stratum key(u) < nkeys. */
+typedef struct st_plan {
+    const uint8_t *u_on, *s_on;
+    size_t (*key)(const st_run *r, size_t u);
+    size_t nkeys;
+    /* What the work of each unit and slice is expected to be relative to
+     * the others (from the source's channel densities), or NULL: then the
+     * work of what is not simulated is estimated by ratio to it instead of
+     * by count. */
+    const double *u_aux, *s_aux;
+} st_plan;
+
+/* Simulate slices [s_lo, s_hi) of the reduction loop of tile unit u,
+ * adding cycles, work and reads to *acc. */
+typedef void (*st_slice_fn)(st_run *r, const void *ctx, size_t u, int s_lo, int s_hi, st_unit *acc);
+
+/* Free what a sample holds and zero it. */
+void st_sample_free(st_sample *sm);
+/* Flag with 1 a systematic sample, from a seeded offset (seed, stream), of
+ * fraction f (at least one) of the full ones of n tiles, and with 2 the
+ * last tile when partial_last says it is partial. */
+void st_sample_pick(uint8_t *on, int n, double f, int partial_last, uint64_t seed, uint64_t stream);
+/* Make the sample of group gi of the layer r runs, for its current pass;
+ * 0 or ST_ENOMEM. */
+int st_sample_make(st_run *r, int gi, st_sample *sm);
+/* Run the n units of a phase, each a reduction over n_slices slices that
+ * fn simulates, into r->units: all of them (exact fidelity, or no plan),
+ * or what pl asks for, the rest estimated (sample.c). 0 or ST_ENOMEM. */
+int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx, const st_plan *pl);
 
 #endif

@@ -65,8 +65,8 @@ st_store st_store_pick(const st_point *pt, int compressed, uint64_t n, uint64_t 
 static double worst_bits(const st_point *pt, uint64_t n, int compressed)
 {
     st_store s = !compressed || pt->format == ST_FMT_AUTO ? ST_STORE_DENSE
-                 : pt->format == ST_FMT_OFFSET           ? ST_STORE_OFFSET
-                                                         : ST_STORE_BITMAP;
+                 : pt->format == ST_FMT_OFFSET            ? ST_STORE_OFFSET
+                                                          : ST_STORE_BITMAP;
     return st_store_bits(pt, s, n, n);
 }
 

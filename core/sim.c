@@ -1,9 +1,11 @@
 /*
- * sim.c - the cycle-level engine: steps every tile of every phase through
- * the PE array, one row step at a time, counts the useful MACs each PE
- * issues from the actual zero positions, applies the synchronisation policy
- * (lock-step or FIFO-decoupled PEs) and overlaps DRAM transfers with
- * compute. Tiling and buffer fit are in map.c, bit counting in bitrow.c.
+ * sim.c - the cycle-level engine's phase kernels: steps every tile of every
+ * phase through the PE array, one row step at a time, counts the useful
+ * MACs each PE issues from the actual zero positions and applies the
+ * synchronisation policy (lock-step or FIFO-decoupled PEs); each tile
+ * visit's events go into a ledger. What the visits move and cost is
+ * cost.c's, which tiles a sampled run simulates sample.c's, the tiling
+ * map.c's, bit counting bitrow.c's.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -161,42 +163,16 @@ static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
     return n;
 }
 
-static int floordiv(int a, int b)
-{
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
-}
-
-static int ceildiv(int a, int b)
-{
-    return -floordiv(-a, b);
-}
-
-static int imin(int a, int b)
-{
-    return a < b ? a : b;
-}
-
-static int imax(int a, int b)
-{
-    return a > b ? a : b;
-}
-
 /* ---------------------------------------------------------------- timing */
 
-/* Step timing of one tile. Lock-step: every PE waits for the slowest at
- * every row step. FIFO: the operands of step s enter every PE's FIFO of
- * `depth` entries when all PEs have a free slot, i.e. have finished step
- * s - depth; a PE starts a step when it has finished the previous one and
- * the step has arrived. */
-typedef struct timing {
-    int fifo, depth, npe;
-    long step;
-    uint64_t now, arrive;
-    uint64_t *fin;  /* npe */
-    uint64_t *hist; /* depth x npe finish times */
-} timing;
+static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
+{
+    /* the work of one PE in one step fits 32 bits (taps x segment) */
+    uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
+    return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
+}
 
-static int tm_init(timing *t, const st_point *pt, int max_pe)
+static int tm_init(st_timing *t, const st_point *pt, int max_pe)
 {
     memset(t, 0, sizeof *t);
     t->fifo = pt->sync == ST_SYNC_FIFO;
@@ -206,14 +182,14 @@ static int tm_init(timing *t, const st_point *pt, int max_pe)
     return (!t->fin || (t->fifo && !t->hist)) ? ST_ENOMEM : 0;
 }
 
-static void tm_fini(timing *t)
+static void tm_fini(st_timing *t)
 {
     free(t->fin);
     free(t->hist);
     t->fin = t->hist = NULL;
 }
 
-static void tm_begin(timing *t, int npe)
+static void tm_begin(st_timing *t, int npe)
 {
     t->npe = npe;
     t->step = 0;
@@ -223,7 +199,7 @@ static void tm_begin(timing *t, int npe)
         memset(t->hist, 0, (size_t)npe * t->depth * sizeof *t->hist);
 }
 
-static void tm_step(timing *t, const uint32_t *cyc)
+static void tm_step(st_timing *t, const uint32_t *cyc)
 {
     if (!t->fifo) {
         uint32_t mx = 0;
@@ -246,7 +222,7 @@ static void tm_step(timing *t, const uint32_t *cyc)
     t->step++;
 }
 
-static uint64_t tm_end(const timing *t)
+static uint64_t tm_end(const st_timing *t)
 {
     uint64_t mx = 0;
 
@@ -266,47 +242,10 @@ typedef struct pass_masks {
 
 /* --------------------------------------------------------- the run state */
 
-typedef struct unit {
-    uint64_t cycles, work, rd0, pos0, rd1, pos1;
-    uint64_t npos, nz; /* streamed positions a tile fetches, and their non-zeros */
-} unit;
-
-typedef struct run {
-    const st_point *pt;
-    const st_layer *l;
-    int li, pass;                  /* what is being run: for the sample's key */
-    int sampled;                   /* only sampled rows exist: estimate tile traffic */
-    int tm_keep;                   /* slices go on from the previous one's timing */
-    uint64_t tm_base;              /* the tile's time when this call began */
-    uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
-    struct sample *samples;        /* sampled fidelity: the sample of each group */
-    struct sample *sm;             /* the sample of the group being run, or NULL */
-    st_geom g;
-    st_map map;
-    timing tm;
-    uint32_t *cyc;
-    uint64_t *wa, *wb; /* scratch words of the inner loops */
-    size_t wa_cap, wb_cap;
-    unit *units;
-    size_t units_cap;
-    st_phase_stats *st;
-    st_ledger *lgs; /* per group, variant (run, dense) and phase */
-    st_ledger *lg;  /* the one being filled, at image b */
-    int b, gi;      /* and the group being run */
-    const double *aux_act, *aux_grad; /* the source's channel densities, or NULL */
-} run;
-
-static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
-{
-    /* the work of one PE in one step fits 32 bits (taps x segment) */
-    uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
-    return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
-}
-
 /* A slice function starts timing a tile of npe PEs, unless r->tm_keep says
  * that it goes on from the slices before (the same tile, the next slice),
  * and ends with what its steps added to the tile's time. */
-static void tm_open(run *r, int npe)
+static void tm_open(st_run *r, int npe)
 {
     if (!r->tm_keep) {
         tm_begin(&r->tm, npe);
@@ -314,250 +253,12 @@ static void tm_open(run *r, int npe)
     }
 }
 
-static uint64_t tm_close(run *r)
+static uint64_t tm_close(st_run *r)
 {
     uint64_t end = tm_end(&r->tm), add = end - r->tm_base;
 
     r->tm_base = end;
     return add;
-}
-
-/* Simulate slices [s_lo, s_hi) of the reduction loop of tile unit u,
- * adding cycles, work and reads to *acc. */
-typedef void (*slice_fn)(run *r, const void *ctx, size_t u, int s_lo, int s_hi, unit *acc);
-
-/*
- * The sample of a sampled layer. Its rows cost most (the sparsity model
- * draws them, the engine turns them into bit rows), so the three phases
- * share one sample of channels: a systematic sample of sample_fraction of
- * the PE-column tiles of input channels (at least one) and of output
- * channels (at least one), plus a partial last tile. Only the rows of the
- * sampled channels are generated.
- *   FP: every tile, the slices (input channels) of the sampled channels.
- *   BP: the tiles of the sampled input-channel tiles, the slices (dZ
- *       channels) of the sampled output channels.
- *   WG: the tiles of the sampled output-channel tiles crossed with the
- *       triple tiles (input channel, kernel row, piece) that lie inside the
- *       sampled input channels, every slice (dZ row); triple tiles are added
- *       (and their channels sampled) until every kind of triple tile (its
- *       first kernel row and piece, and whether it is full) has one.
- * A tile that is not simulated has the mean time of the simulated tiles of
- * its stratum: the tiles with the same geometry (the same rows, segment and
- * column count in BP, the same kind of triple tile and column count in WG).
- */
-typedef struct sample {
-    uint8_t *cin, *cout; /* C, M: channels simulated, whose rows are generated */
-    uint8_t *ct, *mt;    /* tiles of Cc input, of Cc output channels simulated */
-    uint8_t *tt;         /* WG triple tiles simulated */
-} sample;
-
-static void sample_free(sample *sm)
-{
-    free(sm->cin), free(sm->cout), free(sm->ct), free(sm->mt), free(sm->tt);
-    memset(sm, 0, sizeof *sm);
-}
-
-/* Flag with 1 a systematic sample, from a seeded offset, of fraction f (at
- * least one) of the full ones of n tiles, and with 2 the last tile when it
- * is partial: it is always simulated, and stands for itself alone. */
-static void pick_tiles(uint8_t *on, int n, double f, int partial_last, uint64_t seed,
-                       uint64_t stream)
-{
-    int nf = n - (partial_last != 0), k = (int)ceil(f * nf);
-
-    memset(on, 0, (size_t)n);
-    if (nf > 0) {
-        double step, off;
-        k = k < 1 ? 1 : k > nf ? nf : k;
-        step = (double)nf / k;
-        off = st_rng_uniform(seed, stream, 0) * step;
-        for (int j = 0; j < k; j++) {
-            int i = (int)(off + j * step);
-            on[i < nf ? i : nf - 1] = 1;
-        }
-    }
-    if (partial_last)
-        on[n - 1] = 2;
-}
-
-/* The sample of group gi of the layer r runs, for its current pass. */
-static int sample_make(run *r, int gi, sample *sm)
-{
-    const st_point *pt = r->pt;
-    const st_geom *g = &r->g;
-    int R = pt->pe_rows, Cc = pt->pe_cols, rc;
-    int nct = ceildiv(g->C, Cc), nmt = ceildiv(g->M, Cc), pieces, khp, ntrip, ntt;
-    uint64_t seed = (uint64_t)pt->seed;
-    uint8_t *seen;
-
-    if ((rc = st_map_plan(r->l, g, pt, ST_WG, 0, &r->map, NULL)) != 0)
-        return rc;
-    pieces = r->map.pieces, khp = g->KH * pieces, ntrip = g->C * khp, ntt = ceildiv(ntrip, R);
-    sample_free(sm);
-    sm->cin = calloc((size_t)g->C, 1), sm->cout = calloc((size_t)g->M, 1);
-    sm->ct = malloc((size_t)nct), sm->mt = malloc((size_t)nmt);
-    sm->tt = calloc((size_t)ntt, 1);
-    seen = calloc((size_t)khp * 2, 1); /* kinds of triple tile covered */
-    if (!sm->cin || !sm->cout || !sm->ct || !sm->mt || !sm->tt || !seen) {
-        free(seen);
-        return ST_ENOMEM;
-    }
-    pick_tiles(sm->ct, nct, pt->sample_fraction, g->C % Cc != 0, seed,
-               ST_RNG_STREAM(r->li, r->pass, 0x60 + 2 * gi));
-    pick_tiles(sm->mt, nmt, pt->sample_fraction, g->M % Cc != 0, seed,
-               ST_RNG_STREAM(r->li, r->pass, 0x61 + 2 * gi));
-    for (int c = 0; c < g->C; c++)
-        sm->cin[c] = sm->ct[c / Cc];
-    for (int m = 0; m < g->M; m++)
-        sm->cout[m] = sm->mt[m / Cc];
-    /* Triple tiles inside the sampled channels, then one of each kind
-     * still missing, searched from the first sampled channel on. A triple
-     * tile t holds triples [t R, min((t + 1) R, ntrip)), of channels
-     * [t R / khp, (min((t + 1) R, ntrip) - 1) / khp]. */
-    for (int round = 0; round < 2; round++) {
-        int start = 0;
-        while (round == 1 && start < nct && !sm->ct[start])
-            start++;
-        start = round == 1 ? start * Cc * khp / R : 0;
-        for (int j = 0; j < ntt; j++) {
-            int t = (start + j) % ntt, last = imin((t + 1) * R, ntrip) - 1;
-            int kind = (t * R) % khp * 2 + (last < (t + 1) * R - 1), inside = 1;
-            for (int c = t * R / khp; c <= last / khp && inside; c++)
-                inside = sm->cin[c];
-            if (round == 0 ? !inside : seen[kind])
-                continue;
-            seen[kind] = 1;
-            sm->tt[t] = 1;
-            for (int c = t * R / khp; c <= last / khp; c++)
-                sm->cin[c] = sm->cin[c] ? sm->cin[c] : 1;
-        }
-    }
-    free(seen);
-    return 0;
-}
-
-/* What drive() simulates of a phase: the units flagged in u_on (NULL: all)
- * and in each the slices flagged in s_on (NULL: all); a unit left out takes
- * the mean of the simulated units of its stratum key(u) < nkeys. */
-typedef struct plan {
-    const uint8_t *u_on, *s_on;
-    size_t (*key)(const run *r, size_t u);
-    size_t nkeys;
-    /* What the work of each unit and slice is expected to be relative to
-     * the others (from the source's channel densities), or NULL: then the
-     * work of what is not simulated is estimated by ratio to it instead of
-     * by count. */
-    const double *u_aux, *s_aux;
-} plan;
-
-/* Per stratum: simulated units and the sums of their estimates. */
-typedef struct stratum {
-    double n, sampled, c, w, r0, r1, p0, p1, ax;
-} stratum;
-
-/* Add b to a. */
-static void unit_add(unit *a, const unit *b)
-{
-    a->cycles += b->cycles, a->work += b->work;
-    a->rd0 += b->rd0, a->rd1 += b->rd1;
-    a->pos0 += b->pos0, a->pos1 += b->pos1;
-}
-
-/*
- * Run the units of a phase. Exact fidelity (or no plan) simulates every
- * unit's whole reduction loop. Otherwise a unit that is simulated has its
- * flagged slices run in order, each timed as what it adds to the unit's
- * time (the timing state goes on across the slices not simulated). A slice
- * flagged 2 stands for itself alone; the n_s slices flagged 1 or not
- * flagged are estimated as n_s times the mean of those flagged 1 (their
- * MACs by ratio to the slices' s_aux when there is one). Lock-step time is
- * a sum over steps, so this is unbiased. With FIFO-decoupled PEs work
- * carries over between slices and the unit starts with empty FIFOs: its
- * first slices, until 4 x fifo_depth steps have run (at most half of
- * them), stand for the first slices of the tile, each for itself. A unit
- * not simulated takes the mean of the simulated units of its stratum (its
- * MACs by ratio to u_aux when there is one).
- */
-static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, const plan *pl)
-{
-    size_t nk;
-    stratum *sk;
-    double s_aux_all = 0;
-    int n_flag = 0, n_s = n_slices;
-
-    if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
-        for (size_t u = 0; u < n; u++)
-            fn(r, ctx, u, 0, n_slices, &r->units[u]);
-        return 0;
-    }
-    for (int s = 0; s < n_slices; s++) {
-        n_flag += !pl->s_on || pl->s_on[s] == 1;
-        n_s -= pl->s_on && pl->s_on[s] == 2;
-        if (pl->s_aux && !(pl->s_on && pl->s_on[s] == 2))
-            s_aux_all += pl->s_aux[s];
-    }
-    nk = pl->key ? pl->nkeys : 1;
-    if (!(sk = calloc(nk, sizeof *sk)))
-        return ST_ENOMEM;
-    for (size_t u = 0; u < n; u++) {
-        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
-        int cnt = 0, nw = 0, cap = r->tm.fifo ? n_flag / 2 : 0;
-        double f, fw, a_warm = 0, a_cnt = 0;
-
-        if (pl->u_on && !pl->u_on[u])
-            continue;
-        r->tm_keep = 0;
-        for (int s = 0; s < n_slices; s++) {
-            unit one = {0};
-            if (pl->s_on && !pl->s_on[s])
-                continue;
-            fn(r, ctx, u, s, s + 1, &one);
-            r->tm_keep = 1;
-            if (pl->s_on && pl->s_on[s] == 2) {
-                unit_add(&fix, &one);
-            } else if (nw < cap && r->tm.step < 4L * r->tm.depth) {
-                unit_add(&fix, &one); /* warm-up */
-                nw++;
-                a_warm += pl->s_aux ? pl->s_aux[s] : 0;
-            } else {
-                unit_add(&smp, &one);
-                a_cnt += pl->s_aux ? pl->s_aux[s] : 0;
-                cnt++;
-            }
-        }
-        r->tm_keep = 0;
-        f = cnt ? (double)(n_s - nw) / cnt : 0;
-        /* MACs follow the densities of the slices: a ratio to them */
-        fw = pl->s_aux && a_cnt > 0 ? (s_aux_all - a_warm) / a_cnt : f;
-        un->cycles = fix.cycles + (uint64_t)llround((double)smp.cycles * f);
-        un->work = fix.work + (uint64_t)llround((double)smp.work * fw);
-        un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
-        un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
-        un->pos0 = fix.pos0 + (uint64_t)llround((double)smp.pos0 * f);
-        un->pos1 = fix.pos1 + (uint64_t)llround((double)smp.pos1 * f);
-        h->sampled++;
-        h->c += (double)un->cycles;
-        h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
-        h->ax += pl->u_aux ? pl->u_aux[u] : 0;
-        h->p0 += (double)un->pos0, h->p1 += (double)un->pos1;
-    }
-    /* Units not simulated: the sample gives every stratum a simulated unit. */
-    for (size_t u = 0; u < n; u++) {
-        const stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        unit *un = &r->units[u];
-        if (!pl->u_on || pl->u_on[u] || h->sampled == 0)
-            continue;
-        un->cycles = (uint64_t)llround(h->c / h->sampled);
-        un->work = (uint64_t)llround(pl->u_aux && h->ax > 0 ? h->w * pl->u_aux[u] / h->ax
-                                                            : h->w / h->sampled);
-        un->rd0 = (uint64_t)llround(h->r0 / h->sampled);
-        un->rd1 = (uint64_t)llround(h->r1 / h->sampled);
-        un->pos0 = (uint64_t)llround(h->p0 / h->sampled);
-        un->pos1 = (uint64_t)llround(h->p1 / h->sampled);
-    }
-    free(sk);
-    return 0;
 }
 
 static int words_reserve(uint64_t **buf, size_t *cap, size_t n)
@@ -580,10 +281,10 @@ static inline uint64_t and_count(const uint64_t *a, const uint64_t *b, int nw)
     return n;
 }
 
-static int units_reserve(run *r, size_t n)
+static int units_reserve(st_run *r, size_t n)
 {
     if (n > r->units_cap) {
-        unit *u = realloc(r->units, n * sizeof *u);
+        st_unit *u = realloc(r->units, n * sizeof *u);
         if (!u)
             return ST_ENOMEM;
         r->units = u;
@@ -595,13 +296,13 @@ static int units_reserve(run *r, size_t n)
 
 /* Work of one kernel-row piece in FP: taps [k0, k1) of output positions
  * [lo, hi) against input row `row` of X. */
-static uint64_t fp_work(const run *r, const rowset *X, int c, int ih, int k0, int k1, int lo,
+static uint64_t fp_work(const st_run *r, const rowset *X, int c, int ih, int k0, int k1, int lo,
                         int hi)
 {
     uint64_t w = 0;
 
     for (int kw = k0; kw < k1; kw++) {
-        int d = kw - r->g.PL, t = floordiv(d, r->g.SW), ph = d - t * r->g.SW;
+        int d = kw - r->g.PL, t = st_floordiv(d, r->g.SW), ph = d - t * r->g.SW;
         w += st_bits_count(rs_row(X, c, ih, ph), X->plen, lo + t, hi + t);
     }
     return w;
@@ -609,7 +310,7 @@ static uint64_t fp_work(const run *r, const rowset *X, int c, int ih, int k0, in
 
 /* The ledger of the phase being run (r->lg), allocated at its first image
  * for visits of nct channel tiles x nsp spatial tiles. */
-static int ledger_open(run *r, int wg, int nct, int nsp)
+static int ledger_open(st_run *r, int wg, int nct, int nsp)
 {
     if (r->lg->v)
         return 0;
@@ -619,7 +320,7 @@ static int ledger_open(run *r, int wg, int nct, int nsp)
 /* Record unit un as the visit (r->b, c, s); its work and second-operand
  * reads count `mul` times (FP: the same tile for every output channel of
  * the channel tile). */
-static void visit_set(run *r, int c, int s, const unit *un, uint64_t mul)
+static void visit_set(st_run *r, int c, int s, const st_unit *un, uint64_t mul)
 {
     st_ledger *lg = r->lg;
     st_visit *v = &lg->v[((size_t)r->b * lg->nct + c) * lg->nsp + s];
@@ -632,7 +333,7 @@ static void visit_set(run *r, int c, int s, const unit *un, uint64_t mul)
 
 /* Non-zeros of a tensor of n positions whose rows were built into rs: all
  * of them counted, or, for a sampled run, estimated from the rows built. */
-static uint64_t tensor_nz(const run *r, const rowset *rs, uint64_t n)
+static uint64_t tensor_nz(const st_run *r, const rowset *rs, uint64_t n)
 {
     return r->sampled ? (uint64_t)llround((double)n * rs_density(rs)) : rs->ones;
 }
@@ -641,29 +342,29 @@ static uint64_t tensor_nz(const run *r, const rowset *rs, uint64_t n)
 
 /* FP steps of input channels [c_lo, c_hi) in tile unit u (a block of
  * output rows and a segment; the same for every output-channel tile). */
-static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit *un)
+static void slice_fp(st_run *r, const void *ctx, size_t u, int c_lo, int c_hi, st_unit *un)
 {
     const rowset *X = ctx;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    int R = pt->pe_rows, seg = r->map.seg, taps = r->map.taps, nseg = ceildiv(g->OW, seg);
+    int R = pt->pe_rows, seg = r->map.seg, taps = r->map.taps, nseg = st_ceildiv(g->OW, seg);
     int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
-    int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
+    int Ract = st_imin(R, g->OH - oh0), o_hi = st_imin(o_lo + seg, g->OW);
     int iw_lo = o_lo * g->SW - g->PL, iw_hi = (o_hi - 1) * g->SW - g->PL + g->KW;
 
     tm_open(r, Ract);
     for (int c = c_lo; c < c_hi; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
-                int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
                 for (int i = 0; i < Ract; i++) {
                     int ih = (oh0 + i) * g->SH + kh - g->PT;
                     uint64_t w = 0;
                     if (ih >= 0 && ih < g->IH) {
-                        int lo = imax(iw_lo + k0, 0), hi = imin(iw_hi - (g->KW - k1), g->IW);
+                        int lo = st_imax(iw_lo + k0, 0), hi = st_imin(iw_hi - (g->KW - k1), g->IW);
                         w = fp_work(r, X, c, ih, k0, k1, o_lo, o_hi);
                         un->rd0 += rs_count(X, c, ih, lo, hi);
-                        un->pos0 += (uint64_t)imax(hi - lo, 0);
+                        un->pos0 += (uint64_t)st_imax(hi - lo, 0);
                     }
                     un->work += w;
                     r->cyc[i] = pe_cycles(pt, w);
@@ -678,21 +379,22 @@ static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit
 /* Forward phase of one pass and group. PE rows take successive output
  * rows, PE columns output channels; an input row is broadcast along a PE
  * row, so in FP the work of a step is the same for every column. */
-static int run_fp(run *r, const rowset *X, int compressed)
+static int run_fp(st_run *r, const rowset *X, int compressed)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg;
-    int nrt = ceildiv(g->OH, R), nseg = ceildiv(g->OW, seg), nmt = ceildiv(g->M, Cc);
+    int nrt = st_ceildiv(g->OH, R), nseg = st_ceildiv(g->OW, seg), nmt = st_ceildiv(g->M, Cc);
     size_t n = (size_t)nrt * nseg;
     st_ledger *lg = r->lg;
     int rc;
 
-    plan pl = {NULL, r->sm ? r->sm->cin : NULL, NULL, 0, NULL,
-               compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL};
+    st_plan pl = {NULL, r->sm ? r->sm->cin : NULL,
+                  NULL, 0,
+                  NULL, compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL};
 
     if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
-        (rc = drive(r, n, g->C, slice_fp, X, &pl)) != 0)
+        (rc = st_drive(r, n, g->C, slice_fp, X, &pl)) != 0)
         return rc;
     lg->skip0 = compressed;
     lg->skip_out = compressed && (r->l->post & ST_OP_RELU);
@@ -704,15 +406,15 @@ static int run_fp(run *r, const rowset *X, int compressed)
      * every output-channel tile. */
     for (size_t u = 0; u < n; u++) {
         int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
-        int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
-        int ih_lo = imax(oh0 * g->SH - g->PT, 0);
-        int ih_hi = imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
-        int iw_lo = imax(o_lo * g->SW - g->PL, 0);
-        int iw_hi = imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
+        int Ract = st_imin(R, g->OH - oh0), o_hi = st_imin(o_lo + seg, g->OW);
+        int ih_lo = st_imax(oh0 * g->SH - g->PT, 0);
+        int ih_hi = st_imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
+        int iw_lo = st_imax(o_lo * g->SW - g->PL, 0);
+        int iw_hi = st_imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
         size_t bs = (size_t)r->b * n + u;
-        unit *un = &r->units[u];
+        st_unit *un = &r->units[u];
 
-        lg->n0[bs] = (uint64_t)g->C * (uint64_t)imax(ih_hi - ih_lo, 0) * (iw_hi - iw_lo);
+        lg->n0[bs] = (uint64_t)g->C * (uint64_t)st_imax(ih_hi - ih_lo, 0) * (iw_hi - iw_lo);
         if (r->sampled)
             lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(X));
         else
@@ -720,13 +422,13 @@ static int run_fp(run *r, const rowset *X, int compressed)
                 for (int ih = ih_lo; ih < ih_hi; ih++)
                     lg->z0[bs] += rs_count(X, c, ih, iw_lo, iw_hi);
         for (int mt = 0; mt < nmt; mt++) {
-            int Mc = imin(Cc, g->M - mt * Cc);
+            int Mc = st_imin(Cc, g->M - mt * Cc);
             visit_set(r, mt, (int)u, un, (uint64_t)Mc);
             lg->outs[(size_t)mt * n + u] = (uint64_t)Ract * Mc * (o_hi - o_lo);
         }
     }
     for (int mt = 0; mt < nmt; mt++)
-        lg->n1[mt] = (uint64_t)imin(Cc, g->M - mt * Cc) * g->C * g->KH * g->KW;
+        lg->n1[mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc) * g->C * g->KH * g->KW;
     return 0;
 }
 
@@ -740,20 +442,21 @@ typedef struct bp_ctx {
 
 /* BP steps of dZ channels [m_lo, m_hi) in tile unit u (dA channels x dA
  * rows x a segment). */
-static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit *un)
+static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, st_unit *un)
 {
     const bp_ctx *cx = ctx;
     const rowset *DZ = cx->DZ, *OM = cx->OM;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
-    int nrt = ceildiv(g->IH, R), nseg = ceildiv(g->IW, seg), nw = cx->nw, SW = g->SW;
+    int nrt = st_ceildiv(g->IH, R), nseg = st_ceildiv(g->IW, seg), nw = cx->nw, SW = g->SW;
     int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
     int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
-    int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
+    int Cact = st_imin(Cc, g->C - c0), Ract = st_imin(R, g->IH - ih0),
+        i_hi = st_imin(i_lo + seg, g->IW);
     int ncol = cx->out_skip ? Cact : 1;
-    int ow_lo = imax(ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-    int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+    int ow_lo = st_imax(st_ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+    int ow_hi = st_imin(st_floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
     uint64_t wsum = 0;
 
     /* The output bitmap of every PE, per stride phase, for the tile (still
@@ -761,7 +464,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
     for (int i = 0; i < Ract && !r->tm_keep; i++)
         for (int j = 0; j < ncol; j++)
             for (int ph = 0; ph < SW; ph++) {
-                int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                 uint64_t *dst = r->wa + (((size_t)i * ncol + j) * SW + ph) * nw;
                 if (u_hi > u_lo)
                     st_bits_extract(rs_row(OM, c0 + j, ih0 + i, ph), OM->plen, u_lo, u_hi - u_lo,
@@ -773,7 +476,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
     for (int m = m_lo; m < m_hi; m++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
-                int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
                 for (int i = 0; i < Ract; i++) {
                     int num = ih0 + i + g->PT - kh, oh = num / g->SH;
                     int ok = num >= 0 && num % g->SH == 0 && oh < g->OH;
@@ -785,11 +488,11 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                     }
                     dz = rs_row(DZ, m, oh, 0);
                     un->rd0 += rs_count(DZ, m, oh, ow_lo, ow_hi);
-                    un->pos0 += (uint64_t)imax(ow_hi - ow_lo, 0);
+                    un->pos0 += (uint64_t)st_imax(ow_hi - ow_lo, 0);
                     /* dZ shifted under each tap of the piece */
                     for (int kw = k0; kw < k1; kw++) {
-                        int d = kw - g->PL, t = floordiv(d, SW), ph = d - t * SW;
-                        int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                        int d = kw - g->PL, t = st_floordiv(d, SW), ph = d - t * SW;
+                        int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                         uint64_t *dst = r->wb + (size_t)(kw - k0) * nw;
                         if (u_hi > u_lo)
                             st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo, dst);
@@ -829,10 +532,10 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
 
 /* Stratum of BP unit u: its rows and segment, and whether its channel
  * tile is partial. */
-static size_t bp_key(const run *r, size_t u)
+static size_t bp_key(const st_run *r, size_t u)
 {
     const st_geom *g = &r->g;
-    size_t rs = (size_t)ceildiv(g->IH, r->pt->pe_rows) * ceildiv(g->IW, r->map.seg);
+    size_t rs = (size_t)st_ceildiv(g->IH, r->pt->pe_rows) * st_ceildiv(g->IW, r->map.seg);
     int c0 = (int)(u / rs) * r->pt->pe_cols;
 
     return u % rs + (g->C - c0 < r->pt->pe_cols ? rs : 0);
@@ -842,12 +545,12 @@ static size_t bp_key(const run *r, size_t u)
  * successive dA rows, PE columns dA channels; a dZ row is broadcast along a
  * PE row. With the output bitmap, a PE skips the dA positions whose
  * activation was zero, so columns differ. */
-static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
+static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
-    int nct = ceildiv(g->C, Cc), nrt = ceildiv(g->IH, R), nseg = ceildiv(g->IW, seg);
+    int nct = st_ceildiv(g->C, Cc), nrt = st_ceildiv(g->IH, R), nseg = st_ceildiv(g->IW, seg);
     size_t n = (size_t)nct * nrt * nseg, nsp = (size_t)nrt * nseg;
     st_ledger *lg = r->lg;
     int rc;
@@ -864,7 +567,7 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     if (!cx.tap_ph)
         return ST_ENOMEM;
     for (int kw = 0; kw < g->KW; kw++)
-        cx.tap_ph[kw] = (kw - g->PL) - floordiv(kw - g->PL, g->SW) * g->SW;
+        cx.tap_ph[kw] = (kw - g->PL) - st_floordiv(kw - g->PL, g->SW) * g->SW;
     if ((rc = words_reserve(&r->wa, &r->wa_cap, (size_t)R * Cc * g->SW * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0) {
         free(cx.tap_ph);
@@ -881,14 +584,16 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
             int c0 = (int)(u / nsp) * Cc;
             u_on[u] = r->sm->ct[u / nsp];
             /* what the output bitmap lets through: the tile's channel densities */
-            for (int c = c0; aa && c < imin(c0 + Cc, g->C); c++)
+            for (int c = c0; aa && c < st_imin(c0 + Cc, g->C); c++)
                 u_aux[u] += aa[c];
         }
     }
     {
-        plan pl = {u_on, r->sm ? r->sm->cout : NULL, bp_key, 2 * (size_t)nrt * nseg, u_aux,
-                   compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL};
-        rc = drive(r, n, g->M, slice_bp, &cx, &pl);
+        st_plan pl = {
+            u_on,   r->sm ? r->sm->cout : NULL,
+            bp_key, 2 * (size_t)nrt * nseg,
+            u_aux,  compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL};
+        rc = st_drive(r, n, g->M, slice_bp, &cx, &pl);
     }
     free(cx.tap_ph);
     free(u_on);
@@ -904,7 +609,8 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     for (size_t u = 0; u < n; u++) {
         int ct = (int)(u / nsp), c0 = ct * Cc, sp = (int)(u % nsp);
         int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
-        int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
+        int Cact = st_imin(Cc, g->C - c0), Ract = st_imin(R, g->IH - ih0),
+            i_hi = st_imin(i_lo + seg, g->IW);
         size_t bs = (size_t)r->b * nsp + sp;
 
         visit_set(r, ct, sp, &r->units[u], 1);
@@ -915,12 +621,12 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
             continue;
         /* the dZ window of the spatial tile, every dZ channel */
         {
-            int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
-            int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
-            int ow_lo = imax(ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-            int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
-            lg->n0[bs] = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) *
-                         (uint64_t)imax(ow_hi - ow_lo, 0);
+            int oh_lo = st_imax(st_ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
+            int oh_hi = st_imin(st_floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
+            int ow_lo = st_imax(st_ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+            int ow_hi = st_imin(st_floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+            lg->n0[bs] = (uint64_t)g->M * (uint64_t)st_imax(oh_hi - oh_lo, 0) *
+                         (uint64_t)st_imax(ow_hi - ow_lo, 0);
             if (r->sampled)
                 lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(DZ));
             else
@@ -940,17 +646,17 @@ typedef struct fcbp_ctx {
 
 /* FC input-gradient steps of dZ pieces [p_lo, p_hi) in tile unit u (a block
  * of dA positions x a block of images). */
-static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, unit *un)
+static void slice_fc_bp(st_run *r, const void *ctx, size_t u, int p_lo, int p_hi, st_unit *un)
 {
     const fcbp_ctx *cx = ctx;
     const st_point *pt = r->pt;
     int B = r->g.IH, N = r->g.IW, M = r->g.M, R = pt->pe_rows, Cc = pt->pe_cols;
-    int nrt = ceildiv(B, R), q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
-    int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
+    int nrt = st_ceildiv(B, R), q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
+    int Qc = st_imin(Cc, N - q0), Ract = st_imin(R, B - b0);
 
     tm_open(r, Ract * Qc);
     for (int p = p_lo; p < p_hi; p++) {
-        int k0 = p * cx->taps, k1 = imin(k0 + cx->taps, M);
+        int k0 = p * cx->taps, k1 = st_imin(k0 + cx->taps, M);
         for (int i = 0; i < Ract; i++) {
             uint64_t z = st_bits_count(rs_row(cx->DZ, 0, b0 + i, 0), cx->DZ->plen, k0, k1);
             const uint8_t *act = cx->act + (size_t)(b0 + i) * N;
@@ -971,9 +677,9 @@ static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, u
 
 /* Stratum of FC input-gradient unit u: whether its tile of dA positions is
  * partial, whether its tile of images is. */
-static size_t fcbp_key(const run *r, size_t u)
+static size_t fcbp_key(const st_run *r, size_t u)
 {
-    int N = r->g.IW, B = r->g.IH, R = r->pt->pe_rows, Cc = r->pt->pe_cols, nrt = ceildiv(B, R);
+    int N = r->g.IW, B = r->g.IH, R = r->pt->pe_rows, Cc = r->pt->pe_cols, nrt = st_ceildiv(B, R);
     int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
 
     return (size_t)(N - q0 < Cc) + 2 * (size_t)(B - b0 < R);
@@ -983,12 +689,12 @@ static size_t fcbp_key(const run *r, size_t u)
  * product, so it maps like the forward one: PE columns take dA positions,
  * PE rows images, one step per kreg-long piece of the dZ vector. With the
  * output bitmap a PE skips a dA position whose activation was zero. */
-static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
+static int run_fc_bp(st_run *r, const pass_masks *pm, int s_bp, int s_out)
 {
     const st_point *pt = r->pt;
     int B = r->g.IH, N = r->g.IW, M = r->g.M;
-    int R = pt->pe_rows, Cc = pt->pe_cols, taps = imin(M, pt->kreg_len);
-    int pieces = ceildiv(M, taps), nqt = ceildiv(N, Cc), nrt = ceildiv(B, R);
+    int R = pt->pe_rows, Cc = pt->pe_cols, taps = st_imin(M, pt->kreg_len);
+    int pieces = st_ceildiv(M, taps), nqt = st_ceildiv(N, Cc), nrt = st_ceildiv(B, R);
     size_t n = (size_t)nqt * nrt;
     uint8_t *dzt = malloc((size_t)B * M), *u_on = NULL, *s_on = NULL;
     rowset DZ = {0};
@@ -1006,22 +712,22 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
-        plan pl = {NULL, NULL, fcbp_key, 4, NULL, NULL};
+        st_plan pl = {NULL, NULL, fcbp_key, 4, NULL, NULL};
         if (r->sm) {
             /* a sample of the tiles of dA positions and of the dZ pieces */
             if (!(u_on = malloc(n)) || !(s_on = malloc((size_t)pieces))) {
                 rc = ST_ENOMEM;
                 goto done;
             }
-            pick_tiles(u_on, (int)nqt, pt->sample_fraction, N % Cc != 0, (uint64_t)pt->seed,
-                       ST_RNG_STREAM(r->li, r->pass, 0x5e));
+            st_sample_pick(u_on, (int)nqt, pt->sample_fraction, N % Cc != 0, (uint64_t)pt->seed,
+                           ST_RNG_STREAM(r->li, r->pass, 0x5e));
             for (size_t u = n; u-- > 0;) /* from tiles of dA positions to units */
                 u_on[u] = u_on[u / nrt];
-            pick_tiles(s_on, pieces, pt->sample_fraction, M % taps != 0, (uint64_t)pt->seed,
-                       ST_RNG_STREAM(r->li, r->pass, 0x5f));
+            st_sample_pick(s_on, pieces, pt->sample_fraction, M % taps != 0, (uint64_t)pt->seed,
+                           ST_RNG_STREAM(r->li, r->pass, 0x5f));
             pl.u_on = u_on, pl.s_on = s_on;
         }
-        if ((rc = drive(r, n, pieces, slice_fc_bp, &cx, &pl)) != 0)
+        if ((rc = st_drive(r, n, pieces, slice_fc_bp, &cx, &pl)) != 0)
             goto done;
     }
 
@@ -1031,7 +737,7 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
     lg->img_z0[0] = DZ.ones;
     for (size_t u = 0; u < n; u++) {
         int qt = (int)(u / nrt), rt = (int)(u % nrt), q0 = qt * Cc, b0 = rt * R;
-        int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
+        int Qc = st_imin(Cc, N - q0), Ract = st_imin(R, B - b0);
 
         visit_set(r, qt, rt, &r->units[u], 1);
         lg->outs[u] = (uint64_t)Ract * Qc;
@@ -1060,16 +766,16 @@ typedef struct wg_ctx {
 
 /* WG steps of dZ rows [oh_lo, oh_hi) in tile unit u (a block of output
  * channels x a block of (channel, kernel row, piece) triples). */
-static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, unit *un)
+static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, st_unit *un)
 {
     const wg_ctx *cx = ctx;
     const rowset *DZ = cx->DZ, *A = cx->A;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
-    int ntrip = g->C * g->KH * pieces, nrt = ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
+    int ntrip = g->C * g->KH * pieces, nrt = st_ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
     int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-    int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+    int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0);
     int ncol = uni ? 1 : Mc;
 
     tm_open(r, Ract * ncol);
@@ -1082,7 +788,7 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
         }
         for (int i = 0; i < Ract; i++) {
             int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
-            int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+            int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
             if (ih < 0 || ih >= g->IH) {
                 for (int j = 0; j < ncol; j++)
                     r->cyc[i * ncol + j] = pe_cycles(pt, 0);
@@ -1092,7 +798,7 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
             un->pos1 += (uint64_t)g->IW;
             /* the activation row under each tap: A[ow * S + kw - P] */
             for (int kw = k0; kw < k1; kw++) {
-                int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
+                int d = kw - g->PL, tt = st_floordiv(d, g->SW), ph = d - tt * g->SW;
                 st_bits_extract(rs_row(A, c, ih, ph), A->plen, tt, g->OW,
                                 r->wb + (size_t)(kw - k0) * nw);
             }
@@ -1115,11 +821,11 @@ static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, un
 
 /* Stratum of WG unit u: the first kernel row and piece of its triple tile,
  * whether that tile is partial, whether its output-channel tile is. */
-static size_t wg_key(const run *r, size_t u)
+static size_t wg_key(const st_run *r, size_t u)
 {
     const st_geom *g = &r->g;
     int R = r->pt->pe_rows, Cc = r->pt->pe_cols, khp = g->KH * r->map.pieces;
-    int ntrip = g->C * khp, nrt = ceildiv(ntrip, R);
+    int ntrip = g->C * khp, nrt = st_ceildiv(ntrip, R);
     int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
 
     return (size_t)(t0 % khp) * 2 + (t0 + R > ntrip) + (g->M - m0 < Cc ? 2 * (size_t)khp : 0);
@@ -1129,13 +835,13 @@ static size_t wg_key(const run *r, size_t u)
  * A[c][oh*S + kh - P]. PE rows take (input channel, kernel row, piece)
  * triples, PE columns output channels; a dZ row is broadcast along a PE
  * column, an activation row along a PE row; one step per dZ row. */
-static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
+static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
     int ntrip = g->C * g->KH * pieces;
-    int nmt = ceildiv(g->M, Cc), nrt = ceildiv(ntrip, R);
+    int nmt = st_ceildiv(g->M, Cc), nrt = st_ceildiv(ntrip, R);
     size_t n = (size_t)nmt * nrt;
     int rc;
     uint8_t *u_on = NULL;
@@ -1158,7 +864,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
         }
         for (size_t u = 0; u < n; u++) {
             int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-            int m1 = imin(m0 + Cc, g->M), t1 = imin(t0 + R, ntrip);
+            int m1 = st_imin(m0 + Cc, g->M), t1 = st_imin(t0 + R, ntrip);
             double xg = ag ? 0 : m1 - m0, xa = aa ? 0 : t1 - t0;
             u_on[u] = r->sm->mt[u / nrt] && r->sm->tt[u % nrt];
             /* the work of a tile follows the densities of its dZ channels
@@ -1172,8 +878,8 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
         }
     }
     {
-        plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces, u_aux, NULL};
-        rc = drive(r, n, g->OH, slice_wg, &cx, &pl);
+        st_plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces, u_aux, NULL};
+        rc = st_drive(r, n, g->OH, slice_wg, &cx, &pl);
         free(u_on);
         free(u_aux);
         if (rc != 0)
@@ -1187,7 +893,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
         return ST_ENOMEM;
     na_t = zdz_m + nmt, za_t = na_t + nrt;
     for (int mt = 0; mt < nmt; mt++) {
-        int m0 = mt * Cc, Mc = imin(Cc, g->M - m0);
+        int m0 = mt * Cc, Mc = st_imin(Cc, g->M - m0);
         uint64_t ndz = (uint64_t)Mc * g->OH * g->OW;
         if (r->sampled)
             zdz_m[mt] = (uint64_t)llround((double)ndz * rs_density(DZ));
@@ -1197,17 +903,17 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
                     zdz_m[mt] += rs_count(DZ, m0 + j, oh, 0, g->OW);
     }
     for (int tt = 0; tt < nrt; tt++) {
-        int t0 = tt * R, Ract = imin(R, ntrip - t0);
+        int t0 = tt * R, Ract = st_imin(R, ntrip - t0);
         for (int t = t0; t < t0 + Ract; t++) {
             int p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
-            int lo = imax(p * taps - g->PL, 0);
-            int hi = imin(imin(p * taps + taps, g->KW) - g->PL + (g->OW - 1) * g->SW, g->IW);
+            int lo = st_imax(p * taps - g->PL, 0);
+            int hi = st_imin(st_imin(p * taps + taps, g->KW) - g->PL + (g->OW - 1) * g->SW, g->IW);
             if (kh != 0 && t != t0)
                 continue;
             if (!r->sampled)
                 for (int ih = 0; ih < g->IH; ih++)
                     za_t[tt] += rs_count(A, c, ih, lo, hi);
-            na_t[tt] += (uint64_t)g->IH * (uint64_t)imax(hi - lo, 0);
+            na_t[tt] += (uint64_t)g->IH * (uint64_t)st_imax(hi - lo, 0);
         }
         if (r->sampled)
             za_t[tt] = (uint64_t)llround((double)na_t[tt] * rs_density(A));
@@ -1218,7 +924,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     lg->img_n1[r->b] = (uint64_t)g->C * g->IH * g->IW;
     lg->img_z1[r->b] = tensor_nz(r, A, lg->img_n1[r->b]);
     for (int mt = 0; mt < nmt; mt++) {
-        lg->n0[(size_t)r->b * nmt + mt] = (uint64_t)imin(Cc, g->M - mt * Cc) * g->OH * g->OW;
+        lg->n0[(size_t)r->b * nmt + mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc) * g->OH * g->OW;
         lg->z0[(size_t)r->b * nmt + mt] = zdz_m[mt];
     }
     for (int tt = 0; tt < nrt; tt++) {
@@ -1227,7 +933,7 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     }
     for (size_t u = 0; u < n; u++) {
         int mt = (int)(u / nrt), tt = (int)(u % nrt), m0 = mt * Cc, t0 = tt * R;
-        int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
+        int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0);
         visit_set(r, mt, tt, &r->units[u], 1);
         lg->outs[u] = (uint64_t)Ract * Mc * taps;
     }
@@ -1239,10 +945,10 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
 
 /* Mark the rows the sample of group gi reads: every row of its sampled
  * input and output channels. */
-static void mark_wants(run *r, int gi)
+static void mark_wants(st_run *r, int gi)
 {
     const st_geom *g = &r->g;
-    const sample *sm = &r->samples[gi];
+    const st_sample *sm = &r->samples[gi];
     uint8_t *aw = r->act_want + (size_t)gi * g->C * g->IH;
     uint8_t *gw = r->grad_want + (size_t)gi * g->M * g->OH;
 
@@ -1254,13 +960,13 @@ static void mark_wants(run *r, int gi)
 
 /* The ledger of group gi, variant dense (0: the design point, 1: the dense
  * baseline) and phase ph of the layer being run. */
-static st_ledger *phase_ledger(run *r, int gi, int dense, st_phase ph)
+static st_ledger *phase_ledger(st_run *r, int gi, int dense, st_phase ph)
 {
     return &r->lgs[((size_t)gi * 2 + dense) * ST_PHASE_COUNT + ph];
 }
 
 /* Slice group gi of a pass's masks into rowsets and run the three phases. */
-static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out)
+static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -1336,14 +1042,14 @@ static void stats_add(st_phase_stats *a, const st_phase_stats *b)
 }
 
 /* Simulate compute layer li of net on pt, filling ls. */
-static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li,
+static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int li,
                      st_layer_stats *ls, st_err *err)
 {
     const st_point *pt = r->pt;
     const st_layer *l = st_net_layer(net, li);
     st_layer_masks m;
     pass_masks own = {NULL, NULL}, pm; /* own: an FC layer's batch gathered */
-    sample *sms = NULL;
+    st_sample *sms = NULL;
     size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l), nlg = 0;
     int per_pass, rc;
 
@@ -1395,7 +1101,7 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
         r->pass = pass;
         r->b = r->g.fc ? 0 : pass;
         for (int gi = 0; sms && gi < r->g.groups; gi++)
-            if ((rc = sample_make(r, gi, &sms[gi])) != 0)
+            if ((rc = st_sample_make(r, gi, &sms[gi])) != 0)
                 goto done;
         for (int gi = 0; r->sampled && gi < r->g.groups; gi++)
             mark_wants(r, gi);
@@ -1450,7 +1156,7 @@ done:
     free(r->lgs);
     r->lgs = r->lg = NULL;
     for (int gi = 0; sms && gi < r->g.groups; gi++)
-        sample_free(&sms[gi]);
+        st_sample_free(&sms[gi]);
     free(sms);
     r->samples = r->sm = NULL;
     st_layer_masks_fini(&m);
@@ -1515,7 +1221,7 @@ int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *er
 int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx, st_result *res,
                    st_err *err)
 {
-    run r;
+    st_run r;
     int n = 0, k = 0, max_pe, rc;
     st_area area;
 
