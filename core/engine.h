@@ -202,7 +202,6 @@ typedef struct st_timing {
 /* What the kernels count of one tile (a unit of work of a phase). */
 typedef struct st_unit {
     uint64_t cycles, work, rd0, pos0, rd1, pos1;
-    uint64_t npos, nz; /* streamed positions a tile fetches, and their non-zeros */
 } st_unit;
 
 /* The state of one simulation: the layer, phase and group being run, and
@@ -222,6 +221,7 @@ typedef struct st_run {
     st_timing tm;
     uint32_t *cyc;
     uint64_t *wa, *wb; /* scratch words of the inner loops */
+    int *tri;          /* WG: (channel, kernel row, k0, k1) of each PE row */
     size_t wa_cap, wb_cap;
     st_unit *units;
     size_t units_cap;
@@ -269,6 +269,13 @@ typedef struct st_plan {
      * work of what is not simulated is estimated by ratio to it instead of
      * by count. */
     const double *u_aux, *s_aux;
+    /* Shortcuts where the masks make work repeat (every run, both
+     * fidelities): same[u] < u is a unit whose events unit u has too (its
+     * operands are all ones where they differ), or NULL; slices_same says
+     * that every slice of a unit does the same steps, so that under
+     * lock-step one is simulated and counted n_slices times. */
+    const size_t *same;
+    int slices_same;
 } st_plan;
 
 /* Simulate slices [s_lo, s_hi) of the reduction loop of tile unit u,

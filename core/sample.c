@@ -130,8 +130,20 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
     int n_flag = 0, n_s = n_slices;
 
     if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
-        for (size_t u = 0; u < n; u++)
-            fn(r, ctx, u, 0, n_slices, &r->units[u]);
+        int once = pl && pl->slices_same && !r->tm.fifo && n_slices > 0;
+        for (size_t u = 0; u < n; u++) {
+            st_unit *un = &r->units[u];
+            if (pl && pl->same && pl->same[u] < u) {
+                *un = r->units[pl->same[u]];
+            } else if (once) {
+                /* lock-step time is a sum over steps: one slice, n times */
+                fn(r, ctx, u, 0, 1, un);
+                un->cycles *= (uint64_t)n_slices, un->work *= (uint64_t)n_slices;
+                un->rd0 *= (uint64_t)n_slices, un->pos0 *= (uint64_t)n_slices;
+                un->rd1 *= (uint64_t)n_slices, un->pos1 *= (uint64_t)n_slices;
+            } else
+                fn(r, ctx, u, 0, n_slices, un);
+        }
         return 0;
     }
     for (int s = 0; s < n_slices; s++) {

@@ -163,6 +163,38 @@ static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
     return n;
 }
 
+/* The bit planes of the per-bit sum of words v[0..n): bit b of P[k] is bit k
+ * of the number of v[q] with bit b set. Then the sum over q of
+ * popcount(x & v[q]) is the sum over k of popcount(x & P[k]) << k, which
+ * costs fewer popcounts when many x meet the same v. Returns the number of
+ * planes (at most 6 for n < 64). */
+static int bit_planes(const uint64_t *v, int n, uint64_t *P)
+{
+    int np = 0;
+
+    for (int q = 0; q < n; q++) {
+        uint64_t carry = v[q];
+        for (int k = 0; carry; k++) {
+            uint64_t t;
+            if (k == np)
+                P[np++] = 0;
+            t = P[k] & carry;
+            P[k] ^= carry;
+            carry = t;
+        }
+    }
+    return np;
+}
+
+static inline uint64_t planes_and_count(const uint64_t *P, int np, uint64_t x)
+{
+    uint64_t w = 0;
+
+    for (int k = 0; k < np; k++)
+        w += (uint64_t)__builtin_popcountll(x & P[k]) << k;
+    return w;
+}
+
 /* ---------------------------------------------------------------- timing */
 
 static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
@@ -199,13 +231,11 @@ static void tm_begin(st_timing *t, int npe)
         memset(t->hist, 0, (size_t)npe * t->depth * sizeof *t->hist);
 }
 
-static void tm_step(st_timing *t, const uint32_t *cyc)
+/* One row step of the tile: cyc holds each PE's cycles, mx their maximum
+ * (which lock-step needs alone). */
+static void tm_step(st_timing *t, const uint32_t *cyc, uint32_t mx)
 {
     if (!t->fifo) {
-        uint32_t mx = 0;
-        for (int i = 0; i < t->npe; i++)
-            if (cyc[i] > mx)
-                mx = cyc[i];
         t->now += mx;
         return;
     }
@@ -357,6 +387,7 @@ static void slice_fp(st_run *r, const void *ctx, size_t u, int c_lo, int c_hi, s
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
                 int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                uint64_t wmax = 0;
                 for (int i = 0; i < Ract; i++) {
                     int ih = (oh0 + i) * g->SH + kh - g->PT;
                     uint64_t w = 0;
@@ -367,9 +398,10 @@ static void slice_fp(st_run *r, const void *ctx, size_t u, int c_lo, int c_hi, s
                         un->pos0 += (uint64_t)st_imax(hi - lo, 0);
                     }
                     un->work += w;
+                    wmax = w > wmax ? w : wmax;
                     r->cyc[i] = pe_cycles(pt, w);
                 }
-                tm_step(&r->tm, r->cyc);
+                tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
                 un->rd1 += (uint64_t)(k1 - k0);
                 un->pos1 += (uint64_t)(k1 - k0);
             }
@@ -391,7 +423,8 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
 
     st_plan pl = {NULL, r->sm ? r->sm->cin : NULL,
                   NULL, 0,
-                  NULL, compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL};
+                  NULL, compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL,
+                  NULL, !compressed}; /* all-ones rows: every input channel steps alike */
 
     if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
         (rc = st_drive(r, n, g->C, slice_fp, X, &pl)) != 0)
@@ -477,6 +510,7 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
                 int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                uint64_t wmax = 0;
                 for (int i = 0; i < Ract; i++) {
                     int num = ih0 + i + g->PT - kh, oh = num / g->SH;
                     int ok = num >= 0 && num % g->SH == 0 && oh < g->OH;
@@ -501,13 +535,13 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                     }
                     if (nw == 1 && SW == 1) {
                         /* the common case: one word per segment, no stride */
-                        const uint64_t *om = r->wa + (size_t)i * ncol, *dw = r->wb;
-                        int nt = k1 - k0;
+                        const uint64_t *om = r->wa + (size_t)i * ncol;
+                        uint64_t P[8];
+                        int np = bit_planes(r->wb, k1 - k0, P);
                         for (int j = 0; j < ncol; j++) {
-                            uint64_t w = 0, o = om[j];
-                            for (int q = 0; q < nt; q++)
-                                w += (uint64_t)__builtin_popcountll(o & dw[q]);
+                            uint64_t w = planes_and_count(P, np, om[j]);
                             wsum += w;
+                            wmax = w > wmax ? w : wmax;
                             r->cyc[i * ncol + j] = pe_cycles(pt, w);
                         }
                         continue;
@@ -519,10 +553,11 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                             w += and_count(om + (size_t)cx->tap_ph[kw] * nw,
                                            r->wb + (size_t)(kw - k0) * nw, nw);
                         wsum += w;
+                        wmax = w > wmax ? w : wmax;
                         r->cyc[i * ncol + j] = pe_cycles(pt, w);
                     }
                 }
-                tm_step(&r->tm, r->cyc);
+                tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
                 un->rd1 += (uint64_t)(k1 - k0) * Cact;
                 un->pos1 += (uint64_t)(k1 - k0) * Cact;
             }
@@ -556,6 +591,7 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     int rc;
     uint8_t *u_on = NULL;
     double *u_aux = NULL;
+    size_t *same = NULL;
 
     bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL};
 
@@ -588,13 +624,23 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
                 u_aux[u] += aa[c];
         }
     }
+    /* Without the output bitmap every full channel tile does what the first
+     * does at the same rows and segment. */
+    if (!r->sm && !out_skip && (same = malloc(n * sizeof *same)) != NULL)
+        for (size_t u = 0; u < n; u++)
+            same[u] = g->C - (int)(u / nsp) * Cc >= Cc ? u % nsp : u;
     {
-        st_plan pl = {
-            u_on,   r->sm ? r->sm->cout : NULL,
-            bp_key, 2 * (size_t)nrt * nseg,
-            u_aux,  compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL};
+        st_plan pl = {u_on,
+                      r->sm ? r->sm->cout : NULL,
+                      bp_key,
+                      2 * (size_t)nrt * nseg,
+                      u_aux,
+                      compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL,
+                      same,
+                      !compressed && !out_skip};
         rc = st_drive(r, n, g->M, slice_bp, &cx, &pl);
     }
+    free(same);
     free(cx.tap_ph);
     free(u_on);
     free(u_aux);
@@ -657,6 +703,7 @@ static void slice_fc_bp(st_run *r, const void *ctx, size_t u, int p_lo, int p_hi
     tm_open(r, Ract * Qc);
     for (int p = p_lo; p < p_hi; p++) {
         int k0 = p * cx->taps, k1 = st_imin(k0 + cx->taps, M);
+        uint64_t wmax = 0;
         for (int i = 0; i < Ract; i++) {
             uint64_t z = st_bits_count(rs_row(cx->DZ, 0, b0 + i, 0), cx->DZ->plen, k0, k1);
             const uint8_t *act = cx->act + (size_t)(b0 + i) * N;
@@ -665,10 +712,11 @@ static void slice_fc_bp(st_run *r, const void *ctx, size_t u, int p_lo, int p_hi
             for (int j = 0; j < Qc; j++) {
                 uint64_t w = (!cx->out_skip || act[q0 + j]) ? z : 0;
                 un->work += w;
+                wmax = w > wmax ? w : wmax;
                 r->cyc[i * Qc + j] = pe_cycles(pt, w);
             }
         }
-        tm_step(&r->tm, r->cyc);
+        tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
         un->rd1 += (uint64_t)(k1 - k0) * Qc;
         un->pos1 += (uint64_t)(k1 - k0) * Qc;
     }
@@ -712,7 +760,7 @@ static int run_fc_bp(st_run *r, const pass_masks *pm, int s_bp, int s_out)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
-        st_plan pl = {NULL, NULL, fcbp_key, 4, NULL, NULL};
+        st_plan pl = {NULL, NULL, fcbp_key, 4, NULL, NULL, NULL, 0};
         if (r->sm) {
             /* a sample of the tiles of dA positions and of the dZ pieces */
             if (!(u_on = malloc(n)) || !(s_on = malloc((size_t)pieces))) {
@@ -776,10 +824,18 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
     int ntrip = g->C * g->KH * pieces, nrt = st_ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
     int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
     int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0);
-    int ncol = uni ? 1 : Mc;
+    int ncol = uni ? 1 : Mc, fifo = r->tm.fifo;
+    int *tr = r->tri;
 
+    /* each PE row's triple, decoded once for the tile */
+    for (int i = 0; i < Ract; i++) {
+        int t = t0 + i, p = t % pieces;
+        tr[4 * i] = t / pieces / g->KH, tr[4 * i + 1] = t / pieces % g->KH;
+        tr[4 * i + 2] = p * taps, tr[4 * i + 3] = st_imin(p * taps + taps, g->KW);
+    }
     tm_open(r, Ract * ncol);
     for (int oh = oh_lo; oh < oh_hi; oh++) {
+        uint64_t wmax = 0;
         for (int j = 0; j < ncol; j++) {
             uint64_t *dzw = r->wa + (size_t)j * nw;
             st_bits_extract(rs_row(DZ, m0 + j, oh, 0), DZ->plen, 0, g->OW, dzw);
@@ -787,10 +843,11 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
             un->pos0 += (uint64_t)g->OW * (uni ? (uint64_t)Mc : 1);
         }
         for (int i = 0; i < Ract; i++) {
-            int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
-            int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+            const int *q = tr + 4 * i; /* channel, kernel row, taps [k0, k1) */
+            int c = q[0], ih = oh * g->SH + q[1] - g->PT, k0 = q[2], k1 = q[3], nt = k1 - k0, np = 0;
+            uint64_t P[8];
             if (ih < 0 || ih >= g->IH) {
-                for (int j = 0; j < ncol; j++)
+                for (int j = 0; fifo && j < ncol; j++)
                     r->cyc[i * ncol + j] = pe_cycles(pt, 0);
                 continue;
             }
@@ -802,19 +859,22 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
                 st_bits_extract(rs_row(A, c, ih, ph), A->plen, tt, g->OW,
                                 r->wb + (size_t)(kw - k0) * nw);
             }
+            if (nw == 1)
+                np = bit_planes(r->wb, nt, P);
             for (int j = 0; j < ncol; j++) {
                 uint64_t w = 0;
                 if (nw == 1)
-                    for (int q = 0; q < k1 - k0; q++)
-                        w += (uint64_t)__builtin_popcountll(r->wa[j] & r->wb[q]);
+                    w = planes_and_count(P, np, r->wa[j]);
                 else
-                    for (int q = 0; q < k1 - k0; q++)
-                        w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)q * nw, nw);
+                    for (int k = 0; k < nt; k++)
+                        w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)k * nw, nw);
                 un->work += uni ? w * (uint64_t)Mc : w;
-                r->cyc[i * ncol + j] = pe_cycles(pt, w);
+                wmax = w > wmax ? w : wmax;
+                if (fifo)
+                    r->cyc[i * ncol + j] = pe_cycles(pt, w);
             }
         }
-        tm_step(&r->tm, r->cyc);
+        tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
     }
     un->cycles += tm_close(r);
 }
@@ -846,6 +906,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     int rc;
     uint8_t *u_on = NULL;
     double *u_aux = NULL;
+    size_t *same = NULL;
     st_ledger *lg = r->lg;
     uint64_t *zdz_m, *na_t, *za_t;
 
@@ -877,11 +938,17 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
                 u_aux[u] = xg * xa;
         }
     }
+    /* With all-ones dZ rows every full output-channel tile does what the
+     * first does with the same triples. */
+    if (!r->sm && !comp_dz && (same = malloc(n * sizeof *same)) != NULL)
+        for (size_t u = 0; u < n; u++)
+            same[u] = g->M - (int)(u / nrt) * Cc >= Cc ? u % nrt : u;
     {
-        st_plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces, u_aux, NULL};
+        st_plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces, u_aux, NULL, same, 0};
         rc = st_drive(r, n, g->OH, slice_wg, &cx, &pl);
         free(u_on);
         free(u_aux);
+        free(same);
         if (rc != 0)
             return rc;
     }
@@ -1237,7 +1304,8 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
     max_pe = pt->pe_rows * pt->pe_cols;
     res->layers = calloc((size_t)n, sizeof *res->layers);
     r.cyc = calloc((size_t)max_pe, sizeof *r.cyc);
-    if (!res->layers || !r.cyc || (rc = tm_init(&r.tm, pt, max_pe)) != 0) {
+    r.tri = calloc((size_t)pt->pe_rows * 4, sizeof *r.tri);
+    if (!res->layers || !r.cyc || !r.tri || (rc = tm_init(&r.tm, pt, max_pe)) != 0) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the engine");
         goto done;
     }
@@ -1265,6 +1333,7 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
 done:
     tm_fini(&r.tm);
     free(r.cyc);
+    free(r.tri);
     free(r.wa);
     free(r.wb);
     free(r.units);
