@@ -167,7 +167,7 @@ static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
  * of the number of v[q] with bit b set. Then the sum over q of
  * popcount(x & v[q]) is the sum over k of popcount(x & P[k]) << k, which
  * costs fewer popcounts when many x meet the same v. Returns the number of
- * planes (at most 6 for n < 64). */
+ * planes: at most 16, for n < 65536. */
 static int bit_planes(const uint64_t *v, int n, uint64_t *P)
 {
     int np = 0;
@@ -471,7 +471,72 @@ typedef struct bp_ctx {
     const rowset *DZ, *OM;
     int out_skip, nw;
     int *tap_ph;
+    uint64_t *planes; /* slice_bp_word: bit planes of the rows of a tile, and their counts */
+    int *np;
 } bp_ctx;
+
+/* slice_bp for the common case, a segment of one word and stride 1: the
+ * taps' words of a dZ row depend on the row and the piece only, so for each
+ * dZ channel the bit planes of every row the tile reads are made once
+ * (cx->planes) and every kernel row's step reuses them. */
+static void slice_bp_word(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, int m_hi, int c0,
+                          int ih0, int Ract, int ncol, int Cact, int i_lo, int i_hi, int ow_lo,
+                          int ow_hi)
+{
+    const rowset *DZ = cx->DZ;
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int taps = r->map.taps, pieces = r->map.pieces, fifo = r->tm.fifo;
+    int oh_lo = st_imax(ih0 + g->PT - g->KH + 1, 0), oh_hi = st_imin(ih0 + Ract + g->PT, g->OH);
+    int nrow = st_imax(oh_hi - oh_lo, 0);
+    uint64_t *Pl = cx->planes, *cnt = cx->planes + (size_t)nrow * pieces * 16;
+    int *np = cx->np;
+    uint64_t wsum = 0, *wb = r->wb;
+
+    (void)c0;
+    for (int m = m_lo; m < m_hi; m++) {
+        for (int oh = oh_lo; oh < oh_hi; oh++) {
+            const uint64_t *dz = rs_row(DZ, m, oh, 0);
+            cnt[oh - oh_lo] = rs_count(DZ, m, oh, ow_lo, ow_hi);
+            for (int p = 0; p < pieces; p++) {
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                size_t at = (size_t)(oh - oh_lo) * pieces + p;
+                for (int kw = k0; kw < k1; kw++)
+                    st_bits_extract(dz, DZ->plen, i_lo - (kw - g->PL), i_hi - i_lo, &wb[kw - k0]);
+                np[at] = bit_planes(wb, k1 - k0, Pl + at * 16);
+            }
+        }
+        for (int kh = 0; kh < g->KH; kh++)
+            for (int p = 0; p < pieces; p++) {
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                uint64_t wmax = 0;
+                for (int i = 0; i < Ract; i++) {
+                    int oh = ih0 + i + g->PT - kh;
+                    size_t at;
+                    if (oh < 0 || oh >= g->OH) {
+                        for (int j = 0; fifo && j < ncol; j++)
+                            r->cyc[i * ncol + j] = pe_cycles(pt, 0);
+                        continue;
+                    }
+                    at = (size_t)(oh - oh_lo) * pieces + p;
+                    un->rd0 += cnt[oh - oh_lo];
+                    un->pos0 += (uint64_t)st_imax(ow_hi - ow_lo, 0);
+                    for (int j = 0; j < ncol; j++) {
+                        uint64_t w = planes_and_count(Pl + at * 16, np[at], r->wa[i * ncol + j]);
+                        wsum += w;
+                        wmax = w > wmax ? w : wmax;
+                        if (fifo)
+                            r->cyc[i * ncol + j] = pe_cycles(pt, w);
+                    }
+                }
+                tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
+                un->rd1 += (uint64_t)(k1 - k0) * Cact;
+                un->pos1 += (uint64_t)(k1 - k0) * Cact;
+            }
+    }
+    un->work += cx->out_skip ? wsum : wsum * (uint64_t)Cact;
+    un->cycles += tm_close(r);
+}
 
 /* BP steps of dZ channels [m_lo, m_hi) in tile unit u (dA channels x dA
  * rows x a segment). */
@@ -506,6 +571,10 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                     memset(dst, 0, nw * sizeof *dst);
             }
     tm_open(r, Ract * ncol);
+    if (nw == 1 && SW == 1 && cx->planes) {
+        slice_bp_word(r, cx, un, m_lo, m_hi, c0, ih0, Ract, ncol, Cact, i_lo, i_hi, ow_lo, ow_hi);
+        return;
+    }
     for (int m = m_lo; m < m_hi; m++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
@@ -536,7 +605,7 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                     if (nw == 1 && SW == 1) {
                         /* the common case: one word per segment, no stride */
                         const uint64_t *om = r->wa + (size_t)i * ncol;
-                        uint64_t P[8];
+                        uint64_t P[16];
                         int np = bit_planes(r->wb, k1 - k0, P);
                         for (int j = 0; j < ncol; j++) {
                             uint64_t w = planes_and_count(P, np, om[j]);
@@ -593,7 +662,8 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     double *u_aux = NULL;
     size_t *same = NULL;
 
-    bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL};
+    bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL, NULL, NULL};
+    size_t prow = (size_t)(R + g->KH) * r->map.pieces; /* slice_bp_word's rows x pieces */
 
     if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp)) != 0)
         return rc;
@@ -609,10 +679,18 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
         free(cx.tap_ph);
         return rc;
     }
+    if (cx.nw == 1 && g->SW == 1) {
+        cx.planes = malloc((prow * 16 + (size_t)(R + g->KH)) * sizeof *cx.planes);
+        cx.np = malloc(prow * sizeof *cx.np);
+        if (!cx.planes || !cx.np) {
+            free(cx.tap_ph), free(cx.planes), free(cx.np);
+            return ST_ENOMEM;
+        }
+    }
     if (r->sm) {
         const double *aa = out_skip && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
         if (!(u_on = malloc(n)) || (aa && !(u_aux = calloc(n, sizeof *u_aux)))) {
-            free(cx.tap_ph);
+            free(cx.tap_ph), free(cx.planes), free(cx.np);
             free(u_on);
             return ST_ENOMEM;
         }
@@ -630,18 +708,16 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
         for (size_t u = 0; u < n; u++)
             same[u] = g->C - (int)(u / nsp) * Cc >= Cc ? u % nsp : u;
     {
-        st_plan pl = {u_on,
-                      r->sm ? r->sm->cout : NULL,
-                      bp_key,
-                      2 * (size_t)nrt * nseg,
-                      u_aux,
-                      compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL,
-                      same,
-                      !compressed && !out_skip};
+        st_plan pl = {u_on,   r->sm ? r->sm->cout : NULL,
+                      bp_key, 2 * (size_t)nrt * nseg,
+                      u_aux,  compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL,
+                      same,   !compressed && !out_skip};
         rc = st_drive(r, n, g->M, slice_bp, &cx, &pl);
     }
     free(same);
     free(cx.tap_ph);
+    free(cx.planes);
+    free(cx.np);
     free(u_on);
     free(u_aux);
     if (rc != 0)
@@ -844,8 +920,9 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
         }
         for (int i = 0; i < Ract; i++) {
             const int *q = tr + 4 * i; /* channel, kernel row, taps [k0, k1) */
-            int c = q[0], ih = oh * g->SH + q[1] - g->PT, k0 = q[2], k1 = q[3], nt = k1 - k0, np = 0;
-            uint64_t P[8];
+            int c = q[0], ih = oh * g->SH + q[1] - g->PT, k0 = q[2], k1 = q[3], nt = k1 - k0,
+                np = 0;
+            uint64_t P[16];
             if (ih < 0 || ih >= g->IH) {
                 for (int j = 0; fifo && j < ncol; j++)
                     r->cyc[i * ncol + j] = pe_cycles(pt, 0);
