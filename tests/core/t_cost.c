@@ -87,12 +87,58 @@ static double bitmap_bytes(const st_net *net, const st_layer_stats *ls, int batc
     return (double)st_layer_in_elems(l) * batch / 8;
 }
 
+/* FC forward, dense, batch 4, 2304 inputs, 100 outputs, 16 PE columns: 7
+ * channel tiles; the batch's input (9216 values, 147456 bits) is one
+ * window when pe_rows >= 4, two of 73728 bits at pe_rows 2. The weights of
+ * one channel tile (16 x 2304 x 16 bits) do not fit half of ch1, so they
+ * stream through it at every tile: 3686400 bits per spatial tile.
+ * Outputs 400 x 16 bits. At 64 KiB the input fits half of ch0 and is
+ * fetched once: 480032 bytes (pe_rows >= 4), 922400 (pe_rows 2, weights
+ * twice). At 8 KiB neither the input nor a window fits: every tile fetches
+ * its window again: 590624 and 1051424 bytes. An FC step reads one row per
+ * PE row in use, so pe_rows beyond the batch change nothing. */
+static void test_fc_closed_form(void)
+{
+    st_net *net = NULL;
+    int bad = 0;
+    char msg[256] = "";
+
+    st_net_create("fc", 64, 6, 6, &net, NULL);
+    st_net_fc(net, "fc", -1, 100, NULL);
+    st_net_finish(net, NULL);
+    for (int k = 0; k < 2; k++)
+        for (int rows = 2; rows <= 16; rows *= 2) {
+            st_point pt;
+            st_result r;
+            st_err err;
+            uint64_t want = rows >= 4 ? (k ? 590624 : 480032) : (k ? 1051424 : 922400);
+            st_point_init(&pt);
+            pt.batch = 4, pt.pe_rows = rows, pt.ch0_kib = k ? 8 : 64;
+            st_result_init(&r);
+            if (st_sim_run(net, &pt, &r, &err) != 0 || r.layers[0].dense[ST_FP].dram_bytes != want) {
+                if (!bad++)
+                    snprintf(msg, sizeof msg, "pe_rows %d, ch0 %g KiB: %llu bytes, want %llu", rows,
+                             pt.ch0_kib,
+                             r.layers ? (unsigned long long)r.layers[0].dense[ST_FP].dram_bytes
+                                      : 0ull,
+                             (unsigned long long)want);
+            }
+            st_result_fini(&r);
+        }
+    ok(bad == 0,
+       "cost-2.1 FC forward, dense: DRAM bytes of the closed form at pe_rows 2 to 16, ch0 64 and "
+       "8 KiB %s",
+       msg);
+    st_net_destroy(&net);
+}
+
 int main(void)
 {
     int points = 0, tried = 0, bad_bytes = 0, bad_cyc = 0, bad_energy = 0, bad_buf = 0, strict = 0;
     char first[1024] = "";
 
-    tap_plan(5);
+    tap_plan(6);
+    test_fc_closed_form();
     while (points < 200 && tried < 2000) {
         st_net *net = random_net(tried);
         st_point pt, big;
