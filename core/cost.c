@@ -68,6 +68,8 @@ typedef struct tally {
     double cyc_per_byte, lat_cyc;
     uint64_t prev;
     int first, bad;
+    double bound; /* the best order's bits so far: past them this one is out */
+    int over;
     double bad_bytes;
     double bits;
     uint64_t compute, stall;
@@ -83,9 +85,10 @@ static void tally_init(tally *t, const st_point *pt)
     t->cyc_per_byte = pt->clock_mhz * 1e6 / (pt->dram_gbps * 1e9);
     t->lat_cyc = pt->dram_latency_ns * pt->clock_mhz / 1e3;
     t->first = 1;
+    t->bound = INFINITY;
 }
 
-static void tally_visit(tally *t, const st_visit *v, double bits)
+static inline void tally_visit(tally *t, const st_visit *v, double bits)
 {
     uint64_t xfer = 0, hidden = t->first ? 0 : t->prev;
 
@@ -99,6 +102,7 @@ static void tally_visit(tally *t, const st_visit *v, double bits)
             xfer = (uint64_t)x;
     }
     t->bits += bits;
+    t->over = t->bits > t->bound;
     t->compute += v->cycles;
     t->stall += xfer > hidden ? xfer - hidden : 0;
     t->work += v->work;
@@ -109,6 +113,8 @@ static void tally_visit(tally *t, const st_visit *v, double bits)
 /* Is (a.bytes, a.cycles) better than b's? */
 static int tally_better(const tally *a, const tally *b)
 {
+    if (a->over)
+        return 0;
     if (a->bits != b->bits)
         return a->bits < b->bits;
     return a->compute + a->stall < b->compute + b->stall;
@@ -145,7 +151,7 @@ typedef struct rsize {
  * half of ch1, once per batch.
  */
 static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int use_whole,
-                          uint8_t *img_in, long *w_epoch)
+                          double bound, uint8_t *img_in, long *w_epoch)
 {
     const st_ledger *lg = z->lg;
     int B = lg->B, nct = lg->nct, nsp = lg->nsp;
@@ -157,6 +163,7 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
     tally t;
 
     tally_init(&t, pt);
+    t.bound = bound;
     memset(img_in, 0, (size_t)B);
     for (int c = 0; c < nct; c++)
         w_epoch[c] = -1;
@@ -199,6 +206,8 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                     t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
                     t.rd1 += v->rd1;
                     tally_visit(&t, v, bits);
+                    if (t.over)
+                        return t;
                 }
         }
     return t;
@@ -255,6 +264,7 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     for (int cand = 0; cand < 2; cand++) {
         st_store s0 = cand ? ST_STORE_DENSE : pick;
         double mx = 0;
+        int any_whole = 0; /* does holding whole tensors change anything? */
         if (cand && pick == ST_STORE_DENSE)
             break;
         /* The window of one channel stays in half of ch0 at its size as
@@ -280,10 +290,14 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
         for (size_t i = 0; i < nbs; i++)
             mx = z.win_fits[i] ? mx : INFINITY;
         z.ks = mx <= z.h0 ? (mx > 0 ? (int)fmin(nsp, floor(z.h0 / mx)) : nsp) : 0;
-        for (int whole = 0; whole < 2; whole++)
+        for (int b = 0; b < B; b++)
+            any_whole |= z.img[b] <= z.h0;
+        for (int whole = 0; whole < 1 + any_whole; whole++)
             for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++) {
-                tally t = reduce_order(&z, pt, o, whole, img_in, w_epoch);
-                if ((o == ST_ORD_STREAM && !whole && !cand) || tally_better(&t, best)) {
+                int first = o == ST_ORD_STREAM && !whole && !cand;
+                tally t =
+                    reduce_order(&z, pt, o, whole, first ? INFINITY : best->bits, img_in, w_epoch);
+                if (first || tally_better(&t, best)) {
                     *best = t, *best_o = o;
                     st->store[0] = s0;
                     *floor_bits = z.imgsum + z.wsum;
@@ -330,7 +344,8 @@ typedef struct wsize {
  * fetched once, when bit `op` of use_whole says so (its tiles may read
  * less of it).
  */
-static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_whole, uint8_t *in)
+static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_whole, double bound,
+                      uint8_t *in)
 {
     const st_ledger *lg = z->lg;
     int B = lg->B, nct = lg->nct, nsp = lg->nsp;
@@ -353,58 +368,62 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
     k = mx <= cap[h] ? (mx > 0 ? (int)fmin(n_h, floor(cap[h] / mx)) : n_h) : 0;
     bs = k > 0 ? k : 1;
     tally_init(&t, pt);
+    t.bound = bound;
     memset(in, 0, 2 * (size_t)B);
-    for (long x = 0; x < (long)B * n_h * n_o; x++) {
-        /* per image: b, block, other tile q, held tile i; batch: block, q, i, b */
-        long per = (long)n_h * n_o, y = batch ? x / B : x % per;
-        int b = (int)(batch ? x % B : x / per);
-        int blk = (int)(y / ((long)bs * n_o)), lo = blk * bs, w = (n_h - lo < bs ? n_h - lo : bs);
-        long r = y - (long)lo * n_o;
-        int q = (int)(r / w), i = lo + (int)(r % w);
-        int c = h ? q : i, s = h ? i : q;
-        size_t cs = (size_t)c * nsp + s;
-        const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
-        double bits = 0, outb = (double)lg->outs[cs] * pt->data_bits;
-        for (int op = 0; op < 2; op++) {
-            int held = op == h, tile = op ? s : c, nt = op ? nsp : nct;
-            size_t bt = (size_t)b * nt + tile;
-            int whole = (use_whole >> op & 1) &&
-                        (batch ? z->imgsum[op] <= cap[op] : z->img[op][b] <= cap[op]);
-            int fetch;
-            if (whole) {
-                fetch = 0;
-                if (!in[op * B + b]) {
-                    in[op * B + b] = 1;
-                    bits += z->img[op][b],
-                        op ? (t.wr1 += z->imgw[op][b]) : (t.wr0 += z->imgw[op][b]);
-                }
-            } else if (held)
-                fetch = k == 0 || q == 0; /* at the block's first visit */
-            else
-                /* the visiting tile stays across the block's held tiles */
-                fetch =
-                    i == lo || (batch ? z->sz[op][(size_t)B * nt + tile] : z->sz[op][bt]) > cap[op];
-            if (fetch) {
-                bits += z->sz[op][bt];
-                if (op)
-                    t.wr1 += z->szw[op][bt];
-                else
-                    t.wr0 += z->szw[op][bt];
-            }
-        }
-        if (batch || onchip) {
-            if (b == B - 1 || !batch)
-                t.io2 += lg->outs[cs];
-            if (b == B - 1)
-                bits += outb;
-        } else {
-            bits += outb + (b > 0 ? outb : 0);
-            t.io2 += lg->outs[cs] * (b > 0 ? 2 : 1);
-        }
-        t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
-        t.rd1 += z->s1 == ST_STORE_DENSE ? v->pos1 : v->rd1;
-        tally_visit(&t, v, bits);
-    }
+    /* per image: image b, block, other tile q, held tile i of the block;
+     * with the batch inside: block, q, i, b */
+    for (int ob = 0; ob < (batch ? 1 : B); ob++)
+        for (int lo = 0; lo < n_h; lo += bs)
+            for (int q = 0; q < n_o; q++)
+                for (int i = lo; i < lo + bs && i < n_h; i++)
+                    for (int ib = 0; ib < (batch ? B : 1); ib++) {
+                        int b = batch ? ib : ob;
+                        int c = h ? q : i, s = h ? i : q;
+                        size_t cs = (size_t)c * nsp + s;
+                        const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
+                        double bits = 0, outb = (double)lg->outs[cs] * pt->data_bits;
+                        for (int op = 0; op < 2; op++) {
+                            int held = op == h, tile = op ? s : c, nt = op ? nsp : nct;
+                            size_t bt = (size_t)b * nt + tile;
+                            int whole = (use_whole >> op & 1) && (batch ? z->imgsum[op] <= cap[op]
+                                                                        : z->img[op][b] <= cap[op]);
+                            int fetch;
+                            if (whole) {
+                                fetch = 0;
+                                if (!in[op * B + b]) {
+                                    in[op * B + b] = 1;
+                                    bits += z->img[op][b],
+                                        op ? (t.wr1 += z->imgw[op][b]) : (t.wr0 += z->imgw[op][b]);
+                                }
+                            } else if (held)
+                                fetch = k == 0 || q == 0; /* at the block's first visit */
+                            else
+                                /* the visiting tile stays across the block's held tiles */
+                                fetch = i == lo || (batch ? z->sz[op][(size_t)B * nt + tile]
+                                                          : z->sz[op][bt]) > cap[op];
+                            if (fetch) {
+                                bits += z->sz[op][bt];
+                                if (op)
+                                    t.wr1 += z->szw[op][bt];
+                                else
+                                    t.wr0 += z->szw[op][bt];
+                            }
+                        }
+                        if (batch || onchip) {
+                            if (b == B - 1 || !batch)
+                                t.io2 += lg->outs[cs];
+                            if (b == B - 1)
+                                bits += outb;
+                        } else {
+                            bits += outb + (b > 0 ? outb : 0);
+                            t.io2 += lg->outs[cs] * (b > 0 ? 2 : 1);
+                        }
+                        t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
+                        t.rd1 += z->s1 == ST_STORE_DENSE ? v->pos1 : v->rd1;
+                        tally_visit(&t, v, bits);
+                        if (t.over)
+                            return t;
+                    }
     return t;
 }
 
@@ -419,6 +438,7 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
     double *mem;
     uint8_t *in;
     size_t off = 0, need = 0;
+    int fits = 0;
 
     memset(&z, 0, sizeof z);
     z.lg = lg;
@@ -462,12 +482,20 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
         z.dwsum += (double)lg->outs[i] * pt->psum_bits;
         *floor_bits += (double)lg->outs[i] * pt->data_bits;
     }
-    for (int whole = 0; whole < 4; whole++)
+    /* holding an operand's whole tensors is tried only where one fits */
+    for (int op = 0; op < 2; op++)
+        for (int b = 0; b < B; b++)
+            fits |= (z.img[op][b] <= (op ? z.h1 : z.h0)) << op;
+    for (int whole = 0; whole < 4; whole++) {
+        if (whole & ~fits)
+            continue;
         for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
-            tally t = wg_order(&z, pt, o, whole, in);
-            if ((o == ST_ORD_DZ && !whole) || tally_better(&t, best))
+            int first = o == ST_ORD_DZ && !whole;
+            tally t = wg_order(&z, pt, o, whole, first ? INFINITY : best->bits, in);
+            if (first || tally_better(&t, best))
                 *best = t, *best_o = o;
         }
+    }
     st->store[0] = z.s0;
     st->store[1] = z.s1;
     st->store[2] = ST_STORE_DENSE;
