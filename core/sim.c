@@ -487,7 +487,9 @@ static void slice_bp_word(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, in
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int taps = r->map.taps, pieces = r->map.pieces, fifo = r->tm.fifo;
-    int oh_lo = st_imax(ih0 + g->PT - g->KH + 1, 0), oh_hi = st_imin(ih0 + Ract + g->PT, g->OH);
+    /* the dZ rows the tile reads: oh SH = ih + PT - kh */
+    int oh_lo = st_imax(st_ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
+    int oh_hi = st_imin(st_floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
     int nrow = st_imax(oh_hi - oh_lo, 0);
     uint64_t *Pl = cx->planes, *cnt = cx->planes + (size_t)nrow * pieces * 16;
     int *np = cx->np;
@@ -511,9 +513,9 @@ static void slice_bp_word(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, in
                 int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
                 uint64_t wmax = 0;
                 for (int i = 0; i < Ract; i++) {
-                    int oh = ih0 + i + g->PT - kh;
+                    int num = ih0 + i + g->PT - kh, oh = num / g->SH;
                     size_t at;
-                    if (oh < 0 || oh >= g->OH) {
+                    if (num < 0 || num % g->SH != 0 || oh >= g->OH) {
                         for (int j = 0; fifo && j < ncol; j++)
                             r->cyc[i * ncol + j] = pe_cycles(pt, 0);
                         continue;
