@@ -96,7 +96,8 @@ static int masks_make(draw *d, const st_net *net, int batch, case_masks *cm)
     for (int li = 0; li < n; li++) {
         const st_layer *l = st_net_layer(net, li);
         size_t na = st_layer_in_elems(l), ng = st_layer_out_elems(l);
-        size_t ra = l->kind == ST_FC ? 8 : (size_t)l->in_w, rg = l->kind == ST_FC ? 8 : (size_t)l->out_w;
+        size_t ra = l->kind == ST_FC ? 8 : (size_t)l->in_w,
+               rg = l->kind == ST_FC ? 8 : (size_t)l->out_w;
         if (!st_kind_is_compute(l->kind))
             continue;
         for (int b = 0; b < batch; b++) {
@@ -163,7 +164,10 @@ static int case_src(void *ctx, const st_net *net, int layer, int image, const ui
 static int net_make(draw *d, st_net **out, st_err *err)
 {
     st_net *net = NULL;
-    int c = draw_int(d, 1, 4), h = draw_int(d, 1, 9), w = draw_int(d, 1, 12);
+    /* one case in six is wide: rows of more than 64 positions span words */
+    int wide = draw_bool(d, 1.0 / 6);
+    int c = draw_int(d, 1, 4), h = draw_int(d, 1, wide ? 3 : 9),
+        w = draw_int(d, 1, wide ? 150 : 12);
     int nconv = draw_int(d, 1, 3), nfc = draw_int(d, 0, 2), rc;
     char name[32];
 
@@ -180,7 +184,8 @@ static int net_make(draw *d, st_net **out, st_err *err)
         kh = draw_int(d, 1, in_h + 1 < 4 ? in_h + 1 : 4);
         kw = draw_int(d, 1, in_w + 1 < 7 ? in_w + 1 : 7);
         sh = draw_int(d, 1, 3), sw = draw_int(d, 1, 3);
-        pt = draw_int(d, 0, 2), pb = draw_int(d, 0, 2), pl = draw_int(d, 0, 2), pr = draw_int(d, 0, 2);
+        pt = draw_int(d, 0, 2), pb = draw_int(d, 0, 2), pl = draw_int(d, 0, 2),
+        pr = draw_int(d, 0, 2);
         if (kh > in_h + pt + pb)
             pb = kh - in_h - pt;
         if (kw > in_w + pl + pr)
@@ -227,7 +232,7 @@ static void point_make(draw *d, int batch, st_point *pt)
     pt->pe_rows = draw_int(d, 1, 5);
     pt->pe_cols = draw_int(d, 1, 5);
     pt->kreg_len = draw_int(d, 1, 6);
-    pt->oreg_len = draw_int(d, 1, 8);
+    pt->oreg_len = draw_bool(d, 0.2) ? draw_int(d, 1, 100) : draw_int(d, 1, 8);
     pt->macs_per_pe = draw_int(d, 1, 3);
     pt->step_overhead = draw_int(d, 0, 2);
     pt->sync = draw_bool(d, 0.5) ? ST_SYNC_FIFO : ST_SYNC_LOCKSTEP;
