@@ -242,7 +242,18 @@ static void point_make(draw *d, int batch, st_point *pt)
     pt->skip_bp_output = draw_bool(d, 0.75);
     pt->skip_wg_stream = draw_bool(d, 0.75);
     pt->skip_wg_operand = draw_bool(d, 0.75);
-    pt->format = draw_bool(d, 0.5) ? ST_FMT_BITMAP : ST_FMT_OFFSET;
+    pt->format = draw_int(d, 0, 2) == 0 ? ST_FMT_OFFSET
+                 : draw_bool(d, 0.5)    ? ST_FMT_BITMAP
+                                        : ST_FMT_AUTO;
+    /* widths that move the break-even density of the formats */
+    pt->data_bits = draw_bool(d, 0.5) ? 16 : draw_int(d, 1, 32);
+    pt->index_bits = draw_bool(d, 0.5) ? 8 : draw_int(d, 1, 16);
+    pt->psum_bits = pt->data_bits + draw_int(d, 0, 16);
+    pt->relu_density = 0.05 * draw_int(d, 1, 20);
+    /* DRAM from far slower than the array to far faster */
+    pt->dram_gbps = 0.01 * draw_int(d, 1, 3000);
+    pt->dram_latency_ns = draw_bool(d, 0.3) ? 0 : draw_int(d, 0, 500);
+    pt->clock_mhz = 100.0 * draw_int(d, 1, 20);
     pt->ch0_kib = 0.0625 * draw_int(d, 1, 64);
     pt->ch1_kib = 0.0625 * draw_int(d, 1, 64);
     pt->ch2_kib = 0.0625 * draw_int(d, 1, 64);
@@ -340,7 +351,11 @@ static void print_phase(FILE *f, const st_phase_stats *s)
     print_u64s(f, s->sram_rd, 3);
     fputs(", \"sram_wr\": ", f);
     print_u64s(f, s->sram_wr, 3);
-    fprintf(f, ", \"dram_bytes\": %" PRIu64 ", \"energy_pj\": {", s->dram_bytes);
+    fprintf(f,
+            ", \"dram_bytes\": %" PRIu64 ", \"dram_floor_bytes\": %" PRIu64
+            ", \"order\": \"%s\", \"store\": [\"%s\", \"%s\", \"%s\"], \"energy_pj\": {",
+            s->dram_bytes, s->dram_floor_bytes, st_order_name(s->order), st_store_name(s->store[0]),
+            st_store_name(s->store[1]), st_store_name(s->store[2]));
     for (int e = 0; e < ST_E_COUNT; e++)
         fprintf(f, "%s\"%s\": %.17g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
     fputs("}}", f);
