@@ -837,8 +837,21 @@ QUANTITIES = (
 # layers concerned are counted apart (a test of their own, marked TODO with
 # the reason), so that the others still pin the quantity. (quantities,
 # phases, condition, predicate(layer, point), reason)
-MEMORY = tuple(q for (q, _, _, _) in QUANTITIES
-               if q not in ("useful_macs", "dense_macs", "cycles_lockstep", "cycles_fifo"))
+# What a different window changes: the traffic and what follows from it.
+FP_TRAFFIC = ("stall", "dram", "floor", "order", "store0", "rd0", "wr0", "wr1", "e_ch0", "e_ch1",
+              "e_dram", "e_leak")
+WG_TRAFFIC = ("stall", "dram", "order", "rd2", "wr0", "wr1", "wr2", "e_ch0", "e_ch1", "e_ch2",
+              "e_dram", "e_leak")
+# What the work of the PEs changes.
+BP_WORK = ("useful_macs", "cycles_lockstep", "cycles_fifo", "stall", "rd0", "e_mac", "e_reg",
+           "e_ch0", "e_leak")
+
+
+def bp_strided_rows(layer, pt):
+    """BP of a convolution with stride_h > 1, stride_w = 1 and segments of
+    at most 64 positions."""
+    return (layer["kind"] != "fc" and layer["stride"][0] > 1 and layer["stride"][1] == 1
+            and min(layer["in"][2], pt["oreg_len"]) <= 64)
 
 
 def fp_window_gaps(layer, pt):
@@ -877,24 +890,23 @@ def wg_column_gaps(layer, pt):
 # phases, condition, predicate(layer, point), reason). The first that
 # applies counts.
 KNOWN = (
-    (("rd0",), ("bp",), "stride_w > 1",
-     lambda layer, pt: layer["kind"] != "fc" and layer["stride"][1] > 1,
-     "engine: core/sim.c run_bp/slice_bp take the first dZ position as "
-     "floor((i_lo + PL - KW + 1) / SW) where the first one reaching the "
-     "segment is the ceiling; with stride > 1 it reads one dZ position too many"),
-    (MEMORY, ("fp",), "a segment reading only padding", fp_padding_segment,
+    (BP_WORK, ("bp",), "stride_h > 1, stride_w = 1, segments of one word", bp_strided_rows,
+     "engine: core/sim.c since ef792e4 (bit planes of a dZ row's taps shared by every "
+     "kernel row's step) issues MACs for dZ rows that do not reach the dA row: "
+     "BP MACs where every tap lies in the padding"),
+    (FP_TRAFFIC, ("fp",), "a segment reading only padding", fp_padding_segment,
      "engine: core/sim.c run_fp computes the window's columns as iw_hi - iw_lo "
      "without clamping at 0; for a segment in the padding it wraps to 2^64 - k "
      "positions, which the mapper then avoids fetching"),
-    (MEMORY, ("fp",), "stride > kernel (windows with unread rows or columns)",
+    (FP_TRAFFIC, ("fp",), "stride > kernel (windows with unread rows or columns)",
      fp_window_gaps,
      "engine: core/sim.c run_fp counts a window as the bounding box of the rows "
      "and columns its outputs read; docs/engine.md (Visits): the positions they read"),
-    (MEMORY, ("wg",), "kernel-row pieces and k_h > 1", wg_pieces_kh,
+    (WG_TRAFFIC, ("wg",), "kernel-row pieces and k_h > 1", wg_pieces_kh,
      "engine: core/sim.c run_wg counts a triple tile's activation columns once "
      "per (channel, piece) only for kernel row 0 or the tile's first triple, "
      "missing the pieces of a tile that starts inside a channel"),
-    (MEMORY, ("wg",), "a piece narrower than stride_w (columns with gaps)", wg_column_gaps,
+    (WG_TRAFFIC, ("wg",), "a piece narrower than stride_w (columns with gaps)", wg_column_gaps,
      "engine: core/sim.c run_wg counts the span of the columns a piece reads; "
      "docs/engine.md (Visits): the activation columns the triples read"),
 )
