@@ -273,11 +273,12 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
         z.s0 = s0;
         winb = st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens));
         for (size_t i = 0; i < nbs; i++) {
-            double f = winb > z.h0 ? lg->spill : 1;
+            int spills = winb > z.h0; /* then never held, whatever the factor */
+            double f = spills ? lg->spill : 1;
             double bits = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
             z.win[i] = bits * f;
             z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]) * f;
-            z.win_fits[i] = f == 1 && bits <= z.h0;
+            z.win_fits[i] = !spills && bits <= z.h0;
         }
         z.imgsum = 0;
         for (int b = 0; b < B; b++) {

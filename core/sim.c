@@ -368,6 +368,44 @@ static uint64_t tensor_nz(const st_run *r, const rowset *rs, uint64_t n)
     return r->sampled ? (uint64_t)llround((double)n * rs_density(rs)) : rs->ones;
 }
 
+/* The positions i of [0, len) that o S + k - P reaches for some o in
+ * [o_lo, o_hi) and k in [k0, k1), as maximal intervals iv[2j], iv[2j + 1]
+ * (at most o_hi - o_lo of them); returns how many, and their positions in
+ * *npos. A stride wider than the taps leaves gaps that are not read. */
+static int reach(int o_lo, int o_hi, int S, int k0, int k1, int P, int len, int *iv, uint64_t *npos)
+{
+    int n = 0;
+
+    *npos = 0;
+    for (int o = o_lo; o < o_hi && k1 > k0; o++) {
+        int lo = st_imax(o * S + k0 - P, 0), hi = st_imin(o * S + k1 - P, len);
+        if (S <= k1 - k0) /* the intervals touch: one from the first to the last */
+            hi = st_imin((o_hi - 1) * S + k1 - P, len), o = o_hi;
+        if (hi <= lo)
+            continue;
+        if (n > 0 && lo <= iv[2 * n - 1])
+            iv[2 * n - 1] = hi;
+        else
+            iv[2 * n] = lo, iv[2 * n + 1] = hi, n++;
+    }
+    for (int j = 0; j < n; j++)
+        *npos += (uint64_t)(iv[2 * j + 1] - iv[2 * j]);
+    return n;
+}
+
+/* Non-zeros of channel c of rs on the rows in the nr intervals ri and the
+ * columns in the nc intervals ci. */
+static uint64_t reach_count(const rowset *rs, int c, const int *ri, int nr, const int *ci, int nc)
+{
+    uint64_t z = 0;
+
+    for (int a = 0; a < nr; a++)
+        for (int y = ri[2 * a]; y < ri[2 * a + 1]; y++)
+            for (int b = 0; b < nc; b++)
+                z += rs_count(rs, c, y, ci[2 * b], ci[2 * b + 1]);
+    return z;
+}
+
 /* ------------------------------------------------------------------- FP */
 
 /* FP steps of input channels [c_lo, c_hi) in tile unit u (a block of
@@ -419,7 +457,7 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
     int nrt = st_ceildiv(g->OH, R), nseg = st_ceildiv(g->OW, seg), nmt = st_ceildiv(g->M, Cc);
     size_t n = (size_t)nrt * nseg;
     st_ledger *lg = r->lg;
-    int rc;
+    int rc, *iv;
 
     st_plan pl = {NULL, r->sm ? r->sm->cin : NULL,
                   NULL, 0,
@@ -435,25 +473,26 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
     lg->win = r->map.win, lg->spill = r->map.spill;
     lg->img_n0[r->b] = (uint64_t)g->C * g->IH * g->IW;
     lg->img_z0[r->b] = tensor_nz(r, X, lg->img_n0[r->b]);
-    /* Each tile's streamed window (every input channel), the same for
-     * every output-channel tile. */
+    if (!(iv = malloc(2 * (size_t)(R + seg) * sizeof *iv)))
+        return ST_ENOMEM;
+    /* Each tile's streamed window: the positions of every input channel its
+     * outputs read, the same for every output-channel tile. */
     for (size_t u = 0; u < n; u++) {
         int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
         int Ract = st_imin(R, g->OH - oh0), o_hi = st_imin(o_lo + seg, g->OW);
-        int ih_lo = st_imax(oh0 * g->SH - g->PT, 0);
-        int ih_hi = st_imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
-        int iw_lo = st_imax(o_lo * g->SW - g->PL, 0);
-        int iw_hi = st_imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
+        int *ri = iv, *ci = iv + 2 * R, nr, nc;
+        uint64_t rows, cols;
         size_t bs = (size_t)r->b * n + u;
         st_unit *un = &r->units[u];
 
-        lg->n0[bs] = (uint64_t)g->C * (uint64_t)st_imax(ih_hi - ih_lo, 0) * (iw_hi - iw_lo);
+        nr = reach(oh0, oh0 + Ract, g->SH, 0, g->KH, g->PT, g->IH, ri, &rows);
+        nc = reach(o_lo, o_hi, g->SW, 0, g->KW, g->PL, g->IW, ci, &cols);
+        lg->n0[bs] = (uint64_t)g->C * rows * cols;
         if (r->sampled)
             lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(X));
         else
             for (int c = 0; c < g->C; c++)
-                for (int ih = ih_lo; ih < ih_hi; ih++)
-                    lg->z0[bs] += rs_count(X, c, ih, iw_lo, iw_hi);
+                lg->z0[bs] += reach_count(X, c, ri, nr, ci, nc);
         for (int mt = 0; mt < nmt; mt++) {
             int Mc = st_imin(Cc, g->M - mt * Cc);
             visit_set(r, mt, (int)u, un, (uint64_t)Mc);
@@ -462,6 +501,7 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
     }
     for (int mt = 0; mt < nmt; mt++)
         lg->n1[mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc) * g->C * g->KH * g->KW;
+    free(iv);
     return 0;
 }
 
@@ -988,6 +1028,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     size_t *same = NULL;
     st_ledger *lg = r->lg;
     uint64_t *zdz_m, *na_t, *za_t;
+    int *civ;
 
     wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
 
@@ -1035,8 +1076,13 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     /* What each output-channel tile and each triple tile moves, for every
      * tile it meets: dZ rows of the channel tile; activation columns of the
      * tile's (channel, piece) pairs (kernel rows of one channel share them). */
-    if (!(zdz_m = calloc((size_t)nmt + 2 * (size_t)nrt, sizeof *zdz_m)))
+    zdz_m = calloc((size_t)nmt + 2 * (size_t)nrt, sizeof *zdz_m);
+    civ = malloc(2 * (size_t)g->OW * sizeof *civ);
+    if (!zdz_m || !civ) {
+        free(zdz_m);
+        free(civ);
         return ST_ENOMEM;
+    }
     na_t = zdz_m + nmt, za_t = na_t + nrt;
     for (int mt = 0; mt < nmt; mt++) {
         int m0 = mt * Cc, Mc = st_imin(Cc, g->M - m0);
@@ -1051,15 +1097,18 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     for (int tt = 0; tt < nrt; tt++) {
         int t0 = tt * R, Ract = st_imin(R, ntrip - t0);
         for (int t = t0; t < t0 + Ract; t++) {
-            int p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
-            int lo = st_imax(p * taps - g->PL, 0);
-            int hi = st_imin(st_imin(p * taps + taps, g->KW) - g->PL + (g->OW - 1) * g->SW, g->IW);
-            if (kh != 0 && t != t0)
+            int p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH, nc;
+            int rows[2] = {0, g->IH};
+            uint64_t cols;
+            /* each (channel, piece) of the tile once: at its first kernel
+             * row in the tile; its columns, every row */
+            if (kh != 0 && t - pieces >= t0)
                 continue;
+            nc = reach(0, g->OW, g->SW, p * taps, st_imin(p * taps + taps, g->KW), g->PL, g->IW,
+                       civ, &cols);
             if (!r->sampled)
-                for (int ih = 0; ih < g->IH; ih++)
-                    za_t[tt] += rs_count(A, c, ih, lo, hi);
-            na_t[tt] += (uint64_t)g->IH * (uint64_t)st_imax(hi - lo, 0);
+                za_t[tt] += reach_count(A, c, rows, 1, civ, nc);
+            na_t[tt] += (uint64_t)g->IH * cols;
         }
         if (r->sampled)
             za_t[tt] = (uint64_t)llround((double)na_t[tt] * rs_density(A));
@@ -1084,6 +1133,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
         lg->outs[u] = (uint64_t)Ract * Mc * taps;
     }
     free(zdz_m);
+    free(civ);
     return 0;
 }
 
