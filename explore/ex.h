@@ -336,6 +336,10 @@ int ex_journal_create(const char *path, const ex_journal_head *head, ex_journal 
  * tail (a frame that a crash interrupted). ST_EFORMAT for a file that is not a journal. */
 int ex_journal_open(const char *path, ex_journal **out, st_err *err);
 void ex_journal_destroy(ex_journal **j);
+/* ST_OK when no process holds the lock of the journal at path (or there is no such
+ * file); ST_EIO, naming the holder (process id, host), when a live run writes it. Opens
+ * nothing for writing and changes nothing. */
+int ex_journal_check_free(const char *path, st_err *err);
 const ex_journal_head *ex_journal_head_get(const ex_journal *j);
 /* Append one frame: the records of b, the index range [first, first + span) that the
  * batch covered, and how many of its candidates the constraint `where` excluded and how
@@ -357,6 +361,10 @@ uint64_t ex_journal_rejected(const ex_journal *j);
 uint64_t ex_journal_details(const ex_journal *j);
 uint64_t ex_journal_excluded(const ex_journal *j);
 uint64_t ex_journal_duplicates(const ex_journal *j);
+/* Frames found on open that repeat points of earlier frames whole (a copied frame): they
+ * are skipped, so every point counts once. A frame that repeats points in part makes
+ * ex_journal_open fail with ST_EFORMAT instead. */
+uint64_t ex_journal_repeated(const ex_journal *j);
 
 /* Visit the index ranges covered by frames, merged and in increasing order. */
 typedef int (*ex_range_fn)(void *ctx, uint64_t first, uint64_t end);
@@ -379,6 +387,8 @@ void ex_ranges_fini(ex_ranges *r);
 int ex_ranges_add(ex_ranges *r, uint64_t lo, uint64_t hi, st_err *err);
 /* If i lies in a range, the end of that range; else i. */
 uint64_t ex_ranges_skip(const ex_ranges *r, uint64_t i);
+/* How [lo, hi) meets the ranges: 0 not at all, 1 in part, 2 wholly inside them. */
+int ex_ranges_overlap(const ex_ranges *r, uint64_t lo, uint64_t hi);
 uint64_t ex_ranges_total(const ex_ranges *r);
 
 /* A set of 64-bit ids, for de-duplication of drawn points. */

@@ -349,6 +349,12 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             goto done;
         if (fresh && o->log)
             fprintf(o->log, "stexplore: nothing to resume at %s: starting\n", o->out);
+        else if (o->log && ex_journal_repeated(r.j) > 0)
+            fprintf(o->log,
+                    "stexplore: resuming %s: %llu points journaled (%llu repeated frames of the "
+                    "journal skipped)\n",
+                    o->out, (unsigned long long)ex_journal_records(r.j),
+                    (unsigned long long)ex_journal_repeated(r.j));
         else if (o->log)
             fprintf(o->log, "stexplore: resuming %s: %llu points journaled\n", o->out,
                     (unsigned long long)ex_journal_records(r.j));
@@ -357,6 +363,11 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             rc = st_err_set(err, ST_EINVAL,
                             "%s already exists: --force overwrites it, --resume continues it",
                             access(o->out, F_OK) == 0 ? o->out : r.journal_path);
+            goto done;
+        }
+        /* A live run holds the lock of its journal: its files are not ours to remove. */
+        if ((rc = ex_journal_check_free(r.journal_path, err)) != 0) {
+            rc = st_err_set(err, ST_EINVAL, "--force will not start over: %s", err->msg);
             goto done;
         }
         if ((access(o->out, F_OK) == 0 && unlink(o->out) != 0) ||
