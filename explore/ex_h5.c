@@ -518,6 +518,17 @@ done:
 
 /* ------------------------------------------------------------------- probe */
 
+int ex_h5_attr_single(hid_t a)
+{
+    hid_t sp = H5Aget_space(a);
+    H5S_class_t cls = sp >= 0 ? H5Sget_simple_extent_type(sp) : H5S_NO_CLASS;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+
+    if (sp >= 0)
+        H5Sclose(sp);
+    return (cls == H5S_SCALAR || cls == H5S_SIMPLE) && n == 1;
+}
+
 char *ex_h5_attr_str(hid_t obj, const char *name)
 {
     hid_t a = -1, t = -1, mt = -1;
@@ -525,7 +536,7 @@ char *ex_h5_attr_str(hid_t obj, const char *name)
     size_t size;
 
     if (H5Aexists(obj, name) <= 0 || (a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
-        (t = H5Aget_type(a)) < 0 || H5Tget_class(t) != H5T_STRING)
+        !ex_h5_attr_single(a) || (t = H5Aget_type(a)) < 0 || H5Tget_class(t) != H5T_STRING)
         goto done;
     mt = H5Tcopy(H5T_C_S1);
     if (H5Tis_variable_str(t) > 0) {
@@ -561,7 +572,7 @@ int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v)
     int rc = -1;
 
     if (H5Aexists(obj, name) > 0 && (a = H5Aopen(obj, name, H5P_DEFAULT)) >= 0 &&
-        (t = H5Aget_type(a)) >= 0 &&
+        ex_h5_attr_single(a) && (t = H5Aget_type(a)) >= 0 &&
         (H5Tget_class(t) == H5T_INTEGER || H5Tget_class(t) == H5T_FLOAT))
         rc = H5Aread(a, mtype, v) < 0 ? -1 : 0;
     if (t >= 0)
