@@ -337,8 +337,8 @@ int ex_journal_create(const char *path, const ex_journal_head *head, ex_journal 
 int ex_journal_open(const char *path, ex_journal **out, st_err *err);
 void ex_journal_destroy(ex_journal **j);
 /* ST_OK when no process holds the lock of the journal at path (or there is no such
- * file); ST_EIO, naming the holder (process id, host), when a live run writes it. Opens
- * nothing for writing and changes nothing. */
+ * file); ST_EINVAL, naming the holder (process id, host), when a live run writes it (as
+ * ex_journal_create and ex_journal_open fail then). Changes nothing. */
 int ex_journal_check_free(const char *path, st_err *err);
 const ex_journal_head *ex_journal_head_get(const ex_journal *j);
 /* Append one frame: the records of b, the index range [first, first + span) that the
@@ -500,8 +500,14 @@ typedef struct ex_h5_meta {
 } ex_h5_meta;
 
 /* Write the result file at path from the journal: a complete file written to path.tmp,
- * synced and renamed over path, so path is always either absent or a whole file. */
+ * synced and renamed over path, so path is always either absent or a whole file. ST_EIO
+ * when a write fails (a full disk), naming path.tmp and the system's reason; path.tmp is
+ * then removed, and path and the journal are as they were. */
 int ex_h5_save(const char *path, const ex_h5_meta *meta, ex_journal *j, st_err *err);
+/* Call before any other HDF5 use in a program that writes result files. A file whose
+ * writes failed may stay open inside HDF5, and HDF5's clean-up at exit crashes on it
+ * (1.10): this turns that clean-up off; the operating system reclaims the rest. */
+void ex_h5_init(void);
 
 /* What an existing result file says about itself. */
 typedef struct ex_h5_info {

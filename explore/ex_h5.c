@@ -86,6 +86,57 @@ static hid_t fapl_make(void)
     return fapl;
 }
 
+void ex_h5_init(void)
+{
+    H5dont_atexit();
+}
+
+/* The system's reason for the failure HDF5 just reported, from its error stack (the file
+ * driver records "error message = '...'" of the failed write); else errno. */
+typedef struct reason {
+    char *buf;
+    size_t size;
+    int found;
+} reason;
+
+static herr_t reason_walk(unsigned n, const H5E_error2_t *e, void *ctx)
+{
+    reason *r = ctx;
+    const char *m = e->desc ? strstr(e->desc, "error message = '") : NULL;
+
+    (void)n;
+    if (m && !r->found) {
+        m += strlen("error message = '");
+        snprintf(r->buf, r->size, "%.*s", (int)strcspn(m, "'"), m);
+        r->found = 1;
+    }
+    return 0;
+}
+
+static void h5_reason(int saved_errno, char *buf, size_t size)
+{
+    reason r = {buf, size, 0};
+
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, reason_walk, &r);
+    if (!r.found)
+        snprintf(buf, size, "%s", saved_errno ? strerror(saved_errno) : "HDF5 gives no reason");
+}
+
+/* After a failed write: give back the space the temporary file holds (HDF5 would flush
+ * its metadata into it again on close, and fail again on a full disk), then close it. */
+static void abandon(hid_t f)
+{
+    void *handle = NULL;
+
+    if (H5Fget_vfd_handle(f, H5P_DEFAULT, &handle) >= 0 && handle) {
+        int fd = *(int *)handle;
+        if (ftruncate(fd, 0) != 0) {
+            /* The close below may fail then; ex_h5_init keeps that from crashing. */
+        }
+    }
+    H5Fclose(f);
+}
+
 void ex_h5_version(char *buf, size_t size)
 {
     unsigned a = 0, b = 0, c = 0;
@@ -226,6 +277,7 @@ static int colset_row_done(colset *s)
 
 typedef struct writer {
     const ex_h5_meta *m;
+    const char *tmp; /* the file being written, for messages */
     int nmetric;
     colset pts, fail, det;
     int c_id, c_index, c_status, c_param0, c_metric0;
@@ -364,9 +416,12 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
     }
     rc |= colset_row_done(&w->pts);
     w->row++;
-    if (rc)
-        return st_err_set(err, ST_EIO, "HDF5 write failed at point %llu",
-                          (unsigned long long)r->index);
+    if (rc) {
+        char why[256];
+        h5_reason(errno, why, sizeof why);
+        return st_err_set(err, ST_EIO, "cannot write %s (at point %llu): %s", w->tmp,
+                          (unsigned long long)r->index, why);
+    }
     return ST_OK;
 }
 
@@ -454,7 +509,7 @@ static int sync_path(const char *path)
 int ex_h5_save(const char *path, const ex_h5_meta *m, ex_journal *j, st_err *err)
 {
     writer w;
-    char tmp[4096], dir[4096];
+    char tmp[4096], dir[4096], why[256];
     hid_t f = -1, fapl = -1;
     H5E_auto2_t old_fn;
     void *old_data;
@@ -463,33 +518,49 @@ int ex_h5_save(const char *path, const ex_h5_meta *m, ex_journal *j, st_err *err
 
     memset(&w, 0, sizeof w);
     w.m = m;
+    w.tmp = tmp;
     w.detail = m->sw->detail;
     H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     fapl = fapl_make();
+    errno = 0;
     f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f < 0) {
-        rc = st_err_set(err, ST_EIO, "cannot create %s: %s", tmp, strerror(errno));
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot create %s: %s", tmp, why);
         goto done;
     }
+    errno = 0;
     if (writer_columns(&w, f) != 0 || write_network(f, m) != 0) {
-        rc = st_err_set(err, ST_EIO, "cannot lay out %s", tmp);
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot lay out %s: %s", tmp, why);
         goto done;
     }
     if ((rc = ex_journal_each(j, writer_record, &w, err)) != 0)
         goto done;
+    errno = 0;
     if (colset_flush(&w.pts) != 0 || colset_flush(&w.fail) != 0 || colset_flush(&w.det) != 0 ||
         write_provenance(f, m, &w) != 0) {
-        rc = st_err_set(err, ST_EIO, "cannot write %s", tmp);
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot write %s: %s", tmp, why);
         goto done;
     }
     colset_free(&w.pts);
     colset_free(&w.fail);
     colset_free(&w.det);
+    /* Metadata goes to disk here, and a full disk shows here first: flush, so that a
+     * failure leaves the file open for abandon() rather than half-closed. */
+    errno = 0;
+    if (H5Fflush(f, H5F_SCOPE_LOCAL) < 0) {
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot write %s: %s", tmp, why);
+        goto done;
+    }
     if (H5Fclose(f) < 0) {
         f = -1;
-        rc = st_err_set(err, ST_EIO, "cannot close %s", tmp);
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot close %s: %s", tmp, why);
         goto done;
     }
     f = -1;
@@ -507,7 +578,7 @@ done:
     colset_free(&w.fail);
     colset_free(&w.det);
     if (f >= 0)
-        H5Fclose(f);
+        abandon(f);
     if (fapl >= 0)
         H5Pclose(fapl);
     if (rc != ST_OK)

@@ -184,7 +184,8 @@ static int lock_file(ex_journal *j, st_err *err)
         if (errno != EACCES && errno != EAGAIN)
             return st_err_set(err, ST_EIO, "cannot lock %s: %s", j->path, strerror(errno));
         lock_holder(j->fd, who, sizeof who);
-        return st_err_set(err, ST_EIO,
+        /* Not a failure of the machine: another run, which the user can wait for. */
+        return st_err_set(err, ST_EINVAL,
                           "%s is locked by %s: another stexplore is writing it; wait for it to "
                           "end or stop it",
                           j->path, who);
@@ -211,7 +212,7 @@ int ex_journal_check_free(const char *path, st_err *err)
         rc = st_err_set(err, ST_EIO, "cannot test the lock of %s: %s", path, strerror(errno));
     } else if (fl.l_type != F_UNLCK) {
         lock_holder(fd, who, sizeof who);
-        rc = st_err_set(err, ST_EIO, "%s is locked by %s: another stexplore is writing it", path,
+        rc = st_err_set(err, ST_EINVAL, "%s is locked by %s: another stexplore is writing it", path,
                         who);
     }
     close(fd);
