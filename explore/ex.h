@@ -418,6 +418,9 @@ typedef struct ex_sweep {
     ex_eval_mode eval;
     int detail;
     int has_where, has_keep;
+    char *deps; /* owned, or NULL: one line per module the script required, with its
+                 * size and hash ("requires NAME: N bytes, siphash HEX"); part of the
+                 * description that a resume must match */
 } ex_sweep;
 
 /* Per-point code the sweep may carry (Lua functions, or C in tests). Each returns 0 or
@@ -544,6 +547,13 @@ int ex_lua_set_dir(ex_lua *l, const char *dir, st_err *err);
 /* lua_pcall with a traceback handler, under the budget. On error, err holds the message
  * (and traceback) and the stack is as before the function was pushed. */
 int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err);
+/* The modules `require` has loaded so far, one line each in load order ("requires NAME:
+ * N bytes, siphash HEX\n"), or "" for none; borrowed, valid until the next require. The
+ * hash is of the text that was run: a change in a module changes the line. */
+const char *ex_lua_deps(const ex_lua *l);
+/* From now on `require` of a module not yet loaded raises an error: what a sweep depends
+ * on must be known, and fingerprinted, before its first point is evaluated. */
+void ex_lua_deps_freeze(ex_lua *l);
 
 /* A loaded script: its text, its resolved sweep, and the hooks that call its Lua
  * functions. */

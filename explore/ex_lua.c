@@ -22,6 +22,9 @@ struct ex_lua {
     size_t mem;
     uint64_t count;
     int over_mem;
+    char *deps; /* the modules required so far, one line each (ex_lua_deps) */
+    size_t deps_len;
+    int deps_frozen;
 };
 
 void ex_lua_opts_init(ex_lua_opts *o)
@@ -128,6 +131,49 @@ static int l_load_text(lua_State *L)
     return lua_gettop(L) - 4;
 }
 
+/* Push the whole text of f as a string; -1 when it cannot be read. */
+static int read_module(lua_State *L, FILE *f)
+{
+    luaL_Buffer b;
+    size_t n;
+
+    luaL_buffinit(L, &b);
+    do {
+        char *p = luaL_prepbuffer(&b);
+        n = fread(p, 1, LUAL_BUFFERSIZE, f);
+        luaL_addsize(&b, n);
+    } while (n == LUAL_BUFFERSIZE);
+    luaL_pushresult(&b);
+    return ferror(f) ? -1 : 0;
+}
+
+/* Note module name, of text, among what the sweep depends on. */
+static void deps_add(lua_State *L, ex_lua *x, const char *name, const char *text, size_t len)
+{
+    char line[400];
+    int n = snprintf(line, sizeof line, "requires %s: %zu bytes, siphash %016llx\n", name, len,
+                     (unsigned long long)ex_siphash(UINT64_C(0x6d6f64756c65), 0, text, len));
+    char *g;
+
+    if (n < 0 || (size_t)n >= sizeof line)
+        luaL_error(L, "require '%s': the module name is too long", name);
+    if (!(g = realloc(x->deps, x->deps_len + (size_t)n + 1)))
+        luaL_error(L, "require '%s': out of memory", name);
+    memcpy(g + x->deps_len, line, (size_t)n + 1);
+    x->deps = g;
+    x->deps_len += (size_t)n;
+}
+
+const char *ex_lua_deps(const ex_lua *l)
+{
+    return l->deps ? l->deps : "";
+}
+
+void ex_lua_deps_freeze(ex_lua *l)
+{
+    l->deps_frozen = 1;
+}
+
 /* require(name): "st", or a Lua file name.lua (dots become folders) beside the script or
  * in the library folder, loaded in text mode; results are cached like package.loaded. */
 static int l_require(lua_State *L)
@@ -152,8 +198,15 @@ static int l_require(lua_State *L)
               *c == '_' || *c == '.' || *c == '-'))
             return luaL_error(L, "require '%s': a module name is letters, digits, '_', '-', '.'",
                               name);
+    if (x->deps_frozen)
+        return luaL_error(L,
+                          "require '%s' while the sweep runs: require modules when the script "
+                          "is loaded (at its top level), so that a resume can check them",
+                          name);
     for (int d = 0; d < 2; d++) {
         FILE *f;
+        const char *text;
+        size_t len;
         if (!dirs[d])
             continue;
         luaL_buffinit(L, &b);
@@ -163,14 +216,25 @@ static int l_require(lua_State *L)
             luaL_addchar(&b, *c == '.' ? '/' : *c);
         luaL_addstring(&b, ".lua");
         luaL_pushresult(&b);
-        f = fopen(lua_tostring(L, -1), "r");
+        f = fopen(lua_tostring(L, -1), "rb");
         if (!f) {
             lua_pop(L, 1);
             continue;
         }
+        /* The text is read once, hashed and run from memory: what is fingerprinted is
+         * what runs. It lives on the Lua stack, so an error frees it. */
+        if (read_module(L, f) != 0) {
+            fclose(f);
+            return luaL_error(L, "require '%s': cannot read %s", name, lua_tostring(L, -2));
+        }
         fclose(f);
-        if (luaL_loadfilex(L, lua_tostring(L, -1), "t") != LUA_OK)
+        text = lua_tolstring(L, -1, &len);
+        deps_add(L, x, name, text, len);
+        lua_pushfstring(L, "@%s", lua_tostring(L, -2));
+        if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK)
             return lua_error(L);
+        lua_replace(L, -3); /* path, text, chunk name, chunk -> path, chunk, chunk name */
+        lua_pop(L, 1);
         lua_pushstring(L, name);
         lua_call(L, 1, 1);
         if (lua_isnil(L, -1)) {
@@ -309,6 +373,7 @@ void ex_lua_destroy(ex_lua **l)
     if ((*l)->L)
         lua_close((*l)->L);
     free((*l)->script_dir);
+    free((*l)->deps);
     free(*l);
     *l = NULL;
 }

@@ -26,8 +26,9 @@ static void utc_text(int64_t t, char *buf, size_t size)
         snprintf(buf, size, "?");
 }
 
-/* The first line where a and b differ, as a message: "file has '...', script has '...'". */
-static void first_difference(const char *a, const char *b, char *buf, size_t size)
+/* The first line where a and b differ, as a message: "file has '...', script has '...'".
+ * Returns 1 when that line is about a module the script requires. */
+static int first_difference(const char *a, const char *b, char *buf, size_t size)
 {
     int line = 1;
 
@@ -36,13 +37,14 @@ static void first_difference(const char *a, const char *b, char *buf, size_t siz
         if (la != lb || memcmp(a, b, la) != 0) {
             snprintf(buf, size, "line %d: the file has '%.*s', the script has '%.*s'", line,
                      (int)(la > 200 ? 200 : la), a, (int)(lb > 200 ? 200 : lb), b);
-            return;
+            return !strncmp(a, "requires ", 9) || !strncmp(b, "requires ", 9);
         }
         a += la + (a[la] == '\n');
         b += lb + (b[lb] == '\n');
         line++;
     }
     snprintf(buf, size, "no difference");
+    return 0;
 }
 
 /* Refuse to resume a run of another sweep, saying what differs. */
@@ -52,7 +54,11 @@ static int same_sweep(const char *what, const char *old_space, const char *old_s
     char diff[600];
 
     if (strcmp(old_space, space) != 0) {
-        first_difference(old_space, space, diff, sizeof diff);
+        if (first_difference(old_space, space, diff, sizeof diff))
+            return st_err_set(err, ST_EINVAL,
+                              "cannot resume %s: the modules the script requires have changed "
+                              "since (%s); use --force to start over",
+                              what, diff);
         return st_err_set(err, ST_EINVAL,
                           "cannot resume %s: it was made from another design space (%s); use "
                           "--force to start over",

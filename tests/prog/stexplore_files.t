@@ -4,7 +4,8 @@
 # --force against a live run's files, a second run on a live journal (the message names
 # the process), a journal holding a frame twice, and what a resume refuses. Each ends with
 # a message naming the file, no crash, and a journal that --resume completes into the file
-# an uninterrupted run writes.
+# an uninterrupted run writes. Last, a module the script requires changes between a kill
+# and the resume: refused, naming the module.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
 EXP="$ST_BUILD/bin/stexplore"
@@ -180,6 +181,87 @@ is_status 2 "files-6.2 a damaged journal is refused"
 has_err "cannot resume: bad.h5.journal is not a stexplore journal" "files-6.3 ... in a message naming it once"
 if grep -q "cannot resume: cannot resume" "$tmp/err"; then r=1; else r=0; fi
 ok_ $r "files-6.4 ... not garbled"
+
+# ------------------------------------------------- what the script requires
+# The keep threshold lives in a module, which requires another: a change in either, after
+# a kill, must make --resume refuse (it would mix two thresholds in one file).
+mkdir -p dep
+cat >dep/inner.lua <<'EOF2'
+return { spin = 20000 }
+EOF2
+cat >dep/lib_keep.lua <<'EOF2'
+local inner = require "inner"
+return { threshold = 1.1, spin = inner.spin }
+EOF2
+cat >dep/dep.lua <<'EOF2'
+local lib = require "lib_keep"
+return st.sweep {
+  name = "dep", network = "fmnist-cnn", batch = 1,
+  params = { pe_rows = st.range(1, 12), pe_cols = st.range(1, 12), p = {0, 0.9} },
+  fixed = { fidelity = "sampled", sample_fraction = 0.05 },
+  keep = function(m) local x = 0 for i = 1, lib.spin do x = x + i end
+                     return m.speedup > lib.threshold end,
+}
+EOF2
+run "$EXP" --check dep/dep.lua
+has_out "requires lib_keep: " "files-7.1 --check lists the required modules with their hashes"
+has_out "requires inner: " "files-7.2 ... also those that modules require"
+run "$EXP" -q dep/dep.lua -o dep_clean.h5
+is_status 0 "files-7.3 the sweep with modules runs"
+"$EXP" -q --batch 2 --snapshot 0.05 dep/dep.lua -o dep.h5 2>/dev/null &
+pid=$!
+n=0
+while [ $n -lt 500 ]; do
+    s=$(stat -c %s dep.h5.journal 2>/dev/null || echo 0)
+    [ "$s" -gt 8000 ] && break
+    sleep 0.01
+    n=$((n + 1))
+done
+kill -9 $pid 2>/dev/null
+wait $pid 2>/dev/null
+[ -f dep.h5.journal ]
+ok_ $? "files-7.4 the run is killed in the middle"
+cp dep/lib_keep.lua lib_keep.orig
+sed -i 's/threshold = 1.1/threshold = 1.3/' dep/lib_keep.lua
+js=$(stat -c %s dep.h5.journal)
+run "$EXP" -q --resume dep/dep.lua -o dep.h5
+is_status 2 "files-7.5 a changed module: --resume refuses"
+has_err "the modules the script requires have changed since" "files-7.6 ... saying why"
+has_err "requires lib_keep: " "files-7.7 ... naming the module"
+[ "$(stat -c %s dep.h5.journal)" -eq "$js" ]
+ok_ $? "files-7.8 ... and leaves the journal as it was"
+cp lib_keep.orig dep/lib_keep.lua
+sed -i 's/spin = 20000/spin = 20001/' dep/inner.lua
+run "$EXP" -q --resume dep/dep.lua -o dep.h5
+is_status 2 "files-7.9 a changed module of a module: refused too"
+has_err "requires inner: " "files-7.10 ... naming it"
+sed -i 's/spin = 20001/spin = 20000/' dep/inner.lua
+run "$EXP" -q --resume dep/dep.lua -o dep.h5
+is_status 0 "files-7.11 the modules as they were: --resume completes"
+same files-7.12 "... into the file of the uninterrupted run" dep_clean.h5 dep.h5
+if [ $have_py -eq 1 ]; then
+    ok_cmd "files-7.13 the file records the modules' hashes in provenance/space" "$PY" -c '
+import h5py, sys
+with h5py.File("dep.h5", "r") as f:
+    s = f["provenance"].attrs["space"]
+    s = s.decode() if isinstance(s, bytes) else s
+    assert "requires lib_keep: " in s and "requires inner: " in s, s'
+else
+    skip "no h5py" "files-7.13"
+fi
+# A module required only once the sweep runs could not have been checked: an error.
+cat >dep/late.lua <<'EOF2'
+return st.sweep {
+  name = "late", network = "fmnist-cnn", batch = 1, eval = "none",
+  params = { pe_rows = {4, 8} },
+  keep = function(m) return require("lib_keep").threshold > 1 end,
+}
+EOF2
+run "$EXP" -q dep/late.lua -o late.h5
+[ "$st" -ne 0 ]
+ok_ $? "files-7.14 require inside keep fails the run"
+has_err "require 'lib_keep' while the sweep runs: require modules when the script is loaded" \
+    "files-7.15 ... saying to require at the top level"
 
 plan "$tap_n"
 tap_end
