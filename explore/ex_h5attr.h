@@ -15,6 +15,9 @@ int ex_h5_attr_single(hid_t a);
 /* Read the string attribute name of obj (variable or fixed length) into a malloc'ed
  * copy the caller frees; NULL when absent, not a single string, or out of memory. */
 char *ex_h5_attr_str(hid_t obj, const char *name);
+/* ex_h5_attr_str that tells why: 0 with *out set, 1 when absent or not a single string,
+ * ST_ENOMEM when the copy cannot be made. */
+int ex_h5_attr_text(hid_t obj, const char *name, char **out);
 
 /* Read the numeric attribute name of obj as mtype into *v: 0, or -1 when absent or not
  * a single integer or floating-point value (v is then untouched). */

@@ -640,9 +640,12 @@ int ex_journal_ranges(ex_journal *j, ex_range_fn fn, void *ctx, st_err *err)
 {
     int rc = ST_OK;
 
-    (void)err;
     for (size_t k = 0; k < j->ranges.n && rc == ST_OK; k++)
         rc = fn(ctx, j->ranges.lo[k], j->ranges.hi[k]);
+    if (rc != ST_OK)
+        rc = st_err_set(err, rc, "journal %s: %s", j->path,
+                        rc == ST_ENOMEM ? "out of memory for its index ranges"
+                                        : "cannot take its index ranges");
     return rc;
 }
 

@@ -339,7 +339,7 @@ int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
     }
     x->L = lua_newstate(l_alloc, x);
     if (!x->L) {
-        rc = st_err_set(err, ST_ENOMEM, "Lua: cannot create a state");
+        rc = st_err_set(err, ST_ENOMEM, "Lua: out of memory for a new state");
         goto done;
     }
     memcpy(lua_getextraspace(x->L), &x, sizeof x);
@@ -406,7 +406,10 @@ int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err)
     status = lua_pcall(L, nargs, nres, base);
     lua_remove(L, base);
     if (status != LUA_OK) {
-        if (l->over_mem || status == LUA_ERRMEM)
+        if (status == LUA_ERRMEM && !l->over_mem)
+            rc = st_err_set(err, ST_ENOMEM, "the script ran out of memory (the system refused "
+                                            "an allocation below the memory cap)");
+        else if (l->over_mem || status == LUA_ERRMEM)
             rc = st_err_set(err, ST_EINVAL,
                             "the script exceeded the memory cap of %zu MiB (a table or string "
                             "that never stops growing? --max-memory raises the cap)",

@@ -146,7 +146,7 @@ static int resume_open(runner *r, int *fresh, ex_run_stats *st, st_err *err)
     memset(&info, 0, sizeof info);
     *fresh = 0;
     if (has_out && (rc = ex_h5_probe(r->o->out, &info, err)) != 0) {
-        rc = st_err_set(err, ST_EINVAL, "cannot resume: %s", err->msg);
+        rc = st_err_set(err, rc == ST_ENOMEM ? rc : ST_EINVAL, "cannot resume: %s", err->msg);
         goto done;
     }
     if (!has_j) {
