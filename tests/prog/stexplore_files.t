@@ -53,7 +53,7 @@ else
     why=""
 fi
 if [ -n "$why" ]; then
-    for id in 1.1 1.2 1.3 1.4 1.5 1.6 1.7 2.1 2.2 2.3 2.4 3.1 3.2 3.3 3.4; do
+    for id in 1.1 1.2 1.3 1.4 1.5 1.6 1.7 1.8 1.9 1.10 1.11 2.1 2.2 2.3 2.4 3.1 3.2 3.3 3.4; do
         skip "$why" "files-$id"
     done
 else
@@ -75,6 +75,33 @@ with h5py.File(sys.argv[1], "r") as f:
     run "$EXP" -q --resume grid.lua -o "$disk/r.h5"
     is_status 0 "files-1.6 with room again, --resume completes the sweep"
     same files-1.7 "... into the file of the uninterrupted run" clean.h5 "$disk/r.h5"
+
+    # The same under mpirun: rank 0 writes, and every rank ends.
+    rm -f "$disk"/r.h5*
+    mount -o remount,size=100k "$disk"
+    if command -v mpirun >/dev/null 2>&1; then
+        run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+            OMPI_MCA_btl_vader_single_copy_mechanism=none \
+            ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            mpirun --oversubscribe -np 2 "$EXP" --progress none --snapshot 0 --batch 16 grid.lua \
+            -o "$disk/r.h5"
+        is_status 1 "files-1.8 a full disk under mpirun -np 2: status 1, no crash"
+        has_err "cannot write $disk/r.h5.tmp: No space left on device" "files-1.9 ... and the message"
+        mount -o remount,size=20m "$disk"
+        run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+            OMPI_MCA_btl_vader_single_copy_mechanism=none \
+            ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+            mpirun --oversubscribe -np 2 "$EXP" -q --resume grid.lua -o "$disk/r.h5"
+        is_status 0 "files-1.10 --resume under mpirun completes it"
+        if [ $have_py -eq 1 ]; then
+            run "$PY" "$ST_SRC/tests/prog/h5same.py" --ranks clean.h5 "$disk/r.h5"
+            is_status 0 "files-1.11 ... into the file of the uninterrupted run"
+        else
+            skip "no h5py" "files-1.11"
+        fi
+    else
+        for id in 1.8 1.9 1.10 1.11; do skip "mpirun is not installed" "files-$id"; done
+    fi
 
     rm -f "$disk"/r.h5*
     mount -o remount,size=300k "$disk"
