@@ -304,8 +304,8 @@ int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,
         if ((g.f[i] = an_detail_field(d, need[i])) < 0)
             return st_err_set(err, ST_EFORMAT, "%s: /detail has no field %s", t->path, need[i]);
     if (!g.title) {
-        used = an_appendf(title, sizeof title, 0, "%s, row %zu", t->name[0] ? t->name : t->path,
-                          row);
+        used =
+            an_appendf(title, sizeof title, 0, "%s, row %zu", t->name[0] ? t->name : t->path, row);
         if (id >= 0 && an_table_load_col(t, id, err) == ST_OK) {
             an_table_format(t, id, row, 1, val, sizeof val);
             used = an_appendf(title, sizeof title, used, " (id %s)", val);

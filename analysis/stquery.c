@@ -550,9 +550,8 @@ static void describe_objectives(const session *s, char *buf, size_t size)
     buf[0] = '\0';
     for (int j = 0; j < s->q.nobj; j++) {
         const an_col *c = &s->t->col[s->q.col[j]];
-        used = an_appendf(buf, size, used, c->unit[0] ? "%s%s %s [%s]" : "%s%s %s",
-                          j ? ", " : "", s->q.sense[j] == AN_MAX ? "max" : "min", c->name,
-                          c->unit);
+        used = an_appendf(buf, size, used, c->unit[0] ? "%s%s %s [%s]" : "%s%s %s", j ? ", " : "",
+                          s->q.sense[j] == AN_MAX ? "max" : "min", c->name, c->unit);
     }
 }
 

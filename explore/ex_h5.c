@@ -426,8 +426,8 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
     rc |= colset_row_done(&w->pts);
     w->row++;
     if (rc && (w->pts.nomem || w->fail.nomem || w->det.nomem))
-        return st_err_set(err, ST_ENOMEM, "cannot write %s (at point %llu): out of memory",
-                          w->tmp, (unsigned long long)r->index);
+        return st_err_set(err, ST_ENOMEM, "cannot write %s (at point %llu): out of memory", w->tmp,
+                          (unsigned long long)r->index);
     if (rc) {
         char why[256];
         h5_reason(errno, why, sizeof why);

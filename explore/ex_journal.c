@@ -43,7 +43,7 @@ struct ex_journal {
     uint64_t end; /* offset after the last whole frame */
     uint64_t data_start;
     uint64_t records, failed, rejected, details, excluded, duplicates, last_index;
-    int sorted; /* records so far in strictly increasing index */
+    int sorted;     /* records so far in strictly increasing index */
     uint64_t *skip; /* offsets of frames that repeat earlier ones, ascending: never read */
     size_t nskip, skipcap;
     ex_ranges ranges;
@@ -471,7 +471,8 @@ int ex_journal_open(const char *path, ex_journal **out, st_err *err)
         exc = get64(&h);
         dup = get64(&h);
         plen = get64(&h);
-        if (plen > (uint64_t)stt.st_size - j->end || F_HEAD + plen + 8 > (uint64_t)stt.st_size - j->end)
+        if (plen > (uint64_t)stt.st_size - j->end ||
+            F_HEAD + plen + 8 > (uint64_t)stt.st_size - j->end)
             break;
         if ((rc = grow(j, F_HEAD + plen + 8, err)) != 0)
             goto done;
@@ -484,7 +485,8 @@ int ex_journal_open(const char *path, ex_journal **out, st_err *err)
         if (sum != ex_siphash(J_KEY0, 1, j->buf, F_HEAD + plen))
             break;
         /* A whole frame is not a torn tail: past here, a bad one is refused, not cut. */
-        if (first + span < first || payload_walk(j, j->buf + F_HEAD, plen, nrec, first, span, 0) != 0) {
+        if (first + span < first ||
+            payload_walk(j, j->buf + F_HEAD, plen, nrec, first, span, 0) != 0) {
             rc = st_err_set(err, ST_EFORMAT,
                             "%s: the frame at byte %llu is damaged (records outside its indices "
                             "%llu + %llu); use --force to start over",

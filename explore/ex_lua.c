@@ -407,8 +407,9 @@ int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err)
     lua_remove(L, base);
     if (status != LUA_OK) {
         if (status == LUA_ERRMEM && !l->over_mem)
-            rc = st_err_set(err, ST_ENOMEM, "the script ran out of memory (the system refused "
-                                            "an allocation below the memory cap)");
+            rc = st_err_set(err, ST_ENOMEM,
+                            "the script ran out of memory (the system refused "
+                            "an allocation below the memory cap)");
         else if (l->over_mem || status == LUA_ERRMEM)
             rc = st_err_set(err, ST_EINVAL,
                             "the script exceeded the memory cap of %zu MiB (a table or string "

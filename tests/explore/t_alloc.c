@@ -29,10 +29,10 @@
 /* ------------------------------------------------------------------ the hook */
 
 /* The hook's state: the test's own globals, as in SQLite's test harness. */
-static long fail_at;   /* fail the allocation with this number; 0: never */
-static long alloc_no;  /* allocations counted since the hook was armed */
-static int fired;      /* the hook has failed an allocation */
-static long stop_at;   /* at this allocation, raise SIGUSR2 (a stop request); 0: never */
+static long fail_at;  /* fail the allocation with this number; 0: never */
+static long alloc_no; /* allocations counted since the hook was armed */
+static int fired;     /* the hook has failed an allocation */
+static long stop_at;  /* at this allocation, raise SIGUSR2 (a stop request); 0: never */
 
 void *__real_malloc(size_t n);
 void *__real_calloc(size_t k, size_t n);
@@ -306,8 +306,7 @@ static void sweep_op(const fx *x, int op, long dense, const char *id)
         int status = 0, code;
         fflush(stdout);
         pid = fork();
-        if (pid == 0)
-        {
+        if (pid == 0) {
             int child = attempt(x, op, n);
             fflush(stdout);
             exit(child); /* exit, not _exit: the leak checker of the sanitizer build runs */
@@ -368,14 +367,13 @@ int main(void)
     /* Small, with a module, a where and a keep. No simulation: an allocation failing
      * inside the simulator would make a failed point, which is another matter. */
     write_file(x.module, "return { limit = 12 }\n");
-    write_file(x.script,
-               "local lib = require 'lib'\n"
-               "return st.sweep {\n"
-               "  name = 'alloc', network = 'fmnist-cnn', batch = 1, eval = 'none',\n"
-               "  params = { pe_rows = {1, 2, 3, 4, 5, 6}, pe_cols = {1, 2, 3, 4} },\n"
-               "  where = function(p) return p.pe_rows * p.pe_cols ~= 6 end,\n"
-               "  keep = function(m) return true end,\n"
-               "}\n");
+    write_file(x.script, "local lib = require 'lib'\n"
+                         "return st.sweep {\n"
+                         "  name = 'alloc', network = 'fmnist-cnn', batch = 1, eval = 'none',\n"
+                         "  params = { pe_rows = {1, 2, 3, 4, 5, 6}, pe_cols = {1, 2, 3, 4} },\n"
+                         "  where = function(p) return p.pe_rows * p.pe_cols ~= 6 end,\n"
+                         "  keep = function(m) return true end,\n"
+                         "}\n");
     st_err_clear(&err);
     if (!ok(run_sweep(&x, x.ref, 0, NULL, 0, &err) == 0, "alloc-0.1 the reference run")) {
         diag("  %s", err.msg);

@@ -179,9 +179,9 @@ int main(void)
         ex_ranges_add(&r, 10, 20, NULL);
         ex_ranges_add(&r, 30, 40, NULL);
         {
-            static const uint64_t q[][2] = {{0, 10}, {0, 11}, {10, 20}, {12, 15}, {19, 21},
-                                            {20, 30}, {25, 35}, {5, 45}, {39, 40}, {40, 41},
-                                            {15, 15}};
+            static const uint64_t q[][2] = {{0, 10},  {0, 11},  {10, 20}, {12, 15},
+                                            {19, 21}, {20, 30}, {25, 35}, {5, 45},
+                                            {39, 40}, {40, 41}, {15, 15}};
             int all = 1;
             for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
                 uint64_t in = 0, len = q[k][1] - q[k][0];
