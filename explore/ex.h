@@ -64,8 +64,9 @@ int ex_seed_of(uint64_t sweep_seed, uint64_t id);
 
 /* ----------------------------------------------------------------- networks */
 
-/* A network as data that any process can rebuild without Lua: a built-in name, or a
- * list of layer operations. Layers reference their sources by index (-1: the input). */
+/* A network as data that any process can rebuild without Lua: a built-in name, a list of
+ * layer operations, or the text of a SCALE-Sim layer list (st_topo_parse). Layers
+ * reference their sources by index (-1: the input). */
 typedef struct ex_netop {
     st_kind kind;
     char name[ST_NAME_MAX];
@@ -82,16 +83,29 @@ typedef struct ex_netspec {
     int c, h, w; /* input shape */
     int n, cap;
     ex_netop *ops;
+    char *csv_path; /* a layer list: the path it was read from (names it in messages) */
+    char *csv;      /* and its text, csv_len bytes and a NUL; both owned, NULL otherwise */
+    size_t csv_len;
 } ex_netspec;
 
 void ex_netspec_init(ex_netspec *s);
+/* Free what s owns (ops, csv_path, csv) and init it again. */
 void ex_netspec_fini(ex_netspec *s);
+/* Make s the layer list at path: read it (st_topo_read_file), check that it builds
+ * (st_topo_parse), and keep copies of path and text; name is the network's. Fails with
+ * the core's message (the file, line and field of a bad row); s is unchanged then. */
+int ex_netspec_load_csv(ex_netspec *s, const char *path, st_err *err);
+/* Make s the layer list of len bytes of text read from path (copies both); ST_ENOMEM
+ * leaves s unchanged. The text is parsed when the network is built. */
+int ex_netspec_set_csv(ex_netspec *s, const char *path, const char *text, size_t len, st_err *err);
 /* Append a copy of op; ST_ENOMEM on failure. */
 int ex_netspec_push(ex_netspec *s, const ex_netop *op, st_err *err);
 /* Build the network: *out is set to NULL first, then to a finished network owned by the
  * caller. Errors are the core's (naming the layer). On failure *bad_op is the index of the
  * op that failed (-1 when none), so callers can point at its script line. */
 int ex_netspec_build(const ex_netspec *s, st_net **out, int *bad_op, st_err *err);
+/* Where the network comes from: "built-in", "csv" (a layer list) or "lua". Static. */
+const char *ex_netspec_source(const ex_netspec *s);
 /* A fingerprint of the network's structure: equal for equal networks. */
 uint64_t ex_net_fingerprint(const st_net *net);
 
@@ -182,6 +196,10 @@ enum {
     EX_D_DENSE_ENERGY_PJ,
     EX_D_ACT_DENSITY,
     EX_D_GRAD_DENSITY,
+    EX_D_DENSE_DRAM_BYTES,
+    EX_D_DRAM_FLOOR_BYTES,
+    EX_D_ORDER,
+    EX_D_DENSE_ORDER,
     EX_D_COUNT
 };
 typedef struct ex_detail {

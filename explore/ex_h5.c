@@ -448,7 +448,12 @@ static int write_network(hid_t f, const ex_h5_meta *m)
         goto done;
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)m->net_fp);
     attr_str(g, "name", st_net_name(m->net));
-    attr_str(g, "source", m->sw->net.builtin ? "built-in" : "lua");
+    attr_str(g, "source", ex_netspec_source(&m->sw->net));
+    if (m->sw->net.csv) {
+        /* The layer list itself, so the file says what was simulated. */
+        attr_str(g, "csv_path", m->sw->net.csv_path);
+        attr_str(g, "csv_text", m->sw->net.csv);
+    }
     attr_str(g, "fingerprint", fp);
     if (col_add(&s, g, "layer_name", 0, 0, 1) < 0 || col_add(&s, g, "layer_kind", 0, 0, 1) < 0)
         goto done;

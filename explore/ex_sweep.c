@@ -107,8 +107,10 @@ char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *t, uint64_t net_fp)
     char v[48];
 
     sb_put(&b, "name: %s\n", sw->name);
-    sb_put(&b, "network: %s %s (fingerprint %016llx)\n", sw->net.builtin ? "built-in" : "lua",
-           sw->net.name, (unsigned long long)net_fp);
+    sb_put(&b, "network: %s %s (fingerprint %016llx)\n", ex_netspec_source(&sw->net), sw->net.name,
+           (unsigned long long)net_fp);
+    if (sw->net.csv)
+        sb_put(&b, "layer list: %s\n", sw->net.csv_path);
     if (sw->space.sampler == EX_GRID)
         sb_put(&b, "sample: grid\n");
     else
