@@ -27,7 +27,8 @@ static void utc_text(int64_t t, char *buf, size_t size)
 }
 
 /* The first line where a and b differ, as a message: "file has '...', script has '...'".
- * Returns 1 when that line is about a module the script requires. */
+ * Returns 1 when that line is about a module the script requires, 2 when it is about the
+ * network (its structure's fingerprint, or its layer-list file), else 0. */
 static int first_difference(const char *a, const char *b, char *buf, size_t size)
 {
     int line = 1;
@@ -37,7 +38,9 @@ static int first_difference(const char *a, const char *b, char *buf, size_t size
         if (la != lb || memcmp(a, b, la) != 0) {
             snprintf(buf, size, "line %d: the file has '%.*s', the script has '%.*s'", line,
                      (int)(la > 200 ? 200 : la), a, (int)(lb > 200 ? 200 : lb), b);
-            return !strncmp(a, "requires ", 9) || !strncmp(b, "requires ", 9);
+            if (!strncmp(a, "requires ", 9) || !strncmp(b, "requires ", 9))
+                return 1;
+            return !strncmp(a, "network: ", 9) || !strncmp(a, "layer list: ", 12) ? 2 : 0;
         }
         a += la + (a[la] == '\n');
         b += lb + (b[lb] == '\n');
@@ -54,11 +57,13 @@ static int same_sweep(const char *what, const char *old_space, const char *old_s
     char diff[600];
 
     if (strcmp(old_space, space) != 0) {
-        if (first_difference(old_space, space, diff, sizeof diff))
+        int kind = first_difference(old_space, space, diff, sizeof diff);
+        if (kind)
             return st_err_set(err, ST_EINVAL,
-                              "cannot resume %s: the modules the script requires have changed "
-                              "since (%s); use --force to start over",
-                              what, diff);
+                              "cannot resume %s: %s since (%s); use --force to start over", what,
+                              kind == 1 ? "the modules the script requires have changed"
+                                        : "the network has changed",
+                              diff);
         return st_err_set(err, ST_EINVAL,
                           "cannot resume %s: it was made from another design space (%s); use "
                           "--force to start over",

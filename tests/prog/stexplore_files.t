@@ -4,8 +4,8 @@
 # --force against a live run's files, a second run on a live journal (the message names
 # the process), a journal holding a frame twice, and what a resume refuses. Each ends with
 # a message naming the file, no crash, and a journal that --resume completes into the file
-# an uninterrupted run writes. Last, a module the script requires changes between a kill
-# and the resume: refused, naming the module.
+# an uninterrupted run writes. Last, a module the script requires, or the layer list of
+# its network, changes between runs: the resume is refused, naming what changed.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
 EXP="$ST_BUILD/bin/stexplore"
@@ -289,6 +289,21 @@ run "$EXP" -q dep/late.lua -o late.h5
 ok_ $? "files-7.14 require inside keep fails the run"
 has_err "require 'lib_keep' while the sweep runs: require modules when the script is loaded" \
     "files-7.15 ... saying to require at the top level"
+
+# A network read from a layer list: a change in the file that changes the network is
+# refused too (its structure is fingerprinted in the description).
+mkdir -p csvnet
+cp "$ST_SRC/tests/data/topologies/alexnet.csv" csvnet/
+cat >csvnet/sweep.lua <<'EOF2'
+return st.sweep { name = "csvnet", network = "alexnet.csv", batch = 1, eval = "none",
+  params = { pe_rows = {4, 8} } }
+EOF2
+run "$EXP" -q csvnet/sweep.lua -o csv.h5
+is_status 0 "files-8.1 a sweep over a layer list"
+sed -i '2s/,96 /,95 /' csvnet/alexnet.csv
+run "$EXP" -q --resume csvnet/sweep.lua -o csv.h5
+is_status 2 "files-8.2 the layer list changed (96 filters become 95): --resume refuses"
+has_err "cannot resume csv.h5: the network has changed since" "files-8.3 ... saying the network changed"
 
 plan "$tap_n"
 tap_end
