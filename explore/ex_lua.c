@@ -249,6 +249,63 @@ static int l_require(lua_State *L)
                       x->o.lib_dir ? x->o.lib_dir : "(no library folder)");
 }
 
+/* Under --trust, `require` is Lua's own; this searcher, put before Lua's searcher of Lua
+ * files, finds the same files (package.path) but loads them from a text it has
+ * fingerprinted first, as the sandbox's require does. C modules are left to Lua. */
+static int l_trusted_searcher(lua_State *L)
+{
+    ex_lua *x = self(L);
+    const char *name = luaL_checkstring(L, 1), *text;
+    size_t len;
+    FILE *f;
+
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchpath");
+    lua_pushvalue(L, 1);
+    lua_getfield(L, -3, "path");
+    lua_call(L, 2, 2);
+    if (lua_isnil(L, -2))
+        return 0; /* Lua's own searcher, next, lists the files it tried */
+    lua_pop(L, 1);
+    if (x->deps_frozen)
+        return luaL_error(L,
+                          "require '%s' while the sweep runs: require modules when the script "
+                          "is loaded (at its top level), so that a resume can check them",
+                          name);
+    if (!(f = fopen(lua_tostring(L, -1), "rb")))
+        return luaL_error(L, "require '%s': cannot read %s", name, lua_tostring(L, -1));
+    if (read_module(L, f) != 0) {
+        fclose(f);
+        return luaL_error(L, "require '%s': cannot read %s", name, lua_tostring(L, -2));
+    }
+    fclose(f);
+    text = lua_tolstring(L, -1, &len);
+    deps_add(L, x, name, text, len);
+    lua_pushfstring(L, "@%s", lua_tostring(L, -2));
+    if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), NULL) != LUA_OK)
+        return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name,
+                          lua_tostring(L, -4), lua_tostring(L, -1));
+    lua_pushvalue(L, -4); /* the path: the loader's second argument */
+    return 2;
+}
+
+/* Put l_trusted_searcher second in package.searchers, after the preload searcher. */
+static void add_trusted_searcher(lua_State *L)
+{
+    lua_Integer n;
+
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    n = luaL_len(L, -1);
+    for (lua_Integer i = n; i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, l_trusted_searcher);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
+}
+
 /* What the sandbox leaves out raises a message that says so, rather than "attempt to
  * call a nil value". */
 static int l_denied(lua_State *L)
@@ -354,6 +411,7 @@ int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
         lua_getglobal(x->L, "st");
         lua_setfield(x->L, -2, "st");
         lua_pop(x->L, 2);
+        add_trusted_searcher(x->L);
     } else {
         open_sandbox(x->L);
         ex_luamod_open(x->L);

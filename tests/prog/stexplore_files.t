@@ -290,6 +290,21 @@ ok_ $? "files-7.14 require inside keep fails the run"
 has_err "require 'lib_keep' while the sweep runs: require modules when the script is loaded" \
     "files-7.15 ... saying to require at the top level"
 
+# Under --trust, Lua's own require finds modules on package.path (LUA_PATH): they are
+# fingerprinted as well.
+cat >dep/trusted.lua <<'EOF2'
+local lib = require "lib_keep"
+return st.sweep { name = "trusted", network = "fmnist-cnn", batch = 1, eval = "none",
+  params = { pe_rows = {4, 8} }, keep = function(m) return lib.threshold > 1 end }
+EOF2
+run env LUA_PATH="$tmp/dep/?.lua;;" "$EXP" -q --trust dep/trusted.lua -o trusted.h5
+is_status 0 "files-7.16 under --trust, a module from LUA_PATH"
+sed -i 's/threshold = 1.1/threshold = 1.2/' dep/lib_keep.lua
+run env LUA_PATH="$tmp/dep/?.lua;;" "$EXP" -q --trust --resume dep/trusted.lua -o trusted.h5
+is_status 2 "files-7.17 ... changed: --resume refuses"
+has_err "the modules the script requires have changed since" "files-7.18 ... saying why"
+cp lib_keep.orig dep/lib_keep.lua
+
 # A network read from a layer list: a change in the file that changes the network is
 # refused too (its structure is fingerprinted in the description).
 mkdir -p csvnet
