@@ -28,7 +28,8 @@ typedef struct st_err {
 } st_err;
 
 /* Record code and a printf-style message in err (which may be NULL); return
- * code so that callers can write `return st_err_set(err, ST_EINVAL, ...)`. */
+ * code so that callers can write `return st_err_set(err, ST_EINVAL, ...)`.
+ * The arguments may point into err->msg: "outer: %s", err->msg wraps a message. */
 int st_err_set(st_err *err, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))

@@ -993,6 +993,12 @@ int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script
     s->sw = *(ex_sweep *)lua_touserdata(L, -2);
     ex_sweep_init(lua_touserdata(L, -2));
     lua_pop(L, 2);
+    /* What the sweep depends on besides its script is known now, and stays so. */
+    if (*ex_lua_deps(lua) && !(s->sw.deps = strdup(ex_lua_deps(lua)))) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory");
+        goto done;
+    }
+    ex_lua_deps_freeze(lua);
     /* The sweep table stays on the stack: its functions are referenced from the registry. */
     if (s->sw.has_where) {
         lua_getfield(L, -1, "where");

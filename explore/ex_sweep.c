@@ -24,6 +24,7 @@ void ex_sweep_fini(ex_sweep *sw)
     ex_space_fini(&sw->space);
     free(sw->base);
     free(sw->role);
+    free(sw->deps);
     memset(sw, 0, sizeof *sw);
 }
 
@@ -123,6 +124,8 @@ char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *t, uint64_t net_fp)
     sb_put(&b, "detail: %s\n", sw->detail ? "yes" : "no");
     sb_put(&b, "where: %s\n", sw->has_where ? "yes" : "no");
     sb_put(&b, "keep: %s\n", sw->has_keep ? "yes" : "no");
+    if (sw->deps)
+        sb_put(&b, "%s", sw->deps);
     for (int i = 0; i < t->n; i++) {
         if (sw->role[i] == EX_ROLE_DEFAULT)
             continue;
