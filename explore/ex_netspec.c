@@ -167,7 +167,8 @@ uint64_t ex_net_fingerprint(const st_net *net)
 {
     char text[512];
     int len = snprintf(text, sizeof text, "%s/%d", st_net_name(net), st_net_count(net));
-    uint64_t h = ex_siphash(0, UINT64_C(0x6e6574), text, (size_t)len);
+    uint64_t h = ex_siphash(0, UINT64_C(0x6e6574), text,
+                            (size_t)(len < (int)sizeof text ? len : (int)sizeof text - 1));
 
     /* Chain one hash per layer: no buffer the size of the network. */
     for (int i = 0; i < st_net_count(net); i++) {

@@ -7,7 +7,7 @@ STSIM="$ST_BUILD/bin/stsim"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-plan 27
+plan 33
 
 run "$STSIM" --help
 is_status 0 "stsim-1.1 --help exits 0"
@@ -68,6 +68,13 @@ run "$STSIM" alexnet --pe_rows
 is_status 2 "stsim-4.13 an option without its value exits 2"
 run "$STSIM"
 is_status 2 "stsim-4.14 no network exits 2"
+# A DRAM bandwidth that made a transfer's cycles wrap a 64-bit counter, or
+# round to nothing, is out of the physically meaningful range.
+for v in 1e-300 1e-15 0.009; do
+    run "$STSIM" fmnist-cnn dram_gbps=$v
+    is_status 2 "stsim-4.15 dram_gbps = $v exits 2"
+    has_err "dram_gbps = $v: must be in [0.01, 10000]" "stsim-4.16 ... naming the range"
+done
 
 # An imported layer list is a chain: every row but the first has BP, and its dense BP MACs
 # are SCALE-Sim's count oh*ow*fh*fw*c*n of the row less the taps on the bottom/right
