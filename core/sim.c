@@ -195,6 +195,29 @@ static inline uint64_t planes_and_count(const uint64_t *P, int np, uint64_t x)
     return w;
 }
 
+static inline uint32_t pe_cycles(const st_point *pt, uint64_t work);
+
+/* The work of the n PEs of a row whose words are x[0..n), against the bit
+ * planes P[0..np) of their step's shared taps: added to *sum, the largest
+ * to *max, and each PE's cycles into cyc when it is not NULL (FIFO). */
+static inline void planes_row(const st_point *pt, const uint64_t *P, int np, const uint64_t *x,
+                              int n, uint64_t *sum, uint64_t *max, uint32_t *cyc)
+{
+    uint64_t s = 0, m = *max;
+
+    for (int j = 0; j < n; j++) {
+        uint64_t w = np == 1   ? (uint64_t)__builtin_popcountll(x[j] & P[0])
+                     : np == 0 ? 0
+                               : planes_and_count(P, np, x[j]);
+        s += w;
+        m = w > m ? w : m;
+        if (cyc)
+            cyc[j] = pe_cycles(pt, w);
+    }
+    *sum += s;
+    *max = m;
+}
+
 /* ---------------------------------------------------------------- timing */
 
 static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
@@ -563,13 +586,8 @@ static void slice_bp_word(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, in
                     at = (size_t)(oh - oh_lo) * pieces + p;
                     un->rd0 += cnt[oh - oh_lo];
                     un->pos0 += (uint64_t)st_imax(ow_hi - ow_lo, 0);
-                    for (int j = 0; j < ncol; j++) {
-                        uint64_t w = planes_and_count(Pl + at * 16, np[at], r->wa[i * ncol + j]);
-                        wsum += w;
-                        wmax = w > wmax ? w : wmax;
-                        if (fifo)
-                            r->cyc[i * ncol + j] = pe_cycles(pt, w);
-                    }
+                    planes_row(pt, Pl + at * 16, np[at], r->wa + (size_t)i * ncol, ncol, &wsum,
+                               &wmax, fifo ? r->cyc + (size_t)i * ncol : NULL);
                 }
                 tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
                 un->rd1 += (uint64_t)(k1 - k0) * Cact;
@@ -646,15 +664,10 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                     }
                     if (nw == 1 && SW == 1) {
                         /* the common case: one word per segment, no stride */
-                        const uint64_t *om = r->wa + (size_t)i * ncol;
                         uint64_t P[16];
                         int np = bit_planes(r->wb, k1 - k0, P);
-                        for (int j = 0; j < ncol; j++) {
-                            uint64_t w = planes_and_count(P, np, om[j]);
-                            wsum += w;
-                            wmax = w > wmax ? w : wmax;
-                            r->cyc[i * ncol + j] = pe_cycles(pt, w);
-                        }
+                        planes_row(pt, P, np, r->wa + (size_t)i * ncol, ncol, &wsum, &wmax,
+                                   r->cyc + (size_t)i * ncol);
                         continue;
                     }
                     for (int j = 0; j < ncol; j++) {
@@ -978,15 +991,18 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
                 st_bits_extract(rs_row(A, c, ih, ph), A->plen, tt, g->OW,
                                 r->wb + (size_t)(kw - k0) * nw);
             }
-            if (nw == 1)
+            if (nw == 1) {
+                uint64_t ws = 0;
                 np = bit_planes(r->wb, nt, P);
+                planes_row(pt, P, np, r->wa, ncol, &ws, &wmax,
+                           fifo ? r->cyc + (size_t)i * ncol : NULL);
+                un->work += uni ? ws * (uint64_t)Mc : ws;
+                continue;
+            }
             for (int j = 0; j < ncol; j++) {
                 uint64_t w = 0;
-                if (nw == 1)
-                    w = planes_and_count(P, np, r->wa[j]);
-                else
-                    for (int k = 0; k < nt; k++)
-                        w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)k * nw, nw);
+                for (int k = 0; k < nt; k++)
+                    w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)k * nw, nw);
                 un->work += uni ? w * (uint64_t)Mc : w;
                 wmax = w > wmax ? w : wmax;
                 if (fifo)
