@@ -335,11 +335,12 @@ static void json_layers(const st_trainer *t)
  * and after the pruning), and the attributes name, layer, tau. docs/training.md. */
 typedef struct trace {
     const char *path;
+    char tmp[4096]; /* written here, renamed to path when complete */
     hid_t f;
     uint64_t *iters; /* chosen iterations, sorted; or every > 0 */
     int niters;
     uint64_t every;
-    uint64_t written;
+    uint64_t written, last; /* iterations written; the last iteration run */
     uint8_t *mask;
     size_t mask_n;
 } trace;
@@ -441,8 +442,10 @@ static int trace_wanted(const trace *tr, uint64_t iter)
 
 static void trace_fini(trace *tr)
 {
-    if (tr->f >= 0)
+    if (tr->f >= 0) {
         H5Fclose(tr->f);
+        remove(tr->tmp);
+    }
     tr->f = -1;
     free(tr->iters);
     free(tr->mask);
@@ -461,9 +464,11 @@ static int trace_open(trace *tr, const char *path, const st_net *net, const opti
     if ((rc = trace_parse_iters(tr, o->trace_iters, err)) != 0)
         return rc;
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    tr->f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    snprintf(tr->tmp, sizeof tr->tmp, "%s.tmp", path);
+    errno = 0;
+    tr->f = H5Fcreate(tr->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (tr->f < 0)
-        return st_err_set(err, ST_EIO, "%s: cannot create the trace file: %s", path,
+        return st_err_set(err, ST_EIO, "%s: cannot create the trace file: %s", tr->tmp,
                           errno ? strerror(errno) : "HDF5 error");
     if (h5_attr_str(tr->f, "kind", "sparsetrain-trace") ||
         h5_attr_i64(tr->f, "format", TRACE_FORMAT) ||
@@ -523,6 +528,7 @@ static int trace_iter(void *ctx, const st_trainer *t, uint64_t iter, st_err *err
     hid_t gi = -1, gl = -1;
     int rc = ST_OK;
 
+    tr->last = iter;
     if (!trace_wanted(tr, iter))
         return ST_OK;
     snprintf(name, sizeof name, "iter_%06llu", (unsigned long long)iter);
@@ -561,14 +567,25 @@ done:
     return rc;
 }
 
-/* Close the file, recording how many iterations it holds. */
+/* Close the file, recording how many iterations it holds, and move it to its name; say
+ * which chosen iterations the run did not reach. */
 static int trace_close(trace *tr, st_err *err)
 {
-    int rc = ST_OK;
+    int rc = ST_OK, missed = 0;
 
     if (h5_attr_u64(tr->f, "iterations", tr->written) || H5Fclose(tr->f) < 0)
-        rc = st_err_set(err, ST_EIO, "%s: cannot finish the trace file", tr->path);
+        rc = st_err_set(err, ST_EIO, "%s: cannot finish the trace file", tr->tmp);
     tr->f = -1;
+    if (rc == ST_OK && rename(tr->tmp, tr->path) != 0)
+        rc = st_err_set(err, ST_EIO, "%s: cannot rename to %s: %s", tr->tmp, tr->path,
+                        strerror(errno));
+    for (int i = 0; i < tr->niters; i++)
+        missed += tr->iters[i] > tr->last;
+    if (rc == ST_OK && missed)
+        fprintf(stderr,
+                "sttrain: warning: %d of the iterations to trace lie beyond the last one run "
+                "(%llu)\n",
+                missed, (unsigned long long)tr->last);
     return rc;
 }
 
