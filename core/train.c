@@ -622,6 +622,61 @@ static void pool_backward(tlayer *y, float *din, int b)
     }
 }
 
+/* din += dout where the ReLU's output is positive. */
+static void relu_backward(const float *restrict out, const float *restrict dout,
+                          float *restrict din, size_t n)
+{
+    for (size_t q = 0; q < n; q++)
+        din[q] += out[q] > 0.0f ? dout[q] : 0.0f;
+}
+
+static void add_to(float *restrict dst, const float *restrict src, size_t n)
+{
+    for (size_t q = 0; q < n; q++)
+        dst[q] += src[q];
+}
+
+/* Sums of v[0..n) and of (v - c)^2 and of v w: float partial sums over blocks of 256,
+ * added into a double, in a fixed order (the result depends on n and the data only). */
+static double sum_f(const float *restrict v, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        float p = 0.0f;
+        for (size_t k = 0; k < m; k++)
+            p += v[i + k];
+        s += p;
+    }
+    return s;
+}
+
+static double sumsq_f(const float *restrict v, size_t n, float c)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        float p = 0.0f;
+        for (size_t k = 0; k < m; k++)
+            p += (v[i + k] - c) * (v[i + k] - c);
+        s += p;
+    }
+    return s;
+}
+
+static double dot_f(const float *restrict v, const float *restrict w, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        float p = 0.0f;
+        for (size_t k = 0; k < m; k++)
+            p += v[i + k] * w[i + k];
+        s += p;
+    }
+    return s;
+}
+
 /* Batch norm (Ioffe and Szegedy, ICML 2015). Training: statistics of the batch over
  * images and pixels, biased variance; the running statistics move by BN_MOMENTUM with
  * the unbiased one (as PyTorch). Evaluation: the running statistics. */
@@ -637,17 +692,15 @@ static void bn_forward(tlayer *y, const float *in, int b, int mode)
             mean = y->run_mean[c];
             var = y->run_var[c];
         } else {
-            for (int im = 0; im < b; im++) {
-                const float *p = in + ((size_t)im * (size_t)l->in_c + (size_t)c) * hw;
-                for (size_t q = 0; q < hw; q++)
-                    s += p[q];
-            }
+            for (int im = 0; im < b; im++)
+                s += sum_f(in + ((size_t)im * (size_t)l->in_c + (size_t)c) * hw, hw);
             mean = s / (double)m;
-            for (int im = 0; im < b; im++) {
-                const float *p = in + ((size_t)im * (size_t)l->in_c + (size_t)c) * hw;
-                for (size_t q = 0; q < hw; q++)
-                    s2 += ((double)p[q] - mean) * ((double)p[q] - mean);
-            }
+            /* around the float mean: the variance is shift-invariant, and this keeps the
+             * terms small */
+            for (int im = 0; im < b; im++)
+                s2 +=
+                    sumsq_f(in + ((size_t)im * (size_t)l->in_c + (size_t)c) * hw, hw, (float)mean);
+            mean = (double)(float)mean;
             var = s2 / (double)m;
             if (mode == 2) {
                 double unb = m > 1 ? s2 / (double)(m - 1) : var;
@@ -679,10 +732,8 @@ static void bn_backward(tlayer *y, float *din, int b)
         double sd = 0.0, sdx = 0.0;
         for (int im = 0; im < b; im++) {
             size_t base = ((size_t)im * (size_t)l->in_c + (size_t)c) * hw;
-            for (size_t q = 0; q < hw; q++) {
-                sd += y->dout[base + q];
-                sdx += (double)y->dout[base + q] * y->xhat[base + q];
-            }
+            sd += sum_f(y->dout + base, hw);
+            sdx += dot_f(y->dout + base, y->xhat + base, hw);
         }
         y->gw[c] = (float)sdx;
         y->gbias[c] = (float)sd;
@@ -895,18 +946,18 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
                 pool_backward(y, din, b);
             break;
         case ST_RELU:
-            for (size_t q = 0; din && q < n; q++)
-                din[q] += y->out[q] > 0.0f ? y->dout[q] : 0.0f;
+            if (din)
+                relu_backward(y->out, y->dout, din, n);
             break;
         case ST_BN:
             bn_backward(y, din, b);
             break;
         case ST_ADD: {
             float *din1 = src_dout(t, y, 1);
-            for (size_t q = 0; din && q < n; q++)
-                din[q] += y->dout[q];
-            for (size_t q = 0; din1 && q < n; q++)
-                din1[q] += y->dout[q];
+            if (din)
+                add_to(din, y->dout, n);
+            if (din1)
+                add_to(din1, y->dout, n);
             break;
         }
         default:
