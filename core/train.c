@@ -31,6 +31,7 @@ typedef struct tlayer {
     float *out, *dout;            /* output and the gradient of the loss with respect to it */
     float *dz;                    /* compute layers: dZ after the pruning (what BP and WG use) */
     int need;                     /* dout is needed: some layer at or above has parameters */
+    int fresh;                    /* backward: nothing written to dout yet */
     float *w, *gw, *bias, *gbias; /* into the parameter arrays (conv, FC, BN gamma/beta) */
     int32_t *argmax;              /* max pooling: index into the source's output */
     float *col;                   /* convolution: the im2col matrix of the last forward pass */
@@ -50,9 +51,9 @@ struct st_trainer {
     float *w, *g, *v;
     tparam *params;
     int nparams;
-    float *col, *tmp; /* convolution workspace: dcol matrix, and out_c x N */
-    size_t col_n, tmp_n;
-    float *ones;  /* tmp_n ones: bias gradients are GEMVs against it */
+    float *col;  /* convolution workspace: one image's dcol matrix */
+    size_t col_n;
+    float *ones; /* cap ones: FC bias gradients are GEMVs against it */
     double *prob; /* cap x classes */
     st_train_layer_stats *stats;
     int nstats;
@@ -287,24 +288,18 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
                 y->run_var[c] = 1.0f;
         }
         if (l->kind == ST_CONV) {
-            size_t nn = (size_t)cap * (size_t)l->out_h * (size_t)l->out_w;
-            size_t cn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w * nn;
-            size_t tn = (size_t)l->out_c * nn > nn ? (size_t)l->out_c * nn : nn;
-            y->col = zalloc(cn, sizeof(float), &fail);
-            if (cn > t->col_n)
-                t->col_n = cn;
-            if (tn > t->tmp_n)
-                t->tmp_n = tn;
+            size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
+            size_t kn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w;
+            y->col = zalloc(kn * (size_t)cap * ohw, sizeof(float), &fail);
+            if (kn * ohw > t->col_n)
+                t->col_n = kn * ohw;
         }
         if (fail)
             goto nomem;
     }
     t->col = zalloc(t->col_n, sizeof(float), &fail);
-    if ((size_t)cap > t->tmp_n)
-        t->tmp_n = (size_t)cap;
-    t->tmp = zalloc(t->tmp_n, sizeof(float), &fail);
-    t->ones = zalloc(t->tmp_n, sizeof(float), &fail);
-    for (size_t q = 0; !fail && q < t->tmp_n; q++)
+    t->ones = zalloc((size_t)cap, sizeof(float), &fail);
+    for (int q = 0; !fail && q < cap; q++)
         t->ones[q] = 1.0f;
     t->prob = zalloc((size_t)cap * (size_t)classes, sizeof(double), &fail);
     t->stats = zalloc((size_t)t->nstats, sizeof *t->stats, &fail);
@@ -350,7 +345,6 @@ void st_trainer_destroy(st_trainer **tp)
     free(t->v);
     free(t->params);
     free(t->col);
-    free(t->tmp);
     free(t->ones);
     free(t->prob);
     free(t->stats);
@@ -374,11 +368,80 @@ static const float *src_out(const st_trainer *t, const tlayer *y, int s, const f
     return y->l.src[s] < 0 ? x : t->ly[y->l.src[s]].out;
 }
 
-/* Its gradient buffer, or NULL when nobody needs it. */
-static float *src_dout(st_trainer *t, const tlayer *y, int s)
+/* Its gradient buffer, or NULL when nobody needs it. *acc is 1 when the buffer already
+ * holds a contribution (from another consumer) to add to, 0 when the caller is the first
+ * writer and must overwrite all of it; the buffer counts as written from then on. */
+static float *src_dout(st_trainer *t, const tlayer *y, int s, int *acc)
 {
     int j = y->l.src[s];
-    return (j >= 0 && t->ly[j].need) ? t->ly[j].dout : NULL;
+
+    if (j < 0 || !t->ly[j].need)
+        return NULL;
+    *acc = !t->ly[j].fresh;
+    t->ly[j].fresh = 0;
+    return t->ly[j].dout;
+}
+
+/* din (+)= dout where the ReLU's output is positive: added when acc, else written. */
+static void relu_backward(const float *restrict out, const float *restrict dout,
+                          float *restrict din, int acc, size_t n)
+{
+    if (acc)
+        for (size_t q = 0; q < n; q++)
+            din[q] += out[q] > 0.0f ? dout[q] : 0.0f;
+    else
+        for (size_t q = 0; q < n; q++)
+            din[q] = out[q] > 0.0f ? dout[q] : 0.0f;
+}
+
+static void add_to(float *restrict dst, const float *restrict src, int acc, size_t n)
+{
+    if (acc)
+        for (size_t q = 0; q < n; q++)
+            dst[q] += src[q];
+    else
+        memcpy(dst, src, n * sizeof *dst);
+}
+
+/* Sums of v[0..n) and of (v - c)^2 and of v w: float partial sums over blocks of 256,
+ * added into a double, in a fixed order (the result depends on n and the data only). */
+static double sum_f(const float *restrict v, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        float p = 0.0f;
+        for (size_t k = 0; k < m; k++)
+            p += v[i + k];
+        s += p;
+    }
+    return s;
+}
+
+static double sumsq_f(const float *restrict v, size_t n, float c)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        float p = 0.0f;
+        for (size_t k = 0; k < m; k++)
+            p += (v[i + k] - c) * (v[i + k] - c);
+        s += p;
+    }
+    return s;
+}
+
+static double dot_f(const float *restrict v, const float *restrict w, size_t n)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; i += 256) {
+        size_t m = n - i < 256 ? n - i : 256;
+        float p = 0.0f;
+        for (size_t k = 0; k < m; k++)
+            p += v[i + k] * w[i + k];
+        s += p;
+    }
+    return s;
 }
 
 /* The outputs o in [*lo, *hi) of a row of n_out whose input o s - pad + k lies in [0, n_in). */
@@ -466,9 +529,10 @@ static void col2im_add(const st_layer *l, const float *col, int b, float *din)
             }
 }
 
-/* Z = W * A + bias as one GEMM per group over the whole batch: W_g (ocg x K_g) times
- * col_g (K_g x N), N = b * out pixels, then transposed into b x out_c x pixels. */
-static void conv_forward(st_trainer *t, tlayer *y, const float *in, int b)
+/* Z = W * A + bias. The batch's im2col matrix (K x N, N = b x out pixels, kept for WG) is
+ * made once; then per image and group one GEMM, W_g (ocg x K_g) times the image's columns
+ * of col_g (leading dimension N), writes straight into the image's output planes. */
+static void conv_forward(tlayer *y, const float *in, int b)
 {
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
@@ -476,49 +540,56 @@ static void conv_forward(st_trainer *t, tlayer *y, const float *in, int b)
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
 
     im2col(l, in, b, y->col);
-    for (int gi = 0; gi < g; gi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, (int)nq, kg, 1.0f,
-                    y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                    y->col + (size_t)gi * (size_t)kg * nq, (int)nq, 0.0f,
-                    t->tmp + (size_t)gi * (size_t)ocg * nq, (int)nq);
-    for (int im = 0; im < b; im++)
-        for (int oc = 0; oc < l->out_c; oc++) {
-            const float *src = t->tmp + (size_t)oc * nq + (size_t)im * ohw;
-            float *dst = y->out + ((size_t)im * (size_t)l->out_c + (size_t)oc) * ohw;
-            float bias = y->bias[oc];
+    for (int im = 0; im < b; im++) {
+        float *o = y->out + (size_t)im * y->out_n;
+        for (int oc = 0; oc < l->out_c; oc++)
             for (size_t q = 0; q < ohw; q++)
-                dst[q] = src[q] + bias;
-        }
+                o[(size_t)oc * ohw + q] = y->bias[oc];
+        for (int gi = 0; gi < g; gi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, (int)ohw, kg, 1.0f,
+                        y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
+                        y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw, (int)nq, 1.0f,
+                        o + (size_t)gi * (size_t)ocg * ohw, (int)ohw);
+    }
 }
 
-/* dW_g = dZ_g (ocg x N) col_g^T, dbias = the sums of dZ, and when the input needs a
- * gradient dcol_g = W_g^T dZ_g, scattered back by col2im_add. */
-static void conv_backward(st_trainer *t, tlayer *y, float *din, int b)
+/* WG: dW_g = sum over images of dZ_g,i (ocg x pixels) times the image's columns of col_g
+ * transposed, images added in order; dbias the sums of dZ. BP, when the input needs a
+ * gradient: per image, dcol = W_g^T dZ_g,i (K_g x pixels, small enough to stay in cache),
+ * scattered back by col2im_add. */
+static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
 {
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
     int kg = (l->in_c / g) * l->k_h * l->k_w;
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
+    st_layer one = *l;
 
-    for (int oc = 0; oc < l->out_c; oc++)
+    for (int oc = 0; oc < l->out_c; oc++) {
+        double s = 0.0;
         for (int im = 0; im < b; im++)
-            memcpy(t->tmp + (size_t)oc * nq + (size_t)im * ohw,
-                   y->dz + ((size_t)im * (size_t)l->out_c + (size_t)oc) * ohw, ohw * sizeof(float));
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, l->out_c, (int)nq, 1.0f, t->tmp, (int)nq, t->ones, 1,
-                0.0f, y->gbias, 1);
-    for (int gi = 0; gi < g; gi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)nq, 1.0f,
-                    t->tmp + (size_t)gi * (size_t)ocg * nq, (int)nq,
-                    y->col + (size_t)gi * (size_t)kg * nq, (int)nq, 0.0f,
-                    y->gw + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
+            s += sum_f(y->dz + (size_t)im * y->out_n + (size_t)oc * ohw, ohw);
+        y->gbias[oc] = (float)s;
+    }
+    for (int im = 0; im < b; im++)
+        for (int gi = 0; gi < g; gi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
+                        y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw,
+                        (int)ohw, y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw,
+                        (int)nq, im ? 1.0f : 0.0f, y->gw + (size_t)gi * (size_t)ocg * (size_t)kg,
+                        kg);
     if (!din)
         return;
-    for (int gi = 0; gi < g; gi++)
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)nq, ocg, 1.0f,
-                    y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                    t->tmp + (size_t)gi * (size_t)ocg * nq, (int)nq, 0.0f,
-                    t->col + (size_t)gi * (size_t)kg * nq, (int)nq);
-    col2im_add(l, t->col, b, din);
+    if (!acc)
+        memset(din, 0, (size_t)b * y->in_n * sizeof *din);
+    for (int im = 0; im < b; im++) {
+        for (int gi = 0; gi < g; gi++)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ohw, ocg, 1.0f,
+                        y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
+                        y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
+                        0.0f, t->col + (size_t)gi * (size_t)kg * ohw, (int)ohw);
+        col2im_add(&one, t->col, 1, din + (size_t)im * y->in_n);
+    }
 }
 
 /* out (b x O) = in (b x I) W^T + bias. */
@@ -533,7 +604,8 @@ static void fc_forward(tlayer *y, const float *in, int b)
             y->out[(size_t)im * (size_t)no + (size_t)o] += y->bias[o];
 }
 
-static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *din, int b)
+static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *din, int acc,
+                        int b)
 {
     int ni = (int)y->in_n, no = (int)y->out_n;
 
@@ -542,7 +614,7 @@ static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *
                 y->gw, ni);
     if (din)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, ni, no, 1.0f, y->dz, no, y->w, ni,
-                    1.0f, din, ni);
+                    acc ? 1.0f : 0.0f, din, ni);
 }
 
 /* Max or average pooling (GAP is average pooling over the whole plane). Windows clip at
@@ -592,12 +664,14 @@ static void pool_forward(tlayer *y, const float *in, int b)
     }
 }
 
-static void pool_backward(tlayer *y, float *din, int b)
+static void pool_backward(tlayer *y, float *din, int acc, int b)
 {
     const st_layer *l = &y->l;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w, ohw = (size_t)l->out_h * (size_t)l->out_w;
     float inv = 1.0f / (float)(l->k_h * l->k_w);
 
+    if (!acc)
+        memset(din, 0, (size_t)b * y->in_n * sizeof *din);
     for (size_t pl = 0; pl < (size_t)b * (size_t)l->in_c; pl++) {
         float *dp = din + pl * ihw;
         const float *go = y->dout + pl * ohw;
@@ -620,61 +694,6 @@ static void pool_backward(tlayer *y, float *din, int b)
             }
         }
     }
-}
-
-/* din += dout where the ReLU's output is positive. */
-static void relu_backward(const float *restrict out, const float *restrict dout,
-                          float *restrict din, size_t n)
-{
-    for (size_t q = 0; q < n; q++)
-        din[q] += out[q] > 0.0f ? dout[q] : 0.0f;
-}
-
-static void add_to(float *restrict dst, const float *restrict src, size_t n)
-{
-    for (size_t q = 0; q < n; q++)
-        dst[q] += src[q];
-}
-
-/* Sums of v[0..n) and of (v - c)^2 and of v w: float partial sums over blocks of 256,
- * added into a double, in a fixed order (the result depends on n and the data only). */
-static double sum_f(const float *restrict v, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i += 256) {
-        size_t m = n - i < 256 ? n - i : 256;
-        float p = 0.0f;
-        for (size_t k = 0; k < m; k++)
-            p += v[i + k];
-        s += p;
-    }
-    return s;
-}
-
-static double sumsq_f(const float *restrict v, size_t n, float c)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i += 256) {
-        size_t m = n - i < 256 ? n - i : 256;
-        float p = 0.0f;
-        for (size_t k = 0; k < m; k++)
-            p += (v[i + k] - c) * (v[i + k] - c);
-        s += p;
-    }
-    return s;
-}
-
-static double dot_f(const float *restrict v, const float *restrict w, size_t n)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; i += 256) {
-        size_t m = n - i < 256 ? n - i : 256;
-        float p = 0.0f;
-        for (size_t k = 0; k < m; k++)
-            p += v[i + k] * w[i + k];
-        s += p;
-    }
-    return s;
 }
 
 /* Batch norm (Ioffe and Szegedy, ICML 2015). Training: statistics of the batch over
@@ -723,7 +742,7 @@ static void bn_forward(tlayer *y, const float *in, int b, int mode)
 }
 
 /* dx = gamma invstd / m (m dy - sum dy - xhat sum(dy xhat)). */
-static void bn_backward(tlayer *y, float *din, int b)
+static void bn_backward(tlayer *y, float *din, int acc, int b)
 {
     const st_layer *l = &y->l;
     size_t hw = (size_t)l->in_h * (size_t)l->in_w, m = (size_t)b * hw;
@@ -744,8 +763,13 @@ static void bn_backward(tlayer *y, float *din, int b)
             float a = (float)sd, bb = (float)sdx, mf = (float)m;
             for (int im = 0; im < b; im++) {
                 size_t base = ((size_t)im * (size_t)l->in_c + (size_t)c) * hw;
-                for (size_t q = 0; q < hw; q++)
-                    din[base + q] += k * (mf * y->dout[base + q] - a - y->xhat[base + q] * bb);
+                if (acc)
+                    for (size_t q = 0; q < hw; q++)
+                        din[base + q] +=
+                            k * (mf * y->dout[base + q] - a - y->xhat[base + q] * bb);
+                else
+                    for (size_t q = 0; q < hw; q++)
+                        din[base + q] = k * (mf * y->dout[base + q] - a - y->xhat[base + q] * bb);
             }
         }
     }
@@ -770,7 +794,7 @@ static void forward(st_trainer *t, const float *x, int b, int mode)
         size_t n = (size_t)b * y->out_n;
         switch (y->l.kind) {
         case ST_CONV:
-            conv_forward(t, y, in, b);
+            conv_forward(y, in, b);
             break;
         case ST_FC:
             fc_forward(y, in, b);
@@ -883,10 +907,10 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
     forward(t, x, b, 2);
     l = loss_of(t, lab, b, NULL);
     for (int i = 0; i < t->n; i++)
-        if (t->ly[i].need)
-            memset(t->ly[i].dout, 0, (size_t)b * t->ly[i].out_n * sizeof(float));
+        t->ly[i].fresh = 1;
     {
         tlayer *last = &t->ly[t->n - 1];
+        last->fresh = 0;
         size_t k = (size_t)t->classes;
         for (int im = 0; im < b; im++)
             for (size_t c = 0; c < k; c++)
@@ -896,10 +920,16 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
     for (int i = t->n - 1; i >= 0; i--) {
         tlayer *y = &t->ly[i];
         const float *in = src_out(t, y, 0, x);
-        float *din = src_dout(t, y, 0);
         size_t n = (size_t)b * y->out_n;
+        float *din;
+        int acc = 0, acc1 = 0;
         if (!y->need)
             continue;
+        /* an output nobody reads has a zero gradient */
+        if (y->fresh)
+            memset(y->dout, 0, n * sizeof(float));
+        y->fresh = 0;
+        din = src_dout(t, y, 0, &acc);
         if (st_kind_is_compute(y->l.kind)) {
             st_train_layer_stats *s = &t->stats[y->stat];
             y->tau = 0.0;
@@ -934,30 +964,31 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
         }
         switch (y->l.kind) {
         case ST_CONV:
-            conv_backward(t, y, din, b);
+            conv_backward(t, y, din, acc, b);
             break;
         case ST_FC:
-            fc_backward(t, y, in, din, b);
+            fc_backward(t, y, in, din, acc, b);
             break;
         case ST_MAXPOOL:
         case ST_AVGPOOL:
         case ST_GAP:
             if (din)
-                pool_backward(y, din, b);
+                pool_backward(y, din, acc, b);
             break;
         case ST_RELU:
             if (din)
-                relu_backward(y->out, y->dout, din, n);
+                relu_backward(y->out, y->dout, din, acc, n);
             break;
         case ST_BN:
-            bn_backward(y, din, b);
+            bn_backward(y, din, acc, b);
             break;
         case ST_ADD: {
-            float *din1 = src_dout(t, y, 1);
+            float *din1;
             if (din)
-                add_to(din, y->dout, n);
+                add_to(din, y->dout, acc, n);
+            din1 = src_dout(t, y, 1, &acc1);
             if (din1)
-                add_to(din1, y->dout, n);
+                add_to(din1, y->dout, acc1, n);
             break;
         }
         default:

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "ex.h"
@@ -264,6 +265,15 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* CPU time of the process, all threads, user and system. */
+static double cpu_s(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+           (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
 /* The natural and artificial shares of the zeros of dZ after pruning. */
@@ -652,26 +662,28 @@ static int run(const options *o, st_err *err)
                o->cfg.prune_opts.skip_zeros ? "yes" : "no", o->cfg.prune_first ? "yes" : "no",
                o->cfg.prune_fc ? "yes" : "no");
     for (long e = 1; e <= o->epochs; e++) {
-        double loss, acc, tloss, t0, dt;
+        double loss, acc, tloss, t0, dt, c0, dc;
         st_trainer_stats_reset(t);
+        c0 = cpu_s();
         t0 = now_s();
         rc = st_trainer_epoch(t, &train, (int)e, &iter, &loss, o->trace ? trace_iter : NULL, &tr,
                               err);
         if (rc != 0)
             goto done;
         dt = now_s() - t0;
+        dc = cpu_s() - c0;
         if ((rc = st_trainer_evaluate(t, &test, &acc, &tloss, err)) != 0)
             goto done;
         if (o->json) {
             printf("%s{\"epoch\":%ld,\"train_loss\":%.9g,\"test_accuracy\":%.9g,"
-                   "\"test_loss\":%.9g,\"time_s\":%.6g,\"images_per_s\":%.6g,",
-                   e > 1 ? "," : "", e, loss, acc, tloss, dt, train.n / dt);
+                   "\"test_loss\":%.9g,\"time_s\":%.6g,\"cpu_s\":%.6g,\"images_per_s\":%.6g,",
+                   e > 1 ? "," : "", e, loss, acc, tloss, dt, dc, train.n / dt);
             json_layers(t);
             printf("}");
         } else {
             printf("epoch %ld: training loss %.4f, test accuracy %.4f, test loss %.4f, "
-                   "%.2f s (%.0f images/s)\n",
-                   e, loss, acc, tloss, dt, train.n / dt);
+                   "%.2f s (%.0f images/s), %.2f CPU s\n",
+                   e, loss, acc, tloss, dt, train.n / dt, dc);
             if (!o->quiet)
                 print_layers(t);
         }
