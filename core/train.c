@@ -51,9 +51,9 @@ struct st_trainer {
     float *w, *g, *v;
     tparam *params;
     int nparams;
-    float *col;  /* convolution workspace: one image's dcol matrix */
+    float *col; /* convolution workspace: one image's dcol matrix */
     size_t col_n;
-    float *ones; /* cap ones: FC bias gradients are GEMVs against it */
+    float *ones;  /* cap ones: FC bias gradients are GEMVs against it */
     double *prob; /* cap x classes */
     st_train_layer_stats *stats;
     int nstats;
@@ -403,17 +403,29 @@ static void add_to(float *restrict dst, const float *restrict src, int acc, size
         memcpy(dst, src, n * sizeof *dst);
 }
 
-/* Sums of v[0..n) and of (v - c)^2 and of v w: float partial sums over blocks of 256,
- * added into a double, in a fixed order (the result depends on n and the data only). */
+/* Sums of v[0..n), of (v - c)^2 and of v w, in float over 8 lanes (element k into lane
+ * k % 8, which the compiler can turn into vector adds) per block of 256, each block's
+ * lanes added in a fixed order into a double: the result depends on n and the data only. */
+#define LANES 8
+#define BLOCK 256
+
+static float lanes_sum(const float p[LANES])
+{
+    return ((p[0] + p[1]) + (p[2] + p[3])) + ((p[4] + p[5]) + (p[6] + p[7]));
+}
+
 static double sum_f(const float *restrict v, size_t n)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i += 256) {
-        size_t m = n - i < 256 ? n - i : 256;
-        float p = 0.0f;
-        for (size_t k = 0; k < m; k++)
-            p += v[i + k];
-        s += p;
+    for (size_t i = 0; i < n; i += BLOCK) {
+        size_t m = n - i < BLOCK ? n - i : BLOCK, k = 0;
+        float p[LANES] = {0};
+        for (; k + LANES <= m; k += LANES)
+            for (int j = 0; j < LANES; j++)
+                p[j] += v[i + k + j];
+        for (; k < m; k++)
+            p[k % LANES] += v[i + k];
+        s += lanes_sum(p);
     }
     return s;
 }
@@ -421,12 +433,15 @@ static double sum_f(const float *restrict v, size_t n)
 static double sumsq_f(const float *restrict v, size_t n, float c)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i += 256) {
-        size_t m = n - i < 256 ? n - i : 256;
-        float p = 0.0f;
-        for (size_t k = 0; k < m; k++)
-            p += (v[i + k] - c) * (v[i + k] - c);
-        s += p;
+    for (size_t i = 0; i < n; i += BLOCK) {
+        size_t m = n - i < BLOCK ? n - i : BLOCK, k = 0;
+        float p[LANES] = {0};
+        for (; k + LANES <= m; k += LANES)
+            for (int j = 0; j < LANES; j++)
+                p[j] += (v[i + k + j] - c) * (v[i + k + j] - c);
+        for (; k < m; k++)
+            p[k % LANES] += (v[i + k] - c) * (v[i + k] - c);
+        s += lanes_sum(p);
     }
     return s;
 }
@@ -434,12 +449,15 @@ static double sumsq_f(const float *restrict v, size_t n, float c)
 static double dot_f(const float *restrict v, const float *restrict w, size_t n)
 {
     double s = 0.0;
-    for (size_t i = 0; i < n; i += 256) {
-        size_t m = n - i < 256 ? n - i : 256;
-        float p = 0.0f;
-        for (size_t k = 0; k < m; k++)
-            p += v[i + k] * w[i + k];
-        s += p;
+    for (size_t i = 0; i < n; i += BLOCK) {
+        size_t m = n - i < BLOCK ? n - i : BLOCK, k = 0;
+        float p[LANES] = {0};
+        for (; k + LANES <= m; k += LANES)
+            for (int j = 0; j < LANES; j++)
+                p[j] += v[i + k + j] * w[i + k + j];
+        for (; k < m; k++)
+            p[k % LANES] += v[i + k] * w[i + k];
+        s += lanes_sum(p);
     }
     return s;
 }
@@ -574,10 +592,9 @@ static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
     for (int im = 0; im < b; im++)
         for (int gi = 0; gi < g; gi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
-                        y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw,
-                        (int)ohw, y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw,
-                        (int)nq, im ? 1.0f : 0.0f, y->gw + (size_t)gi * (size_t)ocg * (size_t)kg,
-                        kg);
+                        y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
+                        y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw, (int)nq,
+                        im ? 1.0f : 0.0f, y->gw + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
     if (!din)
         return;
     if (!acc)
@@ -604,8 +621,7 @@ static void fc_forward(tlayer *y, const float *in, int b)
             y->out[(size_t)im * (size_t)no + (size_t)o] += y->bias[o];
 }
 
-static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *din, int acc,
-                        int b)
+static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *din, int acc, int b)
 {
     int ni = (int)y->in_n, no = (int)y->out_n;
 
@@ -765,8 +781,7 @@ static void bn_backward(tlayer *y, float *din, int acc, int b)
                 size_t base = ((size_t)im * (size_t)l->in_c + (size_t)c) * hw;
                 if (acc)
                     for (size_t q = 0; q < hw; q++)
-                        din[base + q] +=
-                            k * (mf * y->dout[base + q] - a - y->xhat[base + q] * bb);
+                        din[base + q] += k * (mf * y->dout[base + q] - a - y->xhat[base + q] * bb);
                 else
                     for (size_t q = 0; q < hw; q++)
                         din[base + q] = k * (mf * y->dout[base + q] - a - y->xhat[base + q] * bb);
@@ -777,11 +792,24 @@ static void bn_backward(tlayer *y, float *din, int acc, int b)
 
 /* --------------------------------------------------------------- passes */
 
-static size_t count_nz(const float *v, size_t n)
+static size_t count_nz(const float *restrict v, size_t n)
 {
-    size_t nz = 0;
-    for (size_t i = 0; i < n; i++)
-        nz += v[i] != 0.0f;
+    uint32_t c[LANES] = {0};
+    size_t nz = 0, i = 0;
+
+    /* lanes of 32-bit counts, emptied every 2^20 elements */
+    while (i < n) {
+        size_t end = n - i > (1u << 20) ? i + (1u << 20) : n;
+        for (; i + LANES <= end; i += LANES)
+            for (int j = 0; j < LANES; j++)
+                c[j] += v[i + j] != 0.0f;
+        for (; i < end; i++)
+            c[0] += v[i] != 0.0f;
+        for (int j = 0; j < LANES; j++) {
+            nz += c[j];
+            c[j] = 0;
+        }
+    }
     return nz;
 }
 
