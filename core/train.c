@@ -1071,10 +1071,11 @@ static int check_data(const st_trainer *t, const st_dataset *d, st_err *err)
 
     if (!t || !d || !d->images || !d->labels || d->n < 1)
         return st_err_set(err, ST_EINVAL, "trainer: no data");
-    /* the network input is the source of every layer with src -1; check the first */
-    for (int i = 0; i < t->n; i++) {
+    /* every layer that reads the network input must read images of the data's shape (an
+     * imported layer list may have several, of different shapes) */
+    for (int i = 0; i < t->n && rc == ST_OK; i++) {
         l0 = &t->ly[i].l;
-        if (l0->src[0] >= 0)
+        if (l0->src[0] >= 0 && !(l0->kind == ST_ADD && l0->src[1] < 0))
             continue;
         if (l0->kind == ST_FC ? (uint64_t)l0->in_c != (uint64_t)d->c * d->h * d->w
                               : (l0->in_c != d->c || l0->in_h != d->h || l0->in_w != d->w)) {
@@ -1084,7 +1085,6 @@ static int check_data(const st_trainer *t, const st_dataset *d, st_err *err)
                             st_net_name(t->net), l0->name, l0->in_c, l0->in_h, l0->in_w, d->c, d->h,
                             d->w);
         }
-        break;
     }
     return rc;
 }

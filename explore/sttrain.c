@@ -311,6 +311,21 @@ static void print_layers(const st_trainer *t)
     }
 }
 
+/* A JSON string: quotes and backslashes escaped, control characters as \u00XX. */
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            printf("\\%c", *s);
+        else if ((unsigned char)*s < 0x20)
+            printf("\\u%04x", (unsigned)(unsigned char)*s);
+        else
+            putchar(*s);
+    }
+    putchar('"');
+}
+
 static void json_layers(const st_trainer *t)
 {
     const st_net *net = st_trainer_net(t);
@@ -323,10 +338,11 @@ static void json_layers(const st_trainer *t)
         const st_train_layer_stats *s = &st[i];
         double nat, art;
         shares(s, &nat, &art);
-        printf("%s{\"name\":\"%s\",\"kind\":\"%s\",\"pruned\":%s,\"tau\":%.9g,"
+        printf("%s{\"name\":", i ? "," : "");
+        json_str(st_net_layer(net, s->layer)->name);
+        printf(",\"kind\":\"%s\",\"pruned\":%s,\"tau\":%.9g,"
                "\"act_density\":%.9g,\"dz_density_in\":%.9g,\"dz_density_out\":%.9g,"
                "\"natural_share\":%.9g,\"artificial_share\":%.9g}",
-               i ? "," : "", st_net_layer(net, s->layer)->name,
                st_kind_name(st_net_layer(net, s->layer)->kind), s->pruned ? "true" : "false",
                s->iters ? s->tau_sum / (double)s->iters : 0.0, ratio(s->act_nz, s->act_n),
                ratio(s->dz_nz_in, s->dz_n), ratio(s->dz_nz_out, s->dz_n), nat, art);
@@ -638,24 +654,27 @@ static int run(const options *o, st_err *err)
     if (o->trace && (rc = trace_open(&tr, o->trace, net, o, err)) != 0)
         goto done;
     threads = st_train_threads((int)o->threads);
-    if (o->json)
-        printf("{\"network\":\"%s\",\"batch\":%d,\"lr\":%.9g,\"momentum\":%.9g,"
+    if (o->json) {
+        printf("{\"network\":");
+        json_str(st_net_name(net));
+        printf(",\"batch\":%d,\"lr\":%.9g,\"momentum\":%.9g,"
                "\"weight_decay\":%.9g,\"seed\":%llu,\"prune\":%s,\"p\":%.9g,"
                "\"prune_sigma_scale\":%.9g,\"prune_skip_zeros\":%s,\"prune_first\":%s,"
                "\"prune_fc\":%s,\"train_images\":%d,\"test_images\":%d,\"threads\":%d,"
                "\"epochs\":[",
-               st_net_name(net), o->cfg.batch, o->cfg.lr, o->cfg.momentum, o->cfg.weight_decay,
+               o->cfg.batch, o->cfg.lr, o->cfg.momentum, o->cfg.weight_decay,
                (unsigned long long)o->cfg.seed, o->cfg.prune ? "true" : "false",
                o->cfg.prune_opts.p, o->cfg.prune_opts.sigma_scale,
                o->cfg.prune_opts.skip_zeros ? "true" : "false",
                o->cfg.prune_first ? "true" : "false", o->cfg.prune_fc ? "true" : "false", train.n,
                test.n, threads);
-    else
+    } else {
         printf("sttrain: %s, %d training and %d test images, batch %d, lr %g, momentum %g, "
                "weight decay %g, seed %llu, %s, %d BLAS thread%s\n",
                st_net_name(net), train.n, test.n, o->cfg.batch, o->cfg.lr, o->cfg.momentum,
                o->cfg.weight_decay, (unsigned long long)o->cfg.seed,
                o->cfg.prune ? "pruning on" : "pruning off", threads, threads == 1 ? "" : "s");
+    }
     if (!o->json && o->cfg.prune)
         printf("pruning: p = %g, sigma_scale = %g, skip_zeros %s, first layer %s, FC %s\n",
                o->cfg.prune_opts.p, o->cfg.prune_opts.sigma_scale,

@@ -744,6 +744,28 @@ static void test_errors(void)
     ok(rc == ST_EINVAL && tap_has_all(err.msg, "layer 'c1' reads 2x7x7", "1x28x28", NULL),
        "err-11 images of another shape than the network's input");
     {
+        /* an imported layer list: every layer that reads the input is checked, not only
+         * the first */
+        st_net *two = NULL;
+        st_trainer *t2 = NULL;
+        st_dataset d28 = {0};
+        float *img = calloc(784, sizeof *img);
+        st_net_create("two", 1, 28, 28, &two, &err);
+        st_net_conv(two, "a", -1, 2, 3, 1, 1, 1, &err);
+        st_net_conv_at(two, "b", 2, 4, 4, 10, 4, 4, 1, 1, 0, 0, 0, 0, &err);
+        st_net_finish(two, &err);
+        st_trainer_create(two, &cfg, 10, &t2, &err);
+        d28.n = 1, d28.c = 1, d28.h = 28, d28.w = 28, d28.classes = 10;
+        d28.images = img;
+        d28.labels = lab;
+        rc = st_trainer_evaluate(t2, &d28, &loss, &loss, &err);
+        ok(rc == ST_EINVAL && tap_has_all(err.msg, "layer 'b' reads 2x4x4", "1x28x28", NULL),
+           "err-13 a second layer reading the input with another shape is refused");
+        free(img);
+        st_trainer_destroy(&t2);
+        st_net_destroy(&two);
+    }
+    {
         float *w;
         /* a NaN in the FC weights reaches every score (a ReLU would stop it) */
         st_trainer_param(t, 2, NULL, NULL, &w, NULL, NULL);
