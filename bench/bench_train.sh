@@ -1,6 +1,6 @@
 #!/bin/sh
 # bench_train.sh - the trainer's speed: one epoch of Fashion-MNIST (60,000 images, batch 64,
-# p = 0.9) for each small network, at 1 and at 2 BLAS threads. Prints the wall time, the
+# p = 0.9) for each small network, with 1 and with 2 threads. Prints the wall time, the
 # images per second, and the CPU time of the process (all threads), which shows what the
 # run cost even when other work shares the machine. Measures, never checks.
 #   bench/bench_train.sh [build-dir] [images]     (defaults: build, 60000)
@@ -14,7 +14,7 @@ echo "# $(uname -m), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadav
 printf '%-14s %7s %8s %9s %8s %13s\n' network threads images wall_s img_per_s img_per_cpu_s
 for net in fmnist-cnn fmnist-resnet; do
     for th in 1 2; do
-        OPENBLAS_NUM_THREADS=$th "$BUILD/bin/sttrain" "$net" --json --train-images "$N" \
+        "$BUILD/bin/sttrain" "$net" --json --threads "$th" --train-images "$N" \
             --test-images 1000 p=0.9 >"$tmp/out.json"
         /usr/bin/python3 -c '
 import json, sys

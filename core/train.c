@@ -5,6 +5,9 @@
  */
 #include <cblas.h>
 #include <math.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +18,10 @@
 /* Counter-word tags of the random streams (st.h, ST_RNG_STREAM's `what`). */
 #define TAG_INIT    0x7469u /* weights */
 #define TAG_SHUFFLE 0x7368u /* permutation of an epoch */
+/* Images per partial sum of a convolution's weight gradient, and per block of an FC
+ * layer's GEMMs: fixed, so that results do not depend on the number of threads. */
+#define WG_CHUNK 8
+#define FC_BLOCK 16
 
 /* One trainable tensor: a slice of the trainer's parameter, gradient and velocity arrays. */
 typedef struct tparam {
@@ -51,8 +58,11 @@ struct st_trainer {
     float *w, *g, *v;
     tparam *params;
     int nparams;
-    float *col; /* convolution workspace: one image's dcol matrix */
+    float *col;   /* convolution workspace: one image's dcol matrix per thread */
     size_t col_n;
+    int nthreads; /* threads of the parallel loops, fixed at creation */
+    float *wpart; /* WG partial sums: one weight tensor per chunk of WG_CHUNK images */
+    size_t wpart_n;
     float *ones;  /* cap ones: FC bias gradients are GEMVs against it */
     double *prob; /* cap x classes */
     st_train_layer_stats *stats;
@@ -101,9 +111,16 @@ int st_train_cfg_check(const st_train_cfg *cfg, st_err *err)
 
 int st_train_threads(int n)
 {
+    /* The trainer's threads are OpenMP's; each calls a single-threaded BLAS. */
+    openblas_set_num_threads(1);
+#ifdef _OPENMP
     if (n >= 1)
-        openblas_set_num_threads(n);
-    return openblas_get_num_threads();
+        omp_set_num_threads(n);
+    return omp_get_max_threads();
+#else
+    (void)n;
+    return 1;
+#endif
 }
 
 /* ------------------------------------------------------------- creation */
@@ -293,11 +310,22 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
             y->col = zalloc(kn * (size_t)cap * ohw, sizeof(float), &fail);
             if (kn * ohw > t->col_n)
                 t->col_n = kn * ohw;
+            if ((size_t)st_layer_weights(l) > t->wpart_n)
+                t->wpart_n = (size_t)st_layer_weights(l);
         }
         if (fail)
             goto nomem;
     }
-    t->col = zalloc(t->col_n, sizeof(float), &fail);
+#ifdef _OPENMP
+    t->nthreads = omp_get_max_threads();
+#else
+    t->nthreads = 1;
+#endif
+    /* the trainer's threads call BLAS, which must not start threads of its own */
+    openblas_set_num_threads(1);
+    t->col = zalloc((size_t)t->nthreads * t->col_n, sizeof(float), &fail);
+    t->wpart =
+        zalloc((size_t)((cap + WG_CHUNK - 1) / WG_CHUNK - 1) * t->wpart_n, sizeof(float), &fail);
     t->ones = zalloc((size_t)cap, sizeof(float), &fail);
     for (int q = 0; !fail && q < cap; q++)
         t->ones[q] = 1.0f;
@@ -346,6 +374,7 @@ void st_trainer_destroy(st_trainer **tp)
     free(t->params);
     free(t->col);
     free(t->ones);
+    free(t->wpart);
     free(t->prob);
     free(t->stats);
     free(t->xbuf);
@@ -386,21 +415,26 @@ static float *src_dout(st_trainer *t, const tlayer *y, int s, int *acc)
 static void relu_backward(const float *restrict out, const float *restrict dout,
                           float *restrict din, int acc, size_t n)
 {
-    if (acc)
+    if (acc) {
+#pragma omp parallel for schedule(static)
         for (size_t q = 0; q < n; q++)
             din[q] += out[q] > 0.0f ? dout[q] : 0.0f;
-    else
+    } else {
+#pragma omp parallel for schedule(static)
         for (size_t q = 0; q < n; q++)
             din[q] = out[q] > 0.0f ? dout[q] : 0.0f;
+    }
 }
 
 static void add_to(float *restrict dst, const float *restrict src, int acc, size_t n)
 {
-    if (acc)
+    if (acc) {
+#pragma omp parallel for schedule(static)
         for (size_t q = 0; q < n; q++)
             dst[q] += src[q];
-    else
+    } else {
         memcpy(dst, src, n * sizeof *dst);
+    }
 }
 
 /* Sums of v[0..n), of (v - c)^2 and of v w, in float over 8 lanes (element k into lane
@@ -476,22 +510,25 @@ static void valid_range(int n_in, int n_out, int s, int pad, int k, int *lo, int
 }
 
 /* col[r][q], r = (ci k_h + ky) k_w + kx over all input channels, q = image * ohw + pixel:
- * the input under tap (ky, kx) of output pixel q, 0 in the padding. */
+ * the input under tap (ky, kx) of output pixel q, 0 in the padding. One image per
+ * iteration of the parallel loop: each writes its own columns. */
 static void im2col(const st_layer *l, const float *in, int b, float *col)
 {
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
 
-    for (int ci = 0; ci < l->in_c; ci++)
-        for (int ky = 0; ky < l->k_h; ky++)
-            for (int kx = 0; kx < l->k_w; kx++) {
-                float *row = col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * nq;
-                int xlo, xhi, ylo, yhi, ix0 = kx - l->pad_l;
-                valid_range(l->in_w, l->out_w, l->stride_w, l->pad_l, kx, &xlo, &xhi);
-                valid_range(l->in_h, l->out_h, l->stride_h, l->pad_t, ky, &ylo, &yhi);
-                for (int im = 0; im < b; im++) {
-                    const float *plane = in + ((size_t)im * (size_t)l->in_c + (size_t)ci) * ihw;
-                    float *r = row + (size_t)im * ohw;
+#pragma omp parallel for schedule(static)
+    for (int im = 0; im < b; im++)
+        for (int ci = 0; ci < l->in_c; ci++) {
+            const float *plane = in + ((size_t)im * (size_t)l->in_c + (size_t)ci) * ihw;
+            for (int ky = 0; ky < l->k_h; ky++)
+                for (int kx = 0; kx < l->k_w; kx++) {
+                    float *r = col +
+                               ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * nq +
+                               (size_t)im * ohw;
+                    int xlo, xhi, ylo, yhi, ix0 = kx - l->pad_l;
+                    valid_range(l->in_w, l->out_w, l->stride_w, l->pad_l, kx, &xlo, &xhi);
+                    valid_range(l->in_h, l->out_h, l->stride_h, l->pad_t, ky, &ylo, &yhi);
                     for (int oy = 0; oy < l->out_h; oy++) {
                         float *ro = r + (size_t)oy * (size_t)l->out_w;
                         const float *pi;
@@ -512,7 +549,7 @@ static void im2col(const st_layer *l, const float *in, int b, float *col)
                             ro[ox] = 0.0f;
                     }
                 }
-            }
+        }
 }
 
 /* The adjoint of im2col: add col's entries into the input positions they came from. */
@@ -549,7 +586,8 @@ static void col2im_add(const st_layer *l, const float *col, int b, float *din)
 
 /* Z = W * A + bias. The batch's im2col matrix (K x N, N = b x out pixels, kept for WG) is
  * made once; then per image and group one GEMM, W_g (ocg x K_g) times the image's columns
- * of col_g (leading dimension N), writes straight into the image's output planes. */
+ * of col_g (leading dimension N), writes straight into the image's output planes. Images
+ * are spread over the threads. */
 static void conv_forward(tlayer *y, const float *in, int b)
 {
     const st_layer *l = &y->l;
@@ -558,6 +596,7 @@ static void conv_forward(tlayer *y, const float *in, int b)
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
 
     im2col(l, in, b, y->col);
+#pragma omp parallel for schedule(static)
     for (int im = 0; im < b; im++) {
         float *o = y->out + (size_t)im * y->out_n;
         for (int oc = 0; oc < l->out_c; oc++)
@@ -571,66 +610,109 @@ static void conv_forward(tlayer *y, const float *in, int b)
     }
 }
 
-/* WG: dW_g = sum over images of dZ_g,i (ocg x pixels) times the image's columns of col_g
- * transposed, images added in order; dbias the sums of dZ. BP, when the input needs a
- * gradient: per image, dcol = W_g^T dZ_g,i (K_g x pixels, small enough to stay in cache),
- * scattered back by col2im_add. */
+/* WG: dW_g = the sum over images of dZ_g,i (ocg x pixels) times the image's columns of
+ * col_g transposed. Images are taken in chunks of WG_CHUNK, a chunk's images added in
+ * order into its own partial tensor, the chunks in parallel, then the partials added in
+ * chunk order: the result does not depend on the number of threads. dbias: the sums of
+ * dZ, one channel per iteration. BP, when the input needs a gradient: per image (in
+ * parallel), dcol = W_g^T dZ_g,i (K_g x pixels) into the thread's buffer, scattered back
+ * into the image's input gradient by col2im_add. */
 static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
 {
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
     int kg = (l->in_c / g) * l->k_h * l->k_w;
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
-    st_layer one = *l;
+    size_t nw = (size_t)l->out_c * (size_t)kg;
+    int chunks = (b + WG_CHUNK - 1) / WG_CHUNK;
 
+#pragma omp parallel for schedule(static)
     for (int oc = 0; oc < l->out_c; oc++) {
         double s = 0.0;
         for (int im = 0; im < b; im++)
             s += sum_f(y->dz + (size_t)im * y->out_n + (size_t)oc * ohw, ohw);
         y->gbias[oc] = (float)s;
     }
-    for (int im = 0; im < b; im++)
-        for (int gi = 0; gi < g; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
-                        y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
-                        y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw, (int)nq,
-                        im ? 1.0f : 0.0f, y->gw + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
+#pragma omp parallel for schedule(static)
+    for (int c = 0; c < chunks; c++) {
+        float *part = c ? t->wpart + (size_t)(c - 1) * nw : y->gw;
+        int end = (c + 1) * WG_CHUNK < b ? (c + 1) * WG_CHUNK : b;
+        for (int im = c * WG_CHUNK; im < end; im++)
+            for (int gi = 0; gi < g; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
+                            y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw,
+                            (int)ohw, y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw,
+                            (int)nq, im > c * WG_CHUNK ? 1.0f : 0.0f,
+                            part + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
+    }
+    if (chunks > 1) {
+#pragma omp parallel for schedule(static)
+        for (size_t k = 0; k < nw; k++)
+            for (int c = 1; c < chunks; c++)
+                y->gw[k] += t->wpart[(size_t)(c - 1) * nw + k];
+    }
     if (!din)
         return;
-    if (!acc)
-        memset(din, 0, (size_t)b * y->in_n * sizeof *din);
+#pragma omp parallel for schedule(static) num_threads(t->nthreads)
     for (int im = 0; im < b; im++) {
+        int th = 0;
+        float *dcol, *dimg = din + (size_t)im * y->in_n;
+#ifdef _OPENMP
+        th = omp_get_thread_num();
+#endif
+        dcol = t->col + (size_t)th * t->col_n;
+        if (!acc)
+            memset(dimg, 0, y->in_n * sizeof *dimg);
         for (int gi = 0; gi < g; gi++)
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ohw, ocg, 1.0f,
                         y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
                         y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
-                        0.0f, t->col + (size_t)gi * (size_t)kg * ohw, (int)ohw);
-        col2im_add(&one, t->col, 1, din + (size_t)im * y->in_n);
+                        0.0f, dcol + (size_t)gi * (size_t)kg * ohw, (int)ohw);
+        col2im_add(l, dcol, 1, dimg);
     }
 }
 
-/* out (b x O) = in (b x I) W^T + bias. */
+/* out (b x O) = in (b x I) W^T + bias, in blocks of FC_BLOCK images over the threads. */
 static void fc_forward(tlayer *y, const float *in, int b)
 {
     int ni = (int)y->in_n, no = (int)y->out_n;
+    int blocks = (b + FC_BLOCK - 1) / FC_BLOCK;
 
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, b, no, ni, 1.0f, in, ni, y->w, ni, 0.0f,
-                y->out, no);
-    for (int im = 0; im < b; im++)
-        for (int o = 0; o < no; o++)
-            y->out[(size_t)im * (size_t)no + (size_t)o] += y->bias[o];
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < blocks; k++) {
+        int i0 = k * FC_BLOCK, nb = b - i0 < FC_BLOCK ? b - i0 : FC_BLOCK;
+        float *o = y->out + (size_t)i0 * (size_t)no;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nb, no, ni, 1.0f,
+                    in + (size_t)i0 * (size_t)ni, ni, y->w, ni, 0.0f, o, no);
+        for (int im = 0; im < nb; im++)
+            for (int j = 0; j < no; j++)
+                o[(size_t)im * (size_t)no + (size_t)j] += y->bias[j];
+    }
 }
 
+/* dW (O x I) = dZ^T in, in blocks of FC_BLOCK rows of dW; din (b x I) (+)= dZ W, in blocks
+ * of FC_BLOCK images; dbias = the sums of dZ over the images. */
 static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *din, int acc, int b)
 {
     int ni = (int)y->in_n, no = (int)y->out_n;
+    int oblocks = (no + FC_BLOCK - 1) / FC_BLOCK, iblocks = (b + FC_BLOCK - 1) / FC_BLOCK;
 
     cblas_sgemv(CblasRowMajor, CblasTrans, b, no, 1.0f, y->dz, no, t->ones, 1, 0.0f, y->gbias, 1);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, ni, b, 1.0f, y->dz, no, in, ni, 0.0f,
-                y->gw, ni);
-    if (din)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, b, ni, no, 1.0f, y->dz, no, y->w, ni,
-                    acc ? 1.0f : 0.0f, din, ni);
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < oblocks; k++) {
+        int o0 = k * FC_BLOCK, nb = no - o0 < FC_BLOCK ? no - o0 : FC_BLOCK;
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nb, ni, b, 1.0f, y->dz + o0, no, in,
+                    ni, 0.0f, y->gw + (size_t)o0 * (size_t)ni, ni);
+    }
+    if (!din)
+        return;
+#pragma omp parallel for schedule(static)
+    for (int k = 0; k < iblocks; k++) {
+        int i0 = k * FC_BLOCK, nb = b - i0 < FC_BLOCK ? b - i0 : FC_BLOCK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nb, ni, no, 1.0f,
+                    y->dz + (size_t)i0 * (size_t)no, no, y->w, ni, acc ? 1.0f : 0.0f,
+                    din + (size_t)i0 * (size_t)ni, ni);
+    }
 }
 
 /* Max or average pooling (GAP is average pooling over the whole plane). Windows clip at
@@ -644,6 +726,7 @@ static void pool_forward(tlayer *y, const float *in, int b)
     int is_max = l->kind == ST_MAXPOOL;
     float inv = 1.0f / (float)(l->k_h * l->k_w);
 
+#pragma omp parallel for schedule(static)
     for (size_t pl = 0; pl < (size_t)b * (size_t)l->in_c; pl++) {
         const float *ip = in + pl * ihw;
         float *op = y->out + pl * ohw;
@@ -686,10 +769,11 @@ static void pool_backward(tlayer *y, float *din, int acc, int b)
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w, ohw = (size_t)l->out_h * (size_t)l->out_w;
     float inv = 1.0f / (float)(l->k_h * l->k_w);
 
-    if (!acc)
-        memset(din, 0, (size_t)b * y->in_n * sizeof *din);
+#pragma omp parallel for schedule(static)
     for (size_t pl = 0; pl < (size_t)b * (size_t)l->in_c; pl++) {
         float *dp = din + pl * ihw;
+        if (!acc)
+            memset(dp, 0, ihw * sizeof *dp);
         const float *go = y->dout + pl * ohw;
         if (l->kind == ST_MAXPOOL) {
             const int32_t *am = y->argmax + pl * ohw;
@@ -720,6 +804,7 @@ static void bn_forward(tlayer *y, const float *in, int b, int mode)
     const st_layer *l = &y->l;
     size_t hw = (size_t)l->in_h * (size_t)l->in_w, m = (size_t)b * hw;
 
+#pragma omp parallel for schedule(static)
     for (int c = 0; c < l->in_c; c++) {
         double mean, var, s = 0.0, s2 = 0.0;
         float inv;
@@ -763,6 +848,7 @@ static void bn_backward(tlayer *y, float *din, int acc, int b)
     const st_layer *l = &y->l;
     size_t hw = (size_t)l->in_h * (size_t)l->in_w, m = (size_t)b * hw;
 
+#pragma omp parallel for schedule(static)
     for (int c = 0; c < l->in_c; c++) {
         double sd = 0.0, sdx = 0.0;
         for (int im = 0; im < b; im++) {
@@ -833,6 +919,7 @@ static void forward(st_trainer *t, const float *x, int b, int mode)
             pool_forward(y, in, b);
             break;
         case ST_RELU:
+#pragma omp parallel for schedule(static)
             for (size_t q = 0; q < n; q++)
                 y->out[q] = in[q] > 0.0f ? in[q] : 0.0f;
             break;
@@ -841,6 +928,7 @@ static void forward(st_trainer *t, const float *x, int b, int mode)
             break;
         case ST_ADD: {
             const float *in1 = src_out(t, y, 1, x);
+#pragma omp parallel for schedule(static)
             for (size_t q = 0; q < n; q++)
                 y->out[q] = in[q] + in1[q];
             break;
@@ -1045,6 +1133,7 @@ int st_trainer_step(st_trainer *t, const float *x, const uint8_t *y, int b, uint
         const tparam *p = &t->params[k];
         float *w = t->w + p->off, *g = t->g + p->off, *v = t->v + p->off;
         float d = p->decay ? wd : 0.0f;
+#pragma omp parallel for schedule(static) if (p->n > 4096)
         for (size_t i = 0; i < p->n; i++) {
             v[i] = mu * v[i] + g[i] + d * w[i];
             w[i] -= lr * v[i];

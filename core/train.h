@@ -147,7 +147,10 @@ typedef struct st_train_tensors {
 } st_train_tensors;
 int st_trainer_tensors(const st_trainer *t, int layer, st_train_tensors *out, st_err *err);
 
-/* Set the threads the BLAS uses (n >= 1); returns the number in effect. */
+/* Set the number of threads the trainer's parallel loops use (OpenMP; n < 1 leaves it as
+ * it is: OMP_NUM_THREADS, else one per core) and make BLAS single-threaded (each of the
+ * trainer's threads calls it); returns the number in effect. A trainer keeps the number
+ * in effect when it was created. Results do not depend on it. */
 int st_train_threads(int n);
 
 #endif

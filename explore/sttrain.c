@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ex.h"
 #include "train.h"
@@ -52,7 +53,7 @@ static void usage(FILE *f)
           "  --train-images N    use the first N training images, 0 all   (default 0)\n"
           "  --test-images N     use the first N test images, 0 all       (default 0)\n"
           "  --data DIR          the IDX files  (default " ST_FMNIST_DIR ")\n"
-          "  --threads N         BLAS threads (default: OPENBLAS_NUM_THREADS or all cores)\n"
+          "  --threads N         threads (default: OMP_NUM_THREADS or all cores)\n"
           "  --no-prune          never call the pruning (the unpruned reference)\n"
           "  --trace FILE.h5     write the zero patterns of chosen iterations (HDF5)\n"
           "  --trace-iters LIST  iterations to trace: 0,10,100 or every:N   (default 0)\n"
@@ -649,11 +650,11 @@ static int run(const options *o, st_err *err)
     if ((rc = st_fmnist_load(dir, "train", (int)o->train_images, &train, err)) != 0 ||
         (rc = st_fmnist_load(dir, "t10k", (int)o->test_images, &test, err)) != 0)
         goto done;
+    threads = st_train_threads((int)o->threads);
     if ((rc = st_trainer_create(net, &o->cfg, train.classes, &t, err)) != 0)
         goto done;
     if (o->trace && (rc = trace_open(&tr, o->trace, net, o, err)) != 0)
         goto done;
-    threads = st_train_threads((int)o->threads);
     if (o->json) {
         printf("{\"network\":");
         json_str(st_net_name(net));
@@ -670,7 +671,7 @@ static int run(const options *o, st_err *err)
                test.n, threads);
     } else {
         printf("sttrain: %s, %d training and %d test images, batch %d, lr %g, momentum %g, "
-               "weight decay %g, seed %llu, %s, %d BLAS thread%s\n",
+               "weight decay %g, seed %llu, %s, %d thread%s\n",
                st_net_name(net), train.n, test.n, o->cfg.batch, o->cfg.lr, o->cfg.momentum,
                o->cfg.weight_decay, (unsigned long long)o->cfg.seed,
                o->cfg.prune ? "pruning on" : "pruning off", threads, threads == 1 ? "" : "s");
@@ -727,6 +728,11 @@ int main(int argc, char **argv)
     st_err err;
     int rc;
 
+    /* Threads waiting between parallel loops should sleep, not spin: spinning costs dearly
+     * when other work shares the cores. OpenMP (libgomp) reads OMP_WAIT_POLICY when it is
+     * loaded, before main, so set it and start again, unless the user chose a policy. */
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0)
+        execv("/proc/self/exe", argv); /* on failure, go on with the default policy */
     memset(&o, 0, sizeof o);
     o.epochs = 1;
     st_train_cfg_init(&o.cfg);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "st.h"
 #include "tap.h"
@@ -454,7 +455,7 @@ static void test_real(void)
     st_err_clear(&err);
     if (st_fmnist_load(ST_FMNIST_DIR, "train", 256, &d, &err) != 0) {
         diag("%s", err.msg);
-        for (int i = 0; i < 9; i++)
+        for (int i = 0; i < 10; i++)
             skip("Fashion-MNIST is not installed (Debian package dataset-fashion-mnist)",
                  "train-real");
         return;
@@ -508,6 +509,17 @@ static void test_real(void)
     cfg.prune_opts.p = 0.9;
     train_run("fmnist-cnn", &cfg, &d, 1, l1, &p1, &n1, &err);
     ok(!same_params(p1, n1, p2, n2), "train-6 p = 0.9 changes the weights");
+    free(p1);
+    free(p2);
+
+    /* train-10: 2 threads give the weights of 1 thread bit for bit */
+    cfg.prune_fc = 1;
+    train_run("fmnist-resnet", &cfg, &d, 1, l1, &p1, &n1, &err);
+    st_train_threads(2);
+    train_run("fmnist-resnet", &cfg, &d, 1, l2, &p2, &n2, &err);
+    st_train_threads(1);
+    ok(same_params(p1, n1, p2, n2) && l1[0] == l2[0],
+       "train-10 fmnist-resnet, p = 0.9: 2 threads give the weights of 1 thread bit for bit");
     free(p1);
     free(p2);
 
@@ -780,8 +792,12 @@ static void test_errors(void)
     st_net_destroy(&net);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* as sttrain does: threads waiting between parallel loops sleep (see sttrain.c) */
+    (void)argc;
+    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0)
+        execv("/proc/self/exe", argv);
     st_train_threads(1);
     for (int i = 0; i < 4; i++)
         test_forward(i);

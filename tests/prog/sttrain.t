@@ -7,7 +7,7 @@
 STTRAIN="$ST_BUILD/bin/sttrain"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export OPENBLAS_NUM_THREADS=1
+export OMP_NUM_THREADS=1
 Q="--train-images 200 --test-images 100"
 
 plan 38
