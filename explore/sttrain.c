@@ -442,12 +442,12 @@ static int trace_parse_iters(trace *tr, const char *text, st_err *err)
         long long n = strtoll(p, &end, 10);
         if (end == p || errno || n < 0 || (*end && *end != ','))
             return st_err_set(err, ST_EINVAL,
-                              "trace-iters = '%s': must be iterations separated by commas "
+                              "trace-iters = '%.60s%s': must be iterations separated by commas "
                               "(0,10,100) or every:N",
-                              text);
+                              text, strlen(text) > 60 ? "..." : "");
         if (tr->niters == TRACE_ITERS_MAX)
-            return st_err_set(err, ST_EINVAL, "trace-iters = '%s': more than %d iterations", text,
-                              TRACE_ITERS_MAX);
+            return st_err_set(err, ST_EINVAL, "trace-iters = '%.60s%s': more than %d iterations",
+                              text, strlen(text) > 60 ? "..." : "", TRACE_ITERS_MAX);
         tr->iters[tr->niters++] = (uint64_t)n;
         if (!*end)
             break;
@@ -604,8 +604,8 @@ static int trace_close(trace *tr, st_err *err)
         rc = st_err_set(err, ST_EIO, "%s: cannot finish the trace file", tr->tmp);
     tr->f = -1;
     if (rc == ST_OK && rename(tr->tmp, tr->path) != 0)
-        rc = st_err_set(err, ST_EIO, "%s: cannot rename to %s: %s", tr->tmp, tr->path,
-                        strerror(errno));
+        rc = st_err_set(err, ST_EIO, "%s: cannot rename to %s: %s (the trace is left in %s)",
+                        tr->tmp, tr->path, strerror(errno), tr->tmp);
     for (int i = 0; i < tr->niters; i++)
         missed += tr->iters[i] > tr->last;
     if (rc == ST_OK && missed)

@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
 Q="--train-images 200 --test-images 100"
 
-plan 38
+plan 46
 
 run "$STTRAIN" --help
 is_status 0 "sttrain-1.1 --help exits 0"
@@ -18,7 +18,7 @@ has_out "--train-images" "sttrain-1.2 --help lists the image limit"
 has_out "prune_skip_zeros" "sttrain-1.3 --help lists the pruning parameters"
 
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
-    for i in $(seq 4 38); do skip "Fashion-MNIST is not installed (dataset-fashion-mnist)" "sttrain-data"; done
+    for i in $(seq 4 46); do skip "Fashion-MNIST is not installed (dataset-fashion-mnist)" "sttrain-data"; done
     exit 0
 fi
 
@@ -165,5 +165,23 @@ echo 'return st.sweep { name = "s", network = "fmnist-cnn" }' >"$tmp/sw2.lua"
 run "$STTRAIN" "$tmp/sw2.lua" $Q --quiet
 is_status 0 "sttrain-4.3 a sweep file's built-in network trains"
 has_out "sttrain: fmnist-cnn," "sttrain-4.4 ... under the built-in's name"
+
+# trace files that cannot be written, and bad iteration lists
+run "$STTRAIN" fmnist-cnn $Q --quiet --trace "$tmp/nowhere/t.h5"
+is_status 1 "sttrain-7.1 a trace in a missing folder exits 1"
+has_err "nowhere/t.h5.tmp: cannot create the trace file" "sttrain-7.2 ... naming the file"
+mkdir "$tmp/adir"
+run "$STTRAIN" fmnist-cnn $Q --quiet --trace "$tmp/adir" --trace-iters 0
+is_status 1 "sttrain-7.3 a trace named after a folder exits 1"
+has_err "adir.tmp: cannot rename to $tmp/adir: Is a directory (the trace is left in $tmp/adir.tmp)" "sttrain-7.4 ... and says the rename failed"
+[ -s "$tmp/adir.tmp" ]
+ok_ $? "sttrain-7.5 ... keeping the trace in the temporary file, which the message names"
+run "$STTRAIN" fmnist-cnn $Q --trace "$tmp/x.h5" --trace-iters every:0
+has_err "trace-iters = 'every:0': every:N needs a whole number N >= 1" "sttrain-7.6 every:0"
+run "$STTRAIN" fmnist-cnn $Q --trace "$tmp/x.h5" --trace-iters "$(seq -s, 0 4096)"
+has_err "trace-iters = '0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,2...': more than 4096 iterations" \
+    "sttrain-7.7 too many iterations, the list shortened in the message"
+[ ! -e "$tmp/x.h5" ] && [ ! -e "$tmp/x.h5.tmp" ]
+ok_ $? "sttrain-7.8 a refused trace leaves no file"
 
 tap_end
