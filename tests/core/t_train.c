@@ -681,6 +681,7 @@ static void test_errors(void)
     int rc;
     st_dataset d = {0};
     st_train_tensors tt;
+    uint64_t it = 0;
 
     st_err_clear(&err);
     st_train_cfg_init(&cfg);
@@ -788,7 +789,20 @@ static void test_errors(void)
            "err-12 a NaN gradient stops training with the layer and the iteration");
         diag("  %s", err.msg);
     }
+    rc = st_trainer_param(t, st_trainer_param_count(t), NULL, NULL, NULL, NULL, NULL);
+    ok(rc == ST_EINVAL && st_trainer_param_count(t) == 4, "err-14 a tensor index out of range");
+    rc = st_trainer_grad(t, NULL, lab, NB, 0, &loss, &err);
+    ok(rc == ST_EINVAL && tap_has_all(err.msg, "trainer: x is NULL", NULL), "err-15 no images");
+    d.n = 0;
+    rc = st_trainer_epoch(t, &d, 0, &it, &loss, NULL, NULL, &err);
+    ok(rc == ST_EINVAL && tap_has_all(err.msg, "trainer: no data", NULL), "err-16 no data");
     st_trainer_destroy(&t);
+    rc = st_trainer_create(NULL, &cfg, NCLASS, &t, &err);
+    ok(rc == ST_EINVAL && !t && tap_has_all(err.msg, "st_trainer_create: net is NULL", NULL),
+       "err-17 no network");
+    rc = st_fmnist_load(NULL, "train", 0, &d, &err);
+    ok(rc == ST_EINVAL && tap_has_all(err.msg, "st_fmnist_load: dir is NULL", NULL),
+       "err-18 no folder");
     st_net_destroy(&net);
 }
 
