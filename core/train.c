@@ -166,33 +166,24 @@ static int plan_params(st_trainer *t)
     return ST_OK;
 }
 
-/* He et al., ICCV 2015: weights ~ N(0, 2 / fan_in), fan_in = taps per output. */
+/* He et al., ICCV 2015: weights ~ N(0, 2 / fan_in), fan_in = taps per output; element i
+ * of layer L's weights is position i of the stream ST_RNG_STREAM(L, 0, TAG_INIT). */
 static void init_params(st_trainer *t)
 {
-    double *z = NULL;
+    double z[256];
 
     for (int k = 0; k < t->nparams; k++) {
         const tparam *p = &t->params[k];
         const st_layer *l = &t->ly[p->layer].l;
         float *w = t->w + p->off;
         if (!strcmp(p->name, "w")) {
-            size_t fan_in = p->n / (size_t)l->out_c;
-            double sd = sqrt(2.0 / (double)fan_in);
-            z = malloc(p->n * sizeof *z);
-            if (!z) {
-                /* draw one at a time rather than fail: same values */
-                for (size_t i = 0; i < p->n; i++) {
-                    double v;
-                    st_rng_normals(t->cfg.seed, ST_RNG_STREAM(p->layer, 0, TAG_INIT), i, 1, &v);
-                    w[i] = (float)(sd * v);
-                }
-                continue;
+            double sd = sqrt(2.0 / (double)(p->n / (size_t)l->out_c));
+            for (size_t i = 0; i < p->n; i += 256) {
+                size_t m = p->n - i < 256 ? p->n - i : 256;
+                st_rng_normals(t->cfg.seed, ST_RNG_STREAM(p->layer, 0, TAG_INIT), i, m, z);
+                for (size_t j = 0; j < m; j++)
+                    w[i + j] = (float)(sd * z[j]);
             }
-            st_rng_normals(t->cfg.seed, ST_RNG_STREAM(p->layer, 0, TAG_INIT), 0, p->n, z);
-            for (size_t i = 0; i < p->n; i++)
-                w[i] = (float)(sd * z[i]);
-            free(z);
-            z = NULL;
         } else if (!strcmp(p->name, "gamma")) {
             for (size_t i = 0; i < p->n; i++)
                 w[i] = 1.0f;

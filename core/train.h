@@ -1,8 +1,9 @@
 /*
- * train.h - the public interface of the trainer library (sttrain_core): forward and
+ * train.h - the public interface of the trainer library (sttraincore): forward and
  * backward passes of the layers of an st_net, SGD, the pruning of dZ in the loop, and the
- * Fashion-MNIST reader. Links libc, libm, zlib and CBLAS; the simulator (st.h) links none
- * of the last two. No Lua, MPI or HDF5 here: traces are written by the program.
+ * Fashion-MNIST reader. Links libc, libm, zlib, OpenBLAS (CBLAS) and OpenMP; the simulator
+ * (st.h) links none of the last three. No Lua, MPI or HDF5 here: traces are written by
+ * the program.
  */
 #ifndef ST_TRAIN_H
 #define ST_TRAIN_H
