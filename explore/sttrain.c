@@ -70,7 +70,7 @@ static void usage(FILE *f)
           "\n"
           "NETWORK is a built-in name; a path ending in .lua is a file that returns\n"
           "st.network{...} (or a sweep with one) for 1x28x28 inputs and 10 outputs.\n"
-          "Bad input exits with status 2.\n"
+          "Bad input exits with status 2; a missing or unreadable file with status 1.\n"
           "built-in networks:",
           f);
     for (; *names; names++)
