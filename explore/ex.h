@@ -104,6 +104,10 @@ int ex_netspec_push(ex_netspec *s, const ex_netop *op, st_err *err);
  * caller. Errors are the core's (naming the layer). On failure *bad_op is the index of the
  * op that failed (-1 when none), so callers can point at its script line. */
 int ex_netspec_build(const ex_netspec *s, st_net **out, int *bad_op, st_err *err);
+/* Read a network from the Lua file at path (sandboxed): the file returns st.network{...},
+ * or a table whose `network` field is one or a built-in name. out is emptied first and
+ * filled on success. ST_EINVAL with "path:line: message" for every error of the file. */
+int ex_netspec_load(const char *path, ex_netspec *out, st_err *err);
 /* Where the network comes from: "built-in", "csv" (a layer list) or "lua". Static. */
 const char *ex_netspec_source(const ex_netspec *s);
 /* A fingerprint of the network's structure: equal for equal networks. */
