@@ -3,10 +3,12 @@
 
 Reads the cases that build/tests/ref/ref_dump prints (one JSON document per
 line: a tiny network, its zero masks, design points and what the engine made
-of them) and recomputes, from the model of docs/engine.md alone, every step of
-every tile of every layer: useful MACs, compute cycles (lock-step and FIFO)
-and SRAM reads of ch0, ch1 and ch2. Nothing here is taken from core/sim.c:
-each count is a brute-force walk over (output position, tap) pairs.
+of them) and recomputes them from docs/engine.md alone: every step of every
+tile of every layer, walked from the masks over (output position, tap) pairs
+(useful MACs, compute cycles under lock-step and FIFO synchronisation, SRAM
+reads), then the memory model (storage, visits, every loop order, DRAM bytes,
+stalls, floor, SRAM writes, energy per component), in integers and rationals.
+Nothing here is taken from the engine's code.
 
     ref_engine.py [--tap] < cases.jsonl
 
@@ -76,14 +78,6 @@ def problems(layer, masks, batch):
 
 def ones_like(t):
     return [[[1] * len(r) for r in ch] for ch in t]
-
-
-def nonzeros(t):
-    return sum(sum(r) for ch in t for r in ch)
-
-
-def positions(t):
-    return sum(len(r) for ch in t for r in ch)
 
 
 class Tile:
@@ -268,6 +262,7 @@ def walk_fc_bp(p, pt, skip_dz, skip_out):
     dA position q0 + j; a step is a kreg_len piece of the dZ vector."""
     R, Cc = pt["pe_rows"], pt["pe_cols"]
     B, N, M = p.IH, p.IW, p.M
+    DZ = p.dz if skip_dz else ones_like(p.dz)
     tiles, win = [], {}
     for q0 in range(0, N, Cc):
         Qc = min(Cc, N - q0)
@@ -275,7 +270,6 @@ def walk_fc_bp(p, pt, skip_dz, skip_out):
             Ract = min(R, B - b0)
             t = Tile(q0 // Cc, b0 // R, Ract * Qc)
             # the window: the dZ vectors of the tile's images
-            DZ = p.dz if skip_dz else ones_like(p.dz)
             win[b0 // R] = nz_pos(DZ, range(M), range(b0, b0 + Ract), [0])
             for k0, k1 in pieces_of(M, pt["kreg_len"]):
                 work = []
