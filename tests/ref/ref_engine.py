@@ -831,9 +831,10 @@ QUANTITIES = (
 # layers concerned are counted apart (a test of their own, marked TODO with
 # the reason), so that the others still pin the quantity. (quantities,
 # phases, condition, predicate(layer, point), reason)
-# What a different window changes: the traffic and what follows from it.
-FP_TRAFFIC = ("stall", "dram", "floor", "order", "store0", "rd0", "wr0", "wr1", "e_ch0", "e_ch1",
-              "e_dram", "e_leak")
+# What a different window changes: the traffic and what follows from it
+# (as far as the default cases show).
+FP_TRAFFIC = ("stall", "dram", "floor", "order", "store0", "rd0", "wr0", "e_ch0", "e_dram",
+              "e_leak")
 WG_TRAFFIC = ("stall", "dram", "order", "rd2", "wr0", "wr1", "wr2", "e_ch0", "e_ch1", "e_ch2",
               "e_dram", "e_leak")
 # What the work of the PEs changes.
@@ -888,7 +889,8 @@ KNOWN = (
      "engine: core/sim.c since ef792e4 (bit planes of a dZ row's taps shared by every "
      "kernel row's step) issues MACs for dZ rows that do not reach the dA row: "
      "BP MACs where every tap lies in the padding"),
-    (FP_TRAFFIC, ("fp",), "a segment reading only padding", fp_padding_segment,
+    (tuple(q for q in FP_TRAFFIC if q != "order"), ("fp",), "a segment reading only padding",
+     fp_padding_segment,
      "engine: core/sim.c run_fp computes the window's columns as iw_hi - iw_lo "
      "without clamping at 0; for a segment in the padding it wraps to 2^64 - k "
      "positions, which the mapper then avoids fetching"),
@@ -900,7 +902,8 @@ KNOWN = (
      "engine: core/sim.c run_wg counts a triple tile's activation columns once "
      "per (channel, piece) only for kernel row 0 or the tile's first triple, "
      "missing the pieces of a tile that starts inside a channel"),
-    (WG_TRAFFIC, ("wg",), "a piece narrower than stride_w (columns with gaps)", wg_column_gaps,
+    (tuple(q for q in WG_TRAFFIC if q not in ("wr0", "e_ch0")), ("wg",),
+     "a piece narrower than stride_w (columns with gaps)", wg_column_gaps,
      "engine: core/sim.c run_wg counts the span of the columns a piece reads; "
      "docs/engine.md (Visits): the activation columns the triples read"),
 )
