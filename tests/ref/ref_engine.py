@@ -837,18 +837,6 @@ FP_TRAFFIC = ("stall", "dram", "floor", "order", "store0", "rd0", "wr0", "e_ch0"
               "e_leak")
 WG_TRAFFIC = ("stall", "dram", "order", "rd2", "wr0", "wr1", "wr2", "e_ch0", "e_ch1", "e_ch2",
               "e_dram", "e_leak")
-# What the work of the PEs changes.
-BP_WORK = ("useful_macs", "cycles_lockstep", "cycles_fifo", "stall", "rd0", "e_mac", "e_reg",
-           "e_ch0", "e_leak")
-
-
-def bp_strided_rows(layer, pt):
-    """BP of a convolution with stride_h > 1, stride_w = 1 and segments of
-    at most 64 positions."""
-    return (layer["kind"] != "fc" and layer["stride"][0] > 1 and layer["stride"][1] == 1
-            and min(layer["in"][2], pt["oreg_len"]) <= 64)
-
-
 def fp_window_gaps(layer, pt):
     """A tile's window has rows or columns that none of its outputs read."""
     (kh, kw), (sh, sw) = layer["k"], layer["stride"]
@@ -885,10 +873,6 @@ def wg_column_gaps(layer, pt):
 # phases, condition, predicate(layer, point), reason). The first that
 # applies counts.
 KNOWN = (
-    (BP_WORK, ("bp",), "stride_h > 1, stride_w = 1, segments of one word", bp_strided_rows,
-     "engine: core/sim.c since ef792e4 (bit planes of a dZ row's taps shared by every "
-     "kernel row's step) issues MACs for dZ rows that do not reach the dA row: "
-     "BP MACs where every tap lies in the padding"),
     (tuple(q for q in FP_TRAFFIC if q != "order"), ("fp",), "a segment reading only padding",
      fp_padding_segment,
      "engine: core/sim.c run_fp computes the window's columns as iw_hi - iw_lo "
