@@ -93,7 +93,10 @@ static inline void tally_visit(tally *t, const st_visit *v, double bits)
     uint64_t xfer = 0, hidden = t->first ? 0 : t->prev;
 
     if (bits > 0) {
-        double x = ceil(bits / 8 * t->cyc_per_byte + t->lat_cyc);
+        /* a whole number of cycles in decimal arithmetic may come out a hair
+         * above it in binary: not a cycle more */
+        double x = bits / 8 * t->cyc_per_byte + t->lat_cyc;
+        x = ceil(x - 1e-9 * (x > 1 ? x : 1));
         /* a transfer whose cycles do not fit a counter is an error of the point */
         if (!(x < 0x1p62)) {
             t->bad = 1;

@@ -1144,9 +1144,12 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     }
     for (size_t u = 0; u < n; u++) {
         int mt = (int)(u / nrt), tt = (int)(u % nrt), m0 = mt * Cc, t0 = tt * R;
-        int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0);
+        int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0), ntap = 0;
         visit_set(r, mt, tt, &r->units[u], 1);
-        lg->outs[u] = (uint64_t)Ract * Mc * taps;
+        /* dW values: each triple's taps (a last piece may be short), each column */
+        for (int t = t0; t < t0 + Ract; t++)
+            ntap += st_imin(t % pieces * taps + taps, g->KW) - t % pieces * taps;
+        lg->outs[u] = (uint64_t)ntap * Mc;
     }
     free(zdz_m);
     free(civ);

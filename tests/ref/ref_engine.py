@@ -88,7 +88,7 @@ class Tile:
 
     def __init__(self, c, s, outs):
         self.c, self.s = c, s  # channel tile, spatial (WG: triple) tile
-        self.outs = outs       # output values (WG: dW values, rows x columns x taps)
+        self.outs = outs       # output values (WG: dW values, each triple's taps x columns)
         self.steps = []
         self.rd0 = [0, 0]
         self.rd1 = [0, 0]
@@ -299,7 +299,6 @@ def walk_wg(p, pt, skip_dz, skip_a):
     triples = [(c, kh, pc) for c in range(p.C) for kh in range(p.KH) for pc in pcs]
     DZ = p.dz if skip_dz else ones_like(p.dz)
     A = p.act if skip_a else ones_like(p.act)
-    taps = min(p.KW, pt["kreg_len"])
     tiles, op0, op1 = [], {}, {}
     for t0 in range(0, len(triples), R):
         # the activation columns the tile's triples read, once per (channel,
@@ -315,7 +314,7 @@ def walk_wg(p, pt, skip_dz, skip_a):
         op0[m0 // Cc] = nz_pos(DZ, range(m0, m0 + Mc), range(p.OH), range(p.OW))
         for t0 in range(0, len(triples), R):
             tr = triples[t0:t0 + R]
-            t = Tile(m0 // Cc, t0 // R, len(tr) * Mc * taps)
+            t = Tile(m0 // Cc, t0 // R, sum(k1 - k0 for (_, _, (k0, k1)) in tr) * Mc)
             for oh in range(p.OH):
                 work = []
                 for j in range(Mc):
@@ -477,11 +476,6 @@ class Account:
         self.add = ln * cn * (D * cd * 8 * gn * 10**9)
         self.den = D * cd * 8 * gn * 10**9 * ld * cd * 1000
         self.D = D
-        # the same time in doubles, as a program computing it in floating
-        # point would (only to tell where the two differ: edge)
-        self.cpb = pt["clock_mhz"] * 1e6 / (pt["dram_gbps"] * 1e9)
-        self.lat = pt["dram_latency_ns"] * pt["clock_mhz"] / 1e3
-        self.edge = False
         self.bits = 0
         self.compute = self.stall = self.work = 0
         self.prev = None
@@ -492,8 +486,6 @@ class Account:
         xfer = 0
         if bits > 0:
             xfer = -(-(bits * self.mul + self.add) // self.den)  # ceil
-            if math.ceil(bits / self.D / 8 * self.cpb + self.lat) != xfer:
-                self.edge = True
         hidden = 0 if self.prev is None else self.prev
         self.stall += max(xfer - hidden, 0)
         self.bits += bits
@@ -712,7 +704,7 @@ REDUCE_ORDERS = ("stream", "weights", "weights+batch")
 WG_ORDERS = ("dz", "act", "dz+batch", "act+batch")
 
 
-def choose(run, pt, cyc, edges):
+def choose(run, pt, cyc):
     """The mapper (docs/engine.md "Loop orders"): every candidate, the one
     with the fewest bits, then the fewest cycles, then the first tried.
     Tried in the order: storage of the streamed operand as its tensor asks,
@@ -729,7 +721,6 @@ def choose(run, pt, cyc, edges):
             for w in (False, True):
                 for o in REDUCE_ORDERS:
                     acc = reduce_order(z, pt, cyc, o, w)
-                    edges.append(acc.edge)
                     if best is None or acc.key() < best[0].key():
                         best = (acc, z["floor"], [s0, "dense", z["so"]], o)
     else:
@@ -737,7 +728,6 @@ def choose(run, pt, cyc, edges):
         for w in ((False, False), (True, False), (False, True), (True, True)):
             for o in WG_ORDERS:
                 acc = wg_order(z, pt, cyc, o, w)
-                edges.append(acc.edge)
                 if best is None or acc.key() < best[0].key():
                     best = (acc, z["floor"], [z["st"][0], z["st"][1], "dense"], o)
     return best
@@ -775,7 +765,7 @@ def phase_stats(runs, pt):
     q = {k: 0 for k in ("useful_macs", "compute_cycles", "stall_cycles", "dram_bytes",
                         "dram_floor_bytes", "rd0", "rd1", "rd2", "wr0", "wr1", "wr2")}
     q["store"] = q["order"] = None
-    memo, edges = {}, []
+    memo = {}
 
     def cyc(t):
         if id(t) not in memo:
@@ -783,7 +773,7 @@ def phase_stats(runs, pt):
         return memo[id(t)]
 
     for r in runs:
-        acc, floor, st, order = choose(r, pt, cyc, edges)
+        acc, floor, st, order = choose(r, pt, cyc)
         # the engine reports one order and storage per layer and phase: the last group's
         q["store"], q["order"] = st, order
         q["useful_macs"] += acc.work
@@ -798,8 +788,6 @@ def phase_stats(runs, pt):
         q["wr1"] += round_half_up(Fraction(acc.wr[1], acc.D))
         q["wr2"] += acc.io2
     q["energy"] = energy(pt, q)
-    # some transfer time of some candidate is an integer that doubles miss
-    q["edge"] = any(edges)
     return q
 
 
@@ -843,13 +831,7 @@ QUANTITIES = (
 # the reason), so that the others still pin the quantity: entries
 # (quantities, phases, condition, predicate(layer, point, reference's
 # figures), reason); the first that applies counts.
-KNOWN = (
-    (("stall", "e_leak"), ("fp",), "a transfer time that doubles round up",
-     lambda layer, pt, ref: ref["edge"],
-     "engine: core/cost.c computes ceil(bits / 8 x cyc_per_byte + lat_cyc) in doubles; where "
-     "the exact time is an integer (0.92 GB/s at 1400 MHz: 35/23 cycles a byte, 23 bytes) "
-     "the double lands just above it and the ceiling adds a cycle"),
-)
+KNOWN = ()
 
 
 def known(q, ph, layer, pt, ref):
