@@ -13,7 +13,7 @@ ROOT=$(pwd)
 # Every Debian package the project uses, now or in the parts still to come.
 PACKAGES="build-essential cmake pkg-config perl clang-format
 libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libhdf5-dev hdf5-tools
-liblua5.4-dev lua5.4 zlib1g-dev dataset-fashion-mnist
+liblua5.4-dev lua5.4 zlib1g-dev dataset-fashion-mnist libopenblas-dev
 python3 python3-h5py python3-numpy python3-pandas python3-matplotlib"
 
 install_packages() {

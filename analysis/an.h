@@ -196,6 +196,14 @@ int an_table_row_of_id(an_table *t, const char *hex, size_t *row, st_err *err);
 /* Write v in the shortest decimal form that reads back to exactly v (at most 17 significant
  * digits); "nan", "inf", "-inf" for the non-finite. */
 void an_fmt_exact(double v, char *buf, size_t size);
+/* Append printf-style text to buf (size bytes, used of them taken), cutting it to fit;
+ * return the new length, never more than size - 1. Texts read from files (units, names,
+ * choices) can be any length: sums of snprintf's results would run past the buffer. */
+size_t an_appendf(char *buf, size_t size, size_t used, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* ------------------------------------------------------------- result files */
 

@@ -299,8 +299,7 @@ static int resolve_choice(parser *p, ins *word, const an_col *c)
         char list[256] = "true, false";
         size_t used = 0;
         for (int i = 0; c->type == AN_T_ENUM && i < c->nchoice; i++)
-            used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "",
-                                     c->choice[i]);
+            used = an_appendf(list, sizeof list, used, "%s%s", i ? ", " : "", c->choice[i]);
         p->rc = st_err_set(p->err, ST_EINVAL, "filter '%s': %s = '%s': not one of %s", p->quote,
                            c->name, text, list);
     }

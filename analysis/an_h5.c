@@ -64,7 +64,7 @@ void an_h5_version(char *buf, size_t size)
 /* ------------------------------------------------------------- attributes */
 
 /* Any scalar attribute as text (strings as they are, numbers exactly); NULL when it is
- * neither or memory runs out. */
+ * neither, holds more than one value, or memory runs out. */
 static char *attr_text(hid_t obj, const char *name)
 {
     hid_t a = -1, t = -1;
@@ -74,7 +74,9 @@ static char *attr_text(hid_t obj, const char *name)
     long long i;
     unsigned long long u;
 
-    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) >= 0 && (t = H5Aget_type(a)) >= 0)
+    /* Each read below has room for one value: an array would overflow it. */
+    if ((a = H5Aopen(obj, name, H5P_DEFAULT)) >= 0 && ex_h5_attr_single(a) &&
+        (t = H5Aget_type(a)) >= 0)
         cls = H5Tget_class(t);
     buf[0] = '\0';
     if (cls == H5T_INTEGER && H5Tget_sign(t) == H5T_SGN_NONE &&
@@ -407,6 +409,85 @@ static int add_columns(an_table *t, hid_t f, st_err *err)
     return ST_OK;
 }
 
+/* The three datasets of /points must be integer columns of n rows: they are read later,
+ * on demand, into room for n values. */
+static int check_point_axis(an_table *t, hid_t f, st_err *err)
+{
+    static const char *const paths[] = {"/points/id", "/points/index", "/points/status"};
+    int rc = ST_OK;
+
+    for (size_t k = 0; k < 3 && rc == ST_OK; k++) {
+        hid_t d = -1, ft = -1;
+        if (ds_length(f, paths[k]) != (long long)t->n ||
+            (d = H5Dopen2(f, paths[k], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(d)) < 0 ||
+            H5Tget_class(ft) != H5T_INTEGER)
+            rc = st_err_set(err, ST_EFORMAT,
+                            "%s: %s is not an integer column of %zu rows (a damaged file?)",
+                            t->path, paths[k], t->n);
+        if (ft >= 0)
+            H5Tclose(ft);
+        if (d >= 0)
+            H5Dclose(d);
+    }
+    return rc;
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Every point once, with a status the file format knows: a file with an id twice (a
+ * journal replayed twice, files spliced together) would count points twice in every
+ * front, rank and hypervolume. */
+static int check_points(an_table *t, st_err *err)
+{
+    int idc = an_table_find(t, "id"), rc;
+    const an_col *ids, *sts;
+    uint64_t *sorted = NULL, dup = 0;
+    size_t first = 0, second = 0;
+    int found = 0;
+
+    if ((rc = an_table_load_col(t, idc, err)) != ST_OK ||
+        (rc = an_table_load_col(t, t->status_col, err)) != ST_OK)
+        return rc;
+    ids = &t->col[idc];
+    sts = &t->col[t->status_col];
+    for (size_t i = 0; i < t->n; i++)
+        if (sts->v[i] != 0 && sts->v[i] != 1 && sts->v[i] != 2)
+            return st_err_set(err, ST_EFORMAT,
+                              "%s: /points/status is %.17g at row %zu: must be 0 (ok), 1 "
+                              "(failed) or 2 (rejected) (a damaged file?)",
+                              t->path, sts->v[i], i);
+    if (t->n < 2)
+        return ST_OK;
+    if (!(sorted = malloc(t->n * sizeof *sorted)))
+        return st_err_set(err, ST_ENOMEM, "%s: out of memory to check the ids of %zu points",
+                          t->path, t->n);
+    memcpy(sorted, ids->u, t->n * sizeof *sorted);
+    qsort(sorted, t->n, sizeof *sorted, u64_cmp);
+    for (size_t i = 1; i < t->n && !found; i++)
+        if (sorted[i] == sorted[i - 1]) {
+            dup = sorted[i];
+            found = 1;
+        }
+    free(sorted);
+    if (!found)
+        return ST_OK;
+    for (size_t i = 0, seen = 0; i < t->n && seen < 2; i++)
+        if (ids->u[i] == dup) {
+            if (seen++ == 0)
+                first = i;
+            else
+                second = i;
+        }
+    return st_err_set(err, ST_EFORMAT,
+                      "%s: the point id %016llx is at rows %zu and %zu: a result file holds "
+                      "every point once (a damaged or spliced file?)",
+                      t->path, (unsigned long long)dup, first, second);
+}
+
 /* -------------------------------------------------------- the rest of the file */
 
 static int read_provenance(an_table *t, hid_t f, st_err *err)
@@ -449,9 +530,19 @@ static int read_failures(an_table *t, hid_t f, st_err *err)
         nmsg != (size_t)n) {
         free(t->fail_row);
         t->fail_row = NULL;
+        for (size_t i = 0; t->fail_msg && i < nmsg; i++)
+            free(t->fail_msg[i]);
+        free(t->fail_msg);
+        t->fail_msg = NULL;
         return st_err_set(err, ST_EFORMAT, "%s: cannot read /failures (a damaged file?)", t->path);
     }
     t->nfail = nmsg;
+    for (size_t i = 0; i < nmsg; i++)
+        if (t->fail_row[i] >= t->n)
+            return st_err_set(err, ST_EFORMAT,
+                              "%s: /failures/row holds row %llu; the file has %zu points (a "
+                              "damaged file?)",
+                              t->path, (unsigned long long)t->fail_row[i], t->n);
     return ST_OK;
 }
 
@@ -541,8 +632,14 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
                         path, FORMAT_NAME);
         goto done;
     }
-    if (ex_h5_attr_num(f, "format_version", H5T_NATIVE_INT, &version) != 0 ||
-        version != FORMAT_VERSION) {
+    if (ex_h5_attr_num(f, "format_version", H5T_NATIVE_INT, &version) != 0) {
+        rc = st_err_set(err, ST_EFORMAT,
+                        "%s: the attribute format_version is missing or not a single number (a "
+                        "damaged file?)",
+                        path);
+        goto done;
+    }
+    if (version != FORMAT_VERSION) {
         rc = st_err_set(err, ST_EFORMAT, "%s: result format version %d; stquery reads version %d",
                         path, version, FORMAT_VERSION);
         goto done;
@@ -569,8 +666,9 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
     ex_h5_attr_num(f, "duplicates", H5T_NATIVE_UINT64, &t->duplicates);
     ex_h5_attr_num(f, "failed", H5T_NATIVE_UINT64, &t->failed);
     ex_h5_attr_num(f, "rejected", H5T_NATIVE_UINT64, &t->rejected);
-    if ((rc = add_columns(t, f, err)) != ST_OK || (rc = read_provenance(t, f, err)) != ST_OK ||
-        (rc = read_failures(t, f, err)) != ST_OK || (rc = read_network(t, f, err)) != ST_OK)
+    if ((rc = check_point_axis(t, f, err)) != ST_OK || (rc = add_columns(t, f, err)) != ST_OK ||
+        (rc = read_provenance(t, f, err)) != ST_OK || (rc = read_failures(t, f, err)) != ST_OK ||
+        (rc = read_network(t, f, err)) != ST_OK)
         goto done;
     t->has_detail = H5Lexists(f, "detail", H5P_DEFAULT) > 0;
     if (!(src = malloc(sizeof *src))) {
@@ -583,6 +681,8 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
     t->src.load = load_col;
     t->src.close = close_src;
     src = NULL;
+    if ((rc = check_points(t, err)) != ST_OK)
+        goto done;
     *out = t;
     t = NULL;
 done:

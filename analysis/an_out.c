@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,25 @@
 #include "an.h"
 
 #define CELL 96 /* the longest text of one value, with room to spare */
+
+size_t an_appendf(char *buf, size_t size, size_t used, const char *fmt, ...)
+{
+    va_list ap;
+    int w;
+
+    if (size == 0)
+        return 0;
+    if (used >= size)
+        return size - 1;
+    va_start(ap, fmt);
+    w = vsnprintf(buf + used, size - used, fmt, ap);
+    va_end(ap);
+    if (w < 0) {
+        buf[used] = '\0';
+        return used;
+    }
+    return (size_t)w >= size - used ? size - 1 : used + (size_t)w;
+}
 
 void an_json_string(FILE *f, const char *s)
 {

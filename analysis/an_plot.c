@@ -304,11 +304,11 @@ int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,
         if ((g.f[i] = an_detail_field(d, need[i])) < 0)
             return st_err_set(err, ST_EFORMAT, "%s: /detail has no field %s", t->path, need[i]);
     if (!g.title) {
-        used = (size_t)snprintf(title, sizeof title, "%s, row %zu", t->name[0] ? t->name : t->path,
-                                row);
+        used =
+            an_appendf(title, sizeof title, 0, "%s, row %zu", t->name[0] ? t->name : t->path, row);
         if (id >= 0 && an_table_load_col(t, id, err) == ST_OK) {
             an_table_format(t, id, row, 1, val, sizeof val);
-            used += (size_t)snprintf(title + used, sizeof title - used, " (id %s)", val);
+            used = an_appendf(title, sizeof title, used, " (id %s)", val);
         }
         /* The swept parameters say which point this is. */
         for (int c = 0; c < t->ncol && used < sizeof title - 1; c++) {
@@ -317,9 +317,8 @@ int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,
             if ((rc = an_table_load_col(t, c, err)) != ST_OK)
                 return rc;
             an_table_format(t, c, row, 0, val, sizeof val);
-            used +=
-                (size_t)snprintf(title + used, sizeof title - used, "%s %s = %s",
-                                 used && title[used - 1] == ')' ? ":" : ",", t->col[c].name, val);
+            used = an_appendf(title, sizeof title, used, "%s %s = %s",
+                              used && title[used - 1] == ')' ? ":" : ",", t->col[c].name, val);
         }
         g.title = title;
     }

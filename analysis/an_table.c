@@ -253,8 +253,8 @@ int an_table_lookup(const an_table *t, const char *name, const char *what, int *
             }
     }
     for (int s = 0; s < 3 && best[s] >= 0; s++, nh++)
-        used += (size_t)snprintf(hint + used, sizeof hint - used, "%s'%s'",
-                                 nh == 0 ? "; did you mean " : " or ", t->col[best[s]].name);
+        used = an_appendf(hint, sizeof hint, used, "%s'%s'", nh == 0 ? "; did you mean " : " or ",
+                          t->col[best[s]].name);
     if (nh > 0 && used < sizeof hint - 1)
         snprintf(hint + used, sizeof hint - used, "?");
     if (nh == 0)

@@ -548,11 +548,10 @@ static void describe_objectives(const session *s, char *buf, size_t size)
     size_t used = 0;
 
     buf[0] = '\0';
-    for (int j = 0; j < s->q.nobj && used < size; j++) {
+    for (int j = 0; j < s->q.nobj; j++) {
         const an_col *c = &s->t->col[s->q.col[j]];
-        used += (size_t)snprintf(buf + used, size - used, c->unit[0] ? "%s%s %s [%s]" : "%s%s %s",
-                                 j ? ", " : "", s->q.sense[j] == AN_MAX ? "max" : "min", c->name,
-                                 c->unit);
+        used = an_appendf(buf, size, used, c->unit[0] ? "%s%s %s [%s]" : "%s%s %s", j ? ", " : "",
+                          s->q.sense[j] == AN_MAX ? "max" : "min", c->name, c->unit);
     }
 }
 
@@ -739,8 +738,7 @@ static int cmd_hv(session *s, st_err *err)
     for (int j = 0; j < n; j++) {
         const char *u = s->t->col[s->q.col[j]].unit;
         if (u[0])
-            used +=
-                (size_t)snprintf(units + used, sizeof units - used, "%s%s", used ? " x " : "", u);
+            used = an_appendf(units, sizeof units, used, "%s%s", used ? " x " : "", u);
     }
     describe_objectives(s, objs, sizeof objs);
     if (s->a.fmt == AN_FMT_JSON) {

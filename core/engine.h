@@ -48,20 +48,92 @@ void st_geom_of(const st_layer *l, int batch, st_geom *g);
 
 /* How one phase of a layer is laid on the array and into the buffers. */
 typedef struct st_map {
-    int seg;        /* output positions per PE (FP, BP); OW for WG */
-    int pieces;     /* kernel rows longer than kreg_len are split in pieces */
-    int taps;       /* taps of a full piece */
-    double refetch; /* DRAM traffic factor of the streamed operand (>= 1) */
+    int seg;      /* output positions per PE (FP, BP); OW for WG */
+    int pieces;   /* kernel rows longer than kreg_len are split in pieces */
+    int taps;     /* taps of a full piece */
+    uint64_t win; /* FP, BP: positions of the streamed window of one channel */
+    double spill; /* FP, BP: traffic factor of the streamed operand when that window
+                     does not fit in half of ch0 (every step fetches its rows) */
 } st_map;
 
 /* Plan phase ph of layer l (geometry g) on pt. `compressed` says whether
- * the streamed operand is stored compressed (zero skipping on). Fails with
- * ST_EINVAL naming the layer and the buffer too small for the smallest tile. */
+ * the streamed operand may be stored compressed (zero skipping on): a step
+ * must then fit in the worst case of the fixed format, or of dense storage
+ * under format = auto (a tensor is stored compressed only where that is
+ * smaller). Fails with ST_EINVAL naming the layer and the buffer too small
+ * for the smallest tile. */
 int st_map_plan(const st_layer *l, const st_geom *g, const st_point *pt, st_phase ph,
                 int compressed, st_map *m, st_err *err);
-/* Bits of n positions holding z non-zeros, stored compressed (the format of
- * pt) or dense. */
-double st_map_bits(const st_point *pt, uint64_t n, uint64_t z, int compressed);
+
+/* ------------------------------------------------------------- storage */
+
+/* Bits of n positions holding z non-zeros in storage s. */
+double st_store_bits(const st_point *pt, st_store s, uint64_t n, uint64_t z);
+/* Values a buffer holds of them: z when compressed, n when dense. */
+uint64_t st_store_words(st_store s, uint64_t n, uint64_t z);
+/* The storage of a tensor of n positions and z non-zeros: dense when it may
+ * not be compressed, the format of pt when that is fixed, and under
+ * format = auto the smallest of dense, offset and bitmap (dense on a tie). */
+st_store st_store_pick(const st_point *pt, int compressed, uint64_t n, uint64_t z);
+
+/* ---------------------------------------------------------------- cost */
+
+/* The events of one tile visit, as the phase kernels count them: compute
+ * cycles, MACs issued, and reads of the streamed operand (rd0: non-zeros,
+ * pos0: positions) and of the second one (rd1, pos1; pos1 = rd1 for dense
+ * weights). */
+typedef struct st_visit {
+    uint64_t cycles, work, rd0, pos0, rd1, pos1;
+} st_visit;
+
+/*
+ * What a phase of one group of a layer did, for the cost module to turn
+ * into traffic, stalls and energy. A phase is a set of visits (image b,
+ * channel tile c, spatial tile s), B x nct x nsp, at index (b nct + c) nsp
+ * + s. Two shapes:
+ *   reduce (FP, BP, FC input gradient): every visit reduces over all input
+ *     channels into its outputs. Operand 0 is the streamed tensor, one per
+ *     image: n0/z0 the positions and non-zeros of the window of spatial
+ *     tile s (B x nsp), img_n0/img_z0 of the whole tensor (B). Operand 1 is
+ *     the weights, shared by the batch: n1 the weights of channel tile c
+ *     (nct), dense.
+ *   wg (WG): channel tile c is a tile of output channels, spatial tile s a
+ *     tile of (input channel, kernel row, piece) triples; each visit
+ *     reduces over the dZ rows of one image and the outputs add up over the
+ *     batch. n0/z0 are the dZ rows of channel tile c (B x nct), n1/z1 the
+ *     activation columns of triple tile s (B x nsp), img_* the whole tensors.
+ * outs: output values of each (c, s), nct x nsp.
+ */
+typedef struct st_ledger {
+    int wg;
+    int B, nct, nsp;
+    st_visit *v;
+    uint64_t *n0, *z0, *img_n0, *img_z0;
+    uint64_t *n1, *z1, *img_n1, *img_z1; /* z1, img_*1: wg only */
+    uint64_t *outs;
+    int skip0, skip1;   /* the operands may be stored compressed */
+    int skip_out;       /* FP: the output may be (ReLU zeros) */
+    double out_density; /* FP: expected density of the output */
+    int out_bitmap;     /* BP: each output's bit of the output bitmap is read */
+    uint64_t win;       /* reduce: streamed window of one channel, and its */
+    double spill;       /* traffic factor when it does not fit in half of ch0 */
+} st_ledger;
+
+/* Allocate lg's arrays for B x nct x nsp visits, zeroed; 0 or ST_ENOMEM.
+ * st_ledger_free frees them and zeroes lg. */
+int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp);
+void st_ledger_free(st_ledger *lg);
+
+/* The mapper and the memory model: choose the storage of each tensor and
+ * the loop order with the least DRAM traffic (ties: fewer cycles), and add
+ * the phase's compute and stall cycles, MACs, SRAM accesses, DRAM bytes
+ * and its floor to *st (docs/engine.md, "Memory model"); order and store
+ * are set. Fails with ST_EINVAL, naming the layer l and the phase, when a
+ * transfer's time does not fit a cycle count. */
+int st_cost_phase(const st_ledger *lg, const st_point *pt, const st_layer *l, st_phase ph,
+                  st_phase_stats *st, st_err *err);
+/* Fill the energy components of *s from its counts. */
+void st_cost_energy(const st_point *pt, st_phase_stats *s);
 
 /* ------------------------------------------------------------- pruning */
 
@@ -90,5 +162,138 @@ void st_prune_rule_init(st_prune_rule *r, float tau);
  * the exact zeros of out. */
 uint64_t st_prune_apply(const st_prune_rule *r, const float *g, float *out, size_t n, uint64_t seed,
                         uint64_t stream, uint64_t first);
+
+/* ---------------------------------------------------- the engine's run */
+
+/* Integer division rounding down, and up, for any sign of a (b > 0). */
+static inline int st_floordiv(int a, int b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+static inline int st_ceildiv(int a, int b)
+{
+    return -st_floordiv(-a, b);
+}
+
+static inline int st_imin(int a, int b)
+{
+    return a < b ? a : b;
+}
+
+static inline int st_imax(int a, int b)
+{
+    return a > b ? a : b;
+}
+
+/* Step timing of one tile. Lock-step: every PE waits for the slowest at
+ * every row step. FIFO: the operands of step s enter every PE's FIFO of
+ * `depth` entries when all PEs have a free slot, i.e. have finished step
+ * s - depth; a PE starts a step when it has finished the previous one and
+ * the step has arrived. */
+typedef struct st_timing {
+    int fifo, depth, npe;
+    long step;
+    uint64_t now, arrive;
+    uint64_t *fin;  /* npe */
+    uint64_t *hist; /* depth x npe finish times */
+} st_timing;
+
+/* What the kernels count of one tile (a unit of work of a phase). */
+typedef struct st_unit {
+    uint64_t cycles, work, rd0, pos0, rd1, pos1;
+} st_unit;
+
+/* The state of one simulation: the layer, phase and group being run, and
+ * the kernels' scratch space. */
+typedef struct st_run {
+    const st_point *pt;
+    const st_layer *l;
+    int li, pass;                  /* what is being run: for the sample's key */
+    int sampled;                   /* only sampled rows exist: estimate tile traffic */
+    int tm_keep;                   /* slices go on from the previous one's timing */
+    uint64_t tm_base;              /* the tile's time when this call began */
+    uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
+    struct st_sample *samples;     /* sampled fidelity: the sample of each group */
+    struct st_sample *sm;          /* the sample of the group being run, or NULL */
+    st_geom g;
+    st_map map;
+    st_timing tm;
+    uint32_t *cyc;
+    uint64_t *wa, *wb; /* scratch words of the inner loops */
+    int *tri;          /* WG: (channel, kernel row, k0, k1) of each PE row */
+    size_t wa_cap, wb_cap;
+    st_unit *units;
+    size_t units_cap;
+    st_phase_stats *st;
+    st_ledger *lgs;                   /* per group, variant (run, dense) and phase */
+    st_ledger *lg;                    /* the one being filled, at image b */
+    int b, gi;                        /* and the group being run */
+    const double *aux_act, *aux_grad; /* the source's channel densities, or NULL */
+} st_run;
+
+/*
+ * The sample of a sampled layer. Its rows cost most (the sparsity model
+ * draws them, the engine turns them into bit rows), so the three phases
+ * share one sample of channels: a systematic sample of sample_fraction of
+ * the PE-column tiles of input channels (at least one) and of output
+ * channels (at least one), plus a partial last tile. Only the rows of the
+ * sampled channels are generated.
+ *   FP: every tile, the slices (input channels) of the sampled channels.
+ *   BP: the tiles of the sampled input-channel tiles, the slices (dZ
+ *       channels) of the sampled output channels.
+ *   WG: the tiles of the sampled output-channel tiles crossed with the
+ *       triple tiles (input channel, kernel row, piece) that lie inside the
+ *       sampled input channels, every slice (dZ row); triple tiles are added
+ *       (and their channels sampled) until every kind of triple tile (its
+ *       first kernel row and piece, and whether it is full) has one.
+ * A tile that is not simulated has the mean time of the simulated tiles of
+ * its stratum: the tiles with the same geometry (the same rows, segment and
+ * column count in BP, the same kind of triple tile and column count in WG).
+ */
+typedef struct st_sample {
+    uint8_t *cin, *cout; /* C, M: channels simulated, whose rows are generated */
+    uint8_t *ct, *mt;    /* tiles of Cc input, of Cc output channels simulated */
+    uint8_t *tt;         /* WG triple tiles simulated */
+} st_sample;
+
+/* What st_drive() simulates of a phase: the units flagged in u_on (NULL: all)
+ * and in each the slices flagged in s_on (NULL: all); a unit left out takes
+ * the mean of the simulated units of its stratum key(u) < nkeys. */
+typedef struct st_plan {
+    const uint8_t *u_on, *s_on;
+    size_t (*key)(const st_run *r, size_t u);
+    size_t nkeys;
+    /* What the work of each unit and slice is expected to be relative to
+     * the others (from the source's channel densities), or NULL: then the
+     * work of what is not simulated is estimated by ratio to it instead of
+     * by count. */
+    const double *u_aux, *s_aux;
+    /* Shortcuts where the masks make work repeat (every run, both
+     * fidelities): same[u] < u is a unit whose events unit u has too (its
+     * operands are all ones where they differ), or NULL; slices_same says
+     * that every slice of a unit does the same steps, so that under
+     * lock-step one is simulated and counted n_slices times. */
+    const size_t *same;
+    int slices_same;
+} st_plan;
+
+/* Simulate slices [s_lo, s_hi) of the reduction loop of tile unit u,
+ * adding cycles, work and reads to *acc. */
+typedef void (*st_slice_fn)(st_run *r, const void *ctx, size_t u, int s_lo, int s_hi, st_unit *acc);
+
+/* Free what a sample holds and zero it. */
+void st_sample_free(st_sample *sm);
+/* Flag with 1 a systematic sample, from a seeded offset (seed, stream), of
+ * fraction f (at least one) of the full ones of n tiles, and with 2 the
+ * last tile when partial_last says it is partial. */
+void st_sample_pick(uint8_t *on, int n, double f, int partial_last, uint64_t seed, uint64_t stream);
+/* Make the sample of group gi of the layer r runs, for its current pass;
+ * 0 or ST_ENOMEM. */
+int st_sample_make(st_run *r, int gi, st_sample *sm);
+/* Run the n units of a phase, each a reduction over n_slices slices that
+ * fn simulates, into r->units: all of them (exact fidelity, or no plan),
+ * or what pl asks for, the rest estimated (sample.c). 0 or ST_ENOMEM. */
+int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx, const st_plan *pl);
 
 #endif

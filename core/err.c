@@ -1,21 +1,27 @@
 /*
  * err.c - the error record every fallible core function fills.
- * Only formatting lives here; what a message says is up to its caller.
+ * Only formatting lives here; what a message says is up to its caller. A message may
+ * quote the one it replaces.
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "st.h"
 
 int st_err_set(st_err *err, int code, const char *fmt, ...)
 {
     va_list ap;
+    char msg[sizeof err->msg];
 
     if (err) {
-        err->code = code;
+        /* Callers may quote the message they replace ("cannot resume: %s", err->msg):
+         * format into a copy, so the arguments are read whole before the buffer changes. */
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        vsnprintf(msg, sizeof msg, fmt, ap);
         va_end(ap);
+        err->code = code;
+        memcpy(err->msg, msg, sizeof msg);
     }
     return code;
 }

@@ -497,6 +497,32 @@ int st_net_relu(st_net *net, const char *name, int src, st_err *err)
     return net_elementwise(net, name, src, ST_RELU, err);
 }
 
+int st_net_relu_at(st_net *net, const char *name, int c, int h, int w, st_err *err)
+{
+    st_layer l;
+    int rc;
+
+    if (!net) {
+        rc = st_err_set(err, ST_EINVAL, "layer '%s': network is NULL", name ? name : "(null)");
+        goto done;
+    }
+    if ((rc = layer_begin(net, name, -1, ST_RELU, &l, err)) != 0 ||
+        (rc = check_range(net, name, "c", c, 1, NET_DIM_MAX, err)) != 0 ||
+        (rc = check_range(net, name, "h", h, 1, NET_DIM_MAX, err)) != 0 ||
+        (rc = check_range(net, name, "w", w, 1, NET_DIM_MAX, err)) != 0)
+        goto done;
+    l.src[0] = ST_UPSTREAM;
+    l.in_c = l.out_c = c, l.in_h = l.out_h = h, l.in_w = l.out_w = w;
+    if (st_layer_in_elems(&l) > NET_ELEMS_MAX) {
+        rc = layer_fail(net, name, err, "tensor %dx%dx%d has more than %llu elements", c, h, w,
+                        (unsigned long long)NET_ELEMS_MAX);
+        goto done;
+    }
+    rc = layer_push(net, &l, err);
+done:
+    return rc;
+}
+
 int st_net_bn(st_net *net, const char *name, int src, st_err *err)
 {
     return net_elementwise(net, name, src, ST_BN, err);
@@ -647,7 +673,8 @@ int st_net_finish(st_net *net, st_err *err)
      * plain[j]: every backward path from layer j's output reaches the network input
      * through non-compute layers other than BN. A compute layer fed that way is `first`:
      * nothing upstream needs its input gradient. A BN on the way would need that gradient
-     * for its own gamma and beta, so it keeps BP alive.
+     * for its own gamma and beta, so it keeps BP alive, and so does an ST_UPSTREAM
+     * source: layers outside the description compute it.
      * pre[j], for a non-compute j: the ops met walking back from j through src[0] until a
      * compute layer or the input. At an ADD the walk follows src[0] only: the builders
      * put the main branch there, and its ops (the BN before the add) decide the summed
@@ -656,7 +683,7 @@ int st_net_finish(st_net *net, st_err *err)
         const st_layer *c = &net->layers[j];
         int ok = !st_kind_is_compute(c->kind) && c->kind != ST_BN;
         for (int t = 0; t < 2 && ok; t++)
-            if (c->src[t] >= 0 && !plain[c->src[t]])
+            if (c->src[t] == ST_UPSTREAM || (c->src[t] >= 0 && !plain[c->src[t]]))
                 ok = 0;
         plain[j] = (unsigned char)ok;
         pre[j] = 0;
@@ -687,7 +714,7 @@ int st_net_finish(st_net *net, st_err *err)
         if (!st_kind_is_compute(l->kind))
             continue;
         l->pre = s >= 0 && !st_kind_is_compute(net->layers[s].kind) ? pre[s] : 0;
-        l->first = s < 0 || plain[s];
+        l->first = s == -1 || (s >= 0 && plain[s]);
         l->post = down[i];
     }
 done:

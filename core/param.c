@@ -53,9 +53,10 @@
 
 /* ------------------------------------------------------------------------ the table */
 
-static const char *const fmt_names[] = {"offset", "bitmap", NULL};
+static const char *const fmt_names[] = {"offset", "bitmap", "auto", NULL};
 static const char *const sync_names[] = {"lockstep", "fifo", NULL};
-static const char *const law_names[] = {"normal", "laplace", "lognormal", NULL};
+/* The laws' names, in st_law order: st_law_name and st_law_parse read them too. */
+static const char *const law_names[ST_LAW_COUNT + 1] = {"normal", "laplace", "lognormal", NULL};
 static const char *const fid_names[] = {"exact", "sampled", NULL};
 
 /* Row builders: the name is the field's own name, so they cannot drift apart. */
@@ -105,7 +106,7 @@ static const st_param param_table[] = {
     P_REAL(ch2_kib, "KiB", OPEN, 0, 65536, CLOSED, 64, "buffers",
            "dense SRAM of partial sums (ch2); paper's size unpublished"),
     /* DRAM: one DDR4-3200 channel, 3200 MT/s x 8 bytes = 25.6 GB/s (JEDEC JESD79-4). */
-    P_REAL(dram_gbps, "GB/s", OPEN, 0, 10000, CLOSED, 25.6, "dram",
+    P_REAL(dram_gbps, "GB/s", CLOSED, 0.01, 10000, CLOSED, 25.6, "dram",
            "DRAM bandwidth; default one DDR4-3200 64-bit channel, 3200 MT/s x 8 B (JEDEC "
            "JESD79-4); paper's figure unpublished"),
     P_REAL(dram_latency_ns, "ns", CLOSED, 0, 100000, CLOSED, 100, "dram",
@@ -114,8 +115,9 @@ static const st_param param_table[] = {
     P_INT(data_bits, "bits", 1, 64, 16, "format", "width of activations, weights, gradients"),
     P_INT(index_bits, "bits", 1, 32, 8, "format", "width of an offset in the compressed format"),
     P_INT(psum_bits, "bits", 1, 64, 32, "format", "width of a partial sum (ch2, output segment)"),
-    P_ENUM(format, fmt_names, 2, ST_FMT_OFFSET, "format",
-           "compressed format of sparse rows: (value, offset) pairs, or a bitmap and values"),
+    P_ENUM(format, fmt_names, 3, ST_FMT_AUTO, "format",
+           "storage of sparse tensors: (value, offset) pairs, a bitmap and values, or auto: "
+           "per tensor and phase the cheapest of dense, offset and bitmap"),
     /* synchronisation: how the paper synchronised its PEs is not known. */
     P_ENUM(sync, sync_names, 2, ST_SYNC_LOCKSTEP, "sync",
            "PE synchronisation: lock-step per row step, or decoupled PEs with FIFOs"),
@@ -127,7 +129,7 @@ static const st_param param_table[] = {
     P_BOOL(skip_bp_output, 1, "skipping", "BP: skip outputs known zero from the output bitmap"),
     P_BOOL(skip_wg_stream, 1, "skipping", "WG: skip zeros of the streamed gradient row"),
     P_BOOL(skip_wg_operand, 1, "skipping", "WG: skip zeros of the activation row via its bitmap"),
-    /* pruning; defaults are those of st_sparsity_cfg_init (docs/sparsity.md) */
+    /* pruning; st_sparsity_cfg_init and st_prune_opts_init take their defaults from here */
     P_REAL(p, "", CLOSED, 0, 1, OPEN, 0, "pruning",
            "target gradient pruning rate p; 0 prunes nothing"),
     P_REAL(prune_sigma_scale, "", OPEN, 0, 1000, CLOSED, DEF_SQRT_PI_2, "pruning",
@@ -136,7 +138,9 @@ static const st_param param_table[] = {
     P_BOOL(prune_first, 1, "pruning", "prune dZ of layers fed by the network input"),
     P_BOOL(prune_fc, 1, "pruning", "prune dZ of fully connected layers"),
     /* statistical sparsity model */
-    P_ENUM(grad_law, law_names, 3, ST_LAW_NORMAL, "sparsity", "law of raw dZ values"),
+    P_ENUM(grad_law, law_names, ST_LAW_COUNT, ST_LAW_NORMAL, "sparsity", "law of raw dZ values"),
+    /* capped so that exp(sigma * N) stays a finite float for every deviate the generator
+     * can return (|N| < 9, exp(90) < FLT_MAX = 3.4e38): st_prune rejects infinite input */
     P_REAL(lognormal_sigma, "", OPEN, 0, 10, CLOSED, 1.0, "sparsity",
            "shape of the lognormal magnitude law"),
     P_REAL(relu_density, "", OPEN, 0, 1, CLOSED, 0.5, "sparsity",
@@ -609,22 +613,143 @@ void st_param_format_range(const st_param *row, char *buf, size_t size)
     }
 }
 
+int st_param_check(const st_param *row, double value, st_err *err)
+{
+    char shown[40];
+    int rc;
+
+    if (!row)
+        rc = st_err_set(err, ST_EINVAL, "parameter row is NULL");
+    else {
+        real_format(value, shown, sizeof shown);
+        rc = value_check(row, value, shown, err);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------ the sparsity model's view
+ * The fields of st_sparsity_cfg that are parameters, each with its row: the one place
+ * that pairs them, so defaults, bounds and messages come from the table. */
+
+enum { CF_REAL, CF_INT, CF_LAW, CF_U64 };
+
+typedef struct cfg_field {
+    const char *name; /* the row */
+    size_t offset;    /* of the field in st_sparsity_cfg */
+    int kind;         /* CF_*: how the field is stored */
+} cfg_field;
+
+static const cfg_field cfg_fields[] = {
+    {"p", offsetof(st_sparsity_cfg, prune.p), CF_REAL},
+    {"prune_sigma_scale", offsetof(st_sparsity_cfg, prune.sigma_scale), CF_REAL},
+    {"prune_skip_zeros", offsetof(st_sparsity_cfg, prune.skip_zeros), CF_INT},
+    {"prune_first", offsetof(st_sparsity_cfg, prune_first), CF_INT},
+    {"prune_fc", offsetof(st_sparsity_cfg, prune_fc), CF_INT},
+    {"grad_law", offsetof(st_sparsity_cfg, grad_law), CF_LAW},
+    {"lognormal_sigma", offsetof(st_sparsity_cfg, lognormal_sigma), CF_REAL},
+    {"relu_density", offsetof(st_sparsity_cfg, relu_density), CF_REAL},
+    {"channel_cv", offsetof(st_sparsity_cfg, channel_cv), CF_REAL},
+    {"spatial_corr", offsetof(st_sparsity_cfg, spatial_corr), CF_REAL},
+    {"spatial_block", offsetof(st_sparsity_cfg, spatial_block), CF_INT},
+    {"seed", offsetof(st_sparsity_cfg, seed), CF_U64},
+};
+
+#define CFG_FIELD_COUNT ((int)(sizeof cfg_fields / sizeof cfg_fields[0]))
+
+static double cfg_read(const st_sparsity_cfg *cfg, const cfg_field *f)
+{
+    const char *base = (const char *)cfg + f->offset;
+    double v = 0;
+    int iv;
+    uint64_t uv;
+    st_law law;
+
+    switch (f->kind) {
+    case CF_REAL:
+        memcpy(&v, base, sizeof v);
+        break;
+    case CF_INT:
+        memcpy(&iv, base, sizeof iv);
+        v = iv;
+        break;
+    case CF_LAW:
+        memcpy(&law, base, sizeof law);
+        v = (int)law;
+        break;
+    default:
+        memcpy(&uv, base, sizeof uv);
+        v = (double)uv;
+        break;
+    }
+    return v;
+}
+
+/* v comes from an st_point field, which holds a value of the row's type. */
+static void cfg_write(st_sparsity_cfg *cfg, const cfg_field *f, double v)
+{
+    char *base = (char *)cfg + f->offset;
+    int iv = (int)v;
+    uint64_t uv = (uint64_t)v;
+    st_law law = (st_law)iv;
+
+    if (f->kind == CF_REAL)
+        memcpy(base, &v, sizeof v);
+    else if (f->kind == CF_INT)
+        memcpy(base, &iv, sizeof iv);
+    else if (f->kind == CF_LAW)
+        memcpy(base, &law, sizeof law);
+    else
+        memcpy(base, &uv, sizeof uv);
+}
+
 void st_point_sparsity(const st_point *pt, st_sparsity_cfg *cfg)
 {
+    int i;
+
     if (pt && cfg) {
         memset(cfg, 0, sizeof *cfg);
-        cfg->seed = (uint64_t)pt->seed;
-        cfg->prune.p = pt->p;
-        cfg->prune.sigma_scale = pt->prune_sigma_scale;
-        cfg->prune.skip_zeros = pt->prune_skip_zeros;
-        cfg->prune_first = pt->prune_first;
-        cfg->prune_fc = pt->prune_fc;
-        cfg->grad_law = (st_law)pt->grad_law;
-        cfg->lognormal_sigma = pt->lognormal_sigma;
-        cfg->relu_density = pt->relu_density;
+        for (i = 0; i < CFG_FIELD_COUNT; i++)
+            cfg_write(cfg, &cfg_fields[i], field_read(pt, st_param_find(cfg_fields[i].name)));
         cfg->relu_density_by_layer = NULL;
-        cfg->channel_cv = pt->channel_cv;
-        cfg->spatial_corr = pt->spatial_corr;
-        cfg->spatial_block = pt->spatial_block;
     }
+}
+
+void st_sparsity_cfg_init(st_sparsity_cfg *cfg)
+{
+    st_point pt;
+
+    st_point_init(&pt);
+    st_point_sparsity(&pt, cfg);
+}
+
+/* A 64-bit seed above the row's bound reads as a double that still exceeds it, so the
+ * range check cannot be fooled by the conversion. */
+int st_sparsity_cfg_check(const st_sparsity_cfg *cfg, st_err *err)
+{
+    int rc = ST_OK, i;
+
+    if (!cfg)
+        rc = st_err_set(err, ST_EINVAL, "sparsity configuration is NULL");
+    for (i = 0; cfg && rc == ST_OK && i < CFG_FIELD_COUNT; i++)
+        rc = st_param_check(st_param_find(cfg_fields[i].name), cfg_read(cfg, &cfg_fields[i]), err);
+    return rc;
+}
+
+const char *st_law_name(st_law law)
+{
+    const char *name = "unknown";
+
+    if ((int)law >= 0 && law < ST_LAW_COUNT)
+        name = law_names[law];
+    return name;
+}
+
+int st_law_parse(const char *name)
+{
+    int law = -1, i;
+
+    for (i = 0; name && i < ST_LAW_COUNT; i++)
+        if (strcmp(name, law_names[i]) == 0)
+            law = i;
+    return law;
 }

@@ -10,18 +10,18 @@
 #include "engine.h"
 #include "st.h"
 
-#define PRUNE_SQRT_PI_2 1.2533141373155002512 /* sqrt(pi/2) = sigma / E|g| for a normal law */
 #define PRUNE_SQRT_2_PI 0.7978845608028653559 /* sqrt(2/pi) */
 
 /* Elements whose random bytes are drawn in one st_rng_bytes call. */
 #define PRUNE_CHUNK 256
 
+/* The defaults are the parameter table's: one source for them. */
 void st_prune_opts_init(st_prune_opts *opts)
 {
     if (opts) {
-        opts->p = 0.0;
-        opts->sigma_scale = PRUNE_SQRT_PI_2;
-        opts->skip_zeros = 0;
+        opts->p = st_param_find("p")->def;
+        opts->sigma_scale = st_param_find("prune_sigma_scale")->def;
+        opts->skip_zeros = st_param_find("prune_skip_zeros")->def != 0;
     }
 }
 
@@ -46,11 +46,8 @@ static int prune_check(const float *g, const float *out, size_t n, const st_prun
         rc = st_err_set(err, ST_EINVAL, "input g is NULL with n = %zu", n);
     else if (n > 0 && !out)
         rc = st_err_set(err, ST_EINVAL, "output out is NULL with n = %zu", n);
-    else if (!(opts->p >= 0.0 && opts->p < 1.0))
-        rc = st_err_set(err, ST_EINVAL, "p = %g: must be in [0, 1)", opts->p);
-    else if (!(opts->sigma_scale > 0.0 && isfinite(opts->sigma_scale)))
-        rc = st_err_set(err, ST_EINVAL, "sigma_scale = %g: must be finite and > 0",
-                        opts->sigma_scale);
+    else if ((rc = st_param_check(st_param_find("p"), opts->p, err)) == ST_OK)
+        rc = st_param_check(st_param_find("prune_sigma_scale"), opts->sigma_scale, err);
     return rc;
 }
 

@@ -1,9 +1,11 @@
 /*
- * sim.c - the cycle-level engine: steps every tile of every phase through
- * the PE array, one row step at a time, counts the useful MACs each PE
- * issues from the actual zero positions, applies the synchronisation policy
- * (lock-step or FIFO-decoupled PEs) and overlaps DRAM transfers with
- * compute. Tiling and buffer fit are in map.c, bit counting in bitrow.c.
+ * sim.c - the cycle-level engine's phase kernels: steps every tile of every
+ * phase through the PE array, one row step at a time, counts the useful
+ * MACs each PE issues from the actual zero positions and applies the
+ * synchronisation policy (lock-step or FIFO-decoupled PEs); each tile
+ * visit's events go into a ledger. What the visits move and cost is
+ * cost.c's, which tiles a sampled run simulates sample.c's, the tiling
+ * map.c's, bit counting bitrow.c's.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -161,42 +163,71 @@ static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
     return n;
 }
 
-static int floordiv(int a, int b)
+/* The bit planes of the per-bit sum of words v[0..n): bit b of P[k] is bit k
+ * of the number of v[q] with bit b set. Then the sum over q of
+ * popcount(x & v[q]) is the sum over k of popcount(x & P[k]) << k, which
+ * costs fewer popcounts when many x meet the same v. Returns the number of
+ * planes: at most 16, for n < 65536. */
+static int bit_planes(const uint64_t *v, int n, uint64_t *P)
 {
-    return a >= 0 ? a / b : -((-a + b - 1) / b);
+    int np = 0;
+
+    for (int q = 0; q < n; q++) {
+        uint64_t carry = v[q];
+        for (int k = 0; carry; k++) {
+            uint64_t t;
+            if (k == np)
+                P[np++] = 0;
+            t = P[k] & carry;
+            P[k] ^= carry;
+            carry = t;
+        }
+    }
+    return np;
 }
 
-static int ceildiv(int a, int b)
+static inline uint64_t planes_and_count(const uint64_t *P, int np, uint64_t x)
 {
-    return -floordiv(-a, b);
+    uint64_t w = 0;
+
+    for (int k = 0; k < np; k++)
+        w += (uint64_t)__builtin_popcountll(x & P[k]) << k;
+    return w;
 }
 
-static int imin(int a, int b)
-{
-    return a < b ? a : b;
-}
+static inline uint32_t pe_cycles(const st_point *pt, uint64_t work);
 
-static int imax(int a, int b)
+/* The work of the n PEs of a row whose words are x[0..n), against the bit
+ * planes P[0..np) of their step's shared taps: added to *sum, the largest
+ * to *max, and each PE's cycles into cyc when it is not NULL (FIFO). */
+static inline void planes_row(const st_point *pt, const uint64_t *P, int np, const uint64_t *x,
+                              int n, uint64_t *sum, uint64_t *max, uint32_t *cyc)
 {
-    return a > b ? a : b;
+    uint64_t s = 0, m = *max;
+
+    for (int j = 0; j < n; j++) {
+        uint64_t w = np == 1   ? (uint64_t)__builtin_popcountll(x[j] & P[0])
+                     : np == 0 ? 0
+                               : planes_and_count(P, np, x[j]);
+        s += w;
+        m = w > m ? w : m;
+        if (cyc)
+            cyc[j] = pe_cycles(pt, w);
+    }
+    *sum += s;
+    *max = m;
 }
 
 /* ---------------------------------------------------------------- timing */
 
-/* Step timing of one tile. Lock-step: every PE waits for the slowest at
- * every row step. FIFO: the operands of step s enter every PE's FIFO of
- * `depth` entries when all PEs have a free slot, i.e. have finished step
- * s - depth; a PE starts a step when it has finished the previous one and
- * the step has arrived. */
-typedef struct timing {
-    int fifo, depth, npe;
-    long step;
-    uint64_t now, arrive;
-    uint64_t *fin;  /* npe */
-    uint64_t *hist; /* depth x npe finish times */
-} timing;
+static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
+{
+    /* the work of one PE in one step fits 32 bits (taps x segment) */
+    uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
+    return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
+}
 
-static int tm_init(timing *t, const st_point *pt, int max_pe)
+static int tm_init(st_timing *t, const st_point *pt, int max_pe)
 {
     memset(t, 0, sizeof *t);
     t->fifo = pt->sync == ST_SYNC_FIFO;
@@ -206,14 +237,14 @@ static int tm_init(timing *t, const st_point *pt, int max_pe)
     return (!t->fin || (t->fifo && !t->hist)) ? ST_ENOMEM : 0;
 }
 
-static void tm_fini(timing *t)
+static void tm_fini(st_timing *t)
 {
     free(t->fin);
     free(t->hist);
     t->fin = t->hist = NULL;
 }
 
-static void tm_begin(timing *t, int npe)
+static void tm_begin(st_timing *t, int npe)
 {
     t->npe = npe;
     t->step = 0;
@@ -223,13 +254,11 @@ static void tm_begin(timing *t, int npe)
         memset(t->hist, 0, (size_t)npe * t->depth * sizeof *t->hist);
 }
 
-static void tm_step(timing *t, const uint32_t *cyc)
+/* One row step of the tile: cyc holds each PE's cycles, mx their maximum
+ * (which lock-step needs alone). */
+static void tm_step(st_timing *t, const uint32_t *cyc, uint32_t mx)
 {
     if (!t->fifo) {
-        uint32_t mx = 0;
-        for (int i = 0; i < t->npe; i++)
-            if (cyc[i] > mx)
-                mx = cyc[i];
         t->now += mx;
         return;
     }
@@ -246,7 +275,7 @@ static void tm_step(timing *t, const uint32_t *cyc)
     t->step++;
 }
 
-static uint64_t tm_end(const timing *t)
+static uint64_t tm_end(const st_timing *t)
 {
     uint64_t mx = 0;
 
@@ -266,67 +295,10 @@ typedef struct pass_masks {
 
 /* --------------------------------------------------------- the run state */
 
-typedef struct unit {
-    uint64_t cycles, work, rd0, rd1;
-    uint64_t npos, nz; /* streamed positions a tile fetches, and their non-zeros */
-} unit;
-
-typedef struct run {
-    const st_point *pt;
-    const st_layer *l;
-    int li, pass;                  /* what is being run: for the sample's key */
-    int sampled;                   /* only sampled rows exist: estimate tile traffic */
-    int tm_keep;                   /* slices go on from the previous one's timing */
-    uint64_t tm_base;              /* the tile's time when this call began */
-    uint8_t *act_want, *grad_want; /* rows a sampled run needs, or NULL */
-    struct sample *samples;        /* sampled fidelity: the sample of each group */
-    struct sample *sm;             /* the sample of the group being run, or NULL */
-    st_geom g;
-    st_map map;
-    timing tm;
-    uint32_t *cyc;
-    uint64_t *wa, *wb; /* scratch words of the inner loops */
-    size_t wa_cap, wb_cap;
-    unit *units;
-    size_t units_cap;
-    st_phase_stats *st;
-    /* DRAM double buffering across the tiles of a phase */
-    uint64_t prev_compute;
-    int first_tile;
-    double se2; /* variance of the sampled estimate */
-} run;
-
-static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
-{
-    /* the work of one PE in one step fits 32 bits (taps x segment) */
-    uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
-    return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
-}
-
-/* Account one tile: compute time and its DRAM transfer, which overlaps the
- * previous tile's compute (double buffering); what does not fit is stall. */
-static void tile_done(run *r, uint64_t compute, double dram_bits)
-{
-    const st_point *pt = r->pt;
-    double bytes = dram_bits / 8;
-    double cyc_per_byte = pt->clock_mhz * 1e6 / (pt->dram_gbps * 1e9);
-    uint64_t xfer =
-        (uint64_t)ceil(bytes * cyc_per_byte + pt->dram_latency_ns * pt->clock_mhz / 1e3);
-    uint64_t hidden = r->first_tile ? 0 : r->prev_compute;
-
-    if (bytes <= 0)
-        xfer = 0;
-    r->st->compute_cycles += compute;
-    r->st->stall_cycles += xfer > hidden ? xfer - hidden : 0;
-    r->st->dram_bytes += (uint64_t)ceil(bytes);
-    r->prev_compute = compute;
-    r->first_tile = 0;
-}
-
 /* A slice function starts timing a tile of npe PEs, unless r->tm_keep says
  * that it goes on from the slices before (the same tile, the next slice),
  * and ends with what its steps added to the tile's time. */
-static void tm_open(run *r, int npe)
+static void tm_open(st_run *r, int npe)
 {
     if (!r->tm_keep) {
         tm_begin(&r->tm, npe);
@@ -334,268 +306,12 @@ static void tm_open(run *r, int npe)
     }
 }
 
-static uint64_t tm_close(run *r)
+static uint64_t tm_close(st_run *r)
 {
     uint64_t end = tm_end(&r->tm), add = end - r->tm_base;
 
     r->tm_base = end;
     return add;
-}
-
-/* Simulate slices [s_lo, s_hi) of the reduction loop of tile unit u,
- * adding cycles, work and reads to *acc. */
-typedef void (*slice_fn)(run *r, const void *ctx, size_t u, int s_lo, int s_hi, unit *acc);
-
-/*
- * The sample of a sampled layer. Its rows cost most (the sparsity model
- * draws them, the engine turns them into bit rows), so the three phases
- * share one sample of channels: a systematic sample of sample_fraction of
- * the PE-column tiles of input channels (at least one) and of output
- * channels (at least one), plus a partial last tile. Only the rows of the
- * sampled channels are generated.
- *   FP: every tile, the slices (input channels) of the sampled channels.
- *   BP: the tiles of the sampled input-channel tiles, the slices (dZ
- *       channels) of the sampled output channels.
- *   WG: the tiles of the sampled output-channel tiles crossed with the
- *       triple tiles (input channel, kernel row, piece) that lie inside the
- *       sampled input channels, every slice (dZ row); triple tiles are added
- *       (and their channels sampled) until every kind of triple tile (its
- *       first kernel row and piece, and whether it is full) has one.
- * A tile that is not simulated has the mean time of the simulated tiles of
- * its stratum: the tiles with the same geometry (the same rows, segment and
- * column count in BP, the same kind of triple tile and column count in WG).
- */
-typedef struct sample {
-    uint8_t *cin, *cout; /* C, M: channels simulated, whose rows are generated */
-    uint8_t *ct, *mt;    /* tiles of Cc input, of Cc output channels simulated */
-    uint8_t *tt;         /* WG triple tiles simulated */
-} sample;
-
-static void sample_free(sample *sm)
-{
-    free(sm->cin), free(sm->cout), free(sm->ct), free(sm->mt), free(sm->tt);
-    memset(sm, 0, sizeof *sm);
-}
-
-/* Flag with 1 a systematic sample, from a seeded offset, of fraction f (at
- * least one) of the full ones of n tiles, and with 2 the last tile when it
- * is partial: it is always simulated, and stands for itself alone. */
-static void pick_tiles(uint8_t *on, int n, double f, int partial_last, uint64_t seed,
-                       uint64_t stream)
-{
-    int nf = n - (partial_last != 0), k = (int)ceil(f * nf);
-
-    memset(on, 0, (size_t)n);
-    if (nf > 0) {
-        double step, off;
-        k = k < 1 ? 1 : k > nf ? nf : k;
-        step = (double)nf / k;
-        off = st_rng_uniform(seed, stream, 0) * step;
-        for (int j = 0; j < k; j++) {
-            int i = (int)(off + j * step);
-            on[i < nf ? i : nf - 1] = 1;
-        }
-    }
-    if (partial_last)
-        on[n - 1] = 2;
-}
-
-/* The sample of group gi of the layer r runs, for its current pass. */
-static int sample_make(run *r, int gi, sample *sm)
-{
-    const st_point *pt = r->pt;
-    const st_geom *g = &r->g;
-    int R = pt->pe_rows, Cc = pt->pe_cols, rc;
-    int nct = ceildiv(g->C, Cc), nmt = ceildiv(g->M, Cc), pieces, khp, ntrip, ntt;
-    uint64_t seed = (uint64_t)pt->seed;
-    uint8_t *seen;
-
-    if ((rc = st_map_plan(r->l, g, pt, ST_WG, 0, &r->map, NULL)) != 0)
-        return rc;
-    pieces = r->map.pieces, khp = g->KH * pieces, ntrip = g->C * khp, ntt = ceildiv(ntrip, R);
-    sample_free(sm);
-    sm->cin = calloc((size_t)g->C, 1), sm->cout = calloc((size_t)g->M, 1);
-    sm->ct = malloc((size_t)nct), sm->mt = malloc((size_t)nmt);
-    sm->tt = calloc((size_t)ntt, 1);
-    seen = calloc((size_t)khp * 2, 1); /* kinds of triple tile covered */
-    if (!sm->cin || !sm->cout || !sm->ct || !sm->mt || !sm->tt || !seen) {
-        free(seen);
-        return ST_ENOMEM;
-    }
-    pick_tiles(sm->ct, nct, pt->sample_fraction, g->C % Cc != 0, seed,
-               ST_RNG_STREAM(r->li, r->pass, 0x60 + 2 * gi));
-    pick_tiles(sm->mt, nmt, pt->sample_fraction, g->M % Cc != 0, seed,
-               ST_RNG_STREAM(r->li, r->pass, 0x61 + 2 * gi));
-    for (int c = 0; c < g->C; c++)
-        sm->cin[c] = sm->ct[c / Cc];
-    for (int m = 0; m < g->M; m++)
-        sm->cout[m] = sm->mt[m / Cc];
-    /* Triple tiles inside the sampled channels, then one of each kind
-     * still missing, searched from the first sampled channel on. A triple
-     * tile t holds triples [t R, min((t + 1) R, ntrip)), of channels
-     * [t R / khp, (min((t + 1) R, ntrip) - 1) / khp]. */
-    for (int round = 0; round < 2; round++) {
-        int start = 0;
-        while (round == 1 && start < nct && !sm->ct[start])
-            start++;
-        start = round == 1 ? start * Cc * khp / R : 0;
-        for (int j = 0; j < ntt; j++) {
-            int t = (start + j) % ntt, last = imin((t + 1) * R, ntrip) - 1;
-            int kind = (t * R) % khp * 2 + (last < (t + 1) * R - 1), inside = 1;
-            for (int c = t * R / khp; c <= last / khp && inside; c++)
-                inside = sm->cin[c];
-            if (round == 0 ? !inside : seen[kind])
-                continue;
-            seen[kind] = 1;
-            sm->tt[t] = 1;
-            for (int c = t * R / khp; c <= last / khp; c++)
-                sm->cin[c] = sm->cin[c] ? sm->cin[c] : 1;
-        }
-    }
-    free(seen);
-    return 0;
-}
-
-/* What drive() simulates of a phase: the units flagged in u_on (NULL: all)
- * and in each the slices flagged in s_on (NULL: all); a unit left out takes
- * the mean of the simulated units of its stratum key(u) < nkeys. */
-typedef struct plan {
-    const uint8_t *u_on, *s_on;
-    size_t (*key)(const run *r, size_t u);
-    size_t nkeys;
-} plan;
-
-/* Per stratum: simulated units and the sums of their estimates. */
-typedef struct stratum {
-    double n, planned, sampled, c, c2, w, r0, r1;
-} stratum;
-
-/* Add b to a. */
-static void unit_add(unit *a, const unit *b)
-{
-    a->cycles += b->cycles, a->work += b->work;
-    a->rd0 += b->rd0, a->rd1 += b->rd1;
-}
-
-/*
- * Run the units of a phase. Exact fidelity (or no plan) simulates every
- * unit's whole reduction loop. Otherwise a unit that is simulated has its
- * flagged slices run in order, each timed as what it adds to the unit's
- * time (the timing state goes on across the slices not simulated). A slice
- * flagged 2 stands for itself alone; the n_s slices flagged 1 or not
- * flagged are estimated as n_s times the mean of those flagged 1. Lock-step
- * time is a sum over steps, so this is unbiased. With FIFO-decoupled PEs
- * work carries over between slices and the unit starts with empty FIFOs:
- * its first slices, until 4 x fifo_depth steps have run (at most half of
- * them), stand for the first slices of the tile, each for itself. The
- * variance of the estimate is added to r->se2 (`reuse` times for units
- * whose time counts several times) as two terms, each of simple random
- * sampling without replacement: the units simulated within their strata,
- * and the slices, which every simulated unit shares, through the phase's
- * total of each slice.
- */
-static int drive(run *r, size_t n, int n_slices, slice_fn fn, const void *ctx, int reuse,
-                 const plan *pl)
-{
-    size_t nk;
-    stratum *sk;
-    double v = 0, *ys, ym = 0, yv = 0;
-    int ny = 0, n_flag = 0, n_s = n_slices;
-
-    if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
-        for (size_t u = 0; u < n; u++)
-            fn(r, ctx, u, 0, n_slices, &r->units[u]);
-        return 0;
-    }
-    for (int s = 0; s < n_slices; s++) {
-        n_flag += !pl->s_on || pl->s_on[s] == 1;
-        n_s -= pl->s_on && pl->s_on[s] == 2;
-    }
-    nk = pl->key ? pl->nkeys : 1;
-    sk = calloc(nk, sizeof *sk);
-    ys = calloc((size_t)n_slices, sizeof *ys); /* the phase's estimated total of each slice */
-    if (!sk || !ys) {
-        free(sk);
-        free(ys);
-        return ST_ENOMEM;
-    }
-    for (size_t u = 0; u < n; u++) {
-        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        h->n++;
-        h->planned += !pl->u_on || pl->u_on[u];
-    }
-    for (size_t u = 0; u < n; u++) {
-        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
-        int cnt = 0, nw = 0, cap = r->tm.fifo ? n_flag / 2 : 0;
-        double f;
-
-        if (pl->u_on && !pl->u_on[u])
-            continue;
-        r->tm_keep = 0;
-        for (int s = 0; s < n_slices; s++) {
-            unit one = {0};
-            if (pl->s_on && !pl->s_on[s])
-                continue;
-            fn(r, ctx, u, s, s + 1, &one);
-            r->tm_keep = 1;
-            if (pl->s_on && pl->s_on[s] == 2) {
-                unit_add(&fix, &one);
-            } else if (nw < cap && r->tm.step < 4L * r->tm.depth) {
-                unit_add(&fix, &one); /* warm-up */
-                nw++;
-            } else {
-                unit_add(&smp, &one);
-                ys[s] += h->n / h->planned * (double)one.cycles;
-                cnt++;
-            }
-        }
-        r->tm_keep = 0;
-        f = cnt ? (double)(n_s - nw) / cnt : 0;
-        un->cycles = fix.cycles + (uint64_t)llround((double)smp.cycles * f);
-        un->work = fix.work + (uint64_t)llround((double)smp.work * f);
-        un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
-        un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
-        h->sampled++;
-        h->c += (double)un->cycles, h->c2 += (double)un->cycles * (double)un->cycles;
-        h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
-    }
-    /* Units not simulated: the sample gives every stratum a simulated unit. */
-    for (size_t u = 0; u < n; u++) {
-        const stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        unit *un = &r->units[u];
-        if (!pl->u_on || pl->u_on[u] || h->sampled == 0)
-            continue;
-        un->cycles = (uint64_t)llround(h->c / h->sampled);
-        un->work = (uint64_t)llround(h->w / h->sampled);
-        un->rd0 = (uint64_t)llround(h->r0 / h->sampled);
-        un->rd1 = (uint64_t)llround(h->r1 / h->sampled);
-    }
-    for (size_t i = 0; i < nk; i++) {
-        const stratum *h = &sk[i];
-        if (h->sampled == 0)
-            continue;
-        if (h->sampled > 1 && h->sampled < h->n) {
-            double var = (h->c2 - h->c * h->c / h->sampled) / (h->sampled - 1);
-            v += h->n * h->n * (1 - h->sampled / h->n) * (var > 0 ? var : 0) / h->sampled;
-        }
-    }
-    /* the slices counted are the same in every unit: those with a total */
-    for (int s = 0; s < n_slices; s++)
-        if (ys[s] > 0)
-            ny++, ym += ys[s];
-    if (ny > 1 && ny < n_s) {
-        ym /= ny;
-        for (int s = 0; s < n_slices; s++)
-            if (ys[s] > 0)
-                yv += (ys[s] - ym) * (ys[s] - ym);
-        yv /= ny - 1;
-        v += (double)n_s * n_s * (1 - (double)ny / n_s) * yv / ny;
-    }
-    r->se2 += (double)reuse * reuse * v;
-    free(sk);
-    free(ys);
-    return 0;
 }
 
 static int words_reserve(uint64_t **buf, size_t *cap, size_t n)
@@ -618,10 +334,10 @@ static inline uint64_t and_count(const uint64_t *a, const uint64_t *b, int nw)
     return n;
 }
 
-static int units_reserve(run *r, size_t n)
+static int units_reserve(st_run *r, size_t n)
 {
     if (n > r->units_cap) {
-        unit *u = realloc(r->units, n * sizeof *u);
+        st_unit *u = realloc(r->units, n * sizeof *u);
         if (!u)
             return ST_ENOMEM;
         r->units = u;
@@ -631,59 +347,124 @@ static int units_reserve(run *r, size_t n)
     return 0;
 }
 
-/* Does a whole tensor of n positions fit, stored worst-case, in half of a
- * buffer of kib KiB? Then it is fetched once per pass and kept. */
-static int fits_half(const st_point *pt, uint64_t n, int compressed, double kib)
-{
-    return st_map_bits(pt, n, n, compressed) <= kib * 8192.0 / 2;
-}
-
 /* Work of one kernel-row piece in FP: taps [k0, k1) of output positions
  * [lo, hi) against input row `row` of X. */
-static uint64_t fp_work(const run *r, const rowset *X, int c, int ih, int k0, int k1, int lo,
+static uint64_t fp_work(const st_run *r, const rowset *X, int c, int ih, int k0, int k1, int lo,
                         int hi)
 {
     uint64_t w = 0;
 
     for (int kw = k0; kw < k1; kw++) {
-        int d = kw - r->g.PL, t = floordiv(d, r->g.SW), ph = d - t * r->g.SW;
+        int d = kw - r->g.PL, t = st_floordiv(d, r->g.SW), ph = d - t * r->g.SW;
         w += st_bits_count(rs_row(X, c, ih, ph), X->plen, lo + t, hi + t);
     }
     return w;
+}
+
+/* The ledger of the phase being run (r->lg), allocated at its first image
+ * for visits of nct channel tiles x nsp spatial tiles. */
+static int ledger_open(st_run *r, int wg, int nct, int nsp)
+{
+    if (r->lg->v)
+        return 0;
+    return st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp);
+}
+
+/* Record unit un as the visit (r->b, c, s); its work and second-operand
+ * reads count `mul` times (FP: the same tile for every output channel of
+ * the channel tile). */
+static void visit_set(st_run *r, int c, int s, const st_unit *un, uint64_t mul)
+{
+    st_ledger *lg = r->lg;
+    st_visit *v = &lg->v[((size_t)r->b * lg->nct + c) * lg->nsp + s];
+
+    v->cycles = un->cycles;
+    v->work = un->work * mul;
+    v->rd0 = un->rd0, v->pos0 = un->pos0;
+    v->rd1 = un->rd1 * mul, v->pos1 = un->pos1 * mul;
+}
+
+/* Non-zeros of a tensor of n positions whose rows were built into rs: all
+ * of them counted, or, for a sampled run, estimated from the rows built. */
+static uint64_t tensor_nz(const st_run *r, const rowset *rs, uint64_t n)
+{
+    return r->sampled ? (uint64_t)llround((double)n * rs_density(rs)) : rs->ones;
+}
+
+/* The positions i of [0, len) that o S + k - P reaches for some o in
+ * [o_lo, o_hi) and k in [k0, k1), as maximal intervals iv[2j], iv[2j + 1]
+ * (at most o_hi - o_lo of them); returns how many, and their positions in
+ * *npos. A stride wider than the taps leaves gaps that are not read. */
+static int reach(int o_lo, int o_hi, int S, int k0, int k1, int P, int len, int *iv, uint64_t *npos)
+{
+    int n = 0;
+
+    *npos = 0;
+    for (int o = o_lo; o < o_hi && k1 > k0; o++) {
+        int lo = st_imax(o * S + k0 - P, 0), hi = st_imin(o * S + k1 - P, len);
+        if (S <= k1 - k0) /* the intervals touch: one from the first to the last */
+            hi = st_imin((o_hi - 1) * S + k1 - P, len), o = o_hi;
+        if (hi <= lo)
+            continue;
+        if (n > 0 && lo <= iv[2 * n - 1])
+            iv[2 * n - 1] = hi;
+        else
+            iv[2 * n] = lo, iv[2 * n + 1] = hi, n++;
+    }
+    for (int j = 0; j < n; j++)
+        *npos += (uint64_t)(iv[2 * j + 1] - iv[2 * j]);
+    return n;
+}
+
+/* Non-zeros of channel c of rs on the rows in the nr intervals ri and the
+ * columns in the nc intervals ci. */
+static uint64_t reach_count(const rowset *rs, int c, const int *ri, int nr, const int *ci, int nc)
+{
+    uint64_t z = 0;
+
+    for (int a = 0; a < nr; a++)
+        for (int y = ri[2 * a]; y < ri[2 * a + 1]; y++)
+            for (int b = 0; b < nc; b++)
+                z += rs_count(rs, c, y, ci[2 * b], ci[2 * b + 1]);
+    return z;
 }
 
 /* ------------------------------------------------------------------- FP */
 
 /* FP steps of input channels [c_lo, c_hi) in tile unit u (a block of
  * output rows and a segment; the same for every output-channel tile). */
-static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit *un)
+static void slice_fp(st_run *r, const void *ctx, size_t u, int c_lo, int c_hi, st_unit *un)
 {
     const rowset *X = ctx;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    int R = pt->pe_rows, seg = r->map.seg, taps = r->map.taps, nseg = ceildiv(g->OW, seg);
+    int R = pt->pe_rows, seg = r->map.seg, taps = r->map.taps, nseg = st_ceildiv(g->OW, seg);
     int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
-    int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
+    int Ract = st_imin(R, g->OH - oh0), o_hi = st_imin(o_lo + seg, g->OW);
     int iw_lo = o_lo * g->SW - g->PL, iw_hi = (o_hi - 1) * g->SW - g->PL + g->KW;
 
     tm_open(r, Ract);
     for (int c = c_lo; c < c_hi; c++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
-                int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                uint64_t wmax = 0;
                 for (int i = 0; i < Ract; i++) {
                     int ih = (oh0 + i) * g->SH + kh - g->PT;
                     uint64_t w = 0;
                     if (ih >= 0 && ih < g->IH) {
+                        int lo = st_imax(iw_lo + k0, 0), hi = st_imin(iw_hi - (g->KW - k1), g->IW);
                         w = fp_work(r, X, c, ih, k0, k1, o_lo, o_hi);
-                        un->rd0 += rs_count(X, c, ih, imax(iw_lo + k0, 0),
-                                            imin(iw_hi - (g->KW - k1), g->IW));
+                        un->rd0 += rs_count(X, c, ih, lo, hi);
+                        un->pos0 += (uint64_t)st_imax(hi - lo, 0);
                     }
                     un->work += w;
+                    wmax = w > wmax ? w : wmax;
                     r->cyc[i] = pe_cycles(pt, w);
                 }
-                tm_step(&r->tm, r->cyc);
+                tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
                 un->rd1 += (uint64_t)(k1 - k0);
+                un->pos1 += (uint64_t)(k1 - k0);
             }
     un->cycles += tm_close(r);
 }
@@ -691,67 +472,59 @@ static void slice_fp(run *r, const void *ctx, size_t u, int c_lo, int c_hi, unit
 /* Forward phase of one pass and group. PE rows take successive output
  * rows, PE columns output channels; an input row is broadcast along a PE
  * row, so in FP the work of a step is the same for every column. */
-static int run_fp(run *r, const rowset *X, int compressed)
+static int run_fp(st_run *r, const rowset *X, int compressed)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg;
-    int nrt = ceildiv(g->OH, R), nseg = ceildiv(g->OW, seg);
+    int nrt = st_ceildiv(g->OH, R), nseg = st_ceildiv(g->OW, seg), nmt = st_ceildiv(g->M, Cc);
     size_t n = (size_t)nrt * nseg;
-    double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
-    int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
-    int in_resident = fits_half(pt, (uint64_t)g->C * g->IH * g->IW, compressed, pt->ch0_kib);
-    double dout = (compressed && (r->l->post & ST_OP_RELU)) ? pt->relu_density : 1;
-    int rc;
+    st_ledger *lg = r->lg;
+    int rc, *iv;
 
-    plan pl = {NULL, r->sm ? r->sm->cin : NULL, NULL, 0};
+    st_plan pl = {NULL, r->sm ? r->sm->cin : NULL,
+                  NULL, 0,
+                  NULL, compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL,
+                  NULL, !compressed}; /* all-ones rows: every input channel steps alike */
 
-    if ((rc = units_reserve(r, n)) != 0 ||
-        (rc = drive(r, n, g->C, slice_fp, X, ceildiv(g->M, Cc), &pl)) != 0)
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
+        (rc = st_drive(r, n, g->C, slice_fp, X, &pl)) != 0)
         return rc;
+    lg->skip0 = compressed;
+    lg->skip_out = compressed && (r->l->post & ST_OP_RELU);
+    lg->out_density = lg->skip_out ? pt->relu_density : 1;
+    lg->win = r->map.win, lg->spill = r->map.spill;
+    lg->img_n0[r->b] = (uint64_t)g->C * g->IH * g->IW;
+    lg->img_z0[r->b] = tensor_nz(r, X, lg->img_n0[r->b]);
+    if (!(iv = malloc(2 * (size_t)(R + seg) * sizeof *iv)))
+        return ST_ENOMEM;
+    /* Each tile's streamed window: the positions of every input channel its
+     * outputs read, the same for every output-channel tile. */
+    for (size_t u = 0; u < n; u++) {
+        int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
+        int Ract = st_imin(R, g->OH - oh0), o_hi = st_imin(o_lo + seg, g->OW);
+        int *ri = iv, *ci = iv + 2 * R, nr, nc;
+        uint64_t rows, cols;
+        size_t bs = (size_t)r->b * n + u;
+        st_unit *un = &r->units[u];
 
-    /* Tiles in the order the array runs them: output channels outermost,
-     * so a tile's input rows are fetched again for every channel tile. */
-    for (int m0 = 0; m0 < g->M; m0 += Cc) {
-        int Mc = imin(Cc, g->M - m0);
-        for (size_t u = 0; u < n; u++) {
-            int oh0 = (int)(u / nseg) * R, o_lo = (int)(u % nseg) * seg;
-            int Ract = imin(R, g->OH - oh0), o_hi = imin(o_lo + seg, g->OW);
-            int ih_lo = imax(oh0 * g->SH - g->PT, 0);
-            int ih_hi = imin((oh0 + Ract - 1) * g->SH - g->PT + g->KH, g->IH);
-            int iw_lo = imax(o_lo * g->SW - g->PL, 0);
-            int iw_hi = imin((o_hi - 1) * g->SW - g->PL + g->KW, g->IW);
-            uint64_t outs = (uint64_t)Ract * Mc * (o_hi - o_lo), npos, nz;
-            double bits;
-            unit *un = &r->units[u];
-
-            if (m0 == 0 && r->sampled) {
-                un->npos = (uint64_t)g->C * (uint64_t)imax(ih_hi - ih_lo, 0) * (iw_hi - iw_lo);
-                un->nz = (uint64_t)llround((double)un->npos * rs_density(X));
-            } else if (m0 == 0)
-                for (int c = 0; c < g->C; c++)
-                    for (int ih = ih_lo; ih < ih_hi; ih++) {
-                        un->nz += rs_count(X, c, ih, iw_lo, iw_hi);
-                        un->npos += (uint64_t)(iw_hi - iw_lo);
-                    }
-            npos = un->npos, nz = un->nz;
-            bits = (m0 == 0 || !in_resident)
-                       ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch
-                       : 0;
-            if (!resident || (m0 == 0 && u == 0))
-                bits += resident ? wbits : (double)Mc * g->C * g->KH * g->KW * pt->data_bits;
-            bits += st_map_bits(pt, outs, (uint64_t)llround((double)outs * dout), compressed);
-            r->st->useful_macs += un->work * (uint64_t)Mc;
-            r->st->sram_rd[0] += un->rd0;
-            r->st->sram_rd[1] += un->rd1 * (uint64_t)Mc;
-            r->st->sram_wr[0] +=
-                (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
-            r->st->sram_wr[1] += (uint64_t)Mc * g->C * g->KH * g->KW;
-            r->st->sram_wr[2] += outs;
-            r->st->sram_rd[2] += outs;
-            tile_done(r, un->cycles, bits);
+        nr = reach(oh0, oh0 + Ract, g->SH, 0, g->KH, g->PT, g->IH, ri, &rows);
+        nc = reach(o_lo, o_hi, g->SW, 0, g->KW, g->PL, g->IW, ci, &cols);
+        lg->n0[bs] = (uint64_t)g->C * rows * cols;
+        if (r->sampled)
+            lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(X));
+        else
+            for (int c = 0; c < g->C; c++)
+                lg->z0[bs] += reach_count(X, c, ri, nr, ci, nc);
+        for (int mt = 0; mt < nmt; mt++) {
+            int Mc = st_imin(Cc, g->M - mt * Cc);
+            visit_set(r, mt, (int)u, un, (uint64_t)Mc);
+            lg->outs[(size_t)mt * n + u] = (uint64_t)Ract * Mc * (o_hi - o_lo);
         }
     }
+    for (int mt = 0; mt < nmt; mt++)
+        lg->n1[mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc) * g->C * g->KH * g->KW;
+    free(iv);
     return 0;
 }
 
@@ -761,24 +534,87 @@ typedef struct bp_ctx {
     const rowset *DZ, *OM;
     int out_skip, nw;
     int *tap_ph;
+    uint64_t *planes; /* slice_bp_word: bit planes of the rows of a tile, and their counts */
+    int *np;
 } bp_ctx;
+
+/* slice_bp for the common case, a segment of one word and stride 1: the
+ * taps' words of a dZ row depend on the row and the piece only, so for each
+ * dZ channel the bit planes of every row the tile reads are made once
+ * (cx->planes) and every kernel row's step reuses them. */
+static void slice_bp_word(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, int m_hi, int c0,
+                          int ih0, int Ract, int ncol, int Cact, int i_lo, int i_hi, int ow_lo,
+                          int ow_hi)
+{
+    const rowset *DZ = cx->DZ;
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int taps = r->map.taps, pieces = r->map.pieces, fifo = r->tm.fifo;
+    /* the dZ rows the tile reads: oh SH = ih + PT - kh */
+    int oh_lo = st_imax(st_ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
+    int oh_hi = st_imin(st_floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
+    int nrow = st_imax(oh_hi - oh_lo, 0);
+    uint64_t *Pl = cx->planes, *cnt = cx->planes + (size_t)nrow * pieces * 16;
+    int *np = cx->np;
+    uint64_t wsum = 0, *wb = r->wb;
+
+    (void)c0;
+    for (int m = m_lo; m < m_hi; m++) {
+        for (int oh = oh_lo; oh < oh_hi; oh++) {
+            const uint64_t *dz = rs_row(DZ, m, oh, 0);
+            cnt[oh - oh_lo] = rs_count(DZ, m, oh, ow_lo, ow_hi);
+            for (int p = 0; p < pieces; p++) {
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                size_t at = (size_t)(oh - oh_lo) * pieces + p;
+                for (int kw = k0; kw < k1; kw++)
+                    st_bits_extract(dz, DZ->plen, i_lo - (kw - g->PL), i_hi - i_lo, &wb[kw - k0]);
+                np[at] = bit_planes(wb, k1 - k0, Pl + at * 16);
+            }
+        }
+        for (int kh = 0; kh < g->KH; kh++)
+            for (int p = 0; p < pieces; p++) {
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                uint64_t wmax = 0;
+                for (int i = 0; i < Ract; i++) {
+                    int num = ih0 + i + g->PT - kh, oh = num / g->SH;
+                    size_t at;
+                    if (num < 0 || num % g->SH != 0 || oh >= g->OH) {
+                        for (int j = 0; fifo && j < ncol; j++)
+                            r->cyc[i * ncol + j] = pe_cycles(pt, 0);
+                        continue;
+                    }
+                    at = (size_t)(oh - oh_lo) * pieces + p;
+                    un->rd0 += cnt[oh - oh_lo];
+                    un->pos0 += (uint64_t)st_imax(ow_hi - ow_lo, 0);
+                    planes_row(pt, Pl + at * 16, np[at], r->wa + (size_t)i * ncol, ncol, &wsum,
+                               &wmax, fifo ? r->cyc + (size_t)i * ncol : NULL);
+                }
+                tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
+                un->rd1 += (uint64_t)(k1 - k0) * Cact;
+                un->pos1 += (uint64_t)(k1 - k0) * Cact;
+            }
+    }
+    un->work += cx->out_skip ? wsum : wsum * (uint64_t)Cact;
+    un->cycles += tm_close(r);
+}
 
 /* BP steps of dZ channels [m_lo, m_hi) in tile unit u (dA channels x dA
  * rows x a segment). */
-static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit *un)
+static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, st_unit *un)
 {
     const bp_ctx *cx = ctx;
     const rowset *DZ = cx->DZ, *OM = cx->OM;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
-    int nrt = ceildiv(g->IH, R), nseg = ceildiv(g->IW, seg), nw = cx->nw, SW = g->SW;
+    int nrt = st_ceildiv(g->IH, R), nseg = st_ceildiv(g->IW, seg), nw = cx->nw, SW = g->SW;
     int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
     int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
-    int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
+    int Cact = st_imin(Cc, g->C - c0), Ract = st_imin(R, g->IH - ih0),
+        i_hi = st_imin(i_lo + seg, g->IW);
     int ncol = cx->out_skip ? Cact : 1;
-    int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-    int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+    int ow_lo = st_imax(st_ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+    int ow_hi = st_imin(st_floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
     uint64_t wsum = 0;
 
     /* The output bitmap of every PE, per stride phase, for the tile (still
@@ -786,7 +622,7 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
     for (int i = 0; i < Ract && !r->tm_keep; i++)
         for (int j = 0; j < ncol; j++)
             for (int ph = 0; ph < SW; ph++) {
-                int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                 uint64_t *dst = r->wa + (((size_t)i * ncol + j) * SW + ph) * nw;
                 if (u_hi > u_lo)
                     st_bits_extract(rs_row(OM, c0 + j, ih0 + i, ph), OM->plen, u_lo, u_hi - u_lo,
@@ -795,10 +631,15 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                     memset(dst, 0, nw * sizeof *dst);
             }
     tm_open(r, Ract * ncol);
+    if (nw == 1 && SW == 1 && cx->planes) {
+        slice_bp_word(r, cx, un, m_lo, m_hi, c0, ih0, Ract, ncol, Cact, i_lo, i_hi, ow_lo, ow_hi);
+        return;
+    }
     for (int m = m_lo; m < m_hi; m++)
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < r->map.pieces; p++) {
-                int k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+                int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
+                uint64_t wmax = 0;
                 for (int i = 0; i < Ract; i++) {
                     int num = ih0 + i + g->PT - kh, oh = num / g->SH;
                     int ok = num >= 0 && num % g->SH == 0 && oh < g->OH;
@@ -810,10 +651,11 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                     }
                     dz = rs_row(DZ, m, oh, 0);
                     un->rd0 += rs_count(DZ, m, oh, ow_lo, ow_hi);
+                    un->pos0 += (uint64_t)st_imax(ow_hi - ow_lo, 0);
                     /* dZ shifted under each tap of the piece */
                     for (int kw = k0; kw < k1; kw++) {
-                        int d = kw - g->PL, t = floordiv(d, SW), ph = d - t * SW;
-                        int u_lo = ceildiv(i_lo - ph, SW), u_hi = ceildiv(i_hi - ph, SW);
+                        int d = kw - g->PL, t = st_floordiv(d, SW), ph = d - t * SW;
+                        int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                         uint64_t *dst = r->wb + (size_t)(kw - k0) * nw;
                         if (u_hi > u_lo)
                             st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo, dst);
@@ -822,15 +664,10 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                     }
                     if (nw == 1 && SW == 1) {
                         /* the common case: one word per segment, no stride */
-                        const uint64_t *om = r->wa + (size_t)i * ncol, *dw = r->wb;
-                        int nt = k1 - k0;
-                        for (int j = 0; j < ncol; j++) {
-                            uint64_t w = 0, o = om[j];
-                            for (int q = 0; q < nt; q++)
-                                w += (uint64_t)__builtin_popcountll(o & dw[q]);
-                            wsum += w;
-                            r->cyc[i * ncol + j] = pe_cycles(pt, w);
-                        }
+                        uint64_t P[16];
+                        int np = bit_planes(r->wb, k1 - k0, P);
+                        planes_row(pt, P, np, r->wa + (size_t)i * ncol, ncol, &wsum, &wmax,
+                                   r->cyc + (size_t)i * ncol);
                         continue;
                     }
                     for (int j = 0; j < ncol; j++) {
@@ -840,11 +677,13 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
                             w += and_count(om + (size_t)cx->tap_ph[kw] * nw,
                                            r->wb + (size_t)(kw - k0) * nw, nw);
                         wsum += w;
+                        wmax = w > wmax ? w : wmax;
                         r->cyc[i * ncol + j] = pe_cycles(pt, w);
                     }
                 }
-                tm_step(&r->tm, r->cyc);
+                tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
                 un->rd1 += (uint64_t)(k1 - k0) * Cact;
+                un->pos1 += (uint64_t)(k1 - k0) * Cact;
             }
     un->work += cx->out_skip ? wsum : wsum * (uint64_t)Cact;
     un->cycles += tm_close(r);
@@ -852,10 +691,10 @@ static void slice_bp(run *r, const void *ctx, size_t u, int m_lo, int m_hi, unit
 
 /* Stratum of BP unit u: its rows and segment, and whether its channel
  * tile is partial. */
-static size_t bp_key(const run *r, size_t u)
+static size_t bp_key(const st_run *r, size_t u)
 {
     const st_geom *g = &r->g;
-    size_t rs = (size_t)ceildiv(g->IH, r->pt->pe_rows) * ceildiv(g->IW, r->map.seg);
+    size_t rs = (size_t)st_ceildiv(g->IH, r->pt->pe_rows) * st_ceildiv(g->IW, r->map.seg);
     int c0 = (int)(u / rs) * r->pt->pe_cols;
 
     return u % rs + (g->C - c0 < r->pt->pe_cols ? rs : 0);
@@ -865,22 +704,23 @@ static size_t bp_key(const run *r, size_t u)
  * successive dA rows, PE columns dA channels; a dZ row is broadcast along a
  * PE row. With the output bitmap, a PE skips the dA positions whose
  * activation was zero, so columns differ. */
-static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
+static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed, int out_skip)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, seg = r->map.seg, taps = r->map.taps;
-    int nct = ceildiv(g->C, Cc), nrt = ceildiv(g->IH, R), nseg = ceildiv(g->IW, seg);
-    size_t n = (size_t)nct * nrt * nseg;
-    double wbits = (double)g->M * g->C * g->KH * g->KW * pt->data_bits;
-    int resident = wbits <= pt->ch1_kib * 8192.0 / 2;
-    int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, compressed, pt->ch0_kib);
+    int nct = st_ceildiv(g->C, Cc), nrt = st_ceildiv(g->IH, R), nseg = st_ceildiv(g->IW, seg);
+    size_t n = (size_t)nct * nrt * nseg, nsp = (size_t)nrt * nseg;
+    st_ledger *lg = r->lg;
     int rc;
     uint8_t *u_on = NULL;
+    double *u_aux = NULL;
+    size_t *same = NULL;
 
-    bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL};
+    bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL, NULL, NULL};
+    size_t prow = (size_t)(R + g->KH) * r->map.pieces; /* slice_bp_word's rows x pieces */
 
-    if ((rc = units_reserve(r, n)) != 0)
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp)) != 0)
         return rc;
     /* Words of one phase of a segment: the segment [i_lo, i_hi) of a dA row
      * holds, in stride phase ph, the positions u in [u_lo, u_hi). */
@@ -888,66 +728,89 @@ static int run_bp(run *r, const rowset *DZ, const rowset *OM, int compressed, in
     if (!cx.tap_ph)
         return ST_ENOMEM;
     for (int kw = 0; kw < g->KW; kw++)
-        cx.tap_ph[kw] = (kw - g->PL) - floordiv(kw - g->PL, g->SW) * g->SW;
+        cx.tap_ph[kw] = (kw - g->PL) - st_floordiv(kw - g->PL, g->SW) * g->SW;
     if ((rc = words_reserve(&r->wa, &r->wa_cap, (size_t)R * Cc * g->SW * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0) {
         free(cx.tap_ph);
         return rc;
     }
-    if (r->sm) {
-        if (!(u_on = malloc(n))) {
-            free(cx.tap_ph);
+    if (cx.nw == 1 && g->SW == 1) {
+        cx.planes = malloc((prow * 16 + (size_t)(R + g->KH)) * sizeof *cx.planes);
+        cx.np = malloc(prow * sizeof *cx.np);
+        if (!cx.planes || !cx.np) {
+            free(cx.tap_ph), free(cx.planes), free(cx.np);
             return ST_ENOMEM;
         }
+    }
+    if (r->sm) {
+        const double *aa = out_skip && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
+        if (!(u_on = malloc(n)) || (aa && !(u_aux = calloc(n, sizeof *u_aux)))) {
+            free(cx.tap_ph), free(cx.planes), free(cx.np);
+            free(u_on);
+            return ST_ENOMEM;
+        }
+        for (size_t u = 0; u < n; u++) {
+            int c0 = (int)(u / nsp) * Cc;
+            u_on[u] = r->sm->ct[u / nsp];
+            /* what the output bitmap lets through: the tile's channel densities */
+            for (int c = c0; aa && c < st_imin(c0 + Cc, g->C); c++)
+                u_aux[u] += aa[c];
+        }
+    }
+    /* Without the output bitmap every full channel tile does what the first
+     * does at the same rows and segment. */
+    if (!r->sm && !out_skip && (same = malloc(n * sizeof *same)) != NULL)
         for (size_t u = 0; u < n; u++)
-            u_on[u] = r->sm->ct[u / ((size_t)nrt * nseg)];
-    }
+            same[u] = g->C - (int)(u / nsp) * Cc >= Cc ? u % nsp : u;
     {
-        plan pl = {u_on, r->sm ? r->sm->cout : NULL, bp_key, 2 * (size_t)nrt * nseg};
-        rc = drive(r, n, g->M, slice_bp, &cx, 1, &pl);
+        st_plan pl = {u_on,   r->sm ? r->sm->cout : NULL,
+                      bp_key, 2 * (size_t)nrt * nseg,
+                      u_aux,  compressed && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL,
+                      same,   !compressed && !out_skip};
+        rc = st_drive(r, n, g->M, slice_bp, &cx, &pl);
     }
+    free(same);
     free(cx.tap_ph);
+    free(cx.planes);
+    free(cx.np);
     free(u_on);
+    free(u_aux);
     if (rc != 0)
         return rc;
 
+    lg->skip0 = compressed;
+    lg->out_bitmap = out_skip;
+    lg->win = r->map.win, lg->spill = r->map.spill;
+    lg->img_n0[r->b] = (uint64_t)g->M * g->OH * g->OW;
+    lg->img_z0[r->b] = tensor_nz(r, DZ, lg->img_n0[r->b]);
     for (size_t u = 0; u < n; u++) {
-        int c0 = (int)(u / ((size_t)nrt * nseg)) * Cc;
+        int ct = (int)(u / nsp), c0 = ct * Cc, sp = (int)(u % nsp);
         int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
-        int Cact = imin(Cc, g->C - c0), Ract = imin(R, g->IH - ih0), i_hi = imin(i_lo + seg, g->IW);
-        int oh_lo = imax(ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
-        int oh_hi = imin(floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
-        int ow_lo = imax(floordiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-        int ow_hi = imin(floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
-        uint64_t outs = (uint64_t)Cact * Ract * (i_hi - i_lo), npos = 0, nz = 0;
-        double bits;
-        unit *un = &r->units[u];
+        int Cact = st_imin(Cc, g->C - c0), Ract = st_imin(R, g->IH - ih0),
+            i_hi = st_imin(i_lo + seg, g->IW);
+        size_t bs = (size_t)r->b * nsp + sp;
 
-        if (r->sampled) {
-            npos = (uint64_t)g->M * (uint64_t)imax(oh_hi - oh_lo, 0) *
-                   (uint64_t)imax(ow_hi - ow_lo, 0);
-            nz = (uint64_t)llround((double)npos * rs_density(DZ));
-        } else
-            for (int m = 0; m < g->M; m++)
-                for (int oh = oh_lo; oh < oh_hi; oh++) {
-                    nz += rs_count(DZ, m, oh, ow_lo, ow_hi);
-                    npos += (uint64_t)imax(ow_hi - ow_lo, 0);
-                }
-        bits =
-            (c0 == 0 || !dz_resident) ? st_map_bits(pt, npos, nz, compressed) * r->map.refetch : 0;
-        if (!resident || u == 0)
-            bits += resident ? wbits : (double)Cact * g->M * g->KH * g->KW * pt->data_bits;
-        if (out_skip)
-            bits += (double)outs; /* the output bitmap */
-        bits += (double)outs * pt->data_bits;
-        r->st->useful_macs += un->work;
-        r->st->sram_rd[0] += un->rd0;
-        r->st->sram_rd[1] += un->rd1;
-        r->st->sram_wr[0] += (uint64_t)llround((double)(compressed ? nz : npos) * r->map.refetch);
-        r->st->sram_wr[1] += (uint64_t)Cact * g->M * g->KH * g->KW;
-        r->st->sram_wr[2] += outs;
-        r->st->sram_rd[2] += outs;
-        tile_done(r, un->cycles, bits);
+        visit_set(r, ct, sp, &r->units[u], 1);
+        lg->outs[u] = (uint64_t)Cact * Ract * (i_hi - i_lo);
+        if (sp == 0)
+            lg->n1[ct] = (uint64_t)Cact * g->M * g->KH * g->KW;
+        if (ct != 0)
+            continue;
+        /* the dZ window of the spatial tile, every dZ channel */
+        {
+            int oh_lo = st_imax(st_ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
+            int oh_hi = st_imin(st_floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
+            int ow_lo = st_imax(st_ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+            int ow_hi = st_imin(st_floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+            lg->n0[bs] = (uint64_t)g->M * (uint64_t)st_imax(oh_hi - oh_lo, 0) *
+                         (uint64_t)st_imax(ow_hi - ow_lo, 0);
+            if (r->sampled)
+                lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(DZ));
+            else
+                for (int m = 0; m < g->M; m++)
+                    for (int oh = oh_lo; oh < oh_hi; oh++)
+                        lg->z0[bs] += rs_count(DZ, m, oh, ow_lo, ow_hi);
+        }
     }
     return 0;
 }
@@ -960,38 +823,42 @@ typedef struct fcbp_ctx {
 
 /* FC input-gradient steps of dZ pieces [p_lo, p_hi) in tile unit u (a block
  * of dA positions x a block of images). */
-static void slice_fc_bp(run *r, const void *ctx, size_t u, int p_lo, int p_hi, unit *un)
+static void slice_fc_bp(st_run *r, const void *ctx, size_t u, int p_lo, int p_hi, st_unit *un)
 {
     const fcbp_ctx *cx = ctx;
     const st_point *pt = r->pt;
     int B = r->g.IH, N = r->g.IW, M = r->g.M, R = pt->pe_rows, Cc = pt->pe_cols;
-    int nrt = ceildiv(B, R), q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
-    int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
+    int nrt = st_ceildiv(B, R), q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
+    int Qc = st_imin(Cc, N - q0), Ract = st_imin(R, B - b0);
 
     tm_open(r, Ract * Qc);
     for (int p = p_lo; p < p_hi; p++) {
-        int k0 = p * cx->taps, k1 = imin(k0 + cx->taps, M);
+        int k0 = p * cx->taps, k1 = st_imin(k0 + cx->taps, M);
+        uint64_t wmax = 0;
         for (int i = 0; i < Ract; i++) {
             uint64_t z = st_bits_count(rs_row(cx->DZ, 0, b0 + i, 0), cx->DZ->plen, k0, k1);
             const uint8_t *act = cx->act + (size_t)(b0 + i) * N;
             un->rd0 += z;
+            un->pos0 += (uint64_t)(k1 - k0);
             for (int j = 0; j < Qc; j++) {
                 uint64_t w = (!cx->out_skip || act[q0 + j]) ? z : 0;
                 un->work += w;
+                wmax = w > wmax ? w : wmax;
                 r->cyc[i * Qc + j] = pe_cycles(pt, w);
             }
         }
-        tm_step(&r->tm, r->cyc);
+        tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
         un->rd1 += (uint64_t)(k1 - k0) * Qc;
+        un->pos1 += (uint64_t)(k1 - k0) * Qc;
     }
     un->cycles += tm_close(r);
 }
 
 /* Stratum of FC input-gradient unit u: whether its tile of dA positions is
  * partial, whether its tile of images is. */
-static size_t fcbp_key(const run *r, size_t u)
+static size_t fcbp_key(const st_run *r, size_t u)
 {
-    int N = r->g.IW, B = r->g.IH, R = r->pt->pe_rows, Cc = r->pt->pe_cols, nrt = ceildiv(B, R);
+    int N = r->g.IW, B = r->g.IH, R = r->pt->pe_rows, Cc = r->pt->pe_cols, nrt = st_ceildiv(B, R);
     int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
 
     return (size_t)(N - q0 < Cc) + 2 * (size_t)(B - b0 < R);
@@ -1001,17 +868,17 @@ static size_t fcbp_key(const run *r, size_t u)
  * product, so it maps like the forward one: PE columns take dA positions,
  * PE rows images, one step per kreg-long piece of the dZ vector. With the
  * output bitmap a PE skips a dA position whose activation was zero. */
-static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
+static int run_fc_bp(st_run *r, const pass_masks *pm, int s_bp, int s_out)
 {
     const st_point *pt = r->pt;
     int B = r->g.IH, N = r->g.IW, M = r->g.M;
-    int R = pt->pe_rows, Cc = pt->pe_cols, taps = imin(M, pt->kreg_len);
-    int pieces = ceildiv(M, taps), nqt = ceildiv(N, Cc), nrt = ceildiv(B, R);
+    int R = pt->pe_rows, Cc = pt->pe_cols, taps = st_imin(M, pt->kreg_len);
+    int pieces = st_ceildiv(M, taps), nqt = st_ceildiv(N, Cc), nrt = st_ceildiv(B, R);
     size_t n = (size_t)nqt * nrt;
     uint8_t *dzt = malloc((size_t)B * M), *u_on = NULL, *s_on = NULL;
     rowset DZ = {0};
-    double wbits = (double)M * N * pt->data_bits;
-    int resident = wbits <= pt->ch1_kib * 8192.0 / 2, rc;
+    st_ledger *lg = r->lg;
+    int rc;
 
     if (!dzt)
         return ST_ENOMEM;
@@ -1019,52 +886,46 @@ static int run_fc_bp(run *r, const pass_masks *pm, int s_bp, int s_out)
     for (int b = 0; b < B; b++)
         for (int m = 0; m < M; m++)
             dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
-    if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0)
+    if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0 ||
+        (rc = ledger_open(r, 0, nqt, nrt)) != 0)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
-        plan pl = {NULL, NULL, fcbp_key, 4};
+        st_plan pl = {NULL, NULL, fcbp_key, 4, NULL, NULL, NULL, 0};
         if (r->sm) {
             /* a sample of the tiles of dA positions and of the dZ pieces */
             if (!(u_on = malloc(n)) || !(s_on = malloc((size_t)pieces))) {
                 rc = ST_ENOMEM;
                 goto done;
             }
-            pick_tiles(u_on, (int)nqt, pt->sample_fraction, N % Cc != 0, (uint64_t)pt->seed,
-                       ST_RNG_STREAM(r->li, r->pass, 0x5e));
+            st_sample_pick(u_on, (int)nqt, pt->sample_fraction, N % Cc != 0, (uint64_t)pt->seed,
+                           ST_RNG_STREAM(r->li, r->pass, 0x5e));
             for (size_t u = n; u-- > 0;) /* from tiles of dA positions to units */
                 u_on[u] = u_on[u / nrt];
-            pick_tiles(s_on, pieces, pt->sample_fraction, M % taps != 0, (uint64_t)pt->seed,
-                       ST_RNG_STREAM(r->li, r->pass, 0x5f));
+            st_sample_pick(s_on, pieces, pt->sample_fraction, M % taps != 0, (uint64_t)pt->seed,
+                           ST_RNG_STREAM(r->li, r->pass, 0x5f));
             pl.u_on = u_on, pl.s_on = s_on;
         }
-        if ((rc = drive(r, n, pieces, slice_fc_bp, &cx, 1, &pl)) != 0)
+        if ((rc = st_drive(r, n, pieces, slice_fc_bp, &cx, &pl)) != 0)
             goto done;
     }
 
+    lg->skip0 = s_bp;
+    lg->out_bitmap = s_out;
+    lg->img_n0[0] = (uint64_t)B * M;
+    lg->img_z0[0] = DZ.ones;
     for (size_t u = 0; u < n; u++) {
-        int q0 = (int)(u / nrt) * Cc, b0 = (int)(u % nrt) * R;
-        int Qc = imin(Cc, N - q0), Ract = imin(R, B - b0);
-        uint64_t npos = (uint64_t)Ract * M, nz = 0, outs = (uint64_t)Ract * Qc;
-        double bits;
-        unit *un = &r->units[u];
+        int qt = (int)(u / nrt), rt = (int)(u % nrt), q0 = qt * Cc, b0 = rt * R;
+        int Qc = st_imin(Cc, N - q0), Ract = st_imin(R, B - b0);
 
-        for (int i = 0; i < Ract; i++)
-            nz += rs_count(&DZ, 0, b0 + i, 0, M);
-        bits = st_map_bits(pt, npos, nz, s_bp);
-        if (!resident || u == 0)
-            bits += resident ? wbits : (double)Qc * M * pt->data_bits;
-        if (s_out)
-            bits += (double)outs;
-        bits += (double)outs * pt->data_bits;
-        r->st->useful_macs += un->work;
-        r->st->sram_rd[0] += un->rd0;
-        r->st->sram_rd[1] += un->rd1;
-        r->st->sram_wr[0] += s_bp ? nz : npos;
-        r->st->sram_wr[1] += (uint64_t)Qc * M;
-        r->st->sram_wr[2] += outs;
-        r->st->sram_rd[2] += outs;
-        tile_done(r, un->cycles, bits);
+        visit_set(r, qt, rt, &r->units[u], 1);
+        lg->outs[u] = (uint64_t)Ract * Qc;
+        lg->n1[qt] = (uint64_t)Qc * M;
+        if (qt == 0) {
+            lg->n0[rt] = (uint64_t)Ract * M;
+            for (int i = 0; i < Ract; i++)
+                lg->z0[rt] += rs_count(&DZ, 0, b0 + i, 0, M);
+        }
     }
 done:
     rs_free(&DZ);
@@ -1084,64 +945,82 @@ typedef struct wg_ctx {
 
 /* WG steps of dZ rows [oh_lo, oh_hi) in tile unit u (a block of output
  * channels x a block of (channel, kernel row, piece) triples). */
-static void slice_wg(run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, unit *un)
+static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi, st_unit *un)
 {
     const wg_ctx *cx = ctx;
     const rowset *DZ = cx->DZ, *A = cx->A;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
-    int ntrip = g->C * g->KH * pieces, nrt = ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
+    int ntrip = g->C * g->KH * pieces, nrt = st_ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
     int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-    int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
-    int ncol = uni ? 1 : Mc;
+    int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0);
+    int ncol = uni ? 1 : Mc, fifo = r->tm.fifo;
+    int *tr = r->tri;
 
+    /* each PE row's triple, decoded once for the tile */
+    for (int i = 0; i < Ract; i++) {
+        int t = t0 + i, p = t % pieces;
+        tr[4 * i] = t / pieces / g->KH, tr[4 * i + 1] = t / pieces % g->KH;
+        tr[4 * i + 2] = p * taps, tr[4 * i + 3] = st_imin(p * taps + taps, g->KW);
+    }
     tm_open(r, Ract * ncol);
     for (int oh = oh_lo; oh < oh_hi; oh++) {
+        uint64_t wmax = 0;
         for (int j = 0; j < ncol; j++) {
             uint64_t *dzw = r->wa + (size_t)j * nw;
             st_bits_extract(rs_row(DZ, m0 + j, oh, 0), DZ->plen, 0, g->OW, dzw);
             un->rd0 += rs_count(DZ, m0 + j, oh, 0, g->OW) * (uni ? (uint64_t)Mc : 1);
+            un->pos0 += (uint64_t)g->OW * (uni ? (uint64_t)Mc : 1);
         }
         for (int i = 0; i < Ract; i++) {
-            int t = t0 + i, p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
-            int ih = oh * g->SH + kh - g->PT, k0 = p * taps, k1 = imin(k0 + taps, g->KW);
+            const int *q = tr + 4 * i; /* channel, kernel row, taps [k0, k1) */
+            int c = q[0], ih = oh * g->SH + q[1] - g->PT, k0 = q[2], k1 = q[3], nt = k1 - k0,
+                np = 0;
+            uint64_t P[16];
             if (ih < 0 || ih >= g->IH) {
-                for (int j = 0; j < ncol; j++)
+                for (int j = 0; fifo && j < ncol; j++)
                     r->cyc[i * ncol + j] = pe_cycles(pt, 0);
                 continue;
             }
             un->rd1 += rs_count(A, c, ih, 0, g->IW);
+            un->pos1 += (uint64_t)g->IW;
             /* the activation row under each tap: A[ow * S + kw - P] */
             for (int kw = k0; kw < k1; kw++) {
-                int d = kw - g->PL, tt = floordiv(d, g->SW), ph = d - tt * g->SW;
+                int d = kw - g->PL, tt = st_floordiv(d, g->SW), ph = d - tt * g->SW;
                 st_bits_extract(rs_row(A, c, ih, ph), A->plen, tt, g->OW,
                                 r->wb + (size_t)(kw - k0) * nw);
             }
+            if (nw == 1) {
+                uint64_t ws = 0;
+                np = bit_planes(r->wb, nt, P);
+                planes_row(pt, P, np, r->wa, ncol, &ws, &wmax,
+                           fifo ? r->cyc + (size_t)i * ncol : NULL);
+                un->work += uni ? ws * (uint64_t)Mc : ws;
+                continue;
+            }
             for (int j = 0; j < ncol; j++) {
                 uint64_t w = 0;
-                if (nw == 1)
-                    for (int q = 0; q < k1 - k0; q++)
-                        w += (uint64_t)__builtin_popcountll(r->wa[j] & r->wb[q]);
-                else
-                    for (int q = 0; q < k1 - k0; q++)
-                        w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)q * nw, nw);
+                for (int k = 0; k < nt; k++)
+                    w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)k * nw, nw);
                 un->work += uni ? w * (uint64_t)Mc : w;
-                r->cyc[i * ncol + j] = pe_cycles(pt, w);
+                wmax = w > wmax ? w : wmax;
+                if (fifo)
+                    r->cyc[i * ncol + j] = pe_cycles(pt, w);
             }
         }
-        tm_step(&r->tm, r->cyc);
+        tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
     }
     un->cycles += tm_close(r);
 }
 
 /* Stratum of WG unit u: the first kernel row and piece of its triple tile,
  * whether that tile is partial, whether its output-channel tile is. */
-static size_t wg_key(const run *r, size_t u)
+static size_t wg_key(const st_run *r, size_t u)
 {
     const st_geom *g = &r->g;
     int R = r->pt->pe_rows, Cc = r->pt->pe_cols, khp = g->KH * r->map.pieces;
-    int ntrip = g->C * khp, nrt = ceildiv(ntrip, R);
+    int ntrip = g->C * khp, nrt = st_ceildiv(ntrip, R);
     int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
 
     return (size_t)(t0 % khp) * 2 + (t0 + R > ntrip) + (g->M - m0 < Cc ? 2 * (size_t)khp : 0);
@@ -1151,36 +1030,61 @@ static size_t wg_key(const run *r, size_t u)
  * A[c][oh*S + kh - P]. PE rows take (input channel, kernel row, piece)
  * triples, PE columns output channels; a dZ row is broadcast along a PE
  * column, an activation row along a PE row; one step per dZ row. */
-static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
+static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int comp_a)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
     int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
     int ntrip = g->C * g->KH * pieces;
-    int nmt = ceildiv(g->M, Cc), nrt = ceildiv(ntrip, R);
+    int nmt = st_ceildiv(g->M, Cc), nrt = st_ceildiv(ntrip, R);
     size_t n = (size_t)nmt * nrt;
     int rc;
     uint8_t *u_on = NULL;
+    double *u_aux = NULL;
+    size_t *same = NULL;
+    st_ledger *lg = r->lg;
     uint64_t *zdz_m, *na_t, *za_t;
+    int *civ;
 
     wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
-    int dz_resident = fits_half(pt, (uint64_t)g->M * g->OH * g->OW, comp_dz, pt->ch0_kib);
-    int a_resident = fits_half(pt, (uint64_t)g->C * g->IH * g->IW, comp_a, pt->ch1_kib);
 
-    if ((rc = units_reserve(r, n)) != 0 ||
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 1, nmt, nrt)) != 0 ||
         (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;
     if (r->sm) {
-        if (!(u_on = malloc(n)))
+        const double *ag = comp_dz && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL;
+        const double *aa = comp_a && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
+        if (!(u_on = malloc(n)) || ((ag || aa) && !(u_aux = malloc(n * sizeof *u_aux)))) {
+            free(u_on);
             return ST_ENOMEM;
-        for (size_t u = 0; u < n; u++)
+        }
+        for (size_t u = 0; u < n; u++) {
+            int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
+            int m1 = st_imin(m0 + Cc, g->M), t1 = st_imin(t0 + R, ntrip);
+            double xg = ag ? 0 : m1 - m0, xa = aa ? 0 : t1 - t0;
             u_on[u] = r->sm->mt[u / nrt] && r->sm->tt[u % nrt];
+            /* the work of a tile follows the densities of its dZ channels
+             * times those of its triples' activation channels */
+            for (int m = m0; ag && m < m1; m++)
+                xg += ag[m];
+            for (int t = t0; aa && t < t1; t++)
+                xa += aa[t / pieces / g->KH];
+            if (u_aux)
+                u_aux[u] = xg * xa;
+        }
     }
+    /* With all-ones dZ rows every full output-channel tile does what the
+     * first does with the same triples. */
+    if (!r->sm && !comp_dz && (same = malloc(n * sizeof *same)) != NULL)
+        for (size_t u = 0; u < n; u++)
+            same[u] = g->M - (int)(u / nrt) * Cc >= Cc ? u % nrt : u;
     {
-        plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces};
-        rc = drive(r, n, g->OH, slice_wg, &cx, 1, &pl);
+        st_plan pl = {u_on, NULL, wg_key, 4 * (size_t)g->KH * pieces, u_aux, NULL, same, 0};
+        rc = st_drive(r, n, g->OH, slice_wg, &cx, &pl);
         free(u_on);
+        free(u_aux);
+        free(same);
         if (rc != 0)
             return rc;
     }
@@ -1188,11 +1092,16 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
     /* What each output-channel tile and each triple tile moves, for every
      * tile it meets: dZ rows of the channel tile; activation columns of the
      * tile's (channel, piece) pairs (kernel rows of one channel share them). */
-    if (!(zdz_m = calloc((size_t)nmt + 2 * (size_t)nrt, sizeof *zdz_m)))
+    zdz_m = calloc((size_t)nmt + 2 * (size_t)nrt, sizeof *zdz_m);
+    civ = malloc(2 * (size_t)g->OW * sizeof *civ);
+    if (!zdz_m || !civ) {
+        free(zdz_m);
+        free(civ);
         return ST_ENOMEM;
+    }
     na_t = zdz_m + nmt, za_t = na_t + nrt;
     for (int mt = 0; mt < nmt; mt++) {
-        int m0 = mt * Cc, Mc = imin(Cc, g->M - m0);
+        int m0 = mt * Cc, Mc = st_imin(Cc, g->M - m0);
         uint64_t ndz = (uint64_t)Mc * g->OH * g->OW;
         if (r->sampled)
             zdz_m[mt] = (uint64_t)llround((double)ndz * rs_density(DZ));
@@ -1202,77 +1111,59 @@ static int run_wg(run *r, const rowset *DZ, const rowset *A, int comp_dz, int co
                     zdz_m[mt] += rs_count(DZ, m0 + j, oh, 0, g->OW);
     }
     for (int tt = 0; tt < nrt; tt++) {
-        int t0 = tt * R, Ract = imin(R, ntrip - t0);
+        int t0 = tt * R, Ract = st_imin(R, ntrip - t0);
         for (int t = t0; t < t0 + Ract; t++) {
-            int p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH;
-            int lo = imax(p * taps - g->PL, 0);
-            int hi = imin(imin(p * taps + taps, g->KW) - g->PL + (g->OW - 1) * g->SW, g->IW);
-            if (kh != 0 && t != t0)
+            int p = t % pieces, kh = t / pieces % g->KH, c = t / pieces / g->KH, nc;
+            int rows[2] = {0, g->IH};
+            uint64_t cols;
+            /* each (channel, piece) of the tile once: at its first kernel
+             * row in the tile; its columns, every row */
+            if (kh != 0 && t - pieces >= t0)
                 continue;
+            nc = reach(0, g->OW, g->SW, p * taps, st_imin(p * taps + taps, g->KW), g->PL, g->IW,
+                       civ, &cols);
             if (!r->sampled)
-                for (int ih = 0; ih < g->IH; ih++)
-                    za_t[tt] += rs_count(A, c, ih, lo, hi);
-            na_t[tt] += (uint64_t)g->IH * (uint64_t)imax(hi - lo, 0);
+                za_t[tt] += reach_count(A, c, rows, 1, civ, nc);
+            na_t[tt] += (uint64_t)g->IH * cols;
         }
         if (r->sampled)
             za_t[tt] = (uint64_t)llround((double)na_t[tt] * rs_density(A));
     }
+    lg->skip0 = comp_dz, lg->skip1 = comp_a;
+    lg->img_n0[r->b] = (uint64_t)g->M * g->OH * g->OW;
+    lg->img_z0[r->b] = tensor_nz(r, DZ, lg->img_n0[r->b]);
+    lg->img_n1[r->b] = (uint64_t)g->C * g->IH * g->IW;
+    lg->img_z1[r->b] = tensor_nz(r, A, lg->img_n1[r->b]);
+    for (int mt = 0; mt < nmt; mt++) {
+        lg->n0[(size_t)r->b * nmt + mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc) * g->OH * g->OW;
+        lg->z0[(size_t)r->b * nmt + mt] = zdz_m[mt];
+    }
+    for (int tt = 0; tt < nrt; tt++) {
+        lg->n1[(size_t)r->b * nrt + tt] = na_t[tt];
+        lg->z1[(size_t)r->b * nrt + tt] = za_t[tt];
+    }
     for (size_t u = 0; u < n; u++) {
         int mt = (int)(u / nrt), tt = (int)(u % nrt), m0 = mt * Cc, t0 = tt * R;
-        int Mc = imin(Cc, g->M - m0), Ract = imin(R, ntrip - t0);
-        uint64_t zdz = zdz_m[mt], za = za_t[tt], na = na_t[tt];
-        uint64_t ndz = (uint64_t)Mc * g->OH * g->OW, outs = (uint64_t)Ract * Mc * taps;
-        double bits;
-        unit *un = &r->units[u];
-
-        bits = (t0 == 0 || !dz_resident ? st_map_bits(pt, ndz, zdz, comp_dz) : 0) +
-               (m0 == 0 || !a_resident ? st_map_bits(pt, na, za, comp_a) : 0) +
-               (double)outs * pt->data_bits;
-        r->st->useful_macs += un->work;
-        r->st->sram_rd[0] += un->rd0;
-        r->st->sram_rd[1] += un->rd1;
-        r->st->sram_wr[0] += comp_dz ? zdz : ndz;
-        r->st->sram_wr[1] += comp_a ? za : na;
-        r->st->sram_wr[2] += outs;
-        r->st->sram_rd[2] += outs * (uint64_t)(g->passes > 1 ? 1 : 0);
-        tile_done(r, un->cycles, bits);
+        int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0), ntap = 0;
+        visit_set(r, mt, tt, &r->units[u], 1);
+        /* dW values: each triple's taps (a last piece may be short), each column */
+        for (int t = t0; t < t0 + Ract; t++)
+            ntap += st_imin(t % pieces * taps + taps, g->KW) - t % pieces * taps;
+        lg->outs[u] = (uint64_t)ntap * Mc;
     }
     free(zdz_m);
+    free(civ);
     return 0;
 }
 
 /* ------------------------------------------------------------- a layer */
 
-static void energy_of(const st_point *pt, st_phase_stats *s)
-{
-    double t_s = (double)st_phase_cycles(s) / (pt->clock_mhz * 1e6);
-
-    s->energy_pj[ST_E_MAC] = (double)s->useful_macs * st_energy_mac_pj(pt);
-    /* per MAC: the kernel-row register is read, the output segment read and written */
-    s->energy_pj[ST_E_REG] = (double)s->useful_macs * (st_energy_reg_pj(pt, pt->data_bits) +
-                                                       2 * st_energy_reg_pj(pt, pt->psum_bits));
-    s->energy_pj[ST_E_CH0] =
-        (double)(s->sram_rd[0] + s->sram_wr[0]) * st_energy_sram_pj(pt, pt->ch0_kib, pt->data_bits);
-    s->energy_pj[ST_E_CH1] =
-        (double)(s->sram_rd[1] + s->sram_wr[1]) * st_energy_sram_pj(pt, pt->ch1_kib, pt->data_bits);
-    s->energy_pj[ST_E_CH2] =
-        (double)(s->sram_rd[2] + s->sram_wr[2]) * st_energy_sram_pj(pt, pt->ch2_kib, pt->psum_bits);
-    s->energy_pj[ST_E_DRAM] = st_energy_dram_pj(pt, (double)s->dram_bytes);
-    s->energy_pj[ST_E_LEAK] = st_leakage_mw(pt) * 1e9 * t_s;
-}
-
-/* Fold the sampling variance of the phase just run into its stats. */
-static void add_se(run *r)
-{
-    r->st->cycles_se = sqrt(r->st->cycles_se * r->st->cycles_se + r->se2);
-}
-
 /* Mark the rows the sample of group gi reads: every row of its sampled
  * input and output channels. */
-static void mark_wants(run *r, int gi)
+static void mark_wants(st_run *r, int gi)
 {
     const st_geom *g = &r->g;
-    const sample *sm = &r->samples[gi];
+    const st_sample *sm = &r->samples[gi];
     uint8_t *aw = r->act_want + (size_t)gi * g->C * g->IH;
     uint8_t *gw = r->grad_want + (size_t)gi * g->M * g->OH;
 
@@ -1282,8 +1173,15 @@ static void mark_wants(run *r, int gi)
         memset(gw + (size_t)m * g->OH, sm->cout[m], (size_t)g->OH);
 }
 
+/* The ledger of group gi, variant dense (0: the design point, 1: the dense
+ * baseline) and phase ph of the layer being run. */
+static st_ledger *phase_ledger(st_run *r, int gi, int dense, st_phase ph)
+{
+    return &r->lgs[((size_t)gi * 2 + dense) * ST_PHASE_COUNT + ph];
+}
+
 /* Slice group gi of a pass's masks into rowsets and run the three phases. */
-static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out)
+static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -1297,6 +1195,7 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     int rc;
 
     r->sm = r->samples ? &r->samples[gi] : NULL;
+    r->gi = gi;
     if (r->sampled)
         aw = r->sm->cin, gw = r->sm->cout;
     /* FP */
@@ -1305,19 +1204,15 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
     if ((rc = rs_build(&X, s_fp ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
     r->st = &out[ST_FP];
-    r->first_tile = 1;
-    r->se2 = 0;
+    r->lg = phase_ledger(r, gi, dense, ST_FP);
     if ((rc = run_fp(r, &X, s_fp)) != 0)
         goto done;
-    add_se(r);
     /* BP: the first layer has no input gradient to compute */
     if (!r->l->first && g->fc) {
         r->st = &out[ST_BP];
-        r->first_tile = 1;
-        r->se2 = 0;
+        r->lg = phase_ledger(r, gi, dense, ST_BP);
         if ((rc = run_fc_bp(r, pm, s_bp, s_out)) != 0)
             goto done;
-        add_se(r);
     } else if (!r->l->first) {
         if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0)
             goto done;
@@ -1325,11 +1220,9 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
             (rc = rs_build(&B, s_out ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
             goto done;
         r->st = &out[ST_BP];
-        r->first_tile = 1;
-        r->se2 = 0;
+        r->lg = phase_ledger(r, gi, dense, ST_BP);
         if ((rc = run_bp(r, &DZ, &B, s_bp, s_out)) != 0)
             goto done;
-        add_se(r);
     }
     /* WG */
     if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0)
@@ -1338,10 +1231,8 @@ static int run_group(run *r, const pass_masks *pm, int gi, int dense, st_phase_s
         (rc = rs_build(&B, s_op ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
         goto done;
     r->st = &out[ST_WG];
-    r->first_tile = 1;
-    r->se2 = 0;
-    if ((rc = run_wg(r, &DZ, &B, s_wg, s_op)) == 0)
-        add_se(r);
+    r->lg = phase_ledger(r, gi, dense, ST_WG);
+    rc = run_wg(r, &DZ, &B, s_wg, s_op);
 done:
     rs_free(&X);
     rs_free(&DZ);
@@ -1360,21 +1251,21 @@ static void stats_add(st_phase_stats *a, const st_phase_stats *b)
         a->sram_wr[i] += b->sram_wr[i];
     }
     a->dram_bytes += b->dram_bytes;
+    a->dram_floor_bytes += b->dram_floor_bytes;
     for (int i = 0; i < ST_E_COUNT; i++)
         a->energy_pj[i] += b->energy_pj[i];
-    a->cycles_se = sqrt(a->cycles_se * a->cycles_se + b->cycles_se * b->cycles_se);
 }
 
 /* Simulate compute layer li of net on pt, filling ls. */
-static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li,
+static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int li,
                      st_layer_stats *ls, st_err *err)
 {
     const st_point *pt = r->pt;
     const st_layer *l = st_net_layer(net, li);
     st_layer_masks m;
     pass_masks own = {NULL, NULL}, pm; /* own: an FC layer's batch gathered */
-    sample *sms = NULL;
-    size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l);
+    st_sample *sms = NULL;
+    size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l), nlg = 0;
     int per_pass, rc;
 
     st_layer_masks_init(&m);
@@ -1384,6 +1275,11 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     r->li = li;
     st_geom_of(l, pt->batch, &r->g);
     per_pass = r->g.fc ? pt->batch : 1;
+    nlg = (size_t)r->g.groups * 2 * ST_PHASE_COUNT;
+    if (!(r->lgs = calloc(nlg, sizeof *r->lgs))) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory for the ledgers of layer '%s'", l->name);
+        goto done;
+    }
     if (r->g.fc &&
         (!(own.act = malloc(act_sz * per_pass)) || !(own.grad = malloc(grad_sz * per_pass)))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the masks of layer '%s'", l->name);
@@ -1418,8 +1314,9 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
     }
     for (int pass = 0; pass < r->g.passes; pass++) {
         r->pass = pass;
+        r->b = r->g.fc ? 0 : pass;
         for (int gi = 0; sms && gi < r->g.groups; gi++)
-            if ((rc = sample_make(r, gi, &sms[gi])) != 0)
+            if ((rc = st_sample_make(r, gi, &sms[gi])) != 0)
                 goto done;
         for (int gi = 0; r->sampled && gi < r->g.groups; gi++)
             mark_wants(r, gi);
@@ -1440,16 +1337,25 @@ static int run_layer(run *r, const st_net *net, st_mask_fn fn, void *ctx, int li
             pm = own;
         else
             pm.act = m.act_in, pm.grad = m.grad;
+        r->aux_act = r->sampled && m.chan_known ? m.act_chan : NULL;
+        r->aux_grad = r->sampled && m.chan_known ? m.grad_chan : NULL;
         for (int gi = 0; gi < r->g.groups; gi++)
             if ((rc = run_group(r, &pm, gi, 0, ls->run)) != 0 ||
                 (rc = run_group(r, &pm, gi, 1, ls->dense)) != 0)
                 goto done;
     }
+    /* The mapper and the memory model, once the batch has run. */
+    for (size_t i = 0; i < nlg; i++) {
+        st_phase ph = (st_phase)(i % ST_PHASE_COUNT);
+        st_phase_stats *st = (i / ST_PHASE_COUNT % 2 ? ls->dense : ls->run) + ph;
+        if (r->lgs[i].v && (rc = st_cost_phase(&r->lgs[i], pt, l, ph, st, err)) != 0)
+            goto done;
+    }
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
         uint64_t dm = st_layer_macs_valid(l, (st_phase)ph) * (uint64_t)pt->batch;
         ls->run[ph].dense_macs = ls->dense[ph].dense_macs = dm;
-        energy_of(pt, &ls->run[ph]);
-        energy_of(pt, &ls->dense[ph]);
+        st_cost_energy(pt, &ls->run[ph]);
+        st_cost_energy(pt, &ls->dense[ph]);
     }
     rc = 0;
 done:
@@ -1460,8 +1366,12 @@ done:
     free(r->act_want);
     free(r->grad_want);
     r->act_want = r->grad_want = NULL;
+    for (size_t i = 0; r->lgs && i < nlg; i++)
+        st_ledger_free(&r->lgs[i]);
+    free(r->lgs);
+    r->lgs = r->lg = NULL;
     for (int gi = 0; sms && gi < r->g.groups; gi++)
-        sample_free(&sms[gi]);
+        st_sample_free(&sms[gi]);
     free(sms);
     r->samples = r->sm = NULL;
     st_layer_masks_fini(&m);
@@ -1526,7 +1436,7 @@ int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *er
 int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx, st_result *res,
                    st_err *err)
 {
-    run r;
+    st_run r;
     int n = 0, k = 0, max_pe, rc;
     st_area area;
 
@@ -1542,7 +1452,8 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
     max_pe = pt->pe_rows * pt->pe_cols;
     res->layers = calloc((size_t)n, sizeof *res->layers);
     r.cyc = calloc((size_t)max_pe, sizeof *r.cyc);
-    if (!res->layers || !r.cyc || (rc = tm_init(&r.tm, pt, max_pe)) != 0) {
+    r.tri = calloc((size_t)pt->pe_rows * 4, sizeof *r.tri);
+    if (!res->layers || !r.cyc || !r.tri || (rc = tm_init(&r.tm, pt, max_pe)) != 0) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the engine");
         goto done;
     }
@@ -1570,6 +1481,7 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
 done:
     tm_fini(&r.tm);
     free(r.cyc);
+    free(r.tri);
     free(r.wa);
     free(r.wb);
     free(r.units);

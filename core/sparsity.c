@@ -31,8 +31,6 @@ enum {
  * mean|g| near 1.2% for a dense normal dZ (docs/sparsity.md). */
 #define TAU_MIN_POSITIONS 4096
 
-static const char *const law_names[ST_LAW_COUNT] = {"normal", "laplace", "lognormal"};
-
 /* ReLU masks kept for the rest of one call: the gradient through a ReLU followed by a max
  * pool needs the ReLU's mask twice (the pool's arg-max and the ReLU's own backward), and it is
  * drawn once. */
@@ -80,77 +78,6 @@ typedef struct draws {
     double z[DRAW_CHUNK];
 } draws;
 
-const char *st_law_name(st_law law)
-{
-    const char *name = "unknown";
-
-    if ((int)law >= 0 && law < ST_LAW_COUNT)
-        name = law_names[law];
-    return name;
-}
-
-int st_law_parse(const char *name)
-{
-    int law = -1, i;
-
-    for (i = 0; name && i < ST_LAW_COUNT; i++)
-        if (strcmp(name, law_names[i]) == 0)
-            law = i;
-    return law;
-}
-
-/* Defaults and their reasons are in docs/sparsity.md. */
-void st_sparsity_cfg_init(st_sparsity_cfg *cfg)
-{
-    if (cfg) {
-        memset(cfg, 0, sizeof *cfg);
-        cfg->seed = 1;
-        st_prune_opts_init(&cfg->prune); /* p = 0: the caller chooses the rate */
-        cfg->prune_first = 1;
-        cfg->prune_fc = 1;
-        cfg->grad_law = ST_LAW_NORMAL;
-        cfg->lognormal_sigma = 1.0;
-        cfg->relu_density = 0.5;
-        cfg->relu_density_by_layer = NULL;
-        cfg->channel_cv = 0.0;
-        cfg->spatial_corr = 0.0;
-        cfg->spatial_block = 4;
-    }
-}
-
-/* Comparisons are written so that NaN fails them. lognormal_sigma is capped so that
- * exp(sigma * N) stays a finite float for every deviate the generator can return (|N| < 9,
- * exp(90) < FLT_MAX = 3.4e38), since st_prune rejects infinite input. */
-int st_sparsity_cfg_check(const st_sparsity_cfg *cfg, st_err *err)
-{
-    int rc = ST_OK;
-
-    if (!cfg)
-        rc = st_err_set(err, ST_EINVAL, "sparsity configuration is NULL");
-    else if (!(cfg->relu_density > 0 && cfg->relu_density <= 1))
-        rc = st_err_set(err, ST_EINVAL, "relu_density = %g: must be in (0, 1]", cfg->relu_density);
-    else if (!(cfg->prune.p >= 0 && cfg->prune.p < 1))
-        rc = st_err_set(err, ST_EINVAL, "prune.p = %g: must be in [0, 1)", cfg->prune.p);
-    else if (!(cfg->prune.sigma_scale > 0 && isfinite(cfg->prune.sigma_scale)))
-        rc = st_err_set(err, ST_EINVAL, "prune.sigma_scale = %g: must be finite and > 0",
-                        cfg->prune.sigma_scale);
-    else if (!(cfg->channel_cv >= 0 && isfinite(cfg->channel_cv)))
-        rc =
-            st_err_set(err, ST_EINVAL, "channel_cv = %g: must be finite and >= 0", cfg->channel_cv);
-    else if (!(cfg->spatial_corr >= 0 && cfg->spatial_corr < 1))
-        rc = st_err_set(err, ST_EINVAL, "spatial_corr = %g: must be in [0, 1)", cfg->spatial_corr);
-    else if (cfg->spatial_block < 1)
-        rc = st_err_set(err, ST_EINVAL, "spatial_block = %d: must be >= 1", cfg->spatial_block);
-    else if (!(cfg->lognormal_sigma > 0 && cfg->lognormal_sigma <= 10))
-        rc = st_err_set(err, ST_EINVAL, "lognormal_sigma = %g: must be in (0, 10]",
-                        cfg->lognormal_sigma);
-    else if ((int)cfg->grad_law < 0 || cfg->grad_law >= ST_LAW_COUNT)
-        rc = st_err_set(err, ST_EINVAL,
-                        "grad_law = %d: must be one of normal (0), laplace (1), lognormal (2)",
-                        (int)cfg->grad_law);
-    return rc;
-}
-
 void st_layer_masks_init(st_layer_masks *m)
 {
     if (m) {
@@ -164,6 +91,8 @@ void st_layer_masks_fini(st_layer_masks *m)
     if (m) {
         free(m->act_in);
         free(m->grad);
+        free(m->act_chan);
+        free(m->grad_chan);
         st_layer_masks_init(m);
     }
 }
@@ -521,6 +450,68 @@ static int relu_draw(const ctx *x, int r, const uint8_t *want, uint8_t *out)
         }
     }
     return rc;
+}
+
+/* The density of channel c of ReLU layer r's output, from the parameters alone: d_c of
+ * relu_draw. */
+static double relu_chan_density(const ctx *x, int r, int c)
+{
+    double d;
+
+    if (relu_base_density(x, r, &d) != ST_OK)
+        return 1;
+    if (x->cfg->channel_cv > 0) {
+        d *= 1.0 + x->cfg->channel_cv *
+                       st_rng_normal(x->cfg->seed, ST_RNG_STREAM(r, 0, WHAT_CHANNEL), (uint64_t)c);
+        d = d < 0 ? 0 : d > 1 ? 1 : d;
+    }
+    return d;
+}
+
+/* The expected density of channel c of tensor t's forward mask (fwd_mask), from the
+ * parameters alone: ReLU d_c; a pool or global pool passes a window of k positions that
+ * are independent at density d as 1 - (1 - d)^k; an add is the union of its inputs;
+ * the input image and every other layer dense. Spatial correlation is ignored: this only
+ * weighs channels against each other. */
+static double fwd_chan_density(const ctx *x, int t, int c)
+{
+    const st_layer *l;
+    double d, e;
+
+    if (t < 0 || t >= x->count)
+        return 1;
+    l = st_net_layer(x->net, t);
+    switch (l->kind) {
+    case ST_RELU:
+        return relu_chan_density(x, t, c);
+    case ST_MAXPOOL:
+    case ST_AVGPOOL:
+        d = fwd_chan_density(x, l->src[0], c);
+        return 1 - pow(1 - d, (double)l->k_h * l->k_w);
+    case ST_GAP:
+        d = fwd_chan_density(x, l->src[0], c);
+        return 1 - pow(1 - d, (double)l->in_h * l->in_w);
+    case ST_ADD:
+        d = fwd_chan_density(x, l->src[0], c);
+        e = fwd_chan_density(x, l->src[1], c);
+        return 1 - (1 - d) * (1 - e);
+    default:
+        return 1;
+    }
+}
+
+/* The expected density of channel c of compute layer `layer`'s dZ, relative to its other
+ * channels: the ReLU that reads the layer's output masks it; anything else (batch norm,
+ * a pool, another layer) is taken as dense. The pruning keeps the same share of every
+ * channel's values. */
+static double grad_chan_density(const ctx *x, int layer, int c)
+{
+    for (int u = layer + 1; u < x->count; u++) {
+        const st_layer *l = st_net_layer(x->net, u);
+        if (l->src[0] == layer || (l->kind == ST_ADD && l->src[1] == layer))
+            return l->kind == ST_RELU ? relu_chan_density(x, u, c) : 1;
+    }
+    return 1;
 }
 
 /* The rows in `want` of the mask of ReLU layer r into out: drawn once while x->keep is set,
@@ -1091,6 +1082,18 @@ static int grow(uint8_t **buf, size_t *cap, size_t n, st_err *err)
  * comparison, a copy or an OR of such bytes, or memsets 0 or 1). Eight bytes at a time:
  * multiplying their word by 0x0101010101010101 adds all eight into the top byte, and the sum
  * (at most 8) cannot carry out of it. */
+static int chan_grow(double **buf, size_t *cap, size_t n, st_err *err)
+{
+    if (n > *cap) {
+        double *p = realloc(*buf, n * sizeof *p);
+        if (!p)
+            return st_err_set(err, ST_ENOMEM, "out of memory for %zu channel densities", n);
+        *buf = p;
+        *cap = n;
+    }
+    return 0;
+}
+
 static uint64_t ones(const uint8_t *mask, size_t n)
 {
     uint64_t word, nz = 0;
@@ -1283,6 +1286,16 @@ static int sparsity_rows(const char *who, const st_net *net, const st_sparsity_c
     rows_fill(m->act_in, act_want, na / aw, aw, 0, 0);
     rows_fill(m->grad, gen, ng / gw, gw, 0, 0);
     m->layer = layer;
+    rc = chan_grow(&m->act_chan, &m->achan_cap, (size_t)l->in_c, err);
+    if (!rc)
+        rc = chan_grow(&m->grad_chan, &m->gchan_cap, (size_t)l->out_c, err);
+    if (rc)
+        goto done;
+    for (i = 0; i < (size_t)l->in_c; i++)
+        m->act_chan[i] = fwd_chan_density(&x, l->src[0], (int)i);
+    for (i = 0; i < (size_t)l->out_c; i++)
+        m->grad_chan[i] = grad_chan_density(&x, layer, (int)i);
+    m->chan_known = 1;
     m->act_density = rows_density(m->act_in, act_want, na / aw, aw);
     m->grad_density_natural = rows_density(m->grad, gen, ng / gw, gw);
     m->grad_density = m->grad_density_natural;

@@ -28,7 +28,8 @@ typedef struct st_err {
 } st_err;
 
 /* Record code and a printf-style message in err (which may be NULL); return
- * code so that callers can write `return st_err_set(err, ST_EINVAL, ...)`. */
+ * code so that callers can write `return st_err_set(err, ST_EINVAL, ...)`.
+ * The arguments may point into err->msg: "outer: %s", err->msg wraps a message. */
 int st_err_set(st_err *err, int code, const char *fmt, ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 3, 4)))
@@ -142,7 +143,8 @@ enum {
  * required: an FC layer flattens in_c x in_h x in_w. Padding is given per
  * side (top, bottom, left, right) because imported layer lists need
  * asymmetric padding. src[0], src[1] are the producing layers (-1 is the
- * network input; src[1] is only used by ST_ADD). */
+ * network input, ST_UPSTREAM a tensor computed by layers the network does
+ * not describe; src[1] is only used by ST_ADD). */
 typedef struct st_layer {
     char name[ST_NAME_MAX];
     st_kind kind;
@@ -174,6 +176,8 @@ void st_net_destroy(st_net **net);
  * returned (>= 0). Convolutions use symmetric padding; st_net_conv_ex takes
  * it per side. */
 #define ST_PREV (-2)
+/* A source outside the description: see st_net_relu_at. */
+#define ST_UPSTREAM (-3)
 int st_net_conv(st_net *net, const char *name, int src, int out_c, int k, int stride, int pad,
                 int groups, st_err *err);
 int st_net_conv_ex(st_net *net, const char *name, int src, int out_c, int k_h, int k_w,
@@ -189,6 +193,13 @@ int st_net_fc(st_net *net, const char *name, int src, int out_features, st_err *
 int st_net_pool(st_net *net, const char *name, int src, st_kind kind, int k, int stride, int pad,
                 st_err *err);
 int st_net_relu(st_net *net, const char *name, int src, st_err *err);
+/* Append a ReLU whose input is a c x h x w tensor computed upstream by
+ * layers the network does not list (its src[0] is ST_UPSTREAM): the input
+ * of an imported row that the previous row's output does not chain into.
+ * A compute layer fed through it is not `first` (upstream layers need its
+ * input gradient), and its input zeros are this ReLU's. Implemented in
+ * net.c; errors as for st_net_conv_at. */
+int st_net_relu_at(st_net *net, const char *name, int c, int h, int w, st_err *err);
 int st_net_bn(st_net *net, const char *name, int src, st_err *err);
 int st_net_add(st_net *net, const char *name, int src0, int src1, st_err *err);
 int st_net_gap(st_net *net, const char *name, int src, st_err *err);
@@ -238,12 +249,26 @@ const char *const *st_net_builtin_names(void);
 /* Load a SCALE-Sim layer list (CSV). Each row becomes a convolution with the
  * output size SCALE-Sim computes, ceil((H - R) / S) + 1, so the MAC totals
  * match SCALE-Sim's; the padding that implies goes at the bottom and right.
- * Rows are independent layers (st_net_conv_at); a 9th column whose header
- * starts with "Stride" is the stride width. The network is named after the
+ * The rows form a chain: the first reads the network input (dense, no BP);
+ * every other row has BP and reads a ReLU output, the previous row's ReLU
+ * when its output shape is this row's input shape, else a ReLU named
+ * "input.<line>" fed from upstream (st_net_relu_at); every row but the last
+ * is followed by a ReLU named "relu.<line>" (docs/lua-api.md, "Layer
+ * lists", says what an import assumes). A 9th column whose header starts with "Stride" is the
+ * stride width. The network is named after the
  * file without ".csv"; *out is set to NULL first and owned by the caller.
  * Malformed files fail with ST_EFORMAT naming the file, line and field, an
  * unreadable one with ST_EIO and the system's reason. */
 int st_topo_load(const char *path, st_net **out, st_err *err);
+
+/* st_topo_load's two halves, for a layer list that travels as text.
+ * st_topo_read_file: read the file at path into *text (NUL-terminated, len
+ * bytes without the NUL; the caller frees it); ST_EIO with the system's
+ * reason, ST_ENOMEM. st_topo_parse: build the network from len bytes of
+ * text as st_topo_load does, path naming it in messages and naming the
+ * network; the same errors but ST_EIO. */
+int st_topo_read_file(const char *path, char **text, size_t *len, st_err *err);
+int st_topo_parse(const char *path, const char *text, size_t len, st_net **out, st_err *err);
 
 /* ---------------------------------------------------------------- pruning */
 
@@ -254,7 +279,8 @@ typedef struct st_prune_opts {
     int skip_zeros;     /* 1: exact zeros are left out of mean|g| */
 } st_prune_opts;
 
-/* Fill opts with the defaults: p = 0, sigma_scale = sqrt(pi/2), skip_zeros = 0. */
+/* Fill opts with the defaults of the parameter table's rows p, prune_sigma_scale and
+ * prune_skip_zeros: p = 0, sigma_scale = sqrt(pi/2), skip_zeros = 0. */
 void st_prune_opts_init(st_prune_opts *opts);
 
 /* What one pruning call measured. */
@@ -271,8 +297,9 @@ typedef struct st_prune_stats {
  * st_rng_bytes refined by st_rng_tie, so the result does not depend on the
  * order in which elements are visited; the probability |g| / tau of the
  * rule is resolved to 2^-40. Fails with ST_EINVAL, leaving out
- * untouched, on NaN or infinite input or p outside [0, 1). stats may be
- * NULL. */
+ * untouched, on NaN or infinite input, or p or sigma_scale outside the
+ * bounds of their rows p and prune_sigma_scale in the parameter table (the
+ * message is st_param_check's). stats may be NULL. */
 int st_prune(const float *g, float *out, size_t n, const st_prune_opts *opts, uint64_t seed,
              uint64_t stream, st_prune_stats *stats, st_err *err);
 
@@ -284,8 +311,9 @@ double st_prune_zero_fraction_normal(double p);
 
 /* Laws the statistical model draws raw gradient values from. */
 typedef enum st_law { ST_LAW_NORMAL = 0, ST_LAW_LAPLACE, ST_LAW_LOGNORMAL, ST_LAW_COUNT } st_law;
-/* The law's name ("normal", "laplace", "lognormal"); "unknown" when out of
- * range. Static storage. */
+/* The law's name ("normal", "laplace", "lognormal": the choices of the
+ * parameter grad_law); "unknown" when out of range. Static storage.
+ * Implemented in param.c, with st_law_parse. */
 const char *st_law_name(st_law law);
 /* Parse a law name; returns -1 when unknown. */
 int st_law_parse(const char *name);
@@ -305,10 +333,13 @@ typedef struct st_sparsity_cfg {
     int spatial_block;     /* block edge (elements) of that correlation */
 } st_sparsity_cfg;
 
-/* Fill cfg with the documented defaults (see docs/sparsity.md). */
+/* Fill cfg with the parameter table's defaults (st_point_init, st_point_sparsity);
+ * relu_density_by_layer is NULL. Implemented in param.c. */
 void st_sparsity_cfg_init(st_sparsity_cfg *cfg);
 
-/* Check cfg; fail with a message naming the parameter and its value. */
+/* Check every field that is a parameter against its row of the table (st_param_check),
+ * in table order; fail with the table's message naming the parameter and its value,
+ * "relu_density = 0: must be in (0, 1]". Implemented in param.c. */
 int st_sparsity_cfg_check(const st_sparsity_cfg *cfg, st_err *err);
 
 /* The zero masks of one compute layer for one image: 1 marks a non-zero.
@@ -323,6 +354,13 @@ typedef struct st_layer_masks {
     size_t act_cap, grad_cap;
     double act_density, grad_density_natural, grad_density;
     double tau;
+    /* What the source expects of each channel's density, relative to the
+     * others (in_c of act_in, out_c of grad), without drawing it: a sampled
+     * run weighs the channels it does not draw by it. chan_known = 0 when
+     * the source has no such figure; a source leaves it 0 by default. */
+    double *act_chan, *grad_chan;
+    size_t achan_cap, gchan_cap;
+    int chan_known;
 } st_layer_masks;
 
 /* init: no buffers, layer -1. fini: free the buffers and init again. Both
@@ -418,7 +456,7 @@ typedef struct st_point {
     double area_mac_mm2, area_reg_bit_mm2, area_sram_mm2_per_kib;
 } st_point;
 
-enum { ST_FMT_OFFSET = 0, ST_FMT_BITMAP = 1 };
+enum { ST_FMT_OFFSET = 0, ST_FMT_BITMAP = 1, ST_FMT_AUTO = 2 };
 enum { ST_SYNC_LOCKSTEP = 0, ST_SYNC_FIFO = 1 };
 enum { ST_FID_EXACT = 0, ST_FID_SAMPLED = 1 };
 
@@ -460,7 +498,11 @@ void st_point_format(const st_point *pt, const st_param *row, char *buf, size_t 
 /* Format a row's allowed values as text: "[1, 4096]", "[0, 1)",
  * "lockstep, fifo", "true, false". Same buffer contract as st_point_format. */
 void st_param_format_range(const st_param *row, char *buf, size_t size);
-/* Fill an st_sparsity_cfg from a point. */
+/* Check value against row's type and bounds, as st_point_set_num does; the message
+ * names the parameter and the value: "p = 1: must be in [0, 1)". */
+int st_param_check(const st_param *row, double value, st_err *err);
+/* Fill an st_sparsity_cfg from a point: the fields that are parameters (their rows pair
+ * with the fields in param.c); relu_density_by_layer is NULL. */
 void st_point_sparsity(const st_point *pt, st_sparsity_cfg *cfg);
 
 /* ------------------------------------------------------------- simulation */
@@ -487,9 +529,34 @@ typedef struct st_phase_stats {
     uint64_t sram_rd[3];     /* accesses of ch0, ch1 (data words), ch2 (psum words) */
     uint64_t sram_wr[3];
     uint64_t dram_bytes;
+    uint64_t dram_floor_bytes; /* compulsory traffic: every tensor of the phase read or
+                                  written once, in the storage chosen for it */
     double energy_pj[ST_E_COUNT];
-    double cycles_se; /* sampled fidelity: standard error of compute_cycles; 0 when exact */
+    /* One layer's phase only (0 in totals): the mapper's loop order (st_order_name) and
+     * the storage of the streamed operand, the second operand and the output
+     * (st_store_name). */
+    int order;
+    int store[3];
 } st_phase_stats;
+
+/* Loop orders the mapper chooses from, per layer and phase (docs/engine.md,
+ * "Memory model"). FP and BP: which operand stays on chip across the channel
+ * tiles; WG: which operand is held, and whether the batch runs inside a tile. */
+typedef enum st_order {
+    ST_ORD_STREAM = 1, /* FP/BP: the streamed window held, every channel tile visits it */
+    ST_ORD_WEIGHTS,    /* FP/BP: a block of weight tiles held, per image */
+    ST_ORD_WEIGHTS_B,  /* FP/BP: a block of weight tiles held across the batch */
+    ST_ORD_DZ,         /* WG: dZ rows of a channel tile held, per image */
+    ST_ORD_ACT,        /* WG: activation rows of a triple tile held, per image */
+    ST_ORD_DZ_B,       /* WG: the batch inside each tile, dZ rows held */
+    ST_ORD_ACT_B,      /* WG: the batch inside each tile, activation rows held */
+    ST_ORD_END
+} st_order;
+/* Storage of a tensor in a buffer and in DRAM. */
+typedef enum st_store { ST_STORE_DENSE, ST_STORE_OFFSET, ST_STORE_BITMAP } st_store;
+/* Names for reports: "stream", "weights", ...; "-" for 0 or out of range. */
+const char *st_order_name(int order);
+const char *st_store_name(int store);
 
 /* Cycles of a phase: compute plus stall. */
 uint64_t st_phase_cycles(const st_phase_stats *s);
@@ -528,7 +595,7 @@ void st_result_fini(st_result *r);
 int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err);
 
 /* Check that every real-valued figure of res (totals, phases, layers: energies, ratios,
- * area, time, throughput, densities, standard errors) is a finite number, so that no
+ * area, time, throughput, densities) is a finite number, so that no
  * program prints NaN or infinity where it promises a number. Fails with ST_EINVAL naming
  * the first figure that is not and its value; pt, when not NULL, is quoted in the message
  * for the parameters the energy model divides and raises to a power by. */

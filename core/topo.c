@@ -1,7 +1,7 @@
 /*
- * topo.c - import of SCALE-Sim layer lists (CSV) as networks of independent convolutions.
- * Only the file format and SCALE-Sim's output-size rule live here; shapes, validation of
- * layers and MAC counts belong to net.c.
+ * topo.c - import of SCALE-Sim layer lists (CSV) as a chain of convolutions, each but the
+ * last followed by a ReLU. Only the file format, SCALE-Sim's output-size rule and how rows
+ * are chained live here; shapes, validation of layers and MAC counts belong to net.c.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -41,25 +41,27 @@ typedef struct topo_row {
     int v[TOPO_COLS]; /* v[TOPO_NAME] is unused */
 } topo_row;
 
-/* The file being read, one line at a time. */
+/* The text being read, one line at a time. */
 typedef struct topo_reader {
-    FILE *f;
+    const char *p, *end; /* what is left of the text */
     const char *path;
     int line; /* 1-based number of the line in buf */
     char buf[TOPO_LINE_MAX + 2];
 } topo_reader;
 
 /* Read the next line into rd->buf without its ending ("\n" or "\r\n") and without a UTF-8
- * byte-order mark on line 1. *got is 0 at end of file. Fails with ST_EFORMAT on a line
- * over TOPO_LINE_MAX characters or holding a NUL byte, ST_EIO on a read error. */
+ * byte-order mark on line 1. *got is 0 at the end of the text. Fails with ST_EFORMAT on a
+ * line over TOPO_LINE_MAX characters or holding a NUL byte. */
 static int topo_getline(topo_reader *rd, int *got, st_err *err)
 {
     int rc = ST_OK;
-    int c = EOF;
+    char c;
     size_t n = 0;
 
     *got = 0;
-    while ((c = getc(rd->f)) != EOF && c != '\n') {
+    if (rd->p == rd->end)
+        goto done;
+    while (rd->p < rd->end && (c = *rd->p++) != '\n') {
         /* One extra byte of room keeps a '\r' of a full-length CRLF line. */
         if (n == TOPO_LINE_MAX + 1) {
             rc = st_err_set(err, ST_EFORMAT, "%s:%d: line longer than %d characters", rd->path,
@@ -71,15 +73,8 @@ static int topo_getline(topo_reader *rd, int *got, st_err *err)
                             rd->path, rd->line + 1, n + 1);
             goto done;
         }
-        rd->buf[n++] = (char)c;
+        rd->buf[n++] = c;
     }
-    if (c == EOF && ferror(rd->f)) {
-        rc = st_err_set(err, ST_EIO, "%s:%d: cannot read: %s", rd->path, rd->line + 1,
-                        strerror(errno));
-        goto done;
-    }
-    if (c == EOF && n == 0)
-        goto done;
     rd->line++;
     if (n > 0 && rd->buf[n - 1] == '\r')
         n--;
@@ -295,8 +290,18 @@ done:
     return rc;
 }
 
-/* Append row as a convolution reading its own input. SCALE-Sim v2
- * (scalesim/topology_utils.py, topo_calc_hyperparams) takes, per dimension,
+/* Append row r (index i of n) to net: its input, the convolution, and the ReLU after it.
+ * *relu is the index of the previous row's ReLU (-1 before the first row) and becomes this
+ * row's (-1 after the last). The input is:
+ *   - the network input for the first row (dense image data; no BP);
+ *   - the previous row's ReLU when its output shape is this row's input shape;
+ *   - otherwise a ReLU of this row's input shape fed from upstream (st_net_relu_at): the
+ *     list has layers, not edges, and what stands between two rows that do not chain
+ *     (pooling, a shortcut, a branch) is not in it.
+ * So every row but the first has BP, and its input activations are a ReLU output of
+ * density relu_density, as in the built-in networks; every row but the last has its dZ
+ * masked by its own ReLU; the last row's output feeds the loss.
+ * SCALE-Sim v2 (scalesim/topology_utils.py, topo_calc_hyperparams) takes, per dimension,
  *     ofmap = ceil((ifmap - filter + stride) / stride)
  * and MACs = ofmap_h * ofmap_w * filter_h * filter_w * channels * num_filters. With no
  * padding a convolution would give floor((ifmap - filter) / stride) + 1, one row or column
@@ -304,11 +309,14 @@ done:
  *     pad = (ofmap - 1) * stride + filter - ifmap,   0 <= pad < stride,
  * is the smallest that brings it to SCALE-Sim's size, and makes the conventional MAC count
  * (every tap, padding included) equal SCALE-Sim's. */
-static int topo_append(st_net *net, const char *path, const topo_row *r, st_err *err)
+static int topo_append(st_net *net, const char *path, const topo_row *r, int i, int n, int *relu,
+                       st_err *err)
 {
     int rc = ST_OK;
-    int pad[2], d;
+    int pad[2], d, src = -1;
     long long out;
+    char name[ST_NAME_MAX];
+    const st_layer *prev = *relu >= 0 ? st_net_layer(net, *relu) : NULL;
     st_err sub;
 
     for (d = 0; d < 2; d++) {
@@ -318,9 +326,33 @@ static int topo_append(st_net *net, const char *path, const topo_row *r, st_err 
         pad[d] = (int)((out - 1) * s + k - in);
     }
     st_err_clear(&sub);
-    rc = st_net_conv_at(net, r->name, r->v[TOPO_CHANNELS], r->v[TOPO_IFMAP_H], r->v[TOPO_IFMAP_W],
-                        r->v[TOPO_FILTERS], r->v[TOPO_FILTER_H], r->v[TOPO_FILTER_W],
-                        r->v[TOPO_STRIDE_H], r->v[TOPO_STRIDE_W], 0, pad[0], 0, pad[1], &sub);
+    if (i == 0)
+        rc = st_net_conv_at(net, r->name, r->v[TOPO_CHANNELS], r->v[TOPO_IFMAP_H],
+                            r->v[TOPO_IFMAP_W], r->v[TOPO_FILTERS], r->v[TOPO_FILTER_H],
+                            r->v[TOPO_FILTER_W], r->v[TOPO_STRIDE_H], r->v[TOPO_STRIDE_W], 0,
+                            pad[0], 0, pad[1], &sub);
+    else {
+        if (prev && prev->out_c == r->v[TOPO_CHANNELS] && prev->out_h == r->v[TOPO_IFMAP_H] &&
+            prev->out_w == r->v[TOPO_IFMAP_W])
+            src = *relu;
+        else {
+            snprintf(name, sizeof name, "input.%d", r->line);
+            src = st_net_relu_at(net, name, r->v[TOPO_CHANNELS], r->v[TOPO_IFMAP_H],
+                                 r->v[TOPO_IFMAP_W], &sub);
+        }
+        if (src >= 0)
+            rc = st_net_conv_ex(net, r->name, src, r->v[TOPO_FILTERS], r->v[TOPO_FILTER_H],
+                                r->v[TOPO_FILTER_W], r->v[TOPO_STRIDE_H], r->v[TOPO_STRIDE_W], 0,
+                                pad[0], 0, pad[1], 1, &sub);
+        else
+            rc = src;
+    }
+    *relu = -1;
+    if (rc >= 0 && i < n - 1) {
+        snprintf(name, sizeof name, "relu.%d", r->line);
+        rc = st_net_relu(net, name, ST_PREV, &sub);
+        *relu = rc;
+    }
     if (rc < 0) {
         /* net.c's ST_EINVAL (say, a name used twice) is a fault of the file's content. */
         if (rc == ST_EINVAL)
@@ -345,20 +377,74 @@ static void topo_net_name(const char *path, char *name, size_t cap)
     snprintf(name, cap, "%.*s", (int)len, base);
 }
 
-int st_topo_load(const char *path, st_net **out, st_err *err)
+int st_topo_read_file(const char *path, char **text, size_t *len, st_err *err)
+{
+    int rc = ST_OK;
+    FILE *f = NULL;
+    char *buf = NULL, *grown;
+    size_t n = 0, cap = 0, got;
+
+    if (text)
+        *text = NULL;
+    if (len)
+        *len = 0;
+    if (!path || !text || !len) {
+        rc = st_err_set(err, ST_EINVAL, "st_topo_read_file: %s is NULL",
+                        !path   ? "path"
+                        : !text ? "text"
+                                : "len");
+        goto done;
+    }
+    f = fopen(path, "rb");
+    if (!f) {
+        rc = st_err_set(err, ST_EIO, "%s: cannot open: %s", path, strerror(errno));
+        goto done;
+    }
+    do {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4096;
+            grown = realloc(buf, cap + 1);
+            if (!grown) {
+                rc = st_err_set(err, ST_ENOMEM, "%s: out of memory for %zu bytes", path, cap);
+                goto done;
+            }
+            buf = grown;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+    } while (got > 0);
+    if (ferror(f)) {
+        rc = st_err_set(err, ST_EIO, "%s: cannot read: %s", path, strerror(errno));
+        goto done;
+    }
+    buf[n] = '\0';
+    *text = buf;
+    *len = n;
+    buf = NULL;
+done:
+    free(buf);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+int st_topo_parse(const char *path, const char *text, size_t len, st_net **out, st_err *err)
 {
     int rc = ST_OK;
     topo_reader *rd = NULL;
     topo_row *rows = NULL;
     st_net *net = NULL;
-    int n = 0, i;
+    int n = 0, i, relu;
     char name[256];
     st_err sub;
 
     if (out)
         *out = NULL;
-    if (!path || !out) {
-        rc = st_err_set(err, ST_EINVAL, "st_topo_load: %s is NULL", path ? "out" : "path");
+    if (!path || !out || (!text && len > 0)) {
+        rc = st_err_set(err, ST_EINVAL, "st_topo_parse: %s is NULL",
+                        !path  ? "path"
+                        : !out ? "out"
+                               : "text");
         goto done;
     }
     rd = calloc(1, sizeof *rd);
@@ -367,15 +453,12 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
         goto done;
     }
     rd->path = path;
-    rd->f = fopen(path, "rb");
-    if (!rd->f) {
-        rc = st_err_set(err, ST_EIO, "%s: cannot open: %s", path, strerror(errno));
-        goto done;
-    }
+    rd->p = text;
+    rd->end = text + len;
     if ((rc = topo_read(rd, &rows, &n, err)) != ST_OK)
         goto done;
 
-    /* The rows are independent layers; the network input is the first one's. */
+    /* The network input is the first row's; the rows form a chain (topo_append). */
     topo_net_name(path, name, sizeof name);
     st_err_clear(&sub);
     rc = st_net_create(name, rows[0].v[TOPO_CHANNELS], rows[0].v[TOPO_IFMAP_H],
@@ -386,8 +469,8 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
         st_err_set(err, rc, "%s:%d: %s", path, rows[0].line, sub.msg);
         goto done;
     }
-    for (i = 0; i < n; i++)
-        if ((rc = topo_append(net, path, &rows[i], err)) != ST_OK)
+    for (i = 0, relu = -1; i < n; i++)
+        if ((rc = topo_append(net, path, &rows[i], i, n, &relu, err)) != ST_OK)
             goto done;
     if ((rc = st_net_finish(net, &sub)) != ST_OK) {
         st_err_set(err, rc, "%s: %s", path, sub.msg);
@@ -398,8 +481,22 @@ int st_topo_load(const char *path, st_net **out, st_err *err)
 done:
     st_net_destroy(&net);
     free(rows);
-    if (rd && rd->f)
-        fclose(rd->f);
     free(rd);
+    return rc;
+}
+
+int st_topo_load(const char *path, st_net **out, st_err *err)
+{
+    int rc;
+    char *text = NULL;
+    size_t len = 0;
+
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        rc = st_err_set(err, ST_EINVAL, "st_topo_load: %s is NULL", path ? "out" : "path");
+    else if ((rc = st_topo_read_file(path, &text, &len, err)) == ST_OK)
+        rc = st_topo_parse(path, text, len, out, err);
+    free(text);
     return rc;
 }

@@ -64,8 +64,9 @@ int ex_seed_of(uint64_t sweep_seed, uint64_t id);
 
 /* ----------------------------------------------------------------- networks */
 
-/* A network as data that any process can rebuild without Lua: a built-in name, or a
- * list of layer operations. Layers reference their sources by index (-1: the input). */
+/* A network as data that any process can rebuild without Lua: a built-in name, a list of
+ * layer operations, or the text of a SCALE-Sim layer list (st_topo_parse). Layers
+ * reference their sources by index (-1: the input). */
 typedef struct ex_netop {
     st_kind kind;
     char name[ST_NAME_MAX];
@@ -82,16 +83,33 @@ typedef struct ex_netspec {
     int c, h, w; /* input shape */
     int n, cap;
     ex_netop *ops;
+    char *csv_path; /* a layer list: the path it was read from (names it in messages) */
+    char *csv;      /* and its text, csv_len bytes and a NUL; both owned, NULL otherwise */
+    size_t csv_len;
 } ex_netspec;
 
 void ex_netspec_init(ex_netspec *s);
+/* Free what s owns (ops, csv_path, csv) and init it again. */
 void ex_netspec_fini(ex_netspec *s);
+/* Make s the layer list at path: read it (st_topo_read_file), check that it builds
+ * (st_topo_parse), and keep copies of path and text; name is the network's. Fails with
+ * the core's message (the file, line and field of a bad row); s is unchanged then. */
+int ex_netspec_load_csv(ex_netspec *s, const char *path, st_err *err);
+/* Make s the layer list of len bytes of text read from path (copies both); ST_ENOMEM
+ * leaves s unchanged. The text is parsed when the network is built. */
+int ex_netspec_set_csv(ex_netspec *s, const char *path, const char *text, size_t len, st_err *err);
 /* Append a copy of op; ST_ENOMEM on failure. */
 int ex_netspec_push(ex_netspec *s, const ex_netop *op, st_err *err);
 /* Build the network: *out is set to NULL first, then to a finished network owned by the
  * caller. Errors are the core's (naming the layer). On failure *bad_op is the index of the
  * op that failed (-1 when none), so callers can point at its script line. */
 int ex_netspec_build(const ex_netspec *s, st_net **out, int *bad_op, st_err *err);
+/* Read a network from the Lua file at path (sandboxed): the file returns st.network{...},
+ * or a table whose `network` field is one or a built-in name. out is emptied first and
+ * filled on success. ST_EINVAL with "path:line: message" for every error of the file. */
+int ex_netspec_load(const char *path, ex_netspec *out, st_err *err);
+/* Where the network comes from: "built-in", "csv" (a layer list) or "lua". Static. */
+const char *ex_netspec_source(const ex_netspec *s);
 /* A fingerprint of the network's structure: equal for equal networks. */
 uint64_t ex_net_fingerprint(const st_net *net);
 
@@ -182,6 +200,10 @@ enum {
     EX_D_DENSE_ENERGY_PJ,
     EX_D_ACT_DENSITY,
     EX_D_GRAD_DENSITY,
+    EX_D_DENSE_DRAM_BYTES,
+    EX_D_DRAM_FLOOR_BYTES,
+    EX_D_ORDER,
+    EX_D_DENSE_ORDER,
     EX_D_COUNT
 };
 typedef struct ex_detail {
@@ -336,6 +358,10 @@ int ex_journal_create(const char *path, const ex_journal_head *head, ex_journal 
  * tail (a frame that a crash interrupted). ST_EFORMAT for a file that is not a journal. */
 int ex_journal_open(const char *path, ex_journal **out, st_err *err);
 void ex_journal_destroy(ex_journal **j);
+/* ST_OK when no process holds the lock of the journal at path (or there is no such
+ * file); ST_EINVAL, naming the holder (process id, host), when a live run writes it (as
+ * ex_journal_create and ex_journal_open fail then). Changes nothing. */
+int ex_journal_check_free(const char *path, st_err *err);
 const ex_journal_head *ex_journal_head_get(const ex_journal *j);
 /* Append one frame: the records of b, the index range [first, first + span) that the
  * batch covered, and how many of its candidates the constraint `where` excluded and how
@@ -357,6 +383,10 @@ uint64_t ex_journal_rejected(const ex_journal *j);
 uint64_t ex_journal_details(const ex_journal *j);
 uint64_t ex_journal_excluded(const ex_journal *j);
 uint64_t ex_journal_duplicates(const ex_journal *j);
+/* Frames found on open that repeat points of earlier frames whole (a copied frame): they
+ * are skipped, so every point counts once. A frame that repeats points in part makes
+ * ex_journal_open fail with ST_EFORMAT instead. */
+uint64_t ex_journal_repeated(const ex_journal *j);
 
 /* Visit the index ranges covered by frames, merged and in increasing order. */
 typedef int (*ex_range_fn)(void *ctx, uint64_t first, uint64_t end);
@@ -379,6 +409,8 @@ void ex_ranges_fini(ex_ranges *r);
 int ex_ranges_add(ex_ranges *r, uint64_t lo, uint64_t hi, st_err *err);
 /* If i lies in a range, the end of that range; else i. */
 uint64_t ex_ranges_skip(const ex_ranges *r, uint64_t i);
+/* How [lo, hi) meets the ranges: 0 not at all, 1 in part, 2 wholly inside them. */
+int ex_ranges_overlap(const ex_ranges *r, uint64_t lo, uint64_t hi);
 uint64_t ex_ranges_total(const ex_ranges *r);
 
 /* A set of 64-bit ids, for de-duplication of drawn points. */
@@ -408,6 +440,9 @@ typedef struct ex_sweep {
     ex_eval_mode eval;
     int detail;
     int has_where, has_keep;
+    char *deps; /* owned, or NULL: one line per module the script required, with its
+                 * size and hash ("requires NAME: N bytes, siphash HEX"); part of the
+                 * description that a resume must match */
 } ex_sweep;
 
 /* Per-point code the sweep may carry (Lua functions, or C in tests). Each returns 0 or
@@ -490,8 +525,14 @@ typedef struct ex_h5_meta {
 } ex_h5_meta;
 
 /* Write the result file at path from the journal: a complete file written to path.tmp,
- * synced and renamed over path, so path is always either absent or a whole file. */
+ * synced and renamed over path, so path is always either absent or a whole file. ST_EIO
+ * when a write fails (a full disk), naming path.tmp and the system's reason; path.tmp is
+ * then removed, and path and the journal are as they were. */
 int ex_h5_save(const char *path, const ex_h5_meta *meta, ex_journal *j, st_err *err);
+/* Call before any other HDF5 use in a program that writes result files. A file whose
+ * writes failed may stay open inside HDF5, and HDF5's clean-up at exit crashes on it
+ * (1.10): this turns that clean-up off; the operating system reclaims the rest. */
+void ex_h5_init(void);
 
 /* What an existing result file says about itself. */
 typedef struct ex_h5_info {
@@ -549,6 +590,13 @@ int ex_lua_poll_stop(struct lua_State *L);
 /* The worst-case work of matching pattern p on a subject of n bytes, as EX_LUA_MATCH_MAX
  * counts it; anchored patterns try one start, others every one. */
 double ex_lua_match_cost(const char *p, size_t plen, size_t n, int unanchored);
+/* The modules `require` has loaded so far, one line each in load order ("requires NAME:
+ * N bytes, siphash HEX\n"), or "" for none; borrowed, valid until the next require. The
+ * hash is of the text that was run: a change in a module changes the line. */
+const char *ex_lua_deps(const ex_lua *l);
+/* From now on `require` of a module not yet loaded raises an error: what a sweep depends
+ * on must be known, and fingerprinted, before its first point is evaluated. */
+void ex_lua_deps_freeze(ex_lua *l);
 
 /* A loaded script: its text, its resolved sweep, and the hooks that call its Lua
  * functions. */

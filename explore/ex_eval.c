@@ -138,6 +138,10 @@ static int detail_fill(const st_result *res, ex_record *r, st_err *err)
             x->v[EX_D_DENSE_ENERGY_PJ].f = st_phase_energy_pj(d);
             x->v[EX_D_ACT_DENSITY].f = ls->act_density;
             x->v[EX_D_GRAD_DENSITY].f = ls->grad_density;
+            x->v[EX_D_DENSE_DRAM_BYTES].u = d->dram_bytes;
+            x->v[EX_D_DRAM_FLOOR_BYTES].u = s->dram_floor_bytes;
+            x->v[EX_D_ORDER].u = (uint64_t)s->order;
+            x->v[EX_D_DENSE_ORDER].u = (uint64_t)d->order;
             n++;
         }
     }

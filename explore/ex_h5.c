@@ -86,6 +86,57 @@ static hid_t fapl_make(void)
     return fapl;
 }
 
+void ex_h5_init(void)
+{
+    H5dont_atexit();
+}
+
+/* The system's reason for the failure HDF5 just reported, from its error stack (the file
+ * driver records "error message = '...'" of the failed write); else errno. */
+typedef struct reason {
+    char *buf;
+    size_t size;
+    int found;
+} reason;
+
+static herr_t reason_walk(unsigned n, const H5E_error2_t *e, void *ctx)
+{
+    reason *r = ctx;
+    const char *m = e->desc ? strstr(e->desc, "error message = '") : NULL;
+
+    (void)n;
+    if (m && !r->found) {
+        m += strlen("error message = '");
+        snprintf(r->buf, r->size, "%.*s", (int)strcspn(m, "'"), m);
+        r->found = 1;
+    }
+    return 0;
+}
+
+static void h5_reason(int saved_errno, char *buf, size_t size)
+{
+    reason r = {buf, size, 0};
+
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, reason_walk, &r);
+    if (!r.found)
+        snprintf(buf, size, "%s", saved_errno ? strerror(saved_errno) : "HDF5 gives no reason");
+}
+
+/* After a failed write: give back the space the temporary file holds (HDF5 would flush
+ * its metadata into it again on close, and fail again on a full disk), then close it. */
+static void abandon(hid_t f)
+{
+    void *handle = NULL;
+
+    if (H5Fget_vfd_handle(f, H5P_DEFAULT, &handle) >= 0 && handle) {
+        int fd = *(int *)handle;
+        if (ftruncate(fd, 0) != 0) {
+            /* The close below may fail then; ex_h5_init keeps that from crashing. */
+        }
+    }
+    H5Fclose(f);
+}
+
 void ex_h5_version(char *buf, size_t size)
 {
     unsigned a = 0, b = 0, c = 0;
@@ -109,6 +160,7 @@ typedef struct colset {
     col *c;
     int pending;  /* rows buffered, the same in every column of the set */
     hsize_t rows; /* rows on disk */
+    int nomem;    /* an allocation failed: the set is not to be written */
 } colset;
 
 static void colset_free(colset *s)
@@ -138,8 +190,10 @@ static int col_add(colset *s, hid_t loc, const char *name, hid_t ftype, hid_t mt
     if (s->n == s->cap) {
         int cap = s->cap ? 2 * s->cap : 64;
         col *g = realloc(s->c, (size_t)cap * sizeof *g);
-        if (!g)
+        if (!g) {
+            s->nomem = 1;
             goto done;
+        }
         s->c = g;
         s->cap = cap;
     }
@@ -150,6 +204,7 @@ static int col_add(colset *s, hid_t loc, const char *name, hid_t ftype, hid_t mt
     c->mtype = vlen ? str_type() : mtype;
     c->esize = vlen ? sizeof(char *) : H5Tget_size(mtype);
     c->buf = calloc(BLOCK, c->esize);
+    s->nomem |= !c->buf;
     sp = H5Screate_simple(1, &dim, &maxdim);
     dcpl = H5Pcreate(H5P_DATASET_CREATE);
     H5Pset_chunk(dcpl, 1, &chunk);
@@ -180,7 +235,8 @@ static void col_put(colset *s, int i, const void *v)
 
     if (c->vlen) {
         const char *src = *(const char *const *)v;
-        ((char **)c->buf)[s->pending] = strdup(src ? src : "");
+        if (!(((char **)c->buf)[s->pending] = strdup(src ? src : "")))
+            s->nomem = 1;
     } else {
         memcpy(c->buf + (size_t)s->pending * c->esize, v, c->esize);
     }
@@ -194,6 +250,9 @@ static int colset_flush(colset *s)
 
     if (s->pending == 0)
         return 0;
+    /* A text that could not be copied would be written as an empty one: write nothing. */
+    if (s->nomem)
+        rc = -1;
     for (int i = 0; i < s->n && rc == 0; i++) {
         col *c = &s->c[i];
         hid_t fs = -1, ms = -1;
@@ -206,12 +265,13 @@ static int colset_flush(colset *s)
             H5Sclose(fs);
         if (ms >= 0)
             H5Sclose(ms);
-        if (c->vlen)
-            for (int k = 0; k < s->pending; k++) {
-                free(((char **)c->buf)[k]);
-                ((char **)c->buf)[k] = NULL;
-            }
     }
+    for (int i = 0; i < s->n; i++)
+        if (s->c[i].vlen)
+            for (int k = 0; k < s->pending; k++) {
+                free(((char **)s->c[i].buf)[k]);
+                ((char **)s->c[i].buf)[k] = NULL;
+            }
     s->rows = size;
     s->pending = 0;
     return rc;
@@ -226,6 +286,7 @@ static int colset_row_done(colset *s)
 
 typedef struct writer {
     const ex_h5_meta *m;
+    const char *tmp; /* the file being written, for messages */
     int nmetric;
     colset pts, fail, det;
     int c_id, c_index, c_status, c_param0, c_metric0;
@@ -369,16 +430,22 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
     }
     rc |= colset_row_done(&w->pts);
     w->row++;
-    if (rc)
-        return st_err_set(err, ST_EIO, "HDF5 write failed at point %llu",
+    if (rc && (w->pts.nomem || w->fail.nomem || w->det.nomem))
+        return st_err_set(err, ST_ENOMEM, "cannot write %s (at point %llu): out of memory", w->tmp,
                           (unsigned long long)r->index);
+    if (rc) {
+        char why[256];
+        h5_reason(errno, why, sizeof why);
+        return st_err_set(err, ST_EIO, "cannot write %s (at point %llu): %s", w->tmp,
+                          (unsigned long long)r->index, why);
+    }
     return ST_OK;
 }
 
 static int write_network(hid_t f, const ex_h5_meta *m)
 {
     hid_t g = H5Gcreate2(f, "network", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    colset s = {0, 0, NULL, 0, 0};
+    colset s = {0, 0, NULL, 0, 0, 0};
     char fp[32];
     int rc = -1, n = st_net_count(m->net);
 
@@ -386,7 +453,12 @@ static int write_network(hid_t f, const ex_h5_meta *m)
         goto done;
     snprintf(fp, sizeof fp, "%016llx", (unsigned long long)m->net_fp);
     attr_str(g, "name", st_net_name(m->net));
-    attr_str(g, "source", m->sw->net.builtin ? "built-in" : "lua");
+    attr_str(g, "source", ex_netspec_source(&m->sw->net));
+    if (m->sw->net.csv) {
+        /* The layer list itself, so the file says what was simulated. */
+        attr_str(g, "csv_path", m->sw->net.csv_path);
+        attr_str(g, "csv_text", m->sw->net.csv);
+    }
     attr_str(g, "fingerprint", fp);
     if (col_add(&s, g, "layer_name", 0, 0, 1) < 0 || col_add(&s, g, "layer_kind", 0, 0, 1) < 0)
         goto done;
@@ -400,6 +472,8 @@ static int write_network(hid_t f, const ex_h5_meta *m)
     }
     rc = colset_flush(&s);
 done:
+    if (rc != 0 && s.nomem)
+        rc = -2;
     colset_free(&s);
     if (g >= 0)
         H5Gclose(g);
@@ -459,42 +533,66 @@ static int sync_path(const char *path)
 int ex_h5_save(const char *path, const ex_h5_meta *m, ex_journal *j, st_err *err)
 {
     writer w;
-    char tmp[4096], dir[4096];
+    char tmp[4096], dir[4096], why[256];
     hid_t f = -1, fapl = -1;
     H5E_auto2_t old_fn;
     void *old_data;
     const char *slash;
-    int rc = ST_OK;
+    int rc = ST_OK, ret;
 
     memset(&w, 0, sizeof w);
     w.m = m;
+    w.tmp = tmp;
     w.detail = m->sw->detail;
     H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     fapl = fapl_make();
+    errno = 0;
     f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f < 0) {
-        rc = st_err_set(err, ST_EIO, "cannot create %s: %s", tmp, strerror(errno));
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot create %s: %s", tmp, why);
         goto done;
     }
-    if (writer_columns(&w, f) != 0 || write_network(f, m) != 0) {
-        rc = st_err_set(err, ST_EIO, "cannot lay out %s", tmp);
+    errno = 0;
+    if ((ret = writer_columns(&w, f)) != 0 || (ret = write_network(f, m)) != 0) {
+        if (ret == -2 || w.pts.nomem || w.fail.nomem || w.det.nomem) {
+            rc = st_err_set(err, ST_ENOMEM, "cannot lay out %s: out of memory", tmp);
+            goto done;
+        }
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot lay out %s: %s", tmp, why);
         goto done;
     }
     if ((rc = ex_journal_each(j, writer_record, &w, err)) != 0)
         goto done;
+    errno = 0;
     if (colset_flush(&w.pts) != 0 || colset_flush(&w.fail) != 0 || colset_flush(&w.det) != 0 ||
         write_provenance(f, m, &w) != 0) {
-        rc = st_err_set(err, ST_EIO, "cannot write %s", tmp);
+        if (w.pts.nomem || w.fail.nomem || w.det.nomem) {
+            rc = st_err_set(err, ST_ENOMEM, "cannot write %s: out of memory", tmp);
+            goto done;
+        }
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot write %s: %s", tmp, why);
         goto done;
     }
     colset_free(&w.pts);
     colset_free(&w.fail);
     colset_free(&w.det);
+    /* Metadata goes to disk here, and a full disk shows here first: flush, so that a
+     * failure leaves the file open for abandon() rather than half-closed. */
+    errno = 0;
+    if (H5Fflush(f, H5F_SCOPE_LOCAL) < 0) {
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot write %s: %s", tmp, why);
+        goto done;
+    }
     if (H5Fclose(f) < 0) {
         f = -1;
-        rc = st_err_set(err, ST_EIO, "cannot close %s", tmp);
+        h5_reason(errno, why, sizeof why);
+        rc = st_err_set(err, ST_EIO, "cannot close %s: %s", tmp, why);
         goto done;
     }
     f = -1;
@@ -512,7 +610,7 @@ done:
     colset_free(&w.fail);
     colset_free(&w.det);
     if (f >= 0)
-        H5Fclose(f);
+        abandon(f);
     if (fapl >= 0)
         H5Pclose(fapl);
     if (rc != ST_OK)
@@ -523,21 +621,42 @@ done:
 
 /* ------------------------------------------------------------------- probe */
 
+int ex_h5_attr_single(hid_t a)
+{
+    hid_t sp = H5Aget_space(a);
+    H5S_class_t cls = sp >= 0 ? H5Sget_simple_extent_type(sp) : H5S_NO_CLASS;
+    hssize_t n = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : -1;
+
+    if (sp >= 0)
+        H5Sclose(sp);
+    return (cls == H5S_SCALAR || cls == H5S_SIMPLE) && n == 1;
+}
+
 char *ex_h5_attr_str(hid_t obj, const char *name)
+{
+    char *v = NULL;
+
+    ex_h5_attr_text(obj, name, &v);
+    return v;
+}
+
+int ex_h5_attr_text(hid_t obj, const char *name, char **out)
 {
     hid_t a = -1, t = -1, mt = -1;
     char *v = NULL, *copy = NULL;
     size_t size;
+    int rc = 1;
 
+    *out = NULL;
     if (H5Aexists(obj, name) <= 0 || (a = H5Aopen(obj, name, H5P_DEFAULT)) < 0 ||
-        (t = H5Aget_type(a)) < 0 || H5Tget_class(t) != H5T_STRING)
+        !ex_h5_attr_single(a) || (t = H5Aget_type(a)) < 0 || H5Tget_class(t) != H5T_STRING)
         goto done;
     mt = H5Tcopy(H5T_C_S1);
     if (H5Tis_variable_str(t) > 0) {
         H5Tset_size(mt, H5T_VARIABLE);
         H5Tset_cset(mt, H5Tget_cset(t));
         if (H5Aread(a, mt, &v) >= 0 && v) {
-            copy = strdup(v);
+            rc = (copy = strdup(v)) ? 0 : ST_ENOMEM;
             H5free_memory(v);
         }
     } else {
@@ -545,10 +664,13 @@ char *ex_h5_attr_str(hid_t obj, const char *name)
         H5Tset_size(mt, size + 1);
         H5Tset_cset(mt, H5Tget_cset(t));
         H5Tset_strpad(mt, H5T_STR_NULLTERM);
-        if ((copy = calloc(size + 2, 1)) && H5Aread(a, mt, copy) < 0) {
+        if (!(copy = calloc(size + 2, 1)))
+            rc = ST_ENOMEM;
+        else if (H5Aread(a, mt, copy) < 0) {
             free(copy);
             copy = NULL;
-        }
+        } else
+            rc = 0;
     }
 done:
     if (mt >= 0)
@@ -557,7 +679,8 @@ done:
         H5Tclose(t);
     if (a >= 0)
         H5Aclose(a);
-    return copy;
+    *out = copy;
+    return rc;
 }
 
 int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v)
@@ -566,7 +689,7 @@ int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v)
     int rc = -1;
 
     if (H5Aexists(obj, name) > 0 && (a = H5Aopen(obj, name, H5P_DEFAULT)) >= 0 &&
-        (t = H5Aget_type(a)) >= 0 &&
+        ex_h5_attr_single(a) && (t = H5Aget_type(a)) >= 0 &&
         (H5Tget_class(t) == H5T_INTEGER || H5Tget_class(t) == H5T_FLOAT))
         rc = H5Aread(a, mtype, v) < 0 ? -1 : 0;
     if (t >= 0)
@@ -591,7 +714,7 @@ int ex_h5_probe(const char *path, ex_h5_info *info, st_err *err)
     H5E_auto2_t old_fn;
     void *old_data;
     char *format = NULL;
-    int rc = ST_OK, version = 0;
+    int rc = ST_OK, version = 0, ret = 0;
 
     memset(info, 0, sizeof *info);
     H5Eget_auto2(H5E_DEFAULT, &old_fn, &old_data);
@@ -605,7 +728,10 @@ int ex_h5_probe(const char *path, ex_h5_info *info, st_err *err)
         rc = st_err_set(err, ST_EFORMAT, "%s is not an HDF5 file (or it is damaged)", path);
         goto done;
     }
-    format = ex_h5_attr_str(f, "format");
+    if (ex_h5_attr_text(f, "format", &format) == ST_ENOMEM) {
+        rc = st_err_set(err, ST_ENOMEM, "%s: out of memory", path);
+        goto done;
+    }
     if (!format || strcmp(format, FORMAT_NAME) != 0 ||
         ex_h5_attr_num(f, "format_version", H5T_NATIVE_INT, &version) != 0) {
         rc = st_err_set(err, ST_EFORMAT,
@@ -621,8 +747,12 @@ int ex_h5_probe(const char *path, ex_h5_info *info, st_err *err)
     if (ex_h5_attr_num(f, "complete", H5T_NATIVE_INT, &info->complete) != 0 ||
         ex_h5_attr_num(f, "points", H5T_NATIVE_UINT64, &info->points) != 0 ||
         (g = H5Gopen2(f, "provenance", H5P_DEFAULT)) < 0 ||
-        !(info->script = ex_h5_attr_str(g, "script")) ||
-        !(info->space = ex_h5_attr_str(g, "space"))) {
+        (ret = ex_h5_attr_text(g, "script", &info->script)) != 0 ||
+        (ret = ex_h5_attr_text(g, "space", &info->space)) != 0) {
+        if (ret == ST_ENOMEM) {
+            rc = st_err_set(err, ST_ENOMEM, "%s: out of memory", path);
+            goto done;
+        }
         rc = st_err_set(err, ST_EFORMAT, "%s: a stexplore result with missing attributes", path);
         goto done;
     }

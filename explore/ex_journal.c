@@ -1,7 +1,9 @@
 /*
  * ex_journal.c - the crash journal: an append-only file of checksummed frames, one per
  * evaluated batch, each written with one write() and made durable with fsync() before
- * the batch counts as done. A crash can only tear the last frame, which opening cuts.
+ * the batch counts as done. A crash can only tear the last frame, which opening cuts;
+ * a whole frame that repeats earlier points (a copied frame) is skipped, one that repeats
+ * them in part, or holds records outside its indices, makes the journal refused.
  * The HDF5 file is rebuilt from it (ex_h5.c); the format is native-endian and local to
  * the machine that runs the sweep. With a sync interval (group commit), frames are written
  * at once and synced together at most that often.
@@ -16,6 +18,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -39,7 +43,9 @@ struct ex_journal {
     uint64_t end; /* offset after the last whole frame */
     uint64_t data_start;
     uint64_t records, failed, rejected, details, excluded, duplicates, last_index;
-    int sorted; /* records so far in strictly increasing index */
+    int sorted;     /* records so far in strictly increasing index */
+    uint64_t *skip; /* offsets of frames that repeat earlier ones, ascending: never read */
+    size_t nskip, skipcap;
     ex_ranges ranges;
     unsigned char *buf;
     size_t cap;
@@ -143,17 +149,74 @@ static uint64_t get64(const unsigned char **p)
     return v;
 }
 
-static int lock_file(ex_journal *j, st_err *err)
+/* Who holds a lock on fd that keeps us from locking it, as text: "process 123 on host
+ * h" when the holder runs on this machine, less when the lock comes from elsewhere (a
+ * shared file system reports a process id of another machine, or none). */
+static void lock_holder(int fd, char *buf, size_t size)
 {
     struct flock fl;
+    char host[256] = "";
 
     memset(&fl, 0, sizeof fl);
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
-    if (fcntl(j->fd, F_SETLK, &fl) != 0)
-        return st_err_set(err, ST_EIO, "cannot lock %s (%s): is another stexplore writing it?",
-                          j->path, strerror(errno));
+    if (fcntl(fd, F_GETLK, &fl) != 0 || fl.l_type == F_UNLCK || fl.l_pid <= 0) {
+        snprintf(buf, size, "a process this host cannot name (on another machine?)");
+        return;
+    }
+    gethostname(host, sizeof host - 1);
+    if (kill(fl.l_pid, 0) == 0 || errno == EPERM)
+        snprintf(buf, size, "process %ld on %s", (long)fl.l_pid, host[0] ? host : "this host");
+    else
+        snprintf(buf, size, "process %ld, not one of this host %s (another machine?)",
+                 (long)fl.l_pid, host);
+}
+
+static int lock_file(ex_journal *j, st_err *err)
+{
+    struct flock fl;
+    char who[400];
+
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(j->fd, F_SETLK, &fl) != 0) {
+        if (errno != EACCES && errno != EAGAIN)
+            return st_err_set(err, ST_EIO, "cannot lock %s: %s", j->path, strerror(errno));
+        lock_holder(j->fd, who, sizeof who);
+        /* Not a failure of the machine: another run, which the user can wait for. */
+        return st_err_set(err, ST_EINVAL,
+                          "%s is locked by %s: another stexplore is writing it; wait for it to "
+                          "end or stop it",
+                          j->path, who);
+    }
     return ST_OK;
+}
+
+int ex_journal_check_free(const char *path, st_err *err)
+{
+    char who[400];
+    int fd = open(path, O_RDWR), rc = ST_OK;
+    struct flock fl;
+
+    if (fd < 0 && errno == ENOENT)
+        return ST_OK;
+    if (fd < 0)
+        fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return st_err_set(err, ST_EIO, "cannot open %s: %s", path, strerror(errno));
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(fd, F_GETLK, &fl) != 0) {
+        rc = st_err_set(err, ST_EIO, "cannot test the lock of %s: %s", path, strerror(errno));
+    } else if (fl.l_type != F_UNLCK) {
+        lock_holder(fd, who, sizeof who);
+        rc = st_err_set(err, ST_EINVAL, "%s is locked by %s: another stexplore is writing it", path,
+                        who);
+    }
+    close(fd);
+    return rc;
 }
 
 static int journal_new(const char *path, ex_journal **out, st_err *err)
@@ -189,6 +252,7 @@ void ex_journal_destroy(ex_journal **jp)
     free(j->script);
     free(j->space);
     free(j->buf);
+    free(j->skip);
     ex_ranges_fini(&j->ranges);
     free(j);
     *jp = NULL;
@@ -272,7 +336,7 @@ done:
 /* Walk the records of a frame payload, checking their framing; updates counts when
  * count is set. Returns 0, or -1 for a malformed payload. */
 static int payload_walk(ex_journal *j, const unsigned char *p, uint64_t len, uint32_t nrec,
-                        int count)
+                        uint64_t first, uint64_t span, int count)
 {
     const unsigned char *end = p + len;
     size_t fixed = REC_FIXED + 8 * ((size_t)j->head.nparam + j->head.nmetric);
@@ -290,7 +354,7 @@ static int payload_walk(ex_journal *j, const unsigned char *p, uint64_t len, uin
         msg = get32(&q);
         nd = get32(&q);
         size = fixed + ((msg + 7) & ~UINT64_C(7)) + nd * DETAIL_SIZE;
-        if ((uint64_t)(end - p) < size)
+        if ((uint64_t)(end - p) < size || index < first || index - first >= span)
             return -1;
         if (count) {
             if (j->records && index <= j->last_index)
@@ -306,6 +370,25 @@ static int payload_walk(ex_journal *j, const unsigned char *p, uint64_t len, uin
     return p == end ? 0 : -1;
 }
 
+static int skip_add(ex_journal *j, uint64_t off, st_err *err)
+{
+    if (j->nskip == j->skipcap) {
+        size_t cap = j->skipcap ? 2 * j->skipcap : 8;
+        uint64_t *g = realloc(j->skip, cap * sizeof *g);
+        if (!g)
+            return st_err_set(err, ST_ENOMEM, "journal %s: out of memory", j->path);
+        j->skip = g;
+        j->skipcap = cap;
+    }
+    j->skip[j->nskip++] = off;
+    return ST_OK;
+}
+
+uint64_t ex_journal_repeated(const ex_journal *j)
+{
+    return j->nskip;
+}
+
 int ex_journal_open(const char *path, ex_journal **out, st_err *err)
 {
     ex_journal *j = NULL;
@@ -313,7 +396,7 @@ int ex_journal_open(const char *path, ex_journal **out, st_err *err)
     const unsigned char *q;
     uint64_t ls, lp, off, sum;
     struct stat stt;
-    int rc, r;
+    int rc, r, overlap;
 
     *out = NULL;
     if ((rc = journal_new(path, &j, err)) != 0)
@@ -344,17 +427,24 @@ int ex_journal_open(const char *path, ex_journal **out, st_err *err)
     j->head.started = (int64_t)get64(&q);
     ls = get64(&q);
     lp = get64(&q);
-    if (ls > (uint64_t)stt.st_size || lp > (uint64_t)stt.st_size - ls ||
-        (rc = grow(j, sizeof fixed + ls + lp + 8, err)) != 0 ||
-        read_all(j->fd, j->buf, sizeof fixed + ls + lp + 8, 0) != 0) {
+    if (ls > (uint64_t)stt.st_size || lp > (uint64_t)stt.st_size - ls) {
+        rc = st_err_set(err, ST_EFORMAT, "%s: journal head is damaged", path);
+        goto done;
+    }
+    if ((rc = grow(j, sizeof fixed + ls + lp + 8, err)) != 0)
+        goto done;
+    if (read_all(j->fd, j->buf, sizeof fixed + ls + lp + 8, 0) != 0) {
         rc = st_err_set(err, ST_EFORMAT, "%s: journal head is damaged", path);
         goto done;
     }
     off = sizeof fixed + ls + lp;
     memcpy(&sum, j->buf + off, 8);
-    if (sum != ex_siphash(J_KEY0, 0, j->buf, off) || !(j->script = malloc(ls + 1)) ||
-        !(j->space = malloc(lp + 1))) {
+    if (sum != ex_siphash(J_KEY0, 0, j->buf, off)) {
         rc = st_err_set(err, ST_EFORMAT, "%s: journal head is damaged", path);
+        goto done;
+    }
+    if (!(j->script = malloc(ls + 1)) || !(j->space = malloc(lp + 1))) {
+        rc = st_err_set(err, ST_ENOMEM, "journal %s: out of memory", path);
         goto done;
     }
     memcpy(j->script, j->buf + sizeof fixed, ls);
@@ -381,21 +471,51 @@ int ex_journal_open(const char *path, ex_journal **out, st_err *err)
         exc = get64(&h);
         dup = get64(&h);
         plen = get64(&h);
-        if (plen > (uint64_t)stt.st_size || (rc = grow(j, F_HEAD + plen + 8, err)) != 0)
+        if (plen > (uint64_t)stt.st_size - j->end ||
+            F_HEAD + plen + 8 > (uint64_t)stt.st_size - j->end)
             break;
+        if ((rc = grow(j, F_HEAD + plen + 8, err)) != 0)
+            goto done;
         memcpy(j->buf, head, F_HEAD);
         r = read_all(j->fd, j->buf + F_HEAD, plen + 8, j->end + F_HEAD);
         if (r != 0)
             break;
         memcpy(tail, j->buf + F_HEAD + plen, 8);
         memcpy(&sum, tail, 8);
-        if (sum != ex_siphash(J_KEY0, 1, j->buf, F_HEAD + plen) ||
-            payload_walk(j, j->buf + F_HEAD, plen, nrec, 1) != 0)
+        if (sum != ex_siphash(J_KEY0, 1, j->buf, F_HEAD + plen))
             break;
-        if ((rc = ex_ranges_add(&j->ranges, first, first + span, err)) != 0)
+        /* A whole frame is not a torn tail: past here, a bad one is refused, not cut. */
+        if (first + span < first ||
+            payload_walk(j, j->buf + F_HEAD, plen, nrec, first, span, 0) != 0) {
+            rc = st_err_set(err, ST_EFORMAT,
+                            "%s: the frame at byte %llu is damaged (records outside its indices "
+                            "%llu + %llu); use --force to start over",
+                            path, (unsigned long long)j->end, (unsigned long long)first,
+                            (unsigned long long)span);
             goto done;
-        j->excluded += exc;
-        j->duplicates += dup;
+        }
+        overlap = ex_ranges_overlap(&j->ranges, first, first + span);
+        if (overlap == 1) {
+            rc = st_err_set(err, ST_EFORMAT,
+                            "%s: the frame at byte %llu repeats part of the indices %llu to %llu, "
+                            "journaled before (a damaged or spliced journal); use --force to "
+                            "start over",
+                            path, (unsigned long long)j->end, (unsigned long long)first,
+                            (unsigned long long)(first + span - 1));
+            goto done;
+        }
+        if (overlap == 2) {
+            /* The same points twice (a frame copied): the first copy counts, this one is
+             * skipped whenever the journal is read. */
+            if ((rc = skip_add(j, j->end, err)) != 0)
+                goto done;
+        } else {
+            payload_walk(j, j->buf + F_HEAD, plen, nrec, first, span, 1);
+            if ((rc = ex_ranges_add(&j->ranges, first, first + span, err)) != 0)
+                goto done;
+            j->excluded += exc;
+            j->duplicates += dup;
+        }
         j->end += F_HEAD + plen + 8;
     }
     rc = ST_OK;
@@ -475,7 +595,7 @@ int ex_journal_append(ex_journal *j, uint64_t first, uint64_t span, uint64_t exc
     }
     if ((rc = ex_ranges_add(&j->ranges, first, first + span, err)) != 0)
         goto done;
-    payload_walk(j, j->buf + F_HEAD, plen, (uint32_t)b->n, 1);
+    payload_walk(j, j->buf + F_HEAD, plen, (uint32_t)b->n, first, span, 1);
     j->excluded += excluded;
     j->duplicates += duplicates;
     j->end += n;
@@ -522,9 +642,12 @@ int ex_journal_ranges(ex_journal *j, ex_range_fn fn, void *ctx, st_err *err)
 {
     int rc = ST_OK;
 
-    (void)err;
     for (size_t k = 0; k < j->ranges.n && rc == ST_OK; k++)
         rc = fn(ctx, j->ranges.lo[k], j->ranges.hi[k]);
+    if (rc != ST_OK)
+        rc = st_err_set(err, rc, "journal %s: %s", j->path,
+                        rc == ST_ENOMEM ? "out of memory for its index ranges"
+                                        : "cannot take its index ranges");
     return rc;
 }
 
@@ -594,7 +717,7 @@ int ex_journal_each(ex_journal *j, ex_record_fn fn, void *ctx, st_err *err)
     ex_record *r = NULL;
     loc *locs = NULL;
     uint64_t off = j->data_start, nloc = 0;
-    size_t size;
+    size_t size, ks = 0;
     int rc = ST_OK;
 
     d.vals = malloc(8 * ((size_t)j->head.nparam + 1));
@@ -620,6 +743,11 @@ int ex_journal_each(ex_journal *j, ex_record_fn fn, void *ctx, st_err *err)
         nrec = get32(&h);
         h += 32;
         plen = get64(&h);
+        if (ks < j->nskip && j->skip[ks] == off) {
+            ks++;
+            off += F_HEAD + plen + 8;
+            continue;
+        }
         if ((rc = grow(j, plen + 8, err)) != 0)
             goto done;
         if (read_all(j->fd, j->buf, plen, off + F_HEAD) != 0) {

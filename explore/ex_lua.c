@@ -31,6 +31,9 @@ struct ex_lua {
     int fatal;   /* the budget is spent or a stop is pending: every hook raises fatal_msg */
     int stopped; /* the stop signal found pending, 0 if none */
     char fatal_msg[300];
+    char *deps; /* the modules required so far, one line each (ex_lua_deps) */
+    size_t deps_len;
+    int deps_frozen;
 };
 
 void ex_lua_opts_init(ex_lua_opts *o)
@@ -374,6 +377,49 @@ static int l_load_text(lua_State *L)
     return lua_gettop(L) - 4;
 }
 
+/* Push the whole text of f as a string; -1 when it cannot be read. */
+static int read_module(lua_State *L, FILE *f)
+{
+    luaL_Buffer b;
+    size_t n;
+
+    luaL_buffinit(L, &b);
+    do {
+        char *p = luaL_prepbuffer(&b);
+        n = fread(p, 1, LUAL_BUFFERSIZE, f);
+        luaL_addsize(&b, n);
+    } while (n == LUAL_BUFFERSIZE);
+    luaL_pushresult(&b);
+    return ferror(f) ? -1 : 0;
+}
+
+/* Note module name, of text, among what the sweep depends on. */
+static void deps_add(lua_State *L, ex_lua *x, const char *name, const char *text, size_t len)
+{
+    char line[400];
+    int n = snprintf(line, sizeof line, "requires %s: %zu bytes, siphash %016llx\n", name, len,
+                     (unsigned long long)ex_siphash(UINT64_C(0x6d6f64756c65), 0, text, len));
+    char *g;
+
+    if (n < 0 || (size_t)n >= sizeof line)
+        luaL_error(L, "require '%s': the module name is too long", name);
+    if (!(g = realloc(x->deps, x->deps_len + (size_t)n + 1)))
+        luaL_error(L, "require '%s': out of memory", name);
+    memcpy(g + x->deps_len, line, (size_t)n + 1);
+    x->deps = g;
+    x->deps_len += (size_t)n;
+}
+
+const char *ex_lua_deps(const ex_lua *l)
+{
+    return l->deps ? l->deps : "";
+}
+
+void ex_lua_deps_freeze(ex_lua *l)
+{
+    l->deps_frozen = 1;
+}
+
 /* require(name): "st", or a Lua file name.lua (dots become folders) beside the script or
  * in the library folder, loaded in text mode; results are cached like package.loaded. */
 static int l_require(lua_State *L)
@@ -398,8 +444,15 @@ static int l_require(lua_State *L)
               *c == '_' || *c == '.' || *c == '-'))
             return luaL_error(L, "require '%s': a module name is letters, digits, '_', '-', '.'",
                               name);
+    if (x->deps_frozen)
+        return luaL_error(L,
+                          "require '%s' while the sweep runs: require modules when the script "
+                          "is loaded (at its top level), so that a resume can check them",
+                          name);
     for (int d = 0; d < 2; d++) {
         FILE *f;
+        const char *text;
+        size_t len;
         if (!dirs[d])
             continue;
         luaL_buffinit(L, &b);
@@ -409,14 +462,25 @@ static int l_require(lua_State *L)
             luaL_addchar(&b, *c == '.' ? '/' : *c);
         luaL_addstring(&b, ".lua");
         luaL_pushresult(&b);
-        f = fopen(lua_tostring(L, -1), "r");
+        f = fopen(lua_tostring(L, -1), "rb");
         if (!f) {
             lua_pop(L, 1);
             continue;
         }
+        /* The text is read once, hashed and run from memory: what is fingerprinted is
+         * what runs. It lives on the Lua stack, so an error frees it. */
+        if (read_module(L, f) != 0) {
+            fclose(f);
+            return luaL_error(L, "require '%s': cannot read %s", name, lua_tostring(L, -2));
+        }
         fclose(f);
-        if (luaL_loadfilex(L, lua_tostring(L, -1), "t") != LUA_OK)
+        text = lua_tolstring(L, -1, &len);
+        deps_add(L, x, name, text, len);
+        lua_pushfstring(L, "@%s", lua_tostring(L, -2));
+        if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), "t") != LUA_OK)
             return lua_error(L);
+        lua_replace(L, -3); /* path, text, chunk name, chunk -> path, chunk, chunk name */
+        lua_pop(L, 1);
         lua_pushstring(L, name);
         lua_call(L, 1, 1);
         if (lua_isnil(L, -1)) {
@@ -429,6 +493,63 @@ static int l_require(lua_State *L)
     }
     return luaL_error(L, "module '%s' not found beside the script or in %s", name,
                       x->o.lib_dir ? x->o.lib_dir : "(no library folder)");
+}
+
+/* Under --trust, `require` is Lua's own; this searcher, put before Lua's searcher of Lua
+ * files, finds the same files (package.path) but loads them from a text it has
+ * fingerprinted first, as the sandbox's require does. C modules are left to Lua. */
+static int l_trusted_searcher(lua_State *L)
+{
+    ex_lua *x = self(L);
+    const char *name = luaL_checkstring(L, 1), *text;
+    size_t len;
+    FILE *f;
+
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchpath");
+    lua_pushvalue(L, 1);
+    lua_getfield(L, -3, "path");
+    lua_call(L, 2, 2);
+    if (lua_isnil(L, -2))
+        return 0; /* Lua's own searcher, next, lists the files it tried */
+    lua_pop(L, 1);
+    if (x->deps_frozen)
+        return luaL_error(L,
+                          "require '%s' while the sweep runs: require modules when the script "
+                          "is loaded (at its top level), so that a resume can check them",
+                          name);
+    if (!(f = fopen(lua_tostring(L, -1), "rb")))
+        return luaL_error(L, "require '%s': cannot read %s", name, lua_tostring(L, -1));
+    if (read_module(L, f) != 0) {
+        fclose(f);
+        return luaL_error(L, "require '%s': cannot read %s", name, lua_tostring(L, -2));
+    }
+    fclose(f);
+    text = lua_tolstring(L, -1, &len);
+    deps_add(L, x, name, text, len);
+    lua_pushfstring(L, "@%s", lua_tostring(L, -2));
+    if (luaL_loadbufferx(L, text, len, lua_tostring(L, -1), NULL) != LUA_OK)
+        return luaL_error(L, "error loading module '%s' from file '%s':\n\t%s", name,
+                          lua_tostring(L, -4), lua_tostring(L, -1));
+    lua_pushvalue(L, -4); /* the path: the loader's second argument */
+    return 2;
+}
+
+/* Put l_trusted_searcher second in package.searchers, after the preload searcher. */
+static void add_trusted_searcher(lua_State *L)
+{
+    lua_Integer n;
+
+    lua_getglobal(L, "package");
+    lua_getfield(L, -1, "searchers");
+    n = luaL_len(L, -1);
+    for (lua_Integer i = n; i >= 2; i--) {
+        lua_rawgeti(L, -1, i);
+        lua_rawseti(L, -2, i + 1);
+    }
+    lua_pushcfunction(L, l_trusted_searcher);
+    lua_rawseti(L, -2, 2);
+    lua_pop(L, 2);
 }
 
 /* What the sandbox leaves out raises a message that says so, rather than "attempt to
@@ -533,7 +654,7 @@ int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
     }
     x->L = lua_newstate(l_alloc, x);
     if (!x->L) {
-        rc = st_err_set(err, ST_ENOMEM, "Lua: cannot create a state");
+        rc = st_err_set(err, ST_ENOMEM, "Lua: out of memory for a new state");
         goto done;
     }
     memcpy(lua_getextraspace(x->L), &x, sizeof x);
@@ -548,6 +669,7 @@ int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
         lua_getglobal(x->L, "st");
         lua_setfield(x->L, -2, "st");
         lua_pop(x->L, 2);
+        add_trusted_searcher(x->L);
     } else {
         open_sandbox(x->L);
         ex_luamod_open(x->L);
@@ -572,6 +694,7 @@ void ex_lua_destroy(ex_lua **l)
     if ((*l)->L)
         lua_close((*l)->L);
     free((*l)->script_dir);
+    free((*l)->deps);
     free(*l);
     *l = NULL;
 }
@@ -613,6 +736,10 @@ int ex_lua_call(ex_lua *l, int nargs, int nres, st_err *err)
     if (status != LUA_OK) {
         if (l->stopped)
             rc = st_err_set(err, EX_ESTOPPED, "stopped by signal %d", l->stopped);
+        else if (status == LUA_ERRMEM && !l->over_mem)
+            rc = st_err_set(err, ST_ENOMEM,
+                            "the script ran out of memory (the system refused "
+                            "an allocation below the memory cap)");
         else if (l->over_mem || status == LUA_ERRMEM)
             rc = st_err_set(err, ST_EINVAL,
                             "the script exceeded the memory cap of %zu MiB (a table or string "

@@ -23,7 +23,8 @@ enum {
     M_DENSE_MACS,
     M_DRAM_BYTES,
     M_STALL_CYCLES,
-    M_CYCLES_SE,
+    M_DENSE_DRAM_BYTES,
+    M_DRAM_FLOOR_BYTES,
     M_CYCLES_FP,
     M_CYCLES_BP,
     M_CYCLES_WG,
@@ -47,8 +48,9 @@ static const ex_metric metric_table[M_COUNT] = {
     {"dense_macs", EX_U64, "MACs", "multiply-accumulates of the dense computation"},
     {"dram_bytes", EX_U64, "bytes", "off-chip traffic"},
     {"stall_cycles", EX_U64, "cycles", "cycles spent waiting for DRAM"},
-    {"cycles_se", EX_F64, "cycles",
-     "standard error of compute cycles (sampled fidelity; 0 if exact)"},
+    {"dense_dram_bytes", EX_U64, "bytes", "off-chip traffic of the dense baseline"},
+    {"dram_floor_bytes", EX_U64, "bytes",
+     "compulsory traffic: every tensor moved once per phase, as stored"},
     {"cycles_fp", EX_U64, "cycles", "cycles of the forward phase"},
     {"cycles_bp", EX_U64, "cycles", "cycles of the input-gradient phase"},
     {"cycles_wg", EX_U64, "cycles", "cycles of the weight-gradient phase"},
@@ -68,6 +70,13 @@ static const ex_metric detail_table[EX_D_COUNT] = {
     {"dense_energy_pj", EX_F64, "pJ", "energy of the dense baseline"},
     {"act_density", EX_F64, "", "non-zero fraction of the layer's input activations"},
     {"grad_density", EX_F64, "", "non-zero fraction of the layer's pruned output gradient"},
+    {"dense_dram_bytes", EX_U64, "bytes", "off-chip traffic of the dense baseline"},
+    {"dram_floor_bytes", EX_U64, "bytes",
+     "compulsory traffic: every tensor of the phase moved once, as stored"},
+    {"order", EX_U64, "",
+     "loop order the mapper chose: 1 stream, 2 weights, 3 weights+batch (FP, BP); 4 dz, 5 act, "
+     "6 dz+batch, 7 act+batch (WG)"},
+    {"dense_order", EX_U64, "", "loop order of the dense baseline (codes of order)"},
 };
 
 const ex_metric *ex_metrics(int *count)
@@ -105,7 +114,8 @@ void ex_metrics_fill(const st_result *res, ex_num *out)
     out[M_DENSE_MACS].u = res->run.dense_macs;
     out[M_DRAM_BYTES].u = res->run.dram_bytes;
     out[M_STALL_CYCLES].u = res->run.stall_cycles;
-    out[M_CYCLES_SE].f = res->run.cycles_se;
+    out[M_DENSE_DRAM_BYTES].u = res->dense.dram_bytes;
+    out[M_DRAM_FLOOR_BYTES].u = res->run.dram_floor_bytes;
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
         out[M_CYCLES_FP + ph].u = st_phase_cycles(&res->run_phase[ph]);
         out[M_DENSE_CYCLES_FP + ph].u = st_phase_cycles(&res->dense_phase[ph]);

@@ -1,8 +1,10 @@
 /*
- * ex_netspec.c - networks as plain data (a built-in name or a list of layer operations)
- * that any process can turn into an st_net, and structural fingerprints of networks.
+ * ex_netspec.c - networks as plain data (a built-in name, a list of layer operations, or
+ * the text of a layer list) that any process can turn into an st_net, and structural
+ * fingerprints of networks.
  * The Lua syntax that produces the operations lives in ex_luamod.c.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +20,50 @@ void ex_netspec_fini(ex_netspec *s)
     if (!s)
         return;
     free(s->ops);
+    free(s->csv_path);
+    free(s->csv);
     memset(s, 0, sizeof *s);
+}
+
+int ex_netspec_set_csv(ex_netspec *s, const char *path, const char *text, size_t len, st_err *err)
+{
+    char *p = strdup(path), *t = malloc(len + 1);
+    int rc = ST_OK;
+
+    if (!p || !t) {
+        rc = st_err_set(err, ST_ENOMEM, "%s: out of memory for %zu bytes", path, len);
+        free(p);
+        free(t);
+        goto done;
+    }
+    memcpy(t, text, len);
+    t[len] = '\0';
+    free(s->csv_path);
+    free(s->csv);
+    s->csv_path = p;
+    s->csv = t;
+    s->csv_len = len;
+done:
+    return rc;
+}
+
+int ex_netspec_load_csv(ex_netspec *s, const char *path, st_err *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    st_net *net = NULL;
+    int rc;
+
+    if ((rc = st_topo_read_file(path, &text, &len, err)) != ST_OK ||
+        (rc = st_topo_parse(path, text, len, &net, err)) != ST_OK ||
+        (rc = ex_netspec_set_csv(s, path, text, len, err)) != ST_OK)
+        goto done;
+    snprintf(s->name, sizeof s->name, "%s", st_net_name(net));
+    s->builtin = 0;
+done:
+    st_net_destroy(&net);
+    free(text);
+    return rc;
 }
 
 int ex_netspec_push(ex_netspec *s, const ex_netop *op, st_err *err)
@@ -87,6 +132,10 @@ int ex_netspec_build(const ex_netspec *s, st_net **out, int *bad_op, st_err *err
         rc = st_net_builtin(s->name, &net, err);
         goto done;
     }
+    if (s->csv) {
+        rc = st_topo_parse(s->csv_path, s->csv, s->csv_len, &net, err);
+        goto done;
+    }
     if ((rc = st_net_create(s->name, s->c, s->h, s->w, &net, err)) != 0)
         goto done;
     for (int i = 0; i < s->n; i++) {
@@ -109,11 +158,17 @@ done:
     return rc;
 }
 
+const char *ex_netspec_source(const ex_netspec *s)
+{
+    return s->builtin ? "built-in" : s->csv ? "csv" : "lua";
+}
+
 uint64_t ex_net_fingerprint(const st_net *net)
 {
     char text[512];
     int len = snprintf(text, sizeof text, "%s/%d", st_net_name(net), st_net_count(net));
-    uint64_t h = ex_siphash(0, UINT64_C(0x6e6574), text, (size_t)len);
+    uint64_t h = ex_siphash(0, UINT64_C(0x6e6574), text,
+                            (size_t)(len < (int)sizeof text ? len : (int)sizeof text - 1));
 
     /* Chain one hash per layer: no buffer the size of the network. */
     for (int i = 0; i < st_net_count(net); i++) {

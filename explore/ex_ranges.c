@@ -79,6 +79,25 @@ uint64_t ex_ranges_skip(const ex_ranges *r, uint64_t i)
     return lo < r->n && r->lo[lo] <= i ? r->hi[lo] : i;
 }
 
+int ex_ranges_overlap(const ex_ranges *r, uint64_t lo, uint64_t hi)
+{
+    size_t a = 0, b = r->n;
+
+    if (lo >= hi)
+        return 0;
+    /* The first range that ends after lo; ranges are disjoint and never touch. */
+    while (a < b) {
+        size_t mid = (a + b) / 2;
+        if (r->hi[mid] <= lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    if (a == r->n || r->lo[a] >= hi)
+        return 0;
+    return r->lo[a] <= lo && r->hi[a] >= hi ? 2 : 1;
+}
+
 uint64_t ex_ranges_total(const ex_ranges *r)
 {
     uint64_t t = 0;

@@ -26,8 +26,10 @@ static void utc_text(int64_t t, char *buf, size_t size)
         snprintf(buf, size, "?");
 }
 
-/* The first line where a and b differ, as a message: "file has '...', script has '...'". */
-static void first_difference(const char *a, const char *b, char *buf, size_t size)
+/* The first line where a and b differ, as a message: "file has '...', script has '...'".
+ * Returns 1 when that line is about a module the script requires, 2 when it is about the
+ * network (its structure's fingerprint, or its layer-list file), else 0. */
+static int first_difference(const char *a, const char *b, char *buf, size_t size)
 {
     int line = 1;
 
@@ -36,13 +38,16 @@ static void first_difference(const char *a, const char *b, char *buf, size_t siz
         if (la != lb || memcmp(a, b, la) != 0) {
             snprintf(buf, size, "line %d: the file has '%.*s', the script has '%.*s'", line,
                      (int)(la > 200 ? 200 : la), a, (int)(lb > 200 ? 200 : lb), b);
-            return;
+            if (!strncmp(a, "requires ", 9) || !strncmp(b, "requires ", 9))
+                return 1;
+            return !strncmp(a, "network: ", 9) || !strncmp(a, "layer list: ", 12) ? 2 : 0;
         }
         a += la + (a[la] == '\n');
         b += lb + (b[lb] == '\n');
         line++;
     }
     snprintf(buf, size, "no difference");
+    return 0;
 }
 
 /* Refuse to resume a run of another sweep, saying what differs. */
@@ -52,7 +57,13 @@ static int same_sweep(const char *what, const char *old_space, const char *old_s
     char diff[600];
 
     if (strcmp(old_space, space) != 0) {
-        first_difference(old_space, space, diff, sizeof diff);
+        int kind = first_difference(old_space, space, diff, sizeof diff);
+        if (kind)
+            return st_err_set(err, ST_EINVAL,
+                              "cannot resume %s: %s since (%s); use --force to start over", what,
+                              kind == 1 ? "the modules the script requires have changed"
+                                        : "the network has changed",
+                              diff);
         return st_err_set(err, ST_EINVAL,
                           "cannot resume %s: it was made from another design space (%s); use "
                           "--force to start over",
@@ -140,7 +151,7 @@ static int resume_open(runner *r, int *fresh, ex_run_stats *st, st_err *err)
     memset(&info, 0, sizeof info);
     *fresh = 0;
     if (has_out && (rc = ex_h5_probe(r->o->out, &info, err)) != 0) {
-        rc = st_err_set(err, ST_EINVAL, "cannot resume: %s", err->msg);
+        rc = st_err_set(err, rc == ST_ENOMEM ? rc : ST_EINVAL, "cannot resume: %s", err->msg);
         goto done;
     }
     if (!has_j) {
@@ -358,6 +369,12 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             goto done;
         if (fresh && o->log)
             fprintf(o->log, "stexplore: nothing to resume at %s: starting\n", o->out);
+        else if (o->log && ex_journal_repeated(r.j) > 0)
+            fprintf(o->log,
+                    "stexplore: resuming %s: %llu points journaled (%llu repeated frames of the "
+                    "journal skipped)\n",
+                    o->out, (unsigned long long)ex_journal_records(r.j),
+                    (unsigned long long)ex_journal_repeated(r.j));
         else if (o->log)
             fprintf(o->log, "stexplore: resuming %s: %llu points journaled\n", o->out,
                     (unsigned long long)ex_journal_records(r.j));
@@ -366,6 +383,11 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             rc = st_err_set(err, ST_EINVAL,
                             "%s already exists: --force overwrites it, --resume continues it",
                             access(o->out, F_OK) == 0 ? o->out : r.journal_path);
+            goto done;
+        }
+        /* A live run holds the lock of its journal: its files are not ours to remove. */
+        if ((rc = ex_journal_check_free(r.journal_path, err)) != 0) {
+            rc = st_err_set(err, ST_EINVAL, "--force will not start over: %s", err->msg);
             goto done;
         }
         if ((access(o->out, F_OK) == 0 && unlink(o->out) != 0) ||

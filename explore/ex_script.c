@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <lauxlib.h>
 #include <lua.h>
@@ -620,6 +621,32 @@ static int opt_u64(rctx *c, lua_State *L, int idx, const char *key, const char *
     return rc;
 }
 
+/* Does name end in ".csv" (any case)? Such a network is a SCALE-Sim layer list. */
+static int is_csv(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcasecmp(name + n - 4, ".csv") == 0;
+}
+
+/* The path of a layer list named in the script at script_path: an absolute name as it is,
+ * a relative one from the script's folder, like the script's own require(). Returns a new
+ * string (the caller frees it), or NULL when out of memory. */
+static char *csv_path(const char *script_path, const char *name)
+{
+    const char *slash = strrchr(script_path, '/');
+    size_t dir = slash ? (size_t)(slash - script_path) + 1 : 0, n = strlen(name);
+    char *p;
+
+    if (name[0] == '/')
+        dir = 0;
+    p = malloc(dir + n + 1);
+    if (p) {
+        memcpy(p, script_path, dir);
+        memcpy(p + dir, name, n + 1);
+    }
+    return p;
+}
+
 static int sweep_gc(lua_State *L)
 {
     ex_sweep_fini(lua_touserdata(L, 1));
@@ -695,9 +722,22 @@ static int l_resolve(lua_State *L)
     snprintf(sw->name, sizeof sw->name, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
 
-    /* network: a built-in name or st.network{...} */
+    /* network: a built-in name, a layer list (*.csv) or st.network{...} */
     ty = lua_getfield(L, T, "network");
-    if (ty == LUA_TSTRING && cstring(L, -1)) {
+    if (ty == LUA_TSTRING && cstring(L, -1) && is_csv(lua_tostring(L, -1))) {
+        st_err err;
+        char *path = csv_path(c->path, lua_tostring(L, -1));
+        st_err_clear(&err);
+        if (!path)
+            return luaL_error(L, "out of memory");
+        if (ex_netspec_load_csv(&sw->net, path, &err) != 0) {
+            fail(c, find_line(c, NULL, "network"), "network = '%s': %s", lua_tostring(L, -1),
+                 err.msg);
+            free(path);
+            goto fail;
+        }
+        free(path);
+    } else if (ty == LUA_TSTRING && cstring(L, -1)) {
         st_net *net = NULL;
         st_err err;
         st_err_clear(&err);
@@ -722,7 +762,8 @@ static int l_resolve(lua_State *L)
                 return luaL_error(L, "%s", err.msg);
     } else {
         fail(c, find_line(c, NULL, "network"),
-             "network = %s: must be a built-in name (st.networks()) or st.network{...}",
+             "network = %s: must be a built-in name (st.networks()), a layer list "
+             "('NAME.csv') or st.network{...}",
              shown(L, -1));
         goto fail;
     }
@@ -1155,6 +1196,12 @@ int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script
     s->sw = *(ex_sweep *)lua_touserdata(L, -2);
     ex_sweep_init(lua_touserdata(L, -2));
     lua_pop(L, 2);
+    /* What the sweep depends on besides its script is known now, and stays so. */
+    if (*ex_lua_deps(lua) && !(s->sw.deps = strdup(ex_lua_deps(lua)))) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory");
+        goto done;
+    }
+    ex_lua_deps_freeze(lua);
     /* The sweep table stays on the stack: its functions are referenced from the registry. */
     if (s->sw.has_where) {
         lua_getfield(L, -1, "where");

@@ -24,6 +24,7 @@ void ex_sweep_fini(ex_sweep *sw)
     ex_space_fini(&sw->space);
     free(sw->base);
     free(sw->role);
+    free(sw->deps);
     memset(sw, 0, sizeof *sw);
 }
 
@@ -106,8 +107,10 @@ char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *t, uint64_t net_fp)
     char v[48];
 
     sb_put(&b, "name: %s\n", sw->name);
-    sb_put(&b, "network: %s %s (fingerprint %016llx)\n", sw->net.builtin ? "built-in" : "lua",
-           sw->net.name, (unsigned long long)net_fp);
+    sb_put(&b, "network: %s %s (fingerprint %016llx)\n", ex_netspec_source(&sw->net), sw->net.name,
+           (unsigned long long)net_fp);
+    if (sw->net.csv)
+        sb_put(&b, "layer list: %s\n", sw->net.csv_path);
     if (sw->space.sampler == EX_GRID)
         sb_put(&b, "sample: grid\n");
     else
@@ -121,6 +124,8 @@ char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *t, uint64_t net_fp)
     sb_put(&b, "detail: %s\n", sw->detail ? "yes" : "no");
     sb_put(&b, "where: %s\n", sw->has_where ? "yes" : "no");
     sb_put(&b, "keep: %s\n", sw->has_keep ? "yes" : "no");
+    if (sw->deps)
+        sb_put(&b, "%s", sw->deps);
     for (int i = 0; i < t->n; i++) {
         if (sw->role[i] == EX_ROLE_DEFAULT)
             continue;

@@ -121,9 +121,12 @@ static double get_f64(cursor *c)
 
 #define OP_SIZE (4 + ST_NAME_MAX + 8 * 4)
 
+/* A layer list travels as its path and text, each a 64-bit length and the bytes (lengths
+ * 0 when the network is not a layer list). */
 int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_netspec *net, st_err *err)
 {
-    size_t size = 5 * 4 + ST_NAME_MAX + 5 * 4 + (size_t)net->n * OP_SIZE;
+    size_t plen = net->csv ? strlen(net->csv_path) : 0, tlen = net->csv ? net->csv_len : 0;
+    size_t size = 5 * 4 + ST_NAME_MAX + 5 * 4 + (size_t)net->n * OP_SIZE + 16 + plen + tlen;
     int rc;
 
     out->n = 0;
@@ -153,6 +156,10 @@ int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_netspec *net
         put_i32(out, op->groups);
         put_i32(out, op->line);
     }
+    put_u64(out, plen);
+    put(out, net->csv_path ? net->csv_path : "", plen);
+    put_u64(out, tlen);
+    put(out, net->csv ? net->csv : "", tlen);
 done:
     return rc;
 }
@@ -161,6 +168,8 @@ int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_netspec *net
 {
     cursor c = {p, (const unsigned char *)p + n, 0};
     int nmetric = 0, nops, rc = ST_OK;
+    uint64_t plen, tlen;
+    const char *path;
     ex_netop op;
 
     ex_metrics(&nmetric);
@@ -206,6 +215,31 @@ int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_netspec *net
         if ((rc = ex_netspec_push(net, &op, err)) != 0)
             goto done;
     }
+    plen = get_u64(&c);
+    path = (const char *)c.p;
+    if (!c.short_read && plen <= (uint64_t)(c.end - c.p))
+        c.p += plen;
+    else
+        c.short_read = 1;
+    tlen = get_u64(&c);
+    if (!c.short_read && tlen <= (uint64_t)(c.end - c.p)) {
+        if (tlen > 0 || plen > 0) {
+            char *pathz = malloc((size_t)plen + 1);
+            if (!pathz) {
+                rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for a %llu-byte path",
+                                (unsigned long long)plen);
+                goto done;
+            }
+            memcpy(pathz, path, (size_t)plen);
+            pathz[plen] = '\0';
+            rc = ex_netspec_set_csv(net, pathz, (const char *)c.p, (size_t)tlen, err);
+            free(pathz);
+            if (rc != 0)
+                goto done;
+        }
+        c.p += tlen;
+    } else
+        c.short_read = 1;
     if (c.short_read || c.p != c.end)
         rc = st_err_set(err, ST_EFORMAT, "setup message of %zu bytes: malformed", n);
 done:

@@ -382,6 +382,7 @@ int main(int argc, char **argv)
     char hosts[1024] = "";
     int use_mpi, rank = 0, size = 1, provided, status, clean = 1;
 
+    ex_h5_init();
     memset(&c, 0, sizeof c);
     ex_lua_opts_init(&c.lo);
     c.lo.lib_dir = EX_LUA_LIB_DIR;

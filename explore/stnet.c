@@ -4,7 +4,6 @@
  * The simulator itself is stsim; this program only describes the work.
  */
 #include <errno.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +14,24 @@
 
 typedef struct options {
     const char *net;
-    double p;
+    st_point pt; /* p, seed, grad_law, prune_skip_zeros: the table's defaults and checks */
     long batch;
     long images;
-    unsigned long long seed;
-    int law;
-    int skip_zeros;
     int csv;
 } options;
+
+/* "name in RANGE (default D)" of a parameter, from its row of the table. */
+static void usage_param(FILE *f, const char *opt, const char *name, const char *what)
+{
+    const st_param *row = st_param_find(name);
+    char range[96], def[64];
+    st_point pt;
+
+    st_point_init(&pt);
+    st_param_format_range(row, range, sizeof range);
+    st_point_format(&pt, row, def, sizeof def);
+    fprintf(f, "  %-14s %s: %s (default %s)\n", opt, what, range, def);
+}
 
 static void usage(FILE *f)
 {
@@ -34,34 +43,28 @@ static void usage(FILE *f)
           "phase (FP forward, BP input gradient, WG weight gradient) and the\n"
           "densities of the statistical sparsity model at pruning rate p.\n"
           "\n"
-          "options:\n"
-          "  --p P          gradient pruning rate in [0, 1)           (default 0.9)\n"
-          "  --batch N      images per iteration, scales the MACs     (default 1)\n"
-          "  --images N     images the densities are averaged over    (default 1)\n"
-          "  --seed S       seed of the sparsity model                (default 1)\n"
-          "  --law L        law of raw gradients: normal, laplace, lognormal\n"
-          "  --skip-zeros   leave exact zeros out of the pruning statistic\n"
+          "options:\n",
+          f);
+    usage_param(f, "--p P", "p", "gradient pruning rate");
+    fputs("  --batch N      images per iteration, scales the MACs: [1, 1000000000] (default 1)\n"
+          "  --images N     images the densities are averaged over: [1, 65535] (default 1)\n",
+          f);
+    usage_param(f, "--seed S", "seed", "seed of the sparsity model");
+    usage_param(f, "--law L", "grad_law", "law of raw gradients");
+    fputs("  --skip-zeros   leave exact zeros out of the pruning statistic\n"
           "  --csv          comma-separated output for machines\n"
           "  --list         list the built-in networks\n"
           "  -h, --help     this text\n"
           "\n"
-          "NETWORK is a built-in name; a path ending in .csv is read as a\n"
-          "SCALE-Sim layer list. Bad input exits with status 2.\n"
+          "--p, --seed and --law are the design-point parameters p, seed and\n"
+          "grad_law (docs/parameters.md). NETWORK is a built-in name; a path\n"
+          "ending in .csv is read as a SCALE-Sim layer list. Bad input exits\n"
+          "with status 2.\n"
           "built-in networks:",
           f);
     for (; *names; names++)
         fprintf(f, " %s", *names);
     fputc('\n', f);
-}
-
-/* Parse a whole string as a number; 0 on success. */
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-
-    errno = 0;
-    *out = strtod(s, &end);
-    return (end == s || *end != '\0' || errno == ERANGE || !isfinite(*out)) ? -1 : 0;
 }
 
 static int parse_long(const char *s, long *out)
@@ -92,7 +95,7 @@ static int parse_args(int argc, char **argv, options *o)
         } else if (!strcmp(a, "--csv")) {
             o->csv = 1;
         } else if (!strcmp(a, "--skip-zeros")) {
-            o->skip_zeros = 1;
+            o->pt.prune_skip_zeros = 1;
         } else if (!strcmp(a, "--p") || !strcmp(a, "--batch") || !strcmp(a, "--images") ||
                    !strcmp(a, "--seed") || !strcmp(a, "--law")) {
             if (!v) {
@@ -100,27 +103,24 @@ static int parse_args(int argc, char **argv, options *o)
                 return EXIT_USAGE;
             }
             i++;
-            if (!strcmp(a, "--p")) {
-                if (parse_double(v, &o->p) || !(o->p >= 0 && o->p < 1)) {
-                    fprintf(stderr, "stnet: p = %s: must be a number in [0, 1)\n", v);
+            if (!strcmp(a, "--p") || !strcmp(a, "--seed") || !strcmp(a, "--law")) {
+                /* parameters of the table: its parser, bounds and message */
+                st_err err;
+                const char *name = !strcmp(a, "--law") ? "grad_law" : a + 2;
+                st_err_clear(&err);
+                if (st_point_set(&o->pt, name, v, &err) != 0) {
+                    fprintf(stderr, "stnet: %s\n", err.msg);
                     return EXIT_USAGE;
                 }
-            } else if (!strcmp(a, "--law")) {
-                if ((o->law = st_law_parse(v)) < 0) {
-                    fprintf(stderr, "stnet: law = '%s': must be normal, laplace or lognormal\n", v);
-                    return EXIT_USAGE;
-                }
-            } else if (parse_long(v, &n) || n < (strcmp(a, "--seed") ? 1 : 0) ||
-                       (!strcmp(a, "--images") && n > 65535) || n > 1000000000L) {
-                fprintf(stderr, "stnet: %s = %s: must be a whole number in [%d, %ld]\n", a + 2, v,
-                        strcmp(a, "--seed") ? 1 : 0, !strcmp(a, "--images") ? 65535L : 1000000000L);
+            } else if (parse_long(v, &n) || n < 1 || (!strcmp(a, "--images") && n > 65535) ||
+                       n > 1000000000L) {
+                fprintf(stderr, "stnet: %s = %s: must be a whole number in [1, %ld]\n", a + 2, v,
+                        !strcmp(a, "--images") ? 65535L : 1000000000L);
                 return EXIT_USAGE;
             } else if (!strcmp(a, "--batch")) {
                 o->batch = n;
-            } else if (!strcmp(a, "--images")) {
-                o->images = n;
             } else {
-                o->seed = (unsigned long long)n;
+                o->images = n;
             }
         } else if (a[0] == '-' && a[1] != '\0') {
             fprintf(stderr, "stnet: unknown option '%s' (see stnet --help)\n", a);
@@ -166,11 +166,7 @@ static int print_table(const st_net *net, const options *o, st_err *err)
     uint64_t tot[ST_PHASE_COUNT] = {0};
     int rc;
 
-    st_sparsity_cfg_init(&cfg);
-    cfg.seed = o->seed;
-    cfg.prune.p = o->p;
-    cfg.prune.skip_zeros = o->skip_zeros;
-    cfg.grad_law = (st_law)o->law;
+    st_point_sparsity(&o->pt, &cfg);
     st_layer_masks_init(&m);
     if ((rc = st_sparsity_cfg_check(&cfg, err)) != 0)
         goto done;
@@ -180,8 +176,8 @@ static int print_table(const st_net *net, const options *o, st_err *err)
              "macs_fp,macs_bp,macs_wg,act_density,grad_density_natural,grad_density,tau");
     else {
         printf("network %s, batch %ld, p = %.3g, gradient law %s, seed %llu, %ld image%s\n\n",
-               st_net_name(net), o->batch, o->p, st_law_name(cfg.grad_law), o->seed, o->images,
-               o->images == 1 ? "" : "s");
+               st_net_name(net), o->batch, cfg.prune.p, st_law_name(cfg.grad_law),
+               (unsigned long long)cfg.seed, o->images, o->images == 1 ? "" : "s");
         printf("%-24s %-4s %-14s %-14s %-7s %9s %9s %9s %6s %6s %6s\n", "layer", "kind", "input",
                "output", "k/s", "FP MACs", "BP MACs", "WG MACs", "act", "dZ nat", "dZ");
     }
@@ -234,12 +230,13 @@ done:
 
 int main(int argc, char **argv)
 {
-    options o = {.p = 0.9, .batch = 1, .images = 1, .seed = 1, .law = ST_LAW_NORMAL};
+    options o = {.batch = 1, .images = 1};
     st_net *net = NULL;
     st_err err;
     int rc;
 
     st_err_clear(&err);
+    st_point_init(&o.pt);
     if ((rc = parse_args(argc, argv, &o)) != 0)
         return rc < 0 ? 0 : rc;
     if (ends_with(o.net, ".csv"))

@@ -66,17 +66,22 @@ static void json_phase(const st_phase_stats *s, double pes)
     printf("\"cycles\": %llu, \"compute_cycles\": %llu, \"stall_cycles\": %llu, "
            "\"dense_macs\": %llu, \"useful_macs\": %llu, \"dram_bytes\": %llu, "
            "\"sram_reads\": [%llu, %llu, %llu], \"sram_writes\": [%llu, %llu, %llu], "
-           "\"cycles_se\": %.6g, \"energy_pj\": %.9g, \"energy_breakdown_pj\": {",
+           "\"energy_pj\": %.9g, \"energy_breakdown_pj\": {",
            (unsigned long long)st_phase_cycles(s), (unsigned long long)s->compute_cycles,
            (unsigned long long)s->stall_cycles, (unsigned long long)s->dense_macs,
            (unsigned long long)s->useful_macs, (unsigned long long)s->dram_bytes,
            (unsigned long long)s->sram_rd[0], (unsigned long long)s->sram_rd[1],
            (unsigned long long)s->sram_rd[2], (unsigned long long)s->sram_wr[0],
-           (unsigned long long)s->sram_wr[1], (unsigned long long)s->sram_wr[2], s->cycles_se,
+           (unsigned long long)s->sram_wr[1], (unsigned long long)s->sram_wr[2],
            st_phase_energy_pj(s));
     for (int e = 0; e < ST_E_COUNT; e++)
         printf("%s\"%s\": %.9g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
-    printf("}}");
+    printf("}, \"dram_floor_bytes\": %llu", (unsigned long long)s->dram_floor_bytes);
+    if (s->order)
+        printf(", \"order\": \"%s\", \"store\": [\"%s\", \"%s\", \"%s\"]",
+               st_order_name(s->order), st_store_name(s->store[0]), st_store_name(s->store[1]),
+               st_store_name(s->store[2]));
+    printf("}");
 }
 
 /* Print a string as a JSON string literal. */
@@ -154,8 +159,9 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
            st_net_name(net), pt->batch, pt->pe_rows, pt->pe_cols, pt->macs_per_pe, pt->clock_mhz,
            pt->p, pt->fidelity == ST_FID_EXACT ? "exact" : "sampled");
     if (layers) {
-        printf("\n%-22s %-2s %12s %12s %7s %6s %6s %10s %11s\n", "layer", "ph", "cycles",
-               "dense cyc", "speedup", "util", "stall", "DRAM KiB", "energy uJ");
+        printf("\n%-22s %-2s %12s %12s %7s %6s %6s %10s %6s %11s  %s\n", "layer", "ph", "cycles",
+               "dense cyc", "speedup", "util", "stall", "DRAM KiB", "/floor", "energy uJ",
+               "order (dense), storage of operands and output");
         for (int i = 0; i < res->nlayers; i++) {
             const st_layer_stats *ls = &res->layers[i];
             for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
@@ -163,14 +169,18 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
                 uint64_t c = st_phase_cycles(s);
                 if (c == 0 && st_phase_cycles(d) == 0)
                     continue;
-                printf("%-22.22s %-2s %12llu %12llu %7.2f %5.1f%% %5.1f%% %10.1f %11.3f\n",
+                printf("%-22.22s %-2s %12llu %12llu %7.2f %5.1f%% %5.1f%% %10.1f %6.2f %11.3f  "
+                       "%s (%s), %s/%s/%s\n",
                        ph == 0 ? st_net_layer(net, ls->layer)->name : "",
                        st_phase_name((st_phase)ph), (unsigned long long)c,
                        (unsigned long long)st_phase_cycles(d),
                        ratio((double)st_phase_cycles(d), (double)c),
                        100 * ratio((double)s->useful_macs, (double)c * pes),
                        100 * ratio((double)s->stall_cycles, (double)c), s->dram_bytes / 1024.0,
-                       st_phase_energy_pj(s) / 1e6);
+                       ratio((double)s->dram_bytes, (double)s->dram_floor_bytes),
+                       st_phase_energy_pj(s) / 1e6, st_order_name(s->order),
+                       st_order_name(d->order), st_store_name(s->store[0]),
+                       st_store_name(s->store[1]), st_store_name(s->store[2]));
             }
         }
     }
@@ -183,9 +193,6 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
                      (double)st_phase_cycles(&res->run_phase[ph])));
     printf("%-8s %14llu %14llu %9.3f", "total", (unsigned long long)st_phase_cycles(&res->run),
            (unsigned long long)st_phase_cycles(&res->dense), res->speedup);
-    if (res->run.cycles_se > 0)
-        printf("   (sampled: +- %.2f%% standard error)",
-               100 * res->run.cycles_se / (double)st_phase_cycles(&res->run));
     printf("\n\nMACs: useful %llu of dense %llu (%.1f%%)\n",
            (unsigned long long)res->run.useful_macs, (unsigned long long)res->run.dense_macs,
            100 * ratio((double)res->run.useful_macs, (double)res->run.dense_macs));
@@ -195,6 +202,11 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
     for (int e = 0; e < ST_E_COUNT; e++)
         printf(" %s %.1f%%", st_ecomp_name((st_ecomp)e),
                100 * ratio(res->run.energy_pj[e], st_phase_energy_pj(&res->run)));
+    printf("\nDRAM: %.1f MB, %.2f x its floor (dense %.1f MB, %.2f x)",
+           (double)res->run.dram_bytes / 1e6,
+           ratio((double)res->run.dram_bytes, (double)res->run.dram_floor_bytes),
+           (double)res->dense.dram_bytes / 1e6,
+           ratio((double)res->dense.dram_bytes, (double)res->dense.dram_floor_bytes));
     printf("\narea: %.3f mm^2\n", res->area_mm2);
     printf("time: %.3f ms per iteration, %.1f images/s\n", res->time_s * 1e3, res->images_per_s);
 }

@@ -674,6 +674,45 @@ static void test_conv_at(void)
     st_net_destroy(&net);
 }
 
+/* A ReLU fed from upstream, and the convolution behind it (an imported row that does not
+ * chain to the one before). */
+static void test_relu_at(void)
+{
+    st_net *net = NULL;
+    const st_layer *u, *l, *p;
+    st_err err;
+    int r, c;
+
+    st_net_create("list", 3, 8, 8, &net, &err);
+    st_net_conv(net, "c0", ST_PREV, 4, 3, 1, 1, 1, &err);
+    r = st_net_relu_at(net, "in1", 6, 10, 9, &err);
+    c = st_net_conv(net, "c1", ST_PREV, 8, 3, 1, 0, 1, &err);
+    /* A ReLU straight on the network input, for contrast: its consumer is first. */
+    st_net_relu(net, "r_in", -1, &err);
+    st_net_conv(net, "c2", ST_PREV, 2, 1, 1, 0, 1, &err);
+    st_net_finish(net, &err);
+    u = st_net_layer(net, 1), l = st_net_layer(net, 2), p = st_net_layer(net, 4);
+    ok(r == 1 && c == 2 && u && u->kind == ST_RELU && u->src[0] == ST_UPSTREAM && u->in_c == 6 &&
+           u->in_h == 10 && u->in_w == 9 && shape_is(u, 6, 10, 9) && l && l->in_c == 6 &&
+           shape_is(l, 8, 8, 7),
+       "net-5.70 relu_at: a 6x10x9 ReLU from upstream; c1 reads it, 8x8x7");
+    ok(l && l->first == 0 && l->pre == ST_OP_RELU &&
+           st_layer_macs(l, ST_BP) == 8ull * 8 * 7 * 6 * 9 && p && p->first == 1 &&
+           st_layer_macs(p, ST_BP) == 0,
+       "net-5.71 behind relu_at: not first, BP = 8*8*7*6*9; behind a ReLU of the input: first");
+    FAILS("net-5.72 relu_at c = 0", net, st_net_relu_at(net, "r", 0, 4, 4, &err), "'list'", "'r'",
+          "c = 0");
+    FAILS("net-5.73 relu_at w < 0", net, st_net_relu_at(net, "r", 2, 4, -4, &err), "'r'", "w = -4");
+    FAILS("net-5.74 relu_at tensor too large", net,
+          st_net_relu_at(net, "r", 1 << 20, 1 << 20, 2, &err), "'r'", "1048576x1048576x2",
+          "elements");
+    FAILS("net-5.75 relu_at duplicate name", net, st_net_relu_at(net, "in1", 2, 4, 4, &err),
+          "'in1'", "already used by layer 1");
+    FAILS("net-5.76 relu_at on a NULL network", NULL, st_net_relu_at(NULL, "r", 2, 4, 4, &err),
+          "'r'", "network is NULL");
+    st_net_destroy(&net);
+}
+
 /* -------------------------------------------------------------- built-ins */
 
 static void test_builtins(void)
@@ -767,6 +806,7 @@ int main(void)
     test_finish();
     test_errors();
     test_conv_at();
+    test_relu_at();
     test_builtins();
     test_names();
     return tap_done();

@@ -277,9 +277,9 @@ static void test_defaults(void)
            pt.step_overhead == 1 && pt.relu_density == 0.5,
        "param-2.8 batch 1, seed 1, sample_fraction 0.05, fifo_depth 4, step_overhead 1, "
        "relu_density 0.5");
-    ok(pt.format == ST_FMT_OFFSET && pt.sync == ST_SYNC_LOCKSTEP && pt.fidelity == ST_FID_EXACT &&
+    ok(pt.format == ST_FMT_AUTO && pt.sync == ST_SYNC_LOCKSTEP && pt.fidelity == ST_FID_EXACT &&
            pt.grad_law == ST_LAW_NORMAL,
-       "param-2.9 enums default to offset, lockstep, exact, normal");
+       "param-2.9 enums default to auto, lockstep, exact, normal");
     ok(pt.skip_fp_stream && pt.skip_bp_stream && pt.skip_bp_output && pt.skip_wg_stream &&
            pt.skip_wg_operand,
        "param-2.10 every kind of zero skipping is on by default");
@@ -586,6 +586,21 @@ static void test_sparsity(void)
            cfg.relu_density == 0.5 && cfg.channel_cv == 0 && cfg.spatial_corr == 0 &&
            cfg.spatial_block == 4,
        "param-9.2 default point gives the sparsity model's defaults");
+
+    {
+        st_err e;
+        int rc;
+        st_err_clear(&e);
+        rc = st_param_check(st_param_find("pe_rows"), 0, &e);
+        ok(rc == ST_EINVAL && !strcmp(e.msg, "pe_rows = 0: must be in [1, 4096]"),
+           "param-9.3 st_param_check: \"%s\"", e.msg);
+        st_err_clear(&e);
+        rc = st_param_check(NULL, 1, &e);
+        ok(rc == ST_EINVAL && !strcmp(e.msg, "parameter row is NULL"),
+           "param-9.4 st_param_check of a NULL row: \"%s\"", e.msg);
+        ok(st_param_check(st_param_find("sync"), 1, NULL) == ST_OK,
+           "param-9.5 st_param_check accepts a value in range");
+    }
 }
 
 /* --------------------------------------------------------------------------- docs */

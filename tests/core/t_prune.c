@@ -145,15 +145,17 @@ static void test_errors(void)
     o.p = 1.0;
     expect_error("prune-1.4 p = 1", g, 20, &o, "p = 1: must be in [0, 1)", NULL);
     o.p = NAN;
-    expect_error("prune-1.5 p = nan", g, 20, &o, "p = nan: must be in [0, 1)", NULL);
+    expect_error("prune-1.5 p = nan", g, 20, &o, "p = nan: must be a finite number", NULL);
     o.p = 0.5;
     o.sigma_scale = 0.0;
-    expect_error("prune-1.6 sigma_scale = 0", g, 20, &o, "sigma_scale = 0: must be", "> 0");
+    expect_error("prune-1.6 sigma_scale = 0", g, 20, &o,
+                 "prune_sigma_scale = 0: must be in (0, 1000]", NULL);
     o.sigma_scale = -2.0;
-    expect_error("prune-1.7 sigma_scale = -2", g, 20, &o, "sigma_scale = -2: must be", "> 0");
+    expect_error("prune-1.7 sigma_scale = -2", g, 20, &o,
+                 "prune_sigma_scale = -2: must be in (0, 1000]", NULL);
     o.sigma_scale = INFINITY;
-    expect_error("prune-1.8 sigma_scale = inf", g, 20, &o, "sigma_scale = inf: must be finite",
-                 NULL);
+    expect_error("prune-1.8 sigma_scale = inf", g, 20, &o,
+                 "prune_sigma_scale = inf: must be a finite number", NULL);
     st_prune_opts_init(&o);
     o.p = 0.5;
     g[17] = NAN;

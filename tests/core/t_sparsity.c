@@ -12,7 +12,7 @@
 #include "tap.h"
 
 #define PI    3.14159265358979323846
-#define NPLAN 163
+#define NPLAN 169
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -261,6 +261,13 @@ static void test_names_defaults(void)
     ok(st_law_parse("cauchy") == -1 && st_law_parse(NULL) == -1 && st_law_parse("") == -1,
        "spars-1.3 unknown law names parse to -1");
     ok(!strcmp(st_law_name(ST_LAW_COUNT), "unknown"), "spars-1.4 out-of-range law is 'unknown'");
+    {
+        const st_param *row = st_param_find("grad_law");
+        int same = row && row->choices && !row->choices[ST_LAW_COUNT];
+        for (int i = 0; same && i < ST_LAW_COUNT; i++)
+            same = row->choices[i] == st_law_name((st_law)i);
+        ok(same, "spars-1.9 the law names are the grad_law row's choices, the same strings");
+    }
 
     st_sparsity_cfg_init(&c);
     st_prune_opts_init(&po);
@@ -287,17 +294,22 @@ static void test_cfg_errors(void)
     } cases[] = {
         {"spars-2.1", "relu_density = 0: must be in (0, 1]"},
         {"spars-2.2", "relu_density = 1.5: must be in (0, 1]"},
-        {"spars-2.3", "relu_density = nan: must be in (0, 1]"},
-        {"spars-2.4", "prune.p = 1: must be in [0, 1)"},
-        {"spars-2.5", "prune.p = -0.1: must be in [0, 1)"},
-        {"spars-2.6", "prune.sigma_scale = 0: must be finite and > 0"},
-        {"spars-2.7", "channel_cv = -1: must be finite and >= 0"},
+        {"spars-2.3", "relu_density = nan: must be a finite number"},
+        {"spars-2.4", "p = 1: must be in [0, 1)"},
+        {"spars-2.5", "p = -0.1: must be in [0, 1)"},
+        {"spars-2.6", "prune_sigma_scale = 0: must be in (0, 1000]"},
+        {"spars-2.7", "channel_cv = -1: must be in [0, 100]"},
         {"spars-2.8", "spatial_corr = 1: must be in [0, 1)"},
-        {"spars-2.9", "spatial_block = 0: must be >= 1"},
+        {"spars-2.9", "spatial_block = 0: must be in [1, 1024]"},
         {"spars-2.10", "lognormal_sigma = 0: must be in (0, 10]"},
         {"spars-2.11", "lognormal_sigma = 11: must be in (0, 10]"},
         {"spars-2.12", "grad_law = 7: must be one of normal (0), laplace (1), lognormal (2)"},
         {"spars-2.13", "sparsity configuration is NULL"},
+        {"spars-2.15", "prune_first = 2: must be 0 or 1"},
+        {"spars-2.16", "prune_fc = -1: must be 0 or 1"},
+        {"spars-2.17", "prune_skip_zeros = 3: must be 0 or 1"},
+        {"spars-2.18", "seed = 2147483648: must be in [0, 2147483647]"},
+        {"spars-2.19", "spatial_block = 1025: must be in [1, 1024]"},
     };
     st_sparsity_cfg c;
     st_layer_masks m;
@@ -344,6 +356,21 @@ static void test_cfg_errors(void)
             break;
         case 11:
             c.grad_law = (st_law)7;
+            break;
+        case 13:
+            c.prune_first = 2;
+            break;
+        case 14:
+            c.prune_fc = -1;
+            break;
+        case 15:
+            c.prune.skip_zeros = 3;
+            break;
+        case 16:
+            c.seed = UINT64_C(2147483648);
+            break;
+        case 17:
+            c.spatial_block = 1025;
             break;
         default:
             break;

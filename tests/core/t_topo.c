@@ -1,9 +1,11 @@
 /*
  * t_topo.c - tests of the SCALE-Sim layer-list import (core/topo.c).
- * Real files are found at $ST_SRC/../shared/topologies (ST_SRC defaults to ".": run from the
- * repository root); malformed files are generated into a temporary directory.
+ * Real files are found at $ST_SRC/tests/data/topologies (ST_SRC defaults to ".": run from the
+ * repository root); malformed files and the chain fixture are generated into a temporary
+ * directory.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,8 +19,9 @@
 #define N_PER_FILE    5
 #define N_FILES       7
 #define N_REAL_QUIRKS 8
-#define N_ERRORS      27
+#define N_ERRORS      32
 #define N_FIXTURE     6
+#define N_CHAIN       9
 
 /* Report n skipped assertions whose ids start with id. */
 static void skip_n(int n, const char *why, const char *id)
@@ -32,6 +35,24 @@ static int join(char *path, size_t cap, const char *dir, const char *name)
 {
     int n = snprintf(path, cap, "%s/%s", dir, name);
     return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+/* The k-th compute layer of net (the k-th row of an imported list), or NULL. */
+static const st_layer *row_layer(const st_net *net, int k)
+{
+    for (int i = 0; net && i < st_net_count(net); i++)
+        if (st_kind_is_compute(st_net_layer(net, i)->kind) && k-- == 0)
+            return st_net_layer(net, i);
+    return NULL;
+}
+
+/* The number of compute layers of net. */
+static int row_count(const st_net *net)
+{
+    int n = 0;
+    for (int i = 0; net && i < st_net_count(net); i++)
+        n += st_kind_is_compute(st_net_layer(net, i)->kind) != 0;
+    return n;
 }
 
 /* What the test's own reading of a layer list gives: SCALE-Sim's numbers. */
@@ -113,21 +134,25 @@ static void check_real(const char *dir, const char *rel, const char *want_name)
         free(ref);
         return;
     }
-    ok_eq_u64(st_net_count(net), nref, "topo-1.2 %s has as many layers as non-empty rows", rel);
+    ok_eq_u64(row_count(net), nref, "topo-1.2 %s has as many compute layers as non-empty rows",
+              rel);
     for (i = 0; i < nref; i++)
         want_macs += ref[i].macs;
     ok_eq_u64(st_net_macs(net, ST_FP), want_macs, "topo-1.3 %s FP MACs equal SCALE-Sim's formula",
               rel);
-    for (i = 0; i < nref && i < st_net_count(net); i++) {
-        const st_layer *l = st_net_layer(net, i);
-        const ref_layer *r = &ref[i];
+    for (int li = 0, k = 0; k < nref && li < st_net_count(net); li++) {
+        const st_layer *l = st_net_layer(net, li);
+        const ref_layer *r = &ref[k];
+        if (!st_kind_is_compute(l->kind))
+            continue;
+        i = k++;
         if (strcmp(l->name, r->name) != 0 || l->kind != ST_CONV || l->in_c != r->c ||
             l->in_h != r->ih || l->in_w != r->iw || l->out_c != r->n || l->out_h != r->oh ||
             l->out_w != r->ow || l->k_h != r->fh || l->k_w != r->fw || l->stride_h != r->s ||
             l->stride_w != r->s || l->pad_t != 0 || l->pad_l != 0 || l->groups != 1 ||
             st_layer_macs(l, ST_FP) != r->macs) {
             if (shapes_ok)
-                diag("  layer %d '%s': got %dx%dx%d -> %dx%dx%d, want '%s' %dx%dx%d -> %dx%dx%d", i,
+                diag("  row %d '%s': got %dx%dx%d -> %dx%dx%d, want '%s' %dx%dx%d -> %dx%dx%d", i,
                      l->name, l->in_c, l->in_h, l->in_w, l->out_c, l->out_h, l->out_w, r->name,
                      r->c, r->ih, r->iw, r->n, r->oh, r->ow);
             shapes_ok = 0;
@@ -169,17 +194,31 @@ static void check_real_quirks(const char *dir)
     l = net ? st_net_layer(net, st_net_count(net) - 1) : NULL;
     ok(l && strcmp(l->name, "FC") == 0 && l->in_c == 512 && l->out_c == 1000 && l->stride_h == 1,
        "topo-2.2 Resnet18.csv last line without comma or newline is read whole");
-    /* Rows are independent layers, each reading its own input (src -1); st_net_finish makes
-     * every compute layer fed by an input `first`, so none has a BP phase. */
+    /* The rows form a chain: only the first reads the network input and lacks BP; every
+     * other row's BP MACs are SCALE-Sim's closed form for the row, oh*ow*fh*fw*c*n. */
     {
-        int all = net != NULL;
-        for (int i = 0; net && i < st_net_count(net); i++) {
+        char path[1024];
+        ref_layer *ref = calloc(64, sizeof *ref);
+        int nref =
+            ref && join(path, sizeof path, dir, "Resnet18.csv") == 0 ? ref_read(path, ref, 64) : -1;
+        int all = net != NULL && nref > 1, k = 0;
+        for (int i = 0; all && i < st_net_count(net); i++) {
             l = st_net_layer(net, i);
-            if (l->src[0] != -1 || l->first != 1 || st_layer_macs(l, ST_BP) != 0)
+            if (!st_kind_is_compute(l->kind))
+                continue;
+            if (k >= nref || (k == 0) != (l->first == 1) ||
+                st_layer_macs(l, ST_BP) != (k == 0 ? 0 : ref[k].macs) ||
+                ((l->pre & ST_OP_RELU) != 0) != (k > 0)) {
+                diag("  compute layer %d '%s': first %d, BP %llu, pre %u", k, l->name, l->first,
+                     (unsigned long long)st_layer_macs(l, ST_BP), l->pre);
                 all = 0;
+            }
+            k++;
         }
-        ok(all && st_net_macs(net, ST_BP) == 0,
-           "topo-2.8 Resnet18.csv layers read their own input (src -1), are first, no BP");
+        ok(all && k == nref,
+           "topo-2.8 Resnet18.csv: only the first row lacks BP; BP MACs = oh*ow*fh*fw*c*n; "
+           "inputs behind a ReLU but the first");
+        free(ref);
     }
     st_net_destroy(&net);
 
@@ -191,7 +230,7 @@ static void check_real_quirks(const char *dir)
 
     net = load_real(dir, "alexnet.csv");
     l = net ? st_net_layer(net, 0) : NULL;
-    ok(l && strcmp(l->name, "Conv1") == 0 && strcmp(st_net_layer(net, 4)->name, "Conv5") == 0,
+    ok(l && strcmp(l->name, "Conv1") == 0 && strcmp(row_layer(net, 4)->name, "Conv5") == 0,
        "topo-2.4 alexnet.csv names padded with spaces are trimmed");
     st_net_destroy(&net);
 
@@ -211,8 +250,8 @@ static void check_real_quirks(const char *dir)
      * 1x4096 filter: one output. */
     net = load_real(dir, "mlperf_legacy/Alexnet.csv");
     l = net ? st_net_layer(net, 0) : NULL;
-    ok(l && strcmp(l->name, "Conv1") == 0 && st_net_count(net) == 8 &&
-           st_net_layer(net, 6)->out_h == 1 && st_net_layer(net, 6)->out_w == 1,
+    ok(l && strcmp(l->name, "Conv1") == 0 && row_count(net) == 8 && row_layer(net, 6)->out_h == 1 &&
+           row_layer(net, 6)->out_w == 1,
        "topo-2.7 mlperf Alexnet.csv blank line skipped, 8 layers, FC7 gives 1x1");
     st_net_destroy(&net);
 }
@@ -355,7 +394,7 @@ static void check_errors(const char *dir)
         strcpy(big + h + 1024, "\r\n");
         rc = put_file(dir, "len.csv", big, strlen(big), path, sizeof path);
         rc = rc == 0 ? st_topo_load(path, &net, &err) : -99;
-        if (!ok(rc == ST_OK && net && strcmp(st_net_layer(net, 0)->name, "A") == 0,
+        if (!ok(rc == ST_OK && net && strcmp(row_layer(net, 0)->name, "A") == 0,
                 "topo-3.21 a 1024-character CRLF line is accepted"))
             diag("  rc %d: %s", rc, err.msg);
         st_net_destroy(&net);
@@ -398,6 +437,37 @@ static void check_errors(const char *dir)
     if (!ok(rc == ST_EINVAL && net == NULL && strstr(err.msg, "path is NULL"),
             "topo-3.27 NULL path: ST_EINVAL"))
         diag("  rc %d: %s", rc, err.msg);
+
+    /* The two halves: text read from a file, text parsed from memory. */
+    {
+        static const char bad[] = HEADER "A,5,5,1,1,1,0,1,\n";
+        char *text = (char *)"x";
+        size_t len = 7;
+        rc = st_topo_read_file(NULL, &text, &len, &err);
+        if (!ok(rc == ST_EINVAL && text == NULL && len == 0 &&
+                    strstr(err.msg, "st_topo_read_file: path is NULL"),
+                "topo-3.28 read_file of a NULL path: ST_EINVAL, outputs emptied"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_read_file(path, &text, &len, &err);
+        if (!ok(rc == ST_EIO && text == NULL &&
+                    tap_has_all(err.msg, "absent.csv", "cannot open", strerror(ENOENT),
+                                (char *)NULL),
+                "topo-3.29 read_file of a missing file: ST_EIO, the name and the reason"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_parse(NULL, bad, sizeof bad - 1, &net, &err);
+        if (!ok(rc == ST_EINVAL && net == NULL && strstr(err.msg, "st_topo_parse: path is NULL"),
+                "topo-3.30 parse with a NULL path: ST_EINVAL"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_parse("mem.csv", NULL, 5, &net, &err);
+        if (!ok(rc == ST_EINVAL && net == NULL && strstr(err.msg, "st_topo_parse: text is NULL"),
+                "topo-3.31 parse of NULL text with a length: ST_EINVAL"))
+            diag("  rc %d: %s", rc, err.msg);
+        rc = st_topo_parse("mem.csv", bad, sizeof bad - 1, &net, &err);
+        if (!ok(rc == ST_EFORMAT && net == NULL &&
+                    tap_has_all(err.msg, "mem.csv:2:", "field 'Num Filter' = 0", (char *)NULL),
+                "topo-3.32 parse from memory names the given path and the line"))
+            diag("  rc %d: %s", rc, err.msg);
+    }
 }
 
 /* A file with every quirk at once, checked against values worked out by hand: topo-4.x. */
@@ -424,18 +494,18 @@ static void check_quirks(const char *dir)
     }
     st_err_clear(&err);
     rc = st_topo_load(path, &net, &err);
-    if (!ok(rc == ST_OK && net && st_net_count(net) == 3,
+    if (!ok(rc == ST_OK && net && row_count(net) == 3,
             "topo-4.1 BOM, CRLF, blank and empty rows, stride width: 3 layers"))
         diag("  rc %d: %s", rc, err.msg);
-    if (!net || st_net_count(net) != 3) {
+    if (!net || row_count(net) != 3) {
         skip_n(N_FIXTURE - 1, "fixture did not load", "topo-4.2 to 4.6");
         remove(path);
         st_net_destroy(&net);
         return;
     }
-    a = st_net_layer(net, 0);
-    b = st_net_layer(net, 1);
-    c = st_net_layer(net, 2);
+    a = row_layer(net, 0);
+    b = row_layer(net, 1);
+    c = row_layer(net, 2);
     ok(strcmp(st_net_name(net), "My.Net") == 0, "topo-4.2 network name drops only '.csv'");
     ok(strcmp(a->name, "A") == 0 && strcmp(b->name, "B") == 0 && strcmp(c->name, "C") == 0,
        "topo-4.3 names trimmed of spaces and tabs");
@@ -461,6 +531,114 @@ static void check_quirks(const char *dir)
     remove(path);
 }
 
+/* The chain an import builds, on a fixture worked out by hand: topo-5.x. Rows A and B chain
+ * (A's output 16x32x32 is B's input), C does not (8x20x20). */
+static void check_chain(const char *dir)
+{
+    static const char text[] = HEADER "A,34,34,3,3,16,16,1,\n"
+                                      "B,32,32,3,3,16,8,1,\n"
+                                      "C,20,20,1,1,8,4,2,\n";
+    static const struct {
+        const char *name;
+        st_kind kind;
+        int src;
+    } want[6] = {{"A", ST_CONV, -1},
+                 {"relu.2", ST_RELU, 0},
+                 {"B", ST_CONV, 1},
+                 {"relu.3", ST_RELU, 2},
+                 {"input.4", ST_RELU, ST_UPSTREAM},
+                 {"C", ST_CONV, 4}};
+    char path[1024];
+    st_net *net = NULL;
+    st_err err;
+    const st_layer *a, *b, *c, *in4;
+    st_sparsity_cfg cfg;
+    st_layer_masks ma, mb, mc;
+    st_point pt;
+    st_result res;
+    int rc, i, graph = 1;
+    double sb = 4 * sqrt(0.3 * 0.7 / 16384), sc = 4 * sqrt(0.3 * 0.7 / 3200);
+
+    if (put_file(dir, "chain.csv", text, sizeof text - 1, path, sizeof path) != 0) {
+        skip_n(N_CHAIN, "cannot write the fixture", "topo-5");
+        return;
+    }
+    st_err_clear(&err);
+    rc = st_topo_load(path, &net, &err);
+    for (i = 0; net && i < 6 && i < st_net_count(net); i++) {
+        const st_layer *l = st_net_layer(net, i);
+        graph &=
+            !strcmp(l->name, want[i].name) && l->kind == want[i].kind && l->src[0] == want[i].src;
+    }
+    if (!ok(rc == ST_OK && net && st_net_count(net) == 6 && graph,
+            "topo-5.1 A, relu.2, B (reads relu.2), relu.3, input.4 (from upstream), C"))
+        diag("  rc %d: %s; %d layers", rc, err.msg, st_net_count(net));
+    if (rc != ST_OK || st_net_count(net) != 6 || !graph) {
+        skip_n(N_CHAIN - 1, "the chain is not as expected", "topo-5.2 to 5.9");
+        st_net_destroy(&net);
+        remove(path);
+        return;
+    }
+    a = st_net_layer(net, 0), b = st_net_layer(net, 2), c = st_net_layer(net, 5);
+    in4 = st_net_layer(net, 4);
+    ok(a->first == 1 && b->first == 0 && c->first == 0 && in4->out_c == 8 && in4->out_h == 20 &&
+           in4->out_w == 20,
+       "topo-5.2 only the first row is first; input.4 is 8x20x20");
+    /* SCALE-Sim's count oh*ow*fh*fw*c*n: B 30*30*3*3*16*8, C ceil((20-1+2)/2) = 11, so
+     * 11*11*1*1*8*4. */
+    ok(st_layer_macs(a, ST_BP) == 0 && st_layer_macs(b, ST_BP) == 1036800 &&
+           st_layer_macs(c, ST_BP) == 3872 && st_layer_macs(b, ST_FP) == 1036800,
+       "topo-5.3 BP MACs: A none, B 1036800, C 3872 (closed form)");
+    /* C's 11th output row and column read row/column 20, the padding: 10*10*8*4 valid. */
+    ok_eq_u64(st_layer_macs_valid(c, ST_BP), 3200, "topo-5.4 C's valid BP MACs are 10*10*8*4");
+    ok(a->pre == 0 && a->post == ST_OP_RELU && b->pre == ST_OP_RELU && b->post == ST_OP_RELU &&
+           c->pre == ST_OP_RELU && c->post == 0,
+       "topo-5.5 inputs behind a ReLU but the first's; a ReLU after every row but the last");
+
+    st_sparsity_cfg_init(&cfg);
+    cfg.relu_density = 0.3;
+    st_layer_masks_init(&ma);
+    st_layer_masks_init(&mb);
+    st_layer_masks_init(&mc);
+    rc = st_sparsity_layer(net, &cfg, 0, 0, &ma, &err);
+    if (!rc)
+        rc = st_sparsity_layer(net, &cfg, 2, 0, &mb, &err);
+    if (!rc)
+        rc = st_sparsity_layer(net, &cfg, 5, 0, &mc, &err);
+    /* Binomial: 4 standard deviations of a density over n independent elements. */
+    if (!ok(rc == 0 && ma.act_density == 1 && fabs(mb.act_density - 0.3) < sb &&
+                fabs(mc.act_density - 0.3) < sc,
+            "topo-5.6 input density: A 1 (image), B and C relu_density 0.3 within 4 sd"))
+        diag("  rc %d (%s): %g %g %g", rc, err.msg, ma.act_density, mb.act_density, mc.act_density);
+    ok(rc == 0 && !memcmp(ma.grad, mb.act_in, 16384) && mc.grad_density == 1 &&
+           mc.grad_density_natural == 1,
+       "topo-5.7 A's dZ zeros are B's input zeros (relu.2); C's dZ is dense (the loss)");
+    st_layer_masks_fini(&ma);
+    st_layer_masks_fini(&mb);
+    st_layer_masks_fini(&mc);
+
+    st_point_init(&pt);
+    pt.batch = 2;
+    st_result_init(&res);
+    rc = st_sim_run(net, &pt, &res, &err);
+    if (!ok(rc == 0 && res.nlayers == 3 && res.layers[0].dense[ST_BP].dense_macs == 0 &&
+                st_phase_cycles(&res.layers[0].run[ST_BP]) == 0 &&
+                res.layers[1].dense[ST_BP].dense_macs == 2 * 1036800ull &&
+                res.layers[2].dense[ST_BP].dense_macs == 2 * 3200ull &&
+                st_phase_cycles(&res.layers[2].run[ST_BP]) > 0,
+            "topo-5.8 simulated: no BP for A; dense BP MACs of B and C = valid count x batch 2"))
+        diag("  rc %d: %s", rc, err.msg);
+    st_result_fini(&res);
+    st_net_destroy(&net);
+    remove(path);
+
+    /* The names the import gives its ReLUs are layer names like any other: a row that takes
+     * one is refused, with the file and line. */
+    expect_fail(dir, "taken.csv", HEADER "A,8,8,1,1,1,1,1,\nrelu.2,8,8,1,1,1,1,1,\n", ST_EFORMAT,
+                "topo-5.9 a row named like the ReLU after line 2: the file, line 3, the name",
+                "taken.csv:3:", "'relu.2'", "already used");
+}
+
 int main(void)
 {
     const char *src = getenv("ST_SRC");
@@ -479,9 +657,9 @@ int main(void)
 
     _Static_assert(sizeof files / sizeof files[0] == N_FILES, "N_FILES counts files[]");
 
-    tap_plan(N_FILES * N_PER_FILE + N_REAL_QUIRKS + N_ERRORS + N_FIXTURE);
+    tap_plan(N_FILES * N_PER_FILE + N_REAL_QUIRKS + N_ERRORS + N_FIXTURE + N_CHAIN);
     f = NULL;
-    if (join(topo_dir, sizeof topo_dir, src ? src : ".", "../shared/topologies") == 0 &&
+    if (join(topo_dir, sizeof topo_dir, src ? src : ".", "tests/data/topologies") == 0 &&
         join(probe, sizeof probe, topo_dir, "README.md") == 0)
         f = fopen(probe, "r");
     if (f) {
@@ -492,7 +670,7 @@ int main(void)
     } else {
         diag("%s not found: set ST_SRC to the repository root or run from it", topo_dir);
         skip_n(N_FILES * N_PER_FILE + N_REAL_QUIRKS,
-               "../shared/topologies not found (set ST_SRC to the repository root)",
+               "tests/data/topologies not found (set ST_SRC to the repository root)",
                "topo-1 and topo-2 real SCALE-Sim files");
     }
 
@@ -500,9 +678,11 @@ int main(void)
     if (tmp) {
         check_errors(tmp);
         check_quirks(tmp);
+        check_chain(tmp);
         rmdir(tmp);
     } else {
-        skip_n(N_ERRORS + N_FIXTURE, "mkdtemp failed", "topo-3 and topo-4 generated files");
+        skip_n(N_ERRORS + N_FIXTURE + N_CHAIN, "mkdtemp failed",
+               "topo-3, topo-4 and topo-5 generated files");
     }
     return tap_done();
 }

@@ -1,7 +1,9 @@
 /*
  * t_journal.c - the crash journal: frames read back as written, in index order even when
  * they were appended out of order; a torn last frame is cut on open and appending goes
- * on; a file that is not a journal, and a second writer, are refused.
+ * on; a file that is not a journal, and a second writer, are refused (naming the process
+ * that holds the lock); a repeated frame counts once, a frame repeating points in part and
+ * records outside their frame are refused without cutting anything.
  */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -71,7 +73,7 @@ int main(void)
     st_err err;
     seen s;
     struct stat sb;
-    int nmetric, fd;
+    int nmetric, fd, rc;
 
     ex_metrics(&nmetric);
     head.nmetric = (uint32_t)nmetric;
@@ -98,16 +100,27 @@ int main(void)
        "journal-3.2 the head holds the script, the space and the start time");
     /* Record locks belong to processes: the second writer must be another process. */
     {
-        pid_t pid = fork();
+        pid_t pid;
         int status = -1;
+        char holder[64], host[256] = "";
+        gethostname(host, sizeof host - 1);
+        snprintf(holder, sizeof holder, "process %ld on ", (long)getpid());
+        fflush(stdout);
+        pid = fork();
         if (pid == 0) {
-            int refused = ex_journal_open(path, &j2, &err) == ST_EIO &&
-                          strstr(err.msg, "another stexplore") != NULL;
-            _exit(refused ? 0 : 1);
+            int refused = ex_journal_open(path, &j2, &err) == ST_EINVAL &&
+                          tap_has_all(err.msg, "another stexplore", holder, host, (char *)NULL);
+            int probed = ex_journal_check_free(path, &err) == ST_EINVAL &&
+                         tap_has_all(err.msg, path, holder, host, (char *)NULL);
+            _exit(refused ? probed ? 0 : 2 : 1);
         }
         waitpid(pid, &status, 0);
+        ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) != 1,
+           "journal-3.3 a second process cannot open a journal in use, told which process "
+           "holds it (%s%s)",
+           holder, host);
         ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
-           "journal-3.3 a second process cannot open a journal in use");
+           "journal-3.3b ex_journal_check_free names the holder too");
     }
     ok_eq_u64(ex_journal_records(j), 60, "journal-3.4 60 records");
     ok_eq_u64(ex_journal_failed(j), 3 + 17, "journal-3.5 failed records are counted");
@@ -134,6 +147,55 @@ int main(void)
     ex_journal_destroy(&j);
     ok(ex_journal_open(path, &j, &err) == 0 && ex_journal_records(j) == 60,
        "journal-4.3 and the new frame reads back");
+    ex_journal_destroy(&j);
+
+    ok(ex_journal_check_free(path, &err) == ST_OK, "journal-4.4 a journal nobody holds is free");
+    ok(ex_journal_check_free(other, &err) == ST_OK, "journal-4.5 so is a path with no file");
+
+    /* The same frame twice (a copied frame): it counts once. */
+    unlink(path);
+    ok(ex_journal_create(path, &head, &j, &err) == 0, "journal-6.1 a new journal");
+    fill(&b, 4, 0, 50);
+    ex_journal_append(j, 0, 50, 3, 1, &b, &err);
+    ex_journal_append(j, 0, 50, 3, 1, &b, &err);
+    fill(&b, 4, 50, 10);
+    ex_journal_append(j, 50, 10, 0, 0, &b, &err);
+    fill(&b, 4, 50, 10);
+    ex_journal_append(j, 50, 10, 0, 0, &b, &err);
+    ex_journal_destroy(&j);
+    ok(ex_journal_open(path, &j, &err) == 0 && ex_journal_records(j) == 60 &&
+           ex_journal_repeated(j) == 2 && ex_journal_excluded(j) == 3 &&
+           ex_journal_duplicates(j) == 1 && ex_journal_failed(j) == 20,
+       "journal-6.2 repeated frames are skipped: 60 records, 2 repeats, counts once");
+    memset(&s, 0, sizeof s);
+    s.ordered = s.values_ok = s.msg_ok = s.detail_ok = 1;
+    rc = j ? ex_journal_each(j, visit, &s, &err) : -1;
+    ok(rc == 0 && s.n == 60 && s.ordered,
+       "journal-6.3 every point is visited once, in order (%llu visits)", (unsigned long long)s.n);
+    /* A frame that repeats part of what is journaled: refused, and nothing is cut. */
+    fill(&b, 4, 40, 30);
+    ok(j && ex_journal_append(j, 40, 30, 0, 0, &b, &err) == 0,
+       "journal-6.4 a frame over indices 40..69 is appended");
+    ex_journal_destroy(&j);
+    stat(path, &sb);
+    ok(ex_journal_open(path, &j, &err) == ST_EFORMAT &&
+           tap_has_all(err.msg, path, "repeats part of the indices 40 to 69", "--force",
+                       (char *)NULL),
+       "journal-6.5 a frame that repeats points in part is refused: %s", err.msg);
+    {
+        struct stat sb2;
+        stat(path, &sb2);
+        ok(sb2.st_size == sb.st_size, "journal-6.6 ... and the journal is left as it was");
+    }
+    /* A frame whose records lie outside its indices. */
+    unlink(path);
+    ex_journal_create(path, &head, &j, &err);
+    fill(&b, 4, 0, 10);
+    ex_journal_append(j, 0, 5, 0, 0, &b, &err);
+    ex_journal_destroy(&j);
+    ok(ex_journal_open(path, &j, &err) == ST_EFORMAT &&
+           tap_has_all(err.msg, path, "frame at byte", "damaged", (char *)NULL),
+       "journal-6.7 records outside their frame's indices are refused: %s", err.msg);
     ex_journal_destroy(&j);
 
     fd = open(other, O_WRONLY | O_CREAT, 0644);

@@ -199,6 +199,12 @@ int main(void)
             0) == ST_EINVAL &&
            has(&f, "s.lua:3: network 'n': layer 'conv2'", NULL),
        "script-3.12 a bad layer of a Lua network names its line: %s", msg1(&f));
+    ok(load(&f, "return st.sweep {\n  name = 'x',\n  network = 7,\n}\n", 0) == ST_EINVAL &&
+           has(&f,
+               "s.lua:3: network = 7: must be a built-in name (st.networks()), a layer list "
+               "('NAME.csv') or st.network{...}",
+               NULL),
+       "script-3.13 a network of the wrong kind says the three kinds: %s", msg1(&f));
 
     /* the plan: where, derived, repeats */
     ok(load(&f,

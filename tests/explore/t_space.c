@@ -175,6 +175,29 @@ int main(void)
         ok(r.n == 1 && r.lo[0] == 0 && r.hi[0] == 50 && ex_ranges_total(&r) == 50,
            "space-6.3 an overlapping range swallows the others");
         ex_ranges_fini(&r);
+        /* Overlap against {[10, 20), [30, 40)}, checked index by index. */
+        ex_ranges_add(&r, 10, 20, NULL);
+        ex_ranges_add(&r, 30, 40, NULL);
+        {
+            static const uint64_t q[][2] = {{0, 10},  {0, 11},  {10, 20}, {12, 15},
+                                            {19, 21}, {20, 30}, {25, 35}, {5, 45},
+                                            {39, 40}, {40, 41}, {15, 15}};
+            int all = 1;
+            for (size_t k = 0; k < sizeof q / sizeof q[0]; k++) {
+                uint64_t in = 0, len = q[k][1] - q[k][0];
+                int want, got = ex_ranges_overlap(&r, q[k][0], q[k][1]);
+                for (uint64_t i = q[k][0]; i < q[k][1]; i++)
+                    in += (i >= 10 && i < 20) || (i >= 30 && i < 40);
+                want = in == 0 ? 0 : in == len ? 2 : 1;
+                if (got != want) {
+                    all = 0;
+                    diag("  [%llu, %llu): got %d, want %d", (unsigned long long)q[k][0],
+                         (unsigned long long)q[k][1], got, want);
+                }
+            }
+            ok(all, "space-6.4 overlap says none, part or whole, as counting indices does");
+        }
+        ex_ranges_fini(&r);
     }
     return tap_done();
 }

@@ -38,7 +38,7 @@ int main(void)
     double eval_s = 0;
     int np, same;
 
-    tap_plan(24);
+    tap_plan(28);
     st_err_clear(&err);
     ex_ptab_init(&t, &err);
     np = t.n;
@@ -72,7 +72,8 @@ int main(void)
        "wire-1.2 ... and decoded with its network");
     ex_netspec_fini(&got_net);
     ex_netspec_init(&got_net);
-    ok(ex_wire_get_setup(buf.p, buf.n - 3, &got_ws, &got_net, &err) == ST_EFORMAT &&
+    /* Cut into the last operation (the setup ends with it and two 8-byte lengths of 0). */
+    ok(ex_wire_get_setup(buf.p, buf.n - 16 - 3, &got_ws, &got_net, &err) == ST_EFORMAT &&
            strstr(err.msg, "1 layer operations do not fit"),
        "wire-1.3 a truncated setup is refused: %s", err.msg);
     ex_netspec_fini(&got_net);
@@ -85,6 +86,50 @@ int main(void)
     ok(ex_wire_get_setup("junk", 4, &got_ws, &got_net, &err) == ST_EFORMAT &&
            strstr(err.msg, "not a setup"),
        "wire-1.5 bytes that are not a setup are refused");
+
+    /* A layer list travels as its path and text; the worker builds the chain from them. */
+    {
+        static const char text[] = "Layer name,IFMAP Height,IFMAP Width,Filter Height,Filter "
+                                   "Width,Channels,Num Filter,Strides,\n"
+                                   "A,8,8,3,3,2,4,1,\nB,6,6,3,3,4,5,1,\n";
+        static const char bad_text[] = "Layer name,IFMAP Height,IFMAP Width,Filter Height,"
+                                       "Filter Width,Channels,Num Filter,Strides,\n"
+                                       "A,8,8,3,3,0,4,1,\n";
+        ex_netspec csv;
+        st_net *built = NULL;
+        int bad = -1;
+        ex_netspec_init(&csv);
+        ex_netspec_fini(&got_net);
+        ex_netspec_init(&got_net);
+        ws.nmetric--;
+        snprintf(csv.name, sizeof csv.name, "lst");
+        ok(ex_netspec_set_csv(&csv, "dir/lst.csv", text, sizeof text - 1, &err) == 0 &&
+               ex_wire_put_setup(&buf, &ws, &csv, &err) == 0 &&
+               ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == 0 && got_net.csv &&
+               got_net.csv_len == sizeof text - 1 && !memcmp(got_net.csv, text, sizeof text) &&
+               !strcmp(got_net.csv_path, "dir/lst.csv"),
+           "wire-1.6 a layer list's path and text travel byte for byte: %s", err.msg);
+        /* A: 2x8x8 -> 4x6x6; B reads it through A's ReLU: 3 layers, B has BP 4*4*9*4*5. */
+        ok(ex_netspec_build(&got_net, &built, &bad, &err) == 0 && st_net_count(built) == 3 &&
+               st_layer_macs(st_net_layer(built, 2), ST_BP) == 4ull * 4 * 9 * 4 * 5 &&
+               !strcmp(st_net_name(built), "lst"),
+           "wire-1.7 ... and the received spec builds the chain: %s", err.msg);
+        st_net_destroy(&built);
+        ex_netspec_fini(&got_net);
+        ex_netspec_init(&got_net);
+        ok(ex_wire_get_setup(buf.p, buf.n - 1, &got_ws, &got_net, &err) == ST_EFORMAT &&
+               strstr(err.msg, "malformed"),
+           "wire-1.8 a setup whose layer list is cut short is refused: %s", err.msg);
+        ex_netspec_fini(&got_net);
+        ex_netspec_init(&got_net);
+        /* The text is parsed when the network is built: a bad row names the path, line. */
+        ex_netspec_set_csv(&csv, "dir/lst.csv", bad_text, sizeof bad_text - 1, &err);
+        ok(ex_netspec_build(&csv, &built, &bad, &err) == ST_EFORMAT && built == NULL &&
+               strstr(err.msg, "dir/lst.csv:2: field 'Channels' = 0"),
+           "wire-1.9 a spec with a bad layer list fails to build, naming path and line: %s",
+           err.msg);
+        ex_netspec_fini(&csv);
+    }
 
     /* --------------------------------------------------------------- points */
     fill(&a, 6, np);

@@ -32,7 +32,7 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 MPI="mpirun --oversubscribe -np"
 
-plan 41
+plan 44
 
 # A sweep with every kind of record: points that fail (psum buffers too small), points
 # that `where` drops before and `keep` rejects after evaluation, and per-layer detail.
@@ -95,6 +95,25 @@ same "mpi-2.5" "... the file is the same" ref.h5 noeval.h5
 run $MPI 4 "$EXP" -q --batch 3 draws.lua -o draws4.h5
 is_status 0 "mpi-2.6 random draws with repeats at 4 ranks, in small batches"
 same "mpi-2.6" "... give the same file" draws-ref.h5 draws4.h5
+
+# A layer list as the network: the workers get its text with the setup (with rank 0 only
+# scheduling, every point is computed from that text), and write the same file.
+mkdir -p lists
+cp "$ST_SRC/tests/data/topologies/alexnet.csv" lists/
+cat >lists/csv.lua <<'EOF2'
+return st.sweep {
+  name = "csv",
+  network = "alexnet.csv",
+  params = { p = {0, 0.9}, pe_rows = {8, 16}, sync = {"lockstep", "fifo"} },
+  fixed = { fidelity = "sampled", sample_fraction = 0.05 },
+  detail = true,
+}
+EOF2
+run "$EXP" -q lists/csv.lua -o csv-ref.h5
+is_status 0 "mpi-2.7 a sweep over a layer list runs without mpirun"
+run $MPI 3 "$EXP" -q --master-eval no lists/csv.lua -o csv3.h5
+is_status 0 "mpi-2.8 ... and at 3 ranks with rank 0 only scheduling"
+same "mpi-2.8" "... the file is the same" csv-ref.h5 csv3.h5
 
 # ---------------------------------------------------------------- bad input
 run $MPI 2 "$EXP" --check mpi.lua

@@ -7,7 +7,7 @@ STSIM="$ST_BUILD/bin/stsim"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-plan 24
+plan 33
 
 run "$STSIM" --help
 is_status 0 "stsim-1.1 --help exits 0"
@@ -68,4 +68,43 @@ run "$STSIM" alexnet --pe_rows
 is_status 2 "stsim-4.13 an option without its value exits 2"
 run "$STSIM"
 is_status 2 "stsim-4.14 no network exits 2"
+# A DRAM bandwidth that made a transfer's cycles wrap a 64-bit counter, or
+# round to nothing, is out of the physically meaningful range.
+for v in 1e-300 1e-15 0.009; do
+    run "$STSIM" fmnist-cnn dram_gbps=$v
+    is_status 2 "stsim-4.15 dram_gbps = $v exits 2"
+    has_err "dram_gbps = $v: must be in [0.01, 10000]" "stsim-4.16 ... naming the range"
+done
+
+# An imported layer list is a chain: every row but the first has BP, and its dense BP MACs
+# are SCALE-Sim's count oh*ow*fh*fw*c*n of the row less the taps on the bottom/right
+# padding, which this awk works out from the file itself.
+run "$STSIM" "$ST_SRC/tests/data/topologies/Resnet18.csv" --json batch=2 p=0.9
+is_status 0 "stsim-5.1 a SCALE-Sim layer list runs"
+cp "$tmp/out" "$tmp/csv.json"
+awk -F, 'NR > 1 && NF >= 8 {
+        ih = $2; iw = $3; fh = $4; fw = $5; c = $6; n = $7; s = $8
+        oh = int((ih - fh + s - 1) / s) + 1; ow = int((iw - fw + s - 1) / s) + 1
+        # outputs whose window lies inside the input, and the taps left inside for the one
+        # padded row (column) beyond them: per axis vh * fh + (oh - vh) * (ih - vh * s)
+        vh = int((ih - fh) / s) + 1; vw = int((iw - fw) / s) + 1
+        th = vh * fh + (oh - vh) * (ih - vh * s); tw = vw * fw + (ow - vw) * (iw - vw * s)
+        taps = th * tw
+        printf "%.0f\n", (rows++ ? 2 * taps * c * n : 0)
+    }' "$ST_SRC/tests/data/topologies/Resnet18.csv" >"$tmp/want"
+/usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+print("\n".join(str(l["bp"]["dense"]["dense_macs"]) for l in d["layers"]))
+' "$tmp/csv.json" >"$tmp/got"
+ok_cmd "stsim-5.2 dense BP MACs per row: none for the first, the valid count x 2 for the others" \
+    cmp -s "$tmp/want" "$tmp/got"
+cmp -s "$tmp/want" "$tmp/got" || paste "$tmp/want" "$tmp/got" | sed 's/^/#   want, got: /'
+ok_cmd "stsim-5.3 at p = 0.9 the imported list gains energy (> 1) and its BP runs" \
+    /usr/bin/python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["total"]["energy_gain"] > 1, d["total"]["energy_gain"]
+assert sum(l["bp"]["run"]["cycles"] for l in d["layers"]) > 0
+' "$tmp/csv.json"
 tap_end

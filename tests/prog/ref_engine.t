@@ -1,0 +1,37 @@
+#!/bin/sh
+# ref_engine.t - the engine against its independent reference: random tiny
+# networks, design points and masks (build/tests/ref/ref_dump) recomputed
+# step by step from the model of docs/engine.md (tests/ref/ref_engine.py):
+# MACs, cycles, stalls, DRAM bytes, loop orders, SRAM accesses, energy.
+# REF_CASES (default 600) sets how many cases, REF_SEED (default 1) the first;
+# the cases of REF_EXTRA (seeds, default 6318 6430: transfer times that are
+# exact integers) are added.
+. "${ST_SRC:-.}/tests/prog/tap.sh"
+
+DUMP="$ST_BUILD/tests/ref/ref_dump"
+REF="$ST_SRC/tests/ref/ref_engine.py"
+PY=/usr/bin/python3
+
+if [ ! -x "$PY" ]; then
+    echo "1..0 # SKIP /usr/bin/python3 is missing (Debian package python3)"
+    exit 0
+fi
+if [ ! -x "$DUMP" ]; then
+    echo "1..1"
+    echo "not ok 1 - ref-0.1 $DUMP is built (cmake --build build)"
+    exit 1
+fi
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+st=0
+"$DUMP" "${REF_SEED:-1}" "${REF_CASES:-600}" >"$tmp/cases.jsonl" 2>"$tmp/err" || st=$?
+for seed in ${REF_EXTRA-6318 6430}; do
+    [ "$st" -ne 0 ] || "$DUMP" "$seed" >>"$tmp/cases.jsonl" 2>>"$tmp/err" || st=$?
+done
+if [ "$st" -ne 0 ]; then
+    echo "1..1"
+    echo "not ok 1 - ref-0.1 ref_dump draws and runs every case (status $st)"
+    sed 's/^/#   /' "$tmp/err" | head -5
+    exit 1
+fi
+exec "$PY" "$REF" --tap <"$tmp/cases.jsonl"
