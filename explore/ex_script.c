@@ -443,8 +443,9 @@ static int domain_expand(rctx *c, lua_State *L, int idx, ex_dim *d, ex_idset *se
         return fail(c, line, "%s: st.%s(%g, %g%s) has no values (the space is empty)", row->name,
                     kname, a, b, kind != K_POW2 ? ", ..." : "");
     if (n > LIST_MAX)
-        return fail(c, line, "%s: st.%s gives %llu values: at most %d per parameter", row->name,
-                    kname, (unsigned long long)n, LIST_MAX);
+        return fail(c, line, "%s: st.%s gives %s%llu values: at most %d per parameter", row->name,
+                    kname, n >= (uint64_t)1e18 ? "more than " : "", (unsigned long long)n,
+                    LIST_MAX);
     d->v = malloc(n * sizeof *d->v);
     if (!d->v)
         return fail(c, line, "%s: out of memory for %llu values", row->name, (unsigned long long)n);
