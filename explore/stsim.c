@@ -78,9 +78,8 @@ static void json_phase(const st_phase_stats *s, double pes)
         printf("%s\"%s\": %.9g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
     printf("}, \"dram_floor_bytes\": %llu", (unsigned long long)s->dram_floor_bytes);
     if (s->order)
-        printf(", \"order\": \"%s\", \"store\": [\"%s\", \"%s\", \"%s\"]",
-               st_order_name(s->order), st_store_name(s->store[0]), st_store_name(s->store[1]),
-               st_store_name(s->store[2]));
+        printf(", \"order\": \"%s\", \"store\": [\"%s\", \"%s\", \"%s\"]", st_order_name(s->order),
+               st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]));
     printf("}");
 }
 

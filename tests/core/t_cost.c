@@ -115,7 +115,8 @@ static void test_fc_closed_form(void)
             st_point_init(&pt);
             pt.batch = 4, pt.pe_rows = rows, pt.ch0_kib = k ? 8 : 64;
             st_result_init(&r);
-            if (st_sim_run(net, &pt, &r, &err) != 0 || r.layers[0].dense[ST_FP].dram_bytes != want) {
+            if (st_sim_run(net, &pt, &r, &err) != 0 ||
+                r.layers[0].dense[ST_FP].dram_bytes != want) {
                 if (!bad++)
                     snprintf(msg, sizeof msg, "pe_rows %d, ch0 %g KiB: %llu bytes, want %llu", rows,
                              pt.ch0_kib,
@@ -181,7 +182,8 @@ int main(void)
                                              : 0;
                 double e_allow = allow > 0 ? st_energy_dram_pj(&pt, allow + 1e4) : 0;
                 const st_phase_stats *sb = rb.layers ? &rb.layers[i].run[ph] : NULL;
-                if (!fixed && (double)s->dram_bytes > (double)d->dram_bytes + allow + (allow > 0 ? 1e4 : 0)) {
+                if (!fixed &&
+                    (double)s->dram_bytes > (double)d->dram_bytes + allow + (allow > 0 ? 1e4 : 0)) {
                     if (!bad_bytes++)
                         snprintf(first, sizeof first,
                                  "%s layer %d %s: bytes %llu > dense %llu (pe %dx%d, ch %g/%g/%g)",
@@ -202,15 +204,15 @@ int main(void)
                                  (unsigned long long)st_phase_cycles(s),
                                  (unsigned long long)st_phase_cycles(d));
                 }
-                if (!fixed && st_phase_energy_pj(s) > st_phase_energy_pj(d) * (1 + 1e-12) + e_allow) {
+                if (!fixed &&
+                    st_phase_energy_pj(s) > st_phase_energy_pj(d) * (1 + 1e-12) + e_allow) {
                     if (!bad_energy++ && !first[0])
                         snprintf(first, sizeof first, "%s layer %d %s: energy %g > dense %g",
                                  st_net_name(net), i, st_phase_name((st_phase)ph),
                                  st_phase_energy_pj(s), st_phase_energy_pj(d));
                 }
-                if (rb.layers &&
-                    (sb->dram_bytes > s->dram_bytes + 1 ||
-                     rb.layers[i].dense[ph].dram_bytes > d->dram_bytes + 1)) {
+                if (rb.layers && (sb->dram_bytes > s->dram_bytes + 1 ||
+                                  rb.layers[i].dense[ph].dram_bytes > d->dram_bytes + 1)) {
                     if (!bad_buf++ && !first[0])
                         snprintf(first, sizeof first,
                                  "%s layer %d %s: ch%d x2 moves %llu bytes (%s, %s), was %llu "
