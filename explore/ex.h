@@ -113,6 +113,29 @@ const char *ex_netspec_source(const ex_netspec *s);
 /* A fingerprint of the network's structure: equal for equal networks. */
 uint64_t ex_net_fingerprint(const st_net *net);
 
+/* ----------------------------------------------------------- training traces */
+
+/* A training trace (sttrain --trace; docs/training.md) opened as a mask source
+ * of the engine. ex_trace.c, in the library that links HDF5. */
+typedef struct ex_trace ex_trace;
+/* Open the trace at path for net, at iteration iter (its first when iter < 0).
+ * Fails with ST_EIO when the file cannot be opened, ST_EINVAL naming the file
+ * when it is not a trace, is of another format, of another network (by
+ * fingerprint: the message names both networks) or lacks the iteration;
+ * *out is then NULL. ex_trace_close accepts NULL and sets *t to NULL. */
+int ex_trace_open(const char *path, const st_net *net, long iter, ex_trace **out, st_err *err);
+void ex_trace_close(ex_trace **t);
+/* Images the chosen iteration holds per layer, and its group's name (static
+ * while t is open). */
+int ex_trace_images(const ex_trace *t);
+const char *ex_trace_iteration(const ex_trace *t);
+/* An st_mask_fn (ctx: the ex_trace): the input activations and the pruned dZ
+ * of image `image` of compute layer `layer`, read whole (the wanted rows of a
+ * sampled run are a subset). Fails naming the file, the iteration and the
+ * layer when the trace lacks them or their shape differs. */
+int ex_trace_masks(void *ctx, const st_net *net, int layer, int image, const uint8_t *act_want,
+                   const uint8_t *grad_want, st_layer_masks *m, st_err *err);
+
 /* ------------------------------------------------------------ design spaces */
 
 /* How the values of one swept parameter are given. Lists are expanded at resolution

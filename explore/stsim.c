@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ex.h"
 #include "st.h"
 
 #define EXIT_USAGE 2
@@ -29,6 +30,10 @@ static void usage(FILE *f)
           "options:\n"
           "  --json          machine-readable output\n"
           "  --no-layers     totals only\n"
+          "  --trace FILE.h5 replay the zero masks of a training trace (sttrain\n"
+          "                  --trace) instead of the sparsity model's; batch images\n"
+          "                  are taken from it\n"
+          "  --trace-iter N  the trace's iteration to replay (default: its first)\n"
           "  --NAME VALUE    same as NAME=VALUE\n"
           "  -h, --help      this text\n"
           "\n"
@@ -216,7 +221,9 @@ int main(int argc, char **argv)
     st_net *net = NULL;
     st_result res;
     st_err err;
-    const char *netname = NULL;
+    const char *netname = NULL, *trace_path = NULL;
+    long trace_iter = -1;
+    ex_trace *trace = NULL;
     int json = 0, layers = 1, rc = 0;
 
     st_err_clear(&err);
@@ -234,6 +241,21 @@ int main(int argc, char **argv)
             json = 1;
         } else if (!strcmp(a, "--no-layers")) {
             layers = 0;
+        } else if (!strcmp(a, "--trace") || !strcmp(a, "--trace-iter")) {
+            char *end;
+            if (i + 1 >= argc) {
+                fprintf(stderr, "stsim: option %s needs a value\n", a);
+                return EXIT_USAGE;
+            }
+            if (!strcmp(a, "--trace")) {
+                trace_path = argv[++i];
+                continue;
+            }
+            trace_iter = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || trace_iter < 0) {
+                fprintf(stderr, "stsim: --trace-iter %s: must be a whole number >= 0\n", argv[i]);
+                return EXIT_USAGE;
+            }
         } else if (a[0] == '-' && a[1] == '-') {
             const char *v;
             a += 2;
@@ -273,7 +295,14 @@ int main(int argc, char **argv)
         rc = st_topo_load(netname, &net, &err);
     else
         rc = st_net_builtin(netname, &net, &err);
-    if (rc == 0)
+    if (rc == 0 && trace_path) {
+        rc = ex_trace_open(trace_path, net, trace_iter, &trace, &err);
+        if (rc == 0 && pt.batch > ex_trace_images(trace))
+            rc = st_err_set(&err, ST_EINVAL, "batch = %d: %s holds %d images of %s", pt.batch,
+                            trace_path, ex_trace_images(trace), ex_trace_iteration(trace));
+        if (rc == 0 && (rc = st_point_check(&pt, &err)) == 0)
+            rc = st_sim_run_src(net, &pt, ex_trace_masks, trace, &res, &err);
+    } else if (rc == 0)
         rc = st_sim_run(net, &pt, &res, &err);
     if (rc == 0)
         rc = st_result_check(&res, &pt, &err);
@@ -286,6 +315,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "stsim: %s\n", err.msg);
     }
     st_result_fini(&res);
+    ex_trace_close(&trace);
     st_net_destroy(&net);
     return rc == 0 ? 0 : rc == ST_ENOMEM ? 1 : EXIT_USAGE;
 }
