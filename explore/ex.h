@@ -113,6 +113,13 @@ const char *ex_netspec_source(const ex_netspec *s);
 /* A fingerprint of the network's structure: equal for equal networks. */
 uint64_t ex_net_fingerprint(const st_net *net);
 
+/* ------------------------------------------------------------- program options */
+
+/* The value of option argv[*i] (which starts with "--"), written "--NAME=VALUE"
+ * or "--NAME VALUE" (then *i moves on to the value): NAME into name[size] and
+ * the value into *value. 0, or -1 when the value is missing (name is set). */
+int ex_opt_value(int argc, char **argv, int *i, char *name, size_t size, const char **value);
+
 /* ----------------------------------------------------------- training traces */
 
 /* A training trace (sttrain --trace; docs/training.md) opened as a mask source

@@ -241,36 +241,22 @@ int main(int argc, char **argv)
             json = 1;
         } else if (!strcmp(a, "--no-layers")) {
             layers = 0;
-        } else if (!strcmp(a, "--trace") || !strcmp(a, "--trace-iter")) {
-            char *end;
-            if (i + 1 >= argc) {
-                fprintf(stderr, "stsim: option %s needs a value\n", a);
-                return EXIT_USAGE;
-            }
-            if (!strcmp(a, "--trace")) {
-                trace_path = argv[++i];
-                continue;
-            }
-            trace_iter = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || trace_iter < 0) {
-                fprintf(stderr, "stsim: --trace-iter %s: must be a whole number >= 0\n", argv[i]);
-                return EXIT_USAGE;
-            }
         } else if (a[0] == '-' && a[1] == '-') {
             const char *v;
-            a += 2;
-            eq = strchr(a, '=');
-            if (eq) {
-                v = eq + 1;
-                snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-            } else if (i + 1 < argc) {
-                v = argv[++i];
-                snprintf(name, sizeof name, "%s", a);
-            } else {
-                fprintf(stderr, "stsim: option --%s needs a value\n", a);
+            char *end;
+            if (ex_opt_value(argc, argv, &i, name, sizeof name, &v) != 0) {
+                fprintf(stderr, "stsim: option --%s needs a value\n", name);
                 return EXIT_USAGE;
             }
-            if (st_point_set(&pt, name, v, &err) != 0) {
+            if (!strcmp(name, "trace")) {
+                trace_path = v;
+            } else if (!strcmp(name, "trace-iter")) {
+                trace_iter = strtol(v, &end, 10);
+                if (*end || end == v || trace_iter < 0) {
+                    fprintf(stderr, "stsim: --trace-iter %s: must be a whole number >= 0\n", v);
+                    return EXIT_USAGE;
+                }
+            } else if (st_point_set(&pt, name, v, &err) != 0) {
                 fprintf(stderr, "stsim: %s\n", err.msg);
                 return EXIT_USAGE;
             }
@@ -300,7 +286,7 @@ int main(int argc, char **argv)
         if (rc == 0 && pt.batch > ex_trace_images(trace))
             rc = st_err_set(&err, ST_EINVAL, "batch = %d: %s holds %d images of %s", pt.batch,
                             trace_path, ex_trace_images(trace), ex_trace_iteration(trace));
-        if (rc == 0 && (rc = st_point_check(&pt, &err)) == 0)
+        if (rc == 0)
             rc = st_sim_run_src(net, &pt, ex_trace_masks, trace, &res, &err);
     } else if (rc == 0)
         rc = st_sim_run(net, &pt, &res, &err);

@@ -220,16 +220,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->cfg.prune = 0;
         } else if (a[0] == '-' && a[1] == '-') {
             const char *v;
-            a += 2;
-            eq = strchr(a, '=');
-            if (eq) {
-                v = eq + 1;
-                snprintf(name, sizeof name, "%.*s", (int)(eq - a), a);
-            } else if (i + 1 < argc) {
-                v = argv[++i];
-                snprintf(name, sizeof name, "%s", a);
-            } else {
-                fprintf(stderr, "sttrain: option --%s needs a value\n", a);
+            if (ex_opt_value(argc, argv, &i, name, sizeof name, &v) != 0) {
+                fprintf(stderr, "sttrain: option --%s needs a value\n", name);
                 return EXIT_USAGE;
             }
             if (!strcmp(name, "data"))

@@ -12,11 +12,11 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
 
-plan 14
+plan 15
 
 if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] ||
     ! "$PY" -c 'import h5py' 2>/dev/null; then
-    for i in $(seq 1 14); do
+    for i in $(seq 1 15); do
         skip "Fashion-MNIST (dataset-fashion-mnist) or h5py (python3-h5py) is missing" "trace"
     done
     exit 0
@@ -59,6 +59,10 @@ b = json.load(open('$tmp/sim2.json'))['total']['run']['useful_macs']
 d = json.load(open('$tmp/sim0.json'))['total']['dense']['dense_macs']
 sys.exit(0 if a != b and a < d and b < d else 1)"
 ok_ $? "trace-3.1 the two iterations' masks give different useful MACs, both below dense"
+
+run "$STSIM" fmnist-cnn --trace="$tmp/t.h5" --trace-iter=2 batch=3 --json
+cmp -s "$tmp/out" "$tmp/sim2.json"
+ok_ $? "trace-3.2 --trace=FILE --trace-iter=N, like every option, is --trace FILE --trace-iter N"
 
 run "$STSIM" fmnist-resnet --trace "$tmp/t.h5"
 is_status 2 "trace-4.1 a trace of another network exits 2"
