@@ -1082,6 +1082,13 @@ static int grow(uint8_t **buf, size_t *cap, size_t n, st_err *err)
  * comparison, a copy or an OR of such bytes, or memsets 0 or 1). Eight bytes at a time:
  * multiplying their word by 0x0101010101010101 adds all eight into the top byte, and the sum
  * (at most 8) cannot carry out of it. */
+int st_layer_masks_reserve(st_layer_masks *m, size_t act, size_t grad, st_err *err)
+{
+    int rc = grow(&m->act_in, &m->act_cap, act, err);
+
+    return rc ? rc : grow(&m->grad, &m->grad_cap, grad, err);
+}
+
 static int chan_grow(double **buf, size_t *cap, size_t n, st_err *err)
 {
     if (n > *cap) {
@@ -1256,9 +1263,7 @@ static int sparsity_rows(const char *who, const st_net *net, const st_sparsity_c
     aw = (size_t)l->in_w;
     gw = (size_t)l->out_w;
     pruned = !((l->first && !cfg->prune_first) || (l->kind == ST_FC && !cfg->prune_fc));
-    rc = grow(&m->act_in, &m->act_cap, na, err);
-    if (!rc)
-        rc = grow(&m->grad, &m->grad_cap, ng, err);
+    rc = st_layer_masks_reserve(m, na, ng, err);
     if (!rc)
         rc = check_src(&x, layer, l->src[0]);
     if (!rc)

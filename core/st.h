@@ -367,6 +367,10 @@ typedef struct st_layer_masks {
  * accept NULL. */
 void st_layer_masks_init(st_layer_masks *m);
 void st_layer_masks_fini(st_layer_masks *m);
+/* Make room in m for act values of act_in and grad of grad (what a mask
+ * source fills), keeping the buffers when they are large enough. Fails with
+ * ST_ENOMEM, the buffers then as they were. */
+int st_layer_masks_reserve(st_layer_masks *m, size_t act, size_t grad, st_err *err);
 
 /* Compute the masks of compute layer `layer` for image `image` of the
  * batch. A pure function of (net, cfg, layer, image): any rank, any order,

@@ -173,18 +173,6 @@ done:
     return rc;
 }
 
-static int grow(uint8_t **buf, size_t *cap, size_t n)
-{
-    if (n > *cap) {
-        uint8_t *p = realloc(*buf, n ? n : 1);
-        if (!p)
-            return ST_ENOMEM;
-        *buf = p;
-        *cap = n;
-    }
-    return 0;
-}
-
 static double density(const uint8_t *m, size_t n)
 {
     size_t z = 0;
@@ -210,8 +198,8 @@ int ex_trace_masks(void *ctx, const st_net *net, int layer, int image, const uin
     if (image >= t->images)
         return st_err_set(err, ST_EINVAL, "%s: image %d of layer '%s': %s holds %d images", t->path,
                           image, l->name, t->iter, t->images);
-    if (grow(&m->act_in, &m->act_cap, na) || grow(&m->grad, &m->grad_cap, ng))
-        return st_err_set(err, ST_ENOMEM, "out of memory for the masks of layer '%s'", l->name);
+    if ((rc = st_layer_masks_reserve(m, na, ng, err)) != 0)
+        return rc;
     if ((g = H5Gopen2(t->it, lname, H5P_DEFAULT)) < 0)
         return st_err_set(err, ST_EINVAL, "%s: %s has no group %s (layer '%s')", t->path, t->iter,
                           lname, l->name);
