@@ -96,7 +96,7 @@ int st_sample_make(st_run *r, int gi, st_sample *sm)
 
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
-    double n, sampled, c, w, r0, r1, p0, p1, ax;
+    double sampled, c, w, r0, r1, p0, p1, ax;
 } stratum;
 
 /* Add b to a. */

@@ -195,7 +195,14 @@ static inline uint64_t planes_and_count(const uint64_t *P, int np, uint64_t x)
     return w;
 }
 
-static inline uint32_t pe_cycles(const st_point *pt, uint64_t work);
+/* ---------------------------------------------------------------- timing */
+
+static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
+{
+    /* the work of one PE in one step fits 32 bits (taps x segment) */
+    uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
+    return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
+}
 
 /* The work of the n PEs of a row whose words are x[0..n), against the bit
  * planes P[0..np) of their step's shared taps: added to *sum, the largest
@@ -216,15 +223,6 @@ static inline void planes_row(const st_point *pt, const uint64_t *P, int np, con
     }
     *sum += s;
     *max = m;
-}
-
-/* ---------------------------------------------------------------- timing */
-
-static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
-{
-    /* the work of one PE in one step fits 32 bits (taps x segment) */
-    uint32_t w = (uint32_t)work, m = (uint32_t)pt->macs_per_pe;
-    return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
 }
 
 static int tm_init(st_timing *t, const st_point *pt, int max_pe)
