@@ -622,11 +622,11 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
             for (int ph = 0; ph < SW; ph++) {
                 int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                 uint64_t *dst = r->wa + (((size_t)i * ncol + j) * SW + ph) * nw;
+                /* a short last segment leaves words of its own to clear */
+                memset(dst, 0, nw * sizeof *dst);
                 if (u_hi > u_lo)
                     st_bits_extract(rs_row(OM, c0 + j, ih0 + i, ph), OM->plen, u_lo, u_hi - u_lo,
                                     dst);
-                else
-                    memset(dst, 0, nw * sizeof *dst);
             }
     tm_open(r, Ract * ncol);
     if (nw == 1 && SW == 1 && cx->planes) {
@@ -655,10 +655,9 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                         int d = kw - g->PL, t = st_floordiv(d, SW), ph = d - t * SW;
                         int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                         uint64_t *dst = r->wb + (size_t)(kw - k0) * nw;
+                        memset(dst, 0, nw * sizeof *dst);
                         if (u_hi > u_lo)
                             st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo, dst);
-                        else
-                            memset(dst, 0, nw * sizeof *dst);
                     }
                     if (nw == 1 && SW == 1) {
                         /* the common case: one word per segment, no stride */
