@@ -361,11 +361,15 @@ static uint64_t fp_work(const st_run *r, const rowset *X, int c, int ih, int k0,
 
 /* The ledger of the phase being run (r->lg), allocated at its first image
  * for visits of nct channel tiles x nsp spatial tiles. */
-static int ledger_open(st_run *r, int wg, int nct, int nsp)
+static int ledger_open(st_run *r, int wg, int nct, int nsp, int nred)
 {
+    int rc;
+
     if (r->lg->v)
         return 0;
-    return st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp);
+    rc = st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp);
+    r->lg->nred = nred;
+    return rc;
 }
 
 /* Record unit un as the visit (r->b, c, s); its work and second-operand
@@ -485,7 +489,7 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
                   NULL, compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL,
                   NULL, !compressed}; /* all-ones rows: every input channel steps alike */
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n, g->C)) != 0 ||
         (rc = st_drive(r, n, g->C, slice_fp, X, &pl)) != 0)
         return rc;
     lg->skip0 = compressed;
@@ -717,7 +721,7 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL, NULL, NULL};
     size_t prow = (size_t)(R + g->KH) * r->map.pieces; /* slice_bp_word's rows x pieces */
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp)) != 0)
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp, g->M)) != 0)
         return rc;
     /* Words of one phase of a segment: the segment [i_lo, i_hi) of a dA row
      * holds, in stride phase ph, the positions u in [u_lo, u_hi). */
@@ -884,7 +888,7 @@ static int run_fc_bp(st_run *r, const pass_masks *pm, int s_bp, int s_out)
         for (int m = 0; m < M; m++)
             dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
     if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0 ||
-        (rc = ledger_open(r, 0, nqt, nrt)) != 0)
+        (rc = ledger_open(r, 0, nqt, nrt, 1)) != 0)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
@@ -1045,7 +1049,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
 
     wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 1, nmt, nrt)) != 0 ||
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 1, nmt, nrt, g->OH)) != 0 ||
         (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;

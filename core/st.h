@@ -538,9 +538,11 @@ typedef struct st_phase_stats {
     double energy_pj[ST_E_COUNT];
     /* One layer's phase only (0 in totals): the mapper's loop order (st_order_name) and
      * the storage of the streamed operand, the second operand and the output
-     * (st_store_name). */
+     * (st_store_name), and the rounds it splits each visit's reduction into (1: none;
+     * docs/engine.md, "Rounds"). */
     int order;
     int store[3];
+    int rounds;
 } st_phase_stats;
 
 /* Loop orders the mapper chooses from, per layer and phase (docs/engine.md,

@@ -83,8 +83,9 @@ static void json_phase(const st_phase_stats *s, double pes)
         printf("%s\"%s\": %.9g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
     printf("}, \"dram_floor_bytes\": %llu", (unsigned long long)s->dram_floor_bytes);
     if (s->order)
-        printf(", \"order\": \"%s\", \"store\": [\"%s\", \"%s\", \"%s\"]", st_order_name(s->order),
-               st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]));
+        printf(", \"order\": \"%s\", \"rounds\": %d, \"store\": [\"%s\", \"%s\", \"%s\"]",
+               st_order_name(s->order), s->rounds, st_store_name(s->store[0]),
+               st_store_name(s->store[1]), st_store_name(s->store[2]));
     printf("}");
 }
 
@@ -155,6 +156,17 @@ static double ratio(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+/* A phase's loop order, with its rounds when it splits the reduction:
+ * "weights+batch/3". */
+static const char *order_label(char *buf, size_t n, const st_phase_stats *s)
+{
+    if (s->rounds > 1)
+        snprintf(buf, n, "%s/%d", st_order_name(s->order), s->rounds);
+    else
+        snprintf(buf, n, "%s", st_order_name(s->order));
+    return buf;
+}
+
 static void print_human(const st_net *net, const st_point *pt, const st_result *res, int layers)
 {
     double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
@@ -165,12 +177,13 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
     if (layers) {
         printf("\n%-22s %-2s %12s %12s %7s %6s %6s %10s %6s %11s  %s\n", "layer", "ph", "cycles",
                "dense cyc", "speedup", "util", "stall", "DRAM KiB", "/floor", "energy uJ",
-               "order (dense), storage of operands and output");
+               "order/rounds (dense), storage of operands and output");
         for (int i = 0; i < res->nlayers; i++) {
             const st_layer_stats *ls = &res->layers[i];
             for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
                 const st_phase_stats *s = &ls->run[ph], *d = &ls->dense[ph];
                 uint64_t c = st_phase_cycles(s);
+                char os[48], od[48];
                 if (c == 0 && st_phase_cycles(d) == 0)
                     continue;
                 printf("%-22.22s %-2s %12llu %12llu %7.2f %5.1f%% %5.1f%% %10.1f %6.2f %11.3f  "
@@ -182,8 +195,8 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
                        100 * ratio((double)s->useful_macs, (double)c * pes),
                        100 * ratio((double)s->stall_cycles, (double)c), s->dram_bytes / 1024.0,
                        ratio((double)s->dram_bytes, (double)s->dram_floor_bytes),
-                       st_phase_energy_pj(s) / 1e6, st_order_name(s->order),
-                       st_order_name(d->order), st_store_name(s->store[0]),
+                       st_phase_energy_pj(s) / 1e6, order_label(os, sizeof os, s),
+                       order_label(od, sizeof od, d), st_store_name(s->store[0]),
                        st_store_name(s->store[1]), st_store_name(s->store[2]));
             }
         }
