@@ -417,7 +417,7 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     for (int cand = 0; cand < 2; cand++) {
         st_store s0 = cand ? ST_STORE_DENSE : pick;
         int any_whole = 0; /* does holding whole tensors change anything? */
-        int nr_opt[ST_ORD_END] = {0};
+        int nr_c[ST_ORD_END][2] = {{0}};
         if (cand && pick == ST_STORE_DENSE)
             break;
         /* The window of one channel stays in half of ch0 at its size as
@@ -440,16 +440,27 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
         }
         for (int b = 0; b < B; b++)
             any_whole |= z.img[b] <= z.h0;
-        /* rounds, where the held operand's tile does not fit without them */
-        nr_opt[ST_ORD_STREAM] = z.spills ? 0 : rounds_needed(z.winmax, z.h0, lg->nred);
-        nr_opt[ST_ORD_WEIGHTS] = nr_opt[ST_ORD_WEIGHTS_B] =
-            z.wsum <= z.h1 ? 0 : rounds_needed(z.wmax, z.h1, lg->nred);
+        /* rounds, where the held operand's tile does not fit without them:
+         * the fewest that make a block of one tile fit, and the fewest that
+         * make all of them fit together */
+        if (!z.spills) {
+            nr_c[ST_ORD_STREAM][0] = rounds_needed(z.winmax, z.h0, lg->nred);
+            nr_c[ST_ORD_STREAM][1] = rounds_needed(z.winmax, z.h0 / nsp, lg->nred);
+        }
+        if (z.wsum > z.h1)
+            for (st_order o = ST_ORD_WEIGHTS; o <= ST_ORD_WEIGHTS_B; o++) {
+                nr_c[o][0] = rounds_needed(z.wmax, z.h1, lg->nred);
+                nr_c[o][1] = rounds_needed(z.wmax, z.h1 / nct, lg->nred);
+            }
         for (int whole = 0; whole < 1 + any_whole; whole++)
             for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++)
-                for (int ri = 0; ri < (!whole && nr_opt[o] ? 2 : 1); ri++) {
-                    int nr = ri ? nr_opt[o] : 1;
-                    tally t = reduce_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits,
-                                           img_in, w_epoch);
+                for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                    int nr = ri ? nr_c[o][ri - 1] : 1;
+                    tally t;
+                    if (nr == 0 || (ri == 2 && nr == nr_c[o][0]))
+                        continue; /* no such split, or tried already */
+                    t = reduce_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, img_in,
+                                     w_epoch);
                     if (keep_best(&t, first, best)) {
                         *best_o = o;
                         st->rounds = rounds_of(lg->nred, nr).n;
@@ -606,7 +617,7 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
     double *mem;
     uint8_t *in;
     size_t off = 0, need = 0;
-    int fits = 0, first = 1, nr_opt[2][2];
+    int fits = 0, first = 1, nr_c[2][2][2];
 
     memset(&z, 0, sizeof z);
     z.lg = lg;
@@ -654,7 +665,9 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
     for (int op = 0; op < 2; op++)
         for (int b = 0; b < B; b++)
             fits |= (z.img[op][b] <= (op ? z.h1 : z.h0)) << op;
-    /* rounds, where the held operand's largest tile does not fit without them */
+    /* rounds, where the held operand's largest tile does not fit without
+     * them: the fewest that make a block of one tile fit, and the fewest
+     * that make all of them fit together (per image, or over the batch) */
     for (int op = 0; op < 2; op++) {
         double mx = 0, mxb = 0, cap = op ? z.h1 : z.h0;
         size_t nbt = (size_t)B * nt[op];
@@ -662,18 +675,23 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
             mx = fmax(mx, z.sz[op][i]);
         for (int i = 0; i < nt[op]; i++)
             mxb = fmax(mxb, z.sz[op][nbt + i]);
-        nr_opt[op][0] = rounds_needed(mx, cap, lg->nred);
-        nr_opt[op][1] = rounds_needed(mxb, cap, lg->nred);
+        nr_c[op][0][0] = rounds_needed(mx, cap, lg->nred);
+        nr_c[op][0][1] = rounds_needed(mx, cap / nt[op], lg->nred);
+        nr_c[op][1][0] = rounds_needed(mxb, cap, lg->nred);
+        nr_c[op][1][1] = rounds_needed(mxb, cap / nt[op], lg->nred);
     }
     for (int whole = 0; whole < 4; whole++) {
         if (whole & ~fits)
             continue;
         for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
             int h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
-            int nro = nr_opt[h][o == ST_ORD_DZ_B || o == ST_ORD_ACT_B];
-            for (int ri = 0; ri < (!whole && nro ? 2 : 1); ri++) {
-                int nr = ri ? nro : 1;
-                tally t = wg_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, in);
+            const int *nro = nr_c[h][o == ST_ORD_DZ_B || o == ST_ORD_ACT_B];
+            for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                int nr = ri ? nro[ri - 1] : 1;
+                tally t;
+                if (nr == 0 || (ri == 2 && nr == nro[0]))
+                    continue; /* no such split, or tried already */
+                t = wg_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, in);
                 if (keep_best(&t, first, best)) {
                     *best_o = o;
                     st->rounds = rounds_of(lg->nred, nr).n;

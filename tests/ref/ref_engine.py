@@ -789,15 +789,19 @@ def choose(run, pt, cyc):
         pick = store_of(pt, n, nz, run.may0)
         for s0 in [pick] + (["dense"] if pick != "dense" else []):
             z = reduce_sizes(run, pt, s0)
-            # rounds where the held operand's largest tile does not fit
-            nr_w = 0 if sum(z["wraw"]) <= z["h1"] else rounds_needed(
-                max(z["wraw"]), z["h1"], z["nred"])
-            nr_s = 0 if z["spills"] else rounds_needed(
-                max(max(row) for row in z["win_raw"]), z["h0"], z["nred"])
+            # rounds where the held operand's largest tile does not fit: the
+            # fewest for a block of one tile, the fewest for all of them
+            nct, nsp, nred = z["nct"], z["nsp"], z["nred"]
+            wmax = max(z["wraw"])
+            nr_w = [] if sum(z["wraw"]) <= z["h1"] else [
+                rounds_needed(wmax, z["h1"], nred), rounds_needed(wmax, z["h1"] / nct, nred)]
+            winmax = max(max(row) for row in z["win_raw"])
+            nr_s = [] if z["spills"] else [
+                rounds_needed(winmax, z["h0"], nred), rounds_needed(winmax, z["h0"] / nsp, nred)]
             for w in (False, True):
                 for o in REDUCE_ORDERS:
-                    nro = nr_s if o == "stream" else nr_w
-                    for nr in [1] + ([nro] if nro and not w else []):
+                    split = [] if w else [n for n in (nr_s if o == "stream" else nr_w) if n]
+                    for nr in [1] + sorted(set(split), key=split.index):
                         acc = reduce_order(z, pt, cyc, o, w, nr)
                         if best is None or acc.key() < best[0].key():
                             best = (acc, z["floor"], [s0, "dense", z["so"]], o,
@@ -805,13 +809,17 @@ def choose(run, pt, cyc):
     else:
         z = wg_sizes(run, pt)
         B, nt = z["B"], z["nt"]
-        nr_h = {(op, batch): rounds_needed(
-            max(z["szB"][op]) if batch else max(max(row) for row in z["sz"][op]),
-            z["cap"][op], run.nred) for op in range(2) for batch in (False, True)}
+        nr_h = {}
+        for op in range(2):
+            for batch in (False, True):
+                mx = max(z["szB"][op]) if batch else max(max(row) for row in z["sz"][op])
+                nr_h[(op, batch)] = [rounds_needed(mx, z["cap"][op], run.nred),
+                                     rounds_needed(mx, z["cap"][op] / nt[op], run.nred)]
         for w in ((False, False), (True, False), (False, True), (True, True)):
             for o in WG_ORDERS:
                 nro = nr_h[(0 if o.startswith("dz") else 1, o.endswith("+batch"))]
-                for nr in [1] + ([nro] if nro and w == (False, False) else []):
+                split = [n for n in nro if n] if w == (False, False) else []
+                for nr in [1] + sorted(set(split), key=split.index):
                     acc = wg_order(z, pt, cyc, o, w, nr)
                     if best is None or acc.key() < best[0].key():
                         best = (acc, z["floor"], [z["st"][0], z["st"][1], "dense"], o,
