@@ -159,7 +159,7 @@ static void test_batch_weights(void)
         pt.batch = b, pt.ch0_kib = 4096, pt.ch1_kib = 64, pt.ch2_kib = 4096;
         st_result_init(&r);
         if (st_sim_run(net, &pt, &r, &err) != 0) {
-            snprintf(msg, sizeof msg, "batch %d: %s", b, err.msg);
+            snprintf(msg, sizeof msg, "batch %d: %.200s", b, err.msg);
             bad++;
             break;
         }
