@@ -238,6 +238,29 @@ void an_detail_fini(an_detail *d);
 /* The index of field name in d, or -1. */
 int an_detail_field(const an_detail *d, const char *name);
 
+/* ------------------------------------------------------------- merge, diff */
+
+/* What a merge wrote. */
+typedef struct an_merge_info {
+    size_t points;   /* points in the output */
+    size_t repeated; /* points found in more than one input, written once */
+    uint64_t failed, rejected;
+} an_merge_info;
+
+/* Merge the result files paths[0 .. nin) of one sweep into a new result file at out: every
+ * point once (by id; a point in several inputs must have the same values in every column
+ * of /points, /params and /metrics), in the sweep's enumeration order (index, then id),
+ * with its failure message and its detail rows; /network and /provenance of the first
+ * input, with the attribute merged_from naming every input. The output is written to a
+ * temporary file beside out and moved there whole. Fails with ST_EINVAL, writing nothing,
+ * for: a missing input, one that is not a result file, an input given twice, out equal to
+ * an input, out existing without force, inputs of different sweeps (script, design space
+ * apart from its shard lines, seed, network fingerprint) or with different columns, and a
+ * repeated point whose values differ (naming the point, both files and the column). ST_EIO
+ * when out cannot be written, ST_ENOMEM. */
+int an_merge(const char *const *paths, int nin, const char *out, int force, an_merge_info *info,
+             st_err *err);
+
 /* ---------------------------------------------------------------- filters */
 
 /* A compiled filter over the columns of a table: comparisons (= == != ~= < <= > >=) of

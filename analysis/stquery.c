@@ -31,6 +31,7 @@
 #define PYTHON      "/usr/bin/python3"
 #define WHERE_MAX   16
 #define COLUMNS_MAX 1024
+#define FILES_MAX   4096
 
 /* Exit statuses: 0 done, 1 the machine failed (memory, I/O, the plot renderer), 2 bad
  * input (arguments, files, names, values). */
@@ -47,11 +48,13 @@ typedef enum cmd {
     C_LAYERS,
     C_PLOT_LAYERS,
     C_LUA,
+    C_MERGE,
     C_COUNT
 } cmd;
 
 static const char *const cmd_names[C_COUNT] = {"info",   "list", "front",  "ranks",       "hv",
-                                               "export", "plot", "layers", "plot-layers", "lua"};
+                                               "export", "plot", "layers", "plot-layers", "lua",
+                                               "merge"};
 
 static void usage(FILE *f)
 {
@@ -86,6 +89,10 @@ static void usage(FILE *f)
           "                            the same as a PNG\n"
           "  lua SCRIPT.lua [ARG ...]  run a Lua script with the module `an` (docs/analysis.md);\n"
           "                            sandboxed unless --trust is given before the script\n"
+          "  merge A.h5 B.h5 ... -o C.h5\n"
+          "                            the files of one sweep (shards, reruns) as one: each point\n"
+          "                            once, in the sweep's order; files of other sweeps refused;\n"
+          "                            C.h5 is never replaced unless --force is given\n"
           "\n"
           "options:\n"
           "  --min NAME, --max NAME    an objective to minimise or maximise\n"
@@ -101,6 +108,7 @@ static void usage(FILE *f)
           "  --row N, --point ID       one point, by row (as list prints it) or by id (a unique\n"
           "                            prefix of at least 4 hexadecimal digits is enough)\n"
           "  --title TEXT              the title of a plot\n"
+          "  --force                   merge: replace the output if it exists\n"
           "  --trust, --max-instructions N, --max-memory MIB\n"
           "                            lua: the sandbox, as for stexplore\n"
           "  -h, --help                this text;  --version  version and libraries\n"
@@ -128,7 +136,9 @@ typedef struct args {
     long long row;   /* -1: none */
     long long limit; /* -1: none */
     an_format fmt;
-    int counts, script;
+    int counts, script, force;
+    const char *files[FILES_MAX]; /* merge: the inputs */
+    int nfiles;
     ex_lua_opts lua;
     int lua_argc; /* lua: the script's arguments */
     char **lua_argv;
@@ -164,6 +174,7 @@ static const struct opt {
     {"--title", 1, (1u << C_PLOT) | (1u << C_PLOT_LAYERS) | (1u << C_FRONT)},
     {"--plot", 1, 1u << C_FRONT},
     {"--script", 0, 1u << C_INFO},
+    {"--force", 0, 1u << C_MERGE},
     {"--trust", 0, 1u << C_LUA},
     {"--max-instructions", 1, 1u << C_LUA},
     {"--max-memory", 1, 1u << C_LUA},
@@ -248,6 +259,8 @@ static int set_opt(args *a, const struct opt *o, const char *v)
         a->plot = v;
     } else if (!strcmp(o->name, "--script")) {
         a->script = 1;
+    } else if (!strcmp(o->name, "--force")) {
+        a->force = 1;
     } else if (!strcmp(o->name, "--trust")) {
         a->lua.trusted = 1;
     } else if (!strcmp(o->name, "--max-instructions")) {
@@ -298,6 +311,15 @@ static int parse_args(int argc, char **argv, args *a)
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             usage(stdout);
             return 0;
+        }
+        if ((s[0] != '-' || !s[1]) && a->cmd == C_MERGE) {
+            if (a->nfiles == FILES_MAX) {
+                fprintf(stderr, "stquery %s: more than %d files\n", argv[1], FILES_MAX);
+                return EXIT_USAGE;
+            }
+            a->file = a->file ? a->file : s;
+            a->files[a->nfiles++] = s;
+            continue;
         }
         if (s[0] != '-' || !s[1]) {
             if (a->file) {
@@ -362,6 +384,10 @@ static int check_args(const args *a)
     }
     if ((a->cmd == C_PLOT || a->cmd == C_PLOT_LAYERS) && !a->out) {
         fprintf(stderr, "stquery %s: no output: give -o FILE.png\n", name);
+        return EXIT_USAGE;
+    }
+    if (a->cmd == C_MERGE && !a->out) {
+        fprintf(stderr, "stquery merge: no output: give -o FILE.h5\n");
         return EXIT_USAGE;
     }
     if ((a->cmd == C_LAYERS || a->cmd == C_PLOT_LAYERS) && (a->row >= 0) == (a->point != NULL)) {
@@ -1029,6 +1055,21 @@ done:
     return rc;
 }
 
+/* --------------------------------------------------------------------- merge */
+
+static int cmd_merge(const args *a, st_err *err)
+{
+    an_merge_info mi;
+    int rc = an_merge(a->files, a->nfiles, a->out, a->force, &mi, err);
+
+    if (rc == ST_OK)
+        printf("stquery: wrote %s: %zu points (%llu failed, %llu rejected) from %d files, %zu "
+               "repeated points written once\n",
+               a->out, mi.points, (unsigned long long)mi.failed,
+               (unsigned long long)mi.rejected, a->nfiles, mi.repeated);
+    return rc;
+}
+
 /* ---------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1047,6 +1088,10 @@ int main(int argc, char **argv)
         getenv("ST_PLOT_PY") && *getenv("ST_PLOT_PY") ? getenv("ST_PLOT_PY") : AN_PLOT_PY;
     if (s.a.cmd == C_LUA) {
         rc = cmd_lua(&s.a, &err);
+        goto done;
+    }
+    if (s.a.cmd == C_MERGE) {
+        rc = cmd_merge(&s.a, &err);
         goto done;
     }
     if ((rc = an_h5_load(s.a.file, &s.t, &err)) != ST_OK)
