@@ -261,6 +261,28 @@ typedef struct an_merge_info {
 int an_merge(const char *const *paths, int nin, const char *out, int force, an_merge_info *info,
              st_err *err);
 
+/* How diff compares and writes. */
+typedef struct an_diff_opts {
+    double rtol;     /* values differ when |a - b| > rtol * max(|a|, |b|); 0: any change */
+    long long limit; /* at most this many lines of points and values; -1: all */
+    int csv;         /* CSV rows (id,row_a,row_b,column,a,b,abs_diff,rel_diff) */
+} an_diff_opts;
+
+/* What diff found. */
+typedef struct an_diff_info {
+    size_t only_a, only_b; /* points (by id) in one file only */
+    size_t both;           /* points in both */
+    size_t differ;         /* of those, points with a status, parameter or metric that differs */
+    size_t values;         /* the values that differ */
+} an_diff_info;
+
+/* Compare the result files pa and pb point by point (matched by id) and write to out the
+ * points only in one, and every status, parameter and metric of the points in both that
+ * differs, with b - a and (b - a) / |a|; columns only in one file are named and not
+ * compared. NaN equals NaN. Errors of an_h5_load; ST_EIO when out fails; ST_ENOMEM. */
+int an_diff(const char *pa, const char *pb, const an_diff_opts *o, FILE *out,
+            an_diff_info *info, st_err *err);
+
 /* ---------------------------------------------------------------- filters */
 
 /* A compiled filter over the columns of a table: comparisons (= == != ~= < <= > >=) of

@@ -49,12 +49,13 @@ typedef enum cmd {
     C_PLOT_LAYERS,
     C_LUA,
     C_MERGE,
+    C_DIFF,
     C_COUNT
 } cmd;
 
 static const char *const cmd_names[C_COUNT] = {"info",   "list", "front",  "ranks",       "hv",
                                                "export", "plot", "layers", "plot-layers", "lua",
-                                               "merge"};
+                                               "merge",  "diff"};
 
 static void usage(FILE *f)
 {
@@ -93,6 +94,9 @@ static void usage(FILE *f)
           "                            the files of one sweep (shards, reruns) as one: each point\n"
           "                            once, in the sweep's order; files of other sweeps refused;\n"
           "                            C.h5 is never replaced unless --force is given\n"
+          "  diff A.h5 B.h5            the points only in one file, and the values that differ\n"
+          "                            in the points of both (--rtol R: only beyond R); exit\n"
+          "                            status 0 the same, 1 different, 2 trouble\n"
           "\n"
           "options:\n"
           "  --min NAME, --max NAME    an objective to minimise or maximise\n"
@@ -137,6 +141,7 @@ typedef struct args {
     long long limit; /* -1: none */
     an_format fmt;
     int counts, script, force;
+    double rtol; /* diff */
     const char *files[FILES_MAX]; /* merge: the inputs */
     int nfiles;
     ex_lua_opts lua;
@@ -160,10 +165,10 @@ static const struct opt {
     {"--max", 1, OBJECTIVES},
     {"--status", 1, (1u << C_LIST) | (1u << C_EXPORT)},
     {"--sort", 1, ALL_TABLES},
-    {"--limit", 1, ALL_TABLES},
+    {"--limit", 1, ALL_TABLES | (1u << C_DIFF)},
     {"--columns", 1, ALL_TABLES | (1u << C_LAYERS)},
     {"--format", 1, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV)},
-    {"--csv", 0, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV)},
+    {"--csv", 0, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV) | (1u << C_DIFF)},
     {"--json", 0, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV)},
     {"-o", 1, ~(1u << C_INFO) & ~(1u << C_LUA)},
     {"--output", 1, ~(1u << C_INFO) & ~(1u << C_LUA)},
@@ -175,6 +180,7 @@ static const struct opt {
     {"--plot", 1, 1u << C_FRONT},
     {"--script", 0, 1u << C_INFO},
     {"--force", 0, 1u << C_MERGE},
+    {"--rtol", 1, 1u << C_DIFF},
     {"--trust", 0, 1u << C_LUA},
     {"--max-instructions", 1, 1u << C_LUA},
     {"--max-memory", 1, 1u << C_LUA},
@@ -261,6 +267,13 @@ static int set_opt(args *a, const struct opt *o, const char *v)
         a->script = 1;
     } else if (!strcmp(o->name, "--force")) {
         a->force = 1;
+    } else if (!strcmp(o->name, "--rtol")) {
+        char *end = NULL;
+        a->rtol = strtod(v, &end);
+        if (end == v || *end || !(a->rtol >= 0 && a->rtol < 1e300)) {
+            fprintf(stderr, "stquery diff: --rtol %s: must be a number >= 0\n", v);
+            return -1;
+        }
     } else if (!strcmp(o->name, "--trust")) {
         a->lua.trusted = 1;
     } else if (!strcmp(o->name, "--max-instructions")) {
@@ -312,7 +325,7 @@ static int parse_args(int argc, char **argv, args *a)
             usage(stdout);
             return 0;
         }
-        if ((s[0] != '-' || !s[1]) && a->cmd == C_MERGE) {
+        if ((s[0] != '-' || !s[1]) && (a->cmd == C_MERGE || a->cmd == C_DIFF)) {
             if (a->nfiles == FILES_MAX) {
                 fprintf(stderr, "stquery %s: more than %d files\n", argv[1], FILES_MAX);
                 return EXIT_USAGE;
@@ -384,6 +397,10 @@ static int check_args(const args *a)
     }
     if ((a->cmd == C_PLOT || a->cmd == C_PLOT_LAYERS) && !a->out) {
         fprintf(stderr, "stquery %s: no output: give -o FILE.png\n", name);
+        return EXIT_USAGE;
+    }
+    if (a->cmd == C_DIFF && a->nfiles != 2) {
+        fprintf(stderr, "stquery diff: %d files: give two, A.h5 B.h5\n", a->nfiles);
         return EXIT_USAGE;
     }
     if (a->cmd == C_MERGE && !a->out) {
@@ -1070,6 +1087,30 @@ static int cmd_merge(const args *a, st_err *err)
     return rc;
 }
 
+/* diff's exit status is diff(1)'s: 0 the same, 1 different, 2 trouble of any kind. */
+static int cmd_diff(const args *a)
+{
+    an_diff_opts o = {a->rtol, a->limit, a->fmt == AN_FMT_CSV};
+    an_diff_info di;
+    FILE *out = stdout;
+    st_err err;
+    int rc;
+
+    st_err_clear(&err);
+    if (a->out && !(out = fopen(a->out, "w"))) {
+        fprintf(stderr, "stquery: -o %s: cannot write it: %s\n", a->out, strerror(errno));
+        return 2;
+    }
+    rc = an_diff(a->files[0], a->files[1], &o, out, &di, &err);
+    if (out != stdout && fclose(out) != 0 && rc == ST_OK)
+        rc = st_err_set(&err, ST_EIO, "cannot write %s: %s", a->out, strerror(errno));
+    if (rc != ST_OK) {
+        fprintf(stderr, "stquery: %s\n", err.msg);
+        return 2;
+    }
+    return di.only_a || di.only_b || di.values ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1094,6 +1135,8 @@ int main(int argc, char **argv)
         rc = cmd_merge(&s.a, &err);
         goto done;
     }
+    if (s.a.cmd == C_DIFF)
+        return cmd_diff(&s.a);
     if ((rc = an_h5_load(s.a.file, &s.t, &err)) != ST_OK)
         goto done;
     if (s.a.out && s.a.cmd != C_PLOT && s.a.cmd != C_PLOT_LAYERS &&

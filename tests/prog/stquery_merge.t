@@ -17,10 +17,7 @@ cd "$tmp" || exit 1
 
 plan 38
 
-if ! [ -x "$PY" ] || ! "$PY" -c 'import h5py, numpy' 2>/dev/null; then
-    for i in $(seq 1 38); do skip "no h5py or numpy for /usr/bin/python3" "merge-$i"; done
-    exit 0
-fi
+need_h5py 38 merge
 
 # A sweep with every kind of point (ok, failed: a buffer too small, rejected by keep) and
 # per-layer detail.
