@@ -61,6 +61,28 @@ static int attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const
     return rc;
 }
 
+/* The names of an enum's values, in the order of their codes, as a 1-D attribute of
+ * strings: what a loader (analysis/stload.py) decodes a column of codes with. */
+static int attr_labels(hid_t obj, const char *const *names)
+{
+    hsize_t n = 0;
+    hid_t t, sp, a;
+    int rc = -1;
+
+    while (names[n])
+        n++;
+    t = str_type();
+    sp = H5Screate_simple(1, &n, NULL);
+    a = H5Acreate2(obj, "labels", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        rc = H5Awrite(a, t, names) < 0 ? -1 : 0;
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+
 static int attr_u64(hid_t obj, const char *name, uint64_t v)
 {
     return attr_num(obj, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v);
@@ -336,6 +358,8 @@ static int writer_columns(writer *w, hid_t f)
         attr_str(w->pts.c[c].d, "range", range);
         attr_str(w->pts.c[c].d, "role", ex_role_name((ex_role)w->m->sw->role[i]));
         attr_f64(w->pts.c[c].d, "default", t->def[i]);
+        if (row->type == ST_PT_ENUM && row->choices)
+            attr_labels(w->pts.c[c].d, row->choices);
     }
     w->c_metric0 = w->pts.n;
     for (int i = 0; i < w->nmetric; i++) {
