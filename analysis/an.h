@@ -304,6 +304,14 @@ double an_expr_eval(const an_expr *e, const an_table *t, size_t row);
 /* The text the filter was compiled from. */
 const char *an_expr_text(const an_expr *e);
 
+/* The column text names, or else the column it computes: a name gives its column (as
+ * an_table_lookup, with its message for an unknown one); an expression in the language of
+ * filters ("energy_pj * cycles", "dense_cycles / cycles", "p >= 0.5") adds, once, a real
+ * column named by the text, its value at every row (NaN where an operand is NaN; a
+ * comparison gives 0 or 1). what names the option in messages ("--sort"). ST_EINVAL with
+ * the filter's message for a bad expression, ST_ENOMEM. */
+int an_table_column(an_table *t, const char *text, const char *what, int *col, st_err *err);
+
 /* ---------------------------------------------------------------- queries */
 
 /* What a question asks about a table: which rows, and which objectives. */

@@ -456,7 +456,7 @@ static void default_columns(const an_table *t, const args *a, const an_query *q,
 
 /* The columns to show: --columns (a list, +list to add to the defaults, or all), or the
  * defaults. */
-static int pick_columns(const an_table *t, const args *a, const an_query *q, int *cols, int *n,
+static int pick_columns(an_table *t, const args *a, const an_query *q, int *cols, int *n,
                         st_err *err)
 {
     const char *s = a->columns;
@@ -479,7 +479,7 @@ static int pick_columns(const an_table *t, const args *a, const an_query *q, int
     while (*s) {
         size_t len = strcspn(s, ",");
         snprintf(name, sizeof name, "%.*s", (int)len, s);
-        if ((rc = an_table_lookup(t, name, "--columns", &c, err)) != ST_OK)
+        if ((rc = an_table_column(t, name, "--columns", &c, err)) != ST_OK)
             return rc;
         col_push(cols, n, c);
         s += len + (s[len] == ',');
@@ -513,7 +513,7 @@ static int select_rows(session *s, int ok_only, st_err *err)
     s->q.ok_only = ok_only;
     for (int j = 0; j < s->a.nobj; j++) {
         snprintf(what, sizeof what, "%s", s->a.sense[j] == AN_MAX ? "--max" : "--min");
-        if ((rc = an_table_lookup(s->t, s->a.obj[j], what, &s->q.col[j], err)) != ST_OK)
+        if ((rc = an_table_column(s->t, s->a.obj[j], what, &s->q.col[j], err)) != ST_OK)
             return rc;
         s->q.sense[j] = s->a.sense[j];
     }
