@@ -370,6 +370,8 @@ typedef struct an_plot_opts {
     const char *python; /* /usr/bin/python3 */
     const char *script; /* analysis/plot.py */
     const char *title;  /* NULL: made from the table */
+    const char *where;  /* the filters applied, for the title ("p >= 0.5 and ..."), or NULL */
+    int color;          /* plot of a front: the column that colours the points, or -1 */
 } an_plot_opts;
 
 /* Draw every point of rows (objectives in x, as an_query_points fills them, 2 of them)
@@ -380,6 +382,20 @@ typedef struct an_plot_opts {
 int an_plot_front(an_table *t, const an_query *q, const size_t *rows, size_t count, const double *x,
                   const size_t *front, size_t nfront, const char *out, const an_plot_opts *o,
                   st_err *err);
+/* Draw a metric against a parameter: for each column of ycol (ny of them) and each value
+ * of the column bycol (-1: none), a line through the aggregate (agg: "mean", "min" or
+ * "max") of the metric over the rows that share each value of xcol; NaN values are left
+ * out. rows: the points to draw (n of them, e.g. the successful ones that pass the
+ * filters). As a PNG at out (1000 x 600). ST_EINVAL when n is 0; errors as an_plot_front. */
+int an_plot_sweep(an_table *t, const size_t *rows, size_t n, int xcol, const int *ycol, int ny,
+                  int bycol, const char *agg, const char *out, const an_plot_opts *o,
+                  st_err *err);
+/* Draw the energy of each of the rows (n, at most 40) stacked by component (the metrics
+ * energy_pj_mac ... energy_pj_leak), the sparse run next to its dense baseline, each pair
+ * labelled with the point's swept parameters. ST_EINVAL when n is 0 or above 40, or the
+ * file has no per-component metrics; errors as an_plot_front. */
+int an_plot_energy(an_table *t, const size_t *rows, size_t n, const char *out,
+                   const an_plot_opts *o, st_err *err);
 /* Draw the cycles and energy of every layer and phase of one point next to the dense
  * baseline, from its detail d, as a PNG at out. Errors as an_plot_front. */
 int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,

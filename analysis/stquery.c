@@ -50,12 +50,15 @@ typedef enum cmd {
     C_LUA,
     C_MERGE,
     C_DIFF,
+    C_PLOT_SWEEP,
+    C_PLOT_ENERGY,
     C_COUNT
 } cmd;
 
 static const char *const cmd_names[C_COUNT] = {"info",   "list", "front",  "ranks",       "hv",
                                                "export", "plot", "layers", "plot-layers", "lua",
-                                               "merge",  "diff"};
+                                               "merge",  "diff",
+                                               "plot-sweep", "plot-energy"};
 
 static void usage(FILE *f)
 {
@@ -88,6 +91,13 @@ static void usage(FILE *f)
           "                            the dense baseline (needs a sweep run with detail = true)\n"
           "  plot-layers FILE --row N | --point ID -o OUT.png\n"
           "                            the same as a PNG\n"
+          "  plot-sweep FILE --x P --y M[,M...] [--by Q] -o OUT.png\n"
+          "                            metrics against a parameter, one line per metric and per\n"
+          "                            value of Q (--agg mean|min|max over the points that share\n"
+          "                            an x; default mean)\n"
+          "  plot-energy FILE -o OUT.png\n"
+          "                            energy per component of each point (--where, --sort,\n"
+          "                            --limit choose them; at most 40), sparse next to dense\n"
           "  lua SCRIPT.lua [ARG ...]  run a Lua script with the module `an` (docs/analysis.md);\n"
           "                            sandboxed unless --trust is given before the script\n"
           "  merge A.h5 B.h5 ... -o C.h5\n"
@@ -112,6 +122,7 @@ static void usage(FILE *f)
           "  --row N, --point ID       one point, by row (as list prints it) or by id (a unique\n"
           "                            prefix of at least 4 hexadecimal digits is enough)\n"
           "  --title TEXT              the title of a plot\n"
+          "  --color-by NAME           plot, front --plot: colour the points by a column\n"
           "  --force                   merge: replace the output if it exists\n"
           "  --trust, --max-instructions N, --max-memory MIB\n"
           "                            lua: the sandbox, as for stexplore\n"
@@ -137,6 +148,7 @@ typedef struct args {
     an_sense sense[AN_K_MAX];
     int nobj;
     const char *sort, *columns, *ref, *out, *title, *plot, *point, *status;
+    const char *x, *y, *by, *agg, *color_by; /* plot-sweep, plot */
     long long row;   /* -1: none */
     long long limit; /* -1: none */
     an_format fmt;
@@ -154,18 +166,19 @@ typedef struct args {
 #define OBJECTIVES                                                                                 \
     ((1u << C_FRONT) | (1u << C_RANKS) | (1u << C_HV) | (1u << C_EXPORT) | (1u << C_PLOT))
 #define ONE_POINT ((1u << C_LAYERS) | (1u << C_PLOT_LAYERS))
+#define NEW_PLOTS ((1u << C_PLOT_SWEEP) | (1u << C_PLOT_ENERGY))
 
 static const struct opt {
     const char *name;
     int value;     /* takes a value */
     unsigned cmds; /* commands that accept it */
 } opts[] = {
-    {"--where", 1, ALL_TABLES | OBJECTIVES},
+    {"--where", 1, ALL_TABLES | OBJECTIVES | NEW_PLOTS},
     {"--min", 1, OBJECTIVES},
     {"--max", 1, OBJECTIVES},
     {"--status", 1, (1u << C_LIST) | (1u << C_EXPORT)},
-    {"--sort", 1, ALL_TABLES},
-    {"--limit", 1, ALL_TABLES | (1u << C_DIFF)},
+    {"--sort", 1, ALL_TABLES | (1u << C_PLOT_ENERGY)},
+    {"--limit", 1, ALL_TABLES | (1u << C_DIFF) | (1u << C_PLOT_ENERGY)},
     {"--columns", 1, ALL_TABLES | (1u << C_LAYERS)},
     {"--format", 1, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV)},
     {"--csv", 0, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV) | (1u << C_DIFF)},
@@ -176,7 +189,12 @@ static const struct opt {
     {"--counts", 0, 1u << C_RANKS},
     {"--row", 1, ONE_POINT},
     {"--point", 1, ONE_POINT},
-    {"--title", 1, (1u << C_PLOT) | (1u << C_PLOT_LAYERS) | (1u << C_FRONT)},
+    {"--title", 1, (1u << C_PLOT) | (1u << C_PLOT_LAYERS) | (1u << C_FRONT) | NEW_PLOTS},
+    {"--x", 1, 1u << C_PLOT_SWEEP},
+    {"--y", 1, 1u << C_PLOT_SWEEP},
+    {"--by", 1, 1u << C_PLOT_SWEEP},
+    {"--agg", 1, 1u << C_PLOT_SWEEP},
+    {"--color-by", 1, (1u << C_PLOT) | (1u << C_FRONT)},
     {"--plot", 1, 1u << C_FRONT},
     {"--script", 0, 1u << C_INFO},
     {"--force", 0, 1u << C_MERGE},
@@ -265,6 +283,16 @@ static int set_opt(args *a, const struct opt *o, const char *v)
         a->plot = v;
     } else if (!strcmp(o->name, "--script")) {
         a->script = 1;
+    } else if (!strcmp(o->name, "--x")) {
+        a->x = v;
+    } else if (!strcmp(o->name, "--y")) {
+        a->y = v;
+    } else if (!strcmp(o->name, "--by")) {
+        a->by = v;
+    } else if (!strcmp(o->name, "--agg")) {
+        a->agg = v;
+    } else if (!strcmp(o->name, "--color-by")) {
+        a->color_by = v;
     } else if (!strcmp(o->name, "--force")) {
         a->force = 1;
     } else if (!strcmp(o->name, "--rtol")) {
@@ -395,8 +423,18 @@ static int check_args(const args *a)
         fprintf(stderr, "stquery hv: no reference point: give --ref with %d values\n", a->nobj);
         return EXIT_USAGE;
     }
-    if ((a->cmd == C_PLOT || a->cmd == C_PLOT_LAYERS) && !a->out) {
+    if (a->cmd == C_PLOT_SWEEP && (!a->x || !a->y)) {
+        fprintf(stderr, "stquery plot-sweep: give --x PARAMETER and --y METRIC[,METRIC...]\n");
+        return EXIT_USAGE;
+    }
+    if ((a->cmd == C_PLOT || a->cmd == C_PLOT_LAYERS || a->cmd == C_PLOT_SWEEP ||
+         a->cmd == C_PLOT_ENERGY) &&
+        !a->out) {
         fprintf(stderr, "stquery %s: no output: give -o FILE.png\n", name);
+        return EXIT_USAGE;
+    }
+    if (a->color_by && a->cmd == C_FRONT && !a->plot) {
+        fprintf(stderr, "stquery front: --color-by colours a plot: give --plot OUT.png too\n");
         return EXIT_USAGE;
     }
     if (a->cmd == C_DIFF && a->nfiles != 2) {
@@ -502,6 +540,7 @@ typedef struct session {
     FILE *out;
     an_plot_opts plot;
     int cols[COLUMNS_MAX], ncols;
+    char where_text[1024]; /* the filters, joined for a plot's title */
 } session;
 
 /* Resolve the objectives and filters and select the rows. ok_only: only status 0. */
@@ -585,6 +624,24 @@ static int order_rows(session *s, const int *col, const int *desc, int nkeys, st
     return ST_OK;
 }
 
+/* What the plots share: the title, the filters for it, the column of --color-by. */
+static int plot_setup(session *s, st_err *err)
+{
+    size_t used = 0;
+    int rc;
+
+    s->plot.title = s->a.title;
+    s->where_text[0] = '\0';
+    for (int w = 0; w < s->a.nwhere; w++)
+        used = an_appendf(s->where_text, sizeof s->where_text, used, "%s%s", w ? " and " : "",
+                          s->a.where[w]);
+    s->plot.where = s->a.nwhere ? s->where_text : NULL;
+    if (s->a.color_by &&
+        (rc = an_table_column(s->t, s->a.color_by, "--color-by", &s->plot.color, err)) != ST_OK)
+        return rc;
+    return ST_OK;
+}
+
 /* "min cycles [cycles], max speedup" */
 static void describe_objectives(const session *s, char *buf, size_t size)
 {
@@ -638,7 +695,8 @@ static int cmd_front(session *s, st_err *err)
         return rc;
     ok = s->count;
     if (s->a.plot) {
-        s->plot.title = s->a.title;
+        if ((rc = plot_setup(s, err)) != ST_OK)
+            return rc;
         if ((rc = an_plot_front(s->t, &s->q, s->rows, s->count, s->x, s->idx, nf, s->a.plot,
                                 &s->plot, err)) != ST_OK)
             return rc;
@@ -850,13 +908,56 @@ static int cmd_plot(session *s, st_err *err)
     size_t nf = 0;
     int rc;
 
-    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = compute_front(s, &nf, err)) != ST_OK)
+    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = compute_front(s, &nf, err)) != ST_OK ||
+        (rc = plot_setup(s, err)) != ST_OK)
         return rc;
-    s->plot.title = s->a.title;
     if ((rc = an_plot_front(s->t, &s->q, s->rows, s->count, s->x, s->idx, nf, s->a.out, &s->plot,
                             err)) != ST_OK)
         return rc;
     printf("stquery: wrote %s: %zu points, %zu on the front\n", s->a.out, s->count, nf);
+    return ST_OK;
+}
+
+static int cmd_plot_sweep(session *s, st_err *err)
+{
+    int x, by = -1, y[16], ny = 0, rc;
+    const char *p = s->a.y;
+    char name[256];
+
+    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = plot_setup(s, err)) != ST_OK ||
+        (rc = an_table_column(s->t, s->a.x, "--x", &x, err)) != ST_OK ||
+        (s->a.by && (rc = an_table_column(s->t, s->a.by, "--by", &by, err)) != ST_OK))
+        return rc;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (ny == 16)
+            return st_err_set(err, ST_EINVAL, "--y %s: at most 16 metrics", s->a.y);
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        if ((rc = an_table_column(s->t, name, "--y", &y[ny++], err)) != ST_OK)
+            return rc;
+        p += len + (p[len] == ',');
+    }
+    if (ny == 0)
+        return st_err_set(err, ST_EINVAL, "--y '%s': no metric named", s->a.y);
+    if ((rc = an_table_load_col(s->t, x, err)) != ST_OK ||
+        (by >= 0 && (rc = an_table_load_col(s->t, by, err)) != ST_OK))
+        return rc;
+    if ((rc = an_plot_sweep(s->t, s->rows, s->count, x, y, ny, by, s->a.agg ? s->a.agg : "mean",
+                            s->a.out, &s->plot, err)) != ST_OK)
+        return rc;
+    printf("stquery: wrote %s: %zu points\n", s->a.out, s->count);
+    return ST_OK;
+}
+
+static int cmd_plot_energy(session *s, st_err *err)
+{
+    int row = an_table_find(s->t, "row"), asc = 0, rc;
+
+    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = plot_setup(s, err)) != ST_OK ||
+        (rc = order_rows(s, &row, &asc, 1, err)) != ST_OK ||
+        (rc = an_plot_energy(s->t, s->rows, s->count, s->a.out, &s->plot, err)) != ST_OK)
+        return rc;
+    printf("stquery: wrote %s: %zu points\n", s->a.out, s->count);
     return ST_OK;
 }
 
@@ -1124,6 +1225,7 @@ int main(int argc, char **argv)
     if ((status = parse_args(argc, argv, &s.a)) >= 0 || (status = check_args(&s.a)) >= 0)
         return status;
     s.out = stdout;
+    s.plot.color = -1;
     s.plot.python = getenv("ST_PYTHON") && *getenv("ST_PYTHON") ? getenv("ST_PYTHON") : PYTHON;
     s.plot.script =
         getenv("ST_PLOT_PY") && *getenv("ST_PLOT_PY") ? getenv("ST_PLOT_PY") : AN_PLOT_PY;
@@ -1139,7 +1241,8 @@ int main(int argc, char **argv)
         return cmd_diff(&s.a);
     if ((rc = an_h5_load(s.a.file, &s.t, &err)) != ST_OK)
         goto done;
-    if (s.a.out && s.a.cmd != C_PLOT && s.a.cmd != C_PLOT_LAYERS &&
+    if (s.a.out && s.a.cmd != C_PLOT && s.a.cmd != C_PLOT_LAYERS && s.a.cmd != C_PLOT_SWEEP &&
+        s.a.cmd != C_PLOT_ENERGY &&
         !(s.out = fopen(s.a.out, "w"))) {
         s.out = stdout;
         rc = st_err_set(&err, ST_EINVAL, "-o %s: cannot write it: %s", s.a.out, strerror(errno));
@@ -1183,6 +1286,12 @@ int main(int argc, char **argv)
         break;
     case C_PLOT_LAYERS:
         rc = cmd_plot_layers(&s, &err);
+        break;
+    case C_PLOT_SWEEP:
+        rc = cmd_plot_sweep(&s, &err);
+        break;
+    case C_PLOT_ENERGY:
+        rc = cmd_plot_energy(&s, &err);
         break;
     default:
         break;

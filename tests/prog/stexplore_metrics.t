@@ -5,13 +5,7 @@
 # ratios from their definitions; and enum parameters stored with their labels.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
-EXP="$ST_BUILD/bin/stexplore"
-SIM="$ST_BUILD/bin/stsim"
-Q="$ST_BUILD/bin/stquery"
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+prog_setup
 
 plan 11
 need_h5py 11 metrics

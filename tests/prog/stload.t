@@ -3,12 +3,7 @@
 # (stload_check.py), on a file with ok, failed and rejected points and per-layer detail.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
-EXP="$ST_BUILD/bin/stexplore"
-Q="$ST_BUILD/bin/stquery"
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+prog_setup
 
 if ! [ -x "$PY" ] || ! "$PY" -c 'import h5py, numpy, pandas' 2>/dev/null; then
     echo "1..0 # SKIP no h5py, numpy or pandas for /usr/bin/python3"

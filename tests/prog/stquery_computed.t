@@ -5,12 +5,7 @@
 # expressions with their messages.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
-EXP="$ST_BUILD/bin/stexplore"
-Q="$ST_BUILD/bin/stquery"
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+prog_setup
 
 plan 14
 need_h5py 14 computed

@@ -5,12 +5,7 @@
 # (0 the same, 1 different, 2 trouble) and bad input.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
-EXP="$ST_BUILD/bin/stexplore"
-Q="$ST_BUILD/bin/stquery"
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+prog_setup
 
 plan 20
 

@@ -6,14 +6,9 @@
 # non-zero exit, no output written and no file touched.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
-EXP="$ST_BUILD/bin/stexplore"
-Q="$ST_BUILD/bin/stquery"
-PY=/usr/bin/python3
 SPLIT="$ST_SRC/tests/prog/h5split.py"
 SAME="$ST_SRC/tests/prog/h5same.py"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+prog_setup
 
 plan 38
 

@@ -68,3 +68,15 @@ need_h5py() {
         exit 0
     fi
 }
+
+# prog_setup: the programs ($EXP stexplore, $Q stquery, $SIM stsim, $PY the system's
+# Python) and a private folder $tmp, removed at exit, as the current directory.
+prog_setup() {
+    EXP="$ST_BUILD/bin/stexplore"
+    Q="$ST_BUILD/bin/stquery"
+    SIM="$ST_BUILD/bin/stsim"
+    PY=/usr/bin/python3
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    cd "$tmp" || exit 1
+}
