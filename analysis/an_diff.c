@@ -74,8 +74,8 @@ static int differ(const an_col *ca, size_t ra, const an_col *cb, size_t rb, doub
 }
 
 /* The columns compared: status, then every parameter and metric that both files have. */
-static int common_columns(an_table *a, an_table *b, int *ca, int *cb, int *n, FILE *out,
-                          int csv, st_err *err)
+static int common_columns(an_table *a, an_table *b, int *ca, int *cb, int *n, FILE *out, int csv,
+                          st_err *err)
 {
     int rc;
 
@@ -108,8 +108,8 @@ static int common_columns(an_table *a, an_table *b, int *ca, int *cb, int *n, FI
     return ST_OK;
 }
 
-int an_diff(const char *pa, const char *pb, const an_diff_opts *o, FILE *out,
-            an_diff_info *info, st_err *err)
+int an_diff(const char *pa, const char *pb, const an_diff_opts *o, FILE *out, an_diff_info *info,
+            st_err *err)
 {
     an_table *a = NULL, *b = NULL;
     idrow *ia = NULL, *ib = NULL;
@@ -198,8 +198,8 @@ int an_diff(const char *pa, const char *pb, const an_diff_opts *o, FILE *out,
                         x->name, va, vb, vd, vr);
                 continue;
             }
-            fprintf(out, "differs     %016llx (rows %zu, %zu)  %s: %s -> %s", (unsigned long long)id,
-                    r, rb, x->name, va, vb);
+            fprintf(out, "differs     %016llx (rows %zu, %zu)  %s: %s -> %s",
+                    (unsigned long long)id, r, rb, x->name, va, vb);
             if (vd[0] && isinf(rel))
                 fprintf(out, "  (%s, from 0)\n", vd);
             else if (vd[0])

@@ -156,24 +156,6 @@ int an_h5_list_links(hid_t f, const char *path, an_names *out)
 
 /* ---------------------------------------------------------------- datasets */
 
-/* The length of the 1-D dataset at path, or -1 when it is not one. */
-static long long ds_length(hid_t f, const char *path)
-{
-    hid_t d = -1, sp = -1;
-    hsize_t dim = 0;
-    long long n = -1;
-
-    if (H5Lexists(f, path, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, path, H5P_DEFAULT)) >= 0 &&
-        (sp = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
-        H5Sget_simple_extent_dims(sp, &dim, NULL) == 1)
-        n = (long long)dim;
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (d >= 0)
-        H5Dclose(d);
-    return n;
-}
-
 /* Read elements [first, first + count) of the 1-D dataset d as mtype into buf. */
 static int ds_read_range(hid_t d, hid_t mtype, hsize_t first, hsize_t count, void *buf)
 {
@@ -214,7 +196,7 @@ static void *ds_read_all(hid_t f, const char *path, hid_t mtype, size_t n)
 static int ds_read_strs(hid_t f, const char *path, size_t *n, char ***out)
 {
     hid_t d = -1, t = -1, ft = -1;
-    long long len = ds_length(f, path);
+    long long len = ex_h5_ds_length(f, path);
     char **raw = NULL, **copy = NULL;
     int rc = -1;
 
@@ -310,7 +292,7 @@ static int add_dataset(an_table *t, hid_t f, an_group group, const char *name, s
     int col, rc = ST_OK;
 
     snprintf(path, sizeof path, "/%s/%s", group_path(group), name);
-    if (ds_length(f, path) != (long long)t->n || (d = H5Dopen2(f, path, H5P_DEFAULT)) < 0 ||
+    if (ex_h5_ds_length(f, path) != (long long)t->n || (d = H5Dopen2(f, path, H5P_DEFAULT)) < 0 ||
         (ft = H5Dget_type(d)) < 0 ||
         ((cls = H5Tget_class(ft)) != H5T_INTEGER && cls != H5T_FLOAT)) {
         rc = st_err_set(err, ST_EFORMAT,
@@ -404,7 +386,7 @@ static int check_point_axis(an_table *t, hid_t f, st_err *err)
 
     for (size_t k = 0; k < 3 && rc == ST_OK; k++) {
         hid_t d = -1, ft = -1;
-        if (ds_length(f, paths[k]) != (long long)t->n ||
+        if (ex_h5_ds_length(f, paths[k]) != (long long)t->n ||
             (d = H5Dopen2(f, paths[k], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(d)) < 0 ||
             H5Tget_class(ft) != H5T_INTEGER)
             rc = st_err_set(err, ST_EFORMAT,
@@ -506,7 +488,7 @@ done:
 
 static int read_failures(an_table *t, hid_t f, st_err *err)
 {
-    long long n = ds_length(f, "/failures/row");
+    long long n = ex_h5_ds_length(f, "/failures/row");
     size_t nmsg = 0;
 
     if (n <= 0)
@@ -630,7 +612,7 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
                         path, version, FORMAT_VERSION);
         goto done;
     }
-    n = ds_length(f, "/points/status");
+    n = ex_h5_ds_length(f, "/points/status");
     if (ex_h5_attr_num(f, "points", H5T_NATIVE_UINT64, &points) != 0 || n < 0 ||
         (uint64_t)n != points) {
         rc = st_err_set(err, ST_EFORMAT,
@@ -770,7 +752,7 @@ int an_h5_detail(an_table *t, size_t row, an_detail *d, st_err *err)
                         t->n ? t->n - 1 : 0);
         goto done;
     }
-    m = ds_length(s->f, "/detail/row");
+    m = ex_h5_ds_length(s->f, "/detail/row");
     if (m < 0 || (dr = H5Dopen2(s->f, "/detail/row", H5P_DEFAULT)) < 0 ||
         (lo = search_row(dr, (hsize_t)m, row, 0)) < 0 ||
         (hi = search_row(dr, (hsize_t)m, row, 1)) < 0) {

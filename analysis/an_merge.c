@@ -26,10 +26,10 @@ typedef struct input {
     hid_t f;
     const uint64_t *id, *index; /* borrowed from t */
     const double *status;
-    size_t ndet;        /* rows of /detail */
-    size_t *det_first;  /* n + 1 entries: the detail rows of point r are */
-    size_t *det_order;  /* det_order[det_first[r] .. det_first[r + 1]) */
-    const char **fmsg;  /* n entries: the failure message of row r, or NULL; borrowed */
+    size_t ndet;       /* rows of /detail */
+    size_t *det_first; /* n + 1 entries: the detail rows of point r are */
+    size_t *det_order; /* det_order[det_first[r] .. det_first[r + 1]) */
+    const char **fmsg; /* n entries: the failure message of row r, or NULL; borrowed */
 } input;
 
 /* A point of some input: where it is and what orders it. */
@@ -43,11 +43,11 @@ typedef struct merge {
     input *in;
     int nin;
     const char *out, *tmp;
-    pick *all;   /* every point of every input */
+    pick *all; /* every point of every input */
     size_t nall;
-    pick *keep;  /* the points of the output, in order */
+    pick *keep; /* the points of the output, in order */
     size_t nkeep;
-    pick *dup;   /* pairs (kept, repeated): dup[2 i] kept, dup[2 i + 1] the repeat */
+    pick *dup; /* pairs (kept, repeated): dup[2 i] kept, dup[2 i + 1] the repeat */
     size_t ndup;
     uint64_t failed, rejected;
 } merge;
@@ -275,8 +275,8 @@ static int same_columns(const input *a, const input *b, st_err *err)
             }
             snprintf(path, sizeof path, "/%s/%s", groups[g], la.s[i]);
             if (type_key(a->f, path) != type_key(b->f, path))
-                rc = st_err_set(err, ST_EINVAL, "%s and %s store %s with different types",
-                                a->path, b->path, path);
+                rc = st_err_set(err, ST_EINVAL, "%s and %s store %s with different types", a->path,
+                                b->path, path);
             i++;
             j++;
         }
@@ -368,8 +368,8 @@ static void *read_all(hid_t f, const char *path, hid_t mtype, size_t *n)
 
     if (sp >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
         H5Sget_simple_extent_dims(sp, &dim, NULL) == 1 &&
-        (buf = malloc(dim ? (size_t)dim * H5Tget_size(mtype) : 1)) &&
-        dim > 0 && H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
+        (buf = malloc(dim ? (size_t)dim * H5Tget_size(mtype) : 1)) && dim > 0 &&
+        H5Dread(d, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         free(buf);
         buf = NULL;
     }
@@ -434,8 +434,7 @@ static int input_open(input *in, const char *path, st_err *err)
     if ((c = an_table_find(in->t, "id")) < 0 || (rc = an_table_load_col(in->t, c, err)) != ST_OK)
         return rc;
     in->id = in->t->col[c].u;
-    if ((c = an_table_find(in->t, "index")) < 0 ||
-        (rc = an_table_load_col(in->t, c, err)) != ST_OK)
+    if ((c = an_table_find(in->t, "index")) < 0 || (rc = an_table_load_col(in->t, c, err)) != ST_OK)
         return rc;
     in->index = in->t->col[c].u;
     if ((rc = an_table_load_col(in->t, in->t->status_col, err)) != ST_OK)
@@ -612,8 +611,7 @@ done:
 }
 
 /* Write every column of group (as the first input has them) in the order of g. */
-static int copy_group(merge *m, hid_t f, const char *group, const gather *g, int check,
-                      st_err *err)
+static int copy_group(merge *m, hid_t f, const char *group, const gather *g, int check, st_err *err)
 {
     an_names l;
     hid_t src = -1, dst = -1;
@@ -728,9 +726,8 @@ static int write_failures(merge *m, hid_t f, st_err *err)
         rc = ST_EIO;
     if (d >= 0)
         H5Dclose(d);
-    if (rc == ST_OK &&
-        ((d = H5Dopen2(src, "id", H5P_DEFAULT)) < 0 ||
-         write_like(dst, "id", d, H5T_NATIVE_UINT64, n, id) != 0))
+    if (rc == ST_OK && ((d = H5Dopen2(src, "id", H5P_DEFAULT)) < 0 ||
+                        write_like(dst, "id", d, H5T_NATIVE_UINT64, n, id) != 0))
         rc = ST_EIO;
     if (d >= 0)
         H5Dclose(d);
@@ -855,9 +852,8 @@ static int check_paths(const char *const *in, int nin, const char *out, int forc
             rc = st_err_set(err, ST_EINVAL, "%s: %s", in[k], strerror(errno));
         for (int j = 0; j < k && rc == ST_OK; j++)
             if (s[j].st_dev == s[k].st_dev && s[j].st_ino == s[k].st_ino)
-                rc = st_err_set(err, ST_EINVAL,
-                                "%s and %s are the same file: give each input once", in[j],
-                                in[k]);
+                rc = st_err_set(err, ST_EINVAL, "%s and %s are the same file: give each input once",
+                                in[j], in[k]);
     }
     have_out = stat(out, &so) == 0;
     for (int k = 0; k < nin && rc == ST_OK && have_out; k++)
@@ -912,8 +908,8 @@ int an_merge(const char *const *paths, int nin, const char *out, int force, an_m
     if (rc == ST_OK && force && rename(tmp, out) != 0)
         rc = st_err_set(err, ST_EIO, "cannot move %s to %s: %s", tmp, out, strerror(errno));
     if (rc == ST_OK && !force && link(tmp, out) != 0)
-        rc = st_err_set(err, errno == EEXIST ? ST_EINVAL : ST_EIO, "cannot write -o %s: %s%s",
-                        out, strerror(errno), errno == EEXIST ? " (--force replaces it)" : "");
+        rc = st_err_set(err, errno == EEXIST ? ST_EINVAL : ST_EIO, "cannot write -o %s: %s%s", out,
+                        strerror(errno), errno == EEXIST ? " (--force replaces it)" : "");
     if (rc == ST_OK) {
         info->points = m.nkeep;
         info->repeated = m.ndup;

@@ -221,7 +221,8 @@ static void fill_color(FILE *f, const an_table *t, const size_t *rows, size_t n,
         fputs(i ? ", " : "", f);
         an_json_string(f, buf);
     }
-    fprintf(f, "], \"discrete\": %s}", c->type == AN_T_ENUM || c->type == AN_T_BOOL ? "true" : "false");
+    fprintf(f, "], \"discrete\": %s}",
+            c->type == AN_T_ENUM || c->type == AN_T_BOOL ? "true" : "false");
 }
 
 static void fill_front(FILE *f, const void *ctx)
@@ -434,8 +435,7 @@ static void fill_sweep(FILE *f, const void *ctx)
         for (size_t a = 0; a < g->n;) {
             size_t b = a + 1;
             if (g->by >= 0)
-                while (b < g->n &&
-                       g->t->col[g->by].v[g->rows[b]] == g->t->col[g->by].v[g->rows[a]])
+                while (b < g->n && g->t->col[g->by].v[g->rows[b]] == g->t->col[g->by].v[g->rows[a]])
                     b++;
             else
                 b = g->n;
@@ -447,8 +447,7 @@ static void fill_sweep(FILE *f, const void *ctx)
 }
 
 int an_plot_sweep(an_table *t, const size_t *rows, size_t n, int xcol, const int *ycol, int ny,
-                  int bycol, const char *agg, const char *out, const an_plot_opts *o,
-                  st_err *err)
+                  int bycol, const char *agg, const char *out, const an_plot_opts *o, st_err *err)
 {
     sweep_fig g = {t, NULL, n, xcol, bycol, ny, ycol, 0, o->title, NULL};
     int keys[2], desc[2] = {0, 0}, nk = 0, rc;
@@ -462,8 +461,10 @@ int an_plot_sweep(an_table *t, const size_t *rows, size_t n, int xcol, const int
     else if (strcmp(agg, "mean") != 0)
         return st_err_set(err, ST_EINVAL, "--agg %s: must be mean, min or max", agg);
     if (n == 0)
-        return st_err_set(err, ST_EINVAL, "%s: no successful point passes the filters: nothing "
-                                          "to plot", t->path);
+        return st_err_set(err, ST_EINVAL,
+                          "%s: no successful point passes the filters: nothing "
+                          "to plot",
+                          t->path);
     for (int k = 0; k < ny; k++)
         if ((rc = an_table_load_col(t, ycol[k], err)) != ST_OK)
             return rc;
@@ -480,8 +481,8 @@ int an_plot_sweep(an_table *t, const size_t *rows, size_t n, int xcol, const int
         used = an_appendf(ylabel, sizeof ylabel, used, "%s%s", k ? ", " : "", t->col[ycol[k]].name);
     g.ylabel = ylabel;
     if (!g.title) {
-        used = an_appendf(title, sizeof title, 0, "%s: %s against %s", t->name[0] ? t->name : t->path,
-                          ylabel, t->col[xcol].name);
+        used = an_appendf(title, sizeof title, 0, "%s: %s against %s",
+                          t->name[0] ? t->name : t->path, ylabel, t->col[xcol].name);
         if (bycol >= 0)
             used = an_appendf(title, sizeof title, used, ", one line per %s", t->col[bycol].name);
         used = an_appendf(title, sizeof title, used, " (%s of the points at each %s)", agg,
@@ -562,8 +563,10 @@ int an_plot_energy(an_table *t, const size_t *rows, size_t n, const char *out,
     g.n = n;
     g.title = o->title;
     if (n == 0)
-        return st_err_set(err, ST_EINVAL, "%s: no successful point passes the filters: nothing "
-                                          "to plot", t->path);
+        return st_err_set(err, ST_EINVAL,
+                          "%s: no successful point passes the filters: nothing "
+                          "to plot",
+                          t->path);
     if (n > ENERGY_MAX)
         return st_err_set(err, ST_EINVAL,
                           "%s: %zu points: an energy breakdown shows at most %d (narrow them "

@@ -55,10 +55,9 @@ typedef enum cmd {
     C_COUNT
 } cmd;
 
-static const char *const cmd_names[C_COUNT] = {"info",   "list", "front",  "ranks",       "hv",
-                                               "export", "plot", "layers", "plot-layers", "lua",
-                                               "merge",  "diff",
-                                               "plot-sweep", "plot-energy"};
+static const char *const cmd_names[C_COUNT] = {"info",   "list", "front",      "ranks",       "hv",
+                                               "export", "plot", "layers",     "plot-layers", "lua",
+                                               "merge",  "diff", "plot-sweep", "plot-energy"};
 
 static void usage(FILE *f)
 {
@@ -149,11 +148,11 @@ typedef struct args {
     int nobj;
     const char *sort, *columns, *ref, *out, *title, *plot, *point, *status;
     const char *x, *y, *by, *agg, *color_by; /* plot-sweep, plot */
-    long long row;   /* -1: none */
-    long long limit; /* -1: none */
+    long long row;                           /* -1: none */
+    long long limit;                         /* -1: none */
     an_format fmt;
     int counts, script, force;
-    double rtol; /* diff */
+    double rtol;                  /* diff */
     const char *files[FILES_MAX]; /* merge: the inputs */
     int nfiles;
     ex_lua_opts lua;
@@ -1183,8 +1182,8 @@ static int cmd_merge(const args *a, st_err *err)
     if (rc == ST_OK)
         printf("stquery: wrote %s: %zu points (%llu failed, %llu rejected) from %d files, %zu "
                "repeated points written once\n",
-               a->out, mi.points, (unsigned long long)mi.failed,
-               (unsigned long long)mi.rejected, a->nfiles, mi.repeated);
+               a->out, mi.points, (unsigned long long)mi.failed, (unsigned long long)mi.rejected,
+               a->nfiles, mi.repeated);
     return rc;
 }
 
@@ -1242,8 +1241,7 @@ int main(int argc, char **argv)
     if ((rc = an_h5_load(s.a.file, &s.t, &err)) != ST_OK)
         goto done;
     if (s.a.out && s.a.cmd != C_PLOT && s.a.cmd != C_PLOT_LAYERS && s.a.cmd != C_PLOT_SWEEP &&
-        s.a.cmd != C_PLOT_ENERGY &&
-        !(s.out = fopen(s.a.out, "w"))) {
+        s.a.cmd != C_PLOT_ENERGY && !(s.out = fopen(s.a.out, "w"))) {
         s.out = stdout;
         rc = st_err_set(&err, ST_EINVAL, "-o %s: cannot write it: %s", s.a.out, strerror(errno));
         goto done;

@@ -539,6 +539,8 @@ static int write_provenance(hid_t f, const ex_h5_meta *m, const writer *w)
     rc |= attr_str(g, "finished_utc", m->finished);
     rc |= attr_f64(g, "elapsed_s", m->elapsed_s);
     rc |= attr_i32(g, "sessions", m->sessions);
+    if (m->reused_from)
+        rc |= attr_str(g, "reused_from", m->reused_from);
     H5Gclose(g);
     return rc ? -1 : 0;
 }
@@ -705,6 +707,23 @@ done:
         H5Aclose(a);
     *out = copy;
     return rc;
+}
+
+long long ex_h5_ds_length(hid_t f, const char *path)
+{
+    hid_t d = -1, sp = -1;
+    hsize_t dim = 0;
+    long long n = -1;
+
+    if (H5Lexists(f, path, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, path, H5P_DEFAULT)) >= 0 &&
+        (sp = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
+        H5Sget_simple_extent_dims(sp, &dim, NULL) == 1)
+        n = (long long)dim;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    return n;
 }
 
 int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v)

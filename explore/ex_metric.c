@@ -186,8 +186,8 @@ void ex_metrics_fill(const st_result *res, ex_num *out)
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
         out[M_CYCLES_FP + ph].u = st_phase_cycles(&res->run_phase[ph]);
         out[M_DENSE_CYCLES_FP + ph].u = st_phase_cycles(&res->dense_phase[ph]);
-        out[M_SPEEDUP_FP + ph].f = ratio((double)out[M_DENSE_CYCLES_FP + ph].u,
-                                         (double)out[M_CYCLES_FP + ph].u);
+        out[M_SPEEDUP_FP + ph].f =
+            ratio((double)out[M_DENSE_CYCLES_FP + ph].u, (double)out[M_CYCLES_FP + ph].u);
         out[M_ENERGY_PJ_FP + ph].f = st_phase_energy_pj(&res->run_phase[ph]);
         out[M_DENSE_ENERGY_PJ_FP + ph].f = st_phase_energy_pj(&res->dense_phase[ph]);
         out[M_ENERGY_GAIN_FP + ph].f =
@@ -197,8 +197,8 @@ void ex_metrics_fill(const st_result *res, ex_num *out)
         out[M_ENERGY_PJ_MAC + c].f = res->run.energy_pj[c];
         out[M_DENSE_ENERGY_PJ_MAC + c].f = res->dense.energy_pj[c];
     }
-    out[M_DRAM_OVER_FLOOR].f = ratio((double)res->run.dram_bytes,
-                                     (double)res->run.dram_floor_bytes);
+    out[M_DRAM_OVER_FLOOR].f =
+        ratio((double)res->run.dram_bytes, (double)res->run.dram_floor_bytes);
 }
 
 void ex_metrics_blank(ex_num *out)
