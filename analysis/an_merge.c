@@ -790,6 +790,11 @@ static int write_meta(merge *m, hid_t f, st_err *err)
         (prov = H5Gopen2(f, "provenance", H5P_DEFAULT)) < 0 ||
         set_str(prov, "merged_from", from) != 0)
         rc = st_err_set(err, ST_EIO, "cannot write the attributes of %s", m->tmp);
+    /* Which part of a sweep an input held is not what the merge holds. */
+    if (rc == ST_OK && H5Aexists(f, "shard") > 0)
+        H5Adelete(f, "shard");
+    if (rc == ST_OK && prov >= 0 && H5Aexists(prov, "shard") > 0)
+        H5Adelete(prov, "shard");
     if (prov >= 0)
         H5Gclose(prov);
     if (root >= 0)
