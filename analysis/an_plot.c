@@ -426,6 +426,17 @@ static void fill_sweep(FILE *f, const void *ctx)
     an_json_string(f, cx->name);
     fputs(", \"unit\": ", f);
     an_json_string(f, cx->unit);
+    /* Choices and booleans are named on the axis, not numbered. */
+    if (cx->type == AN_T_ENUM || cx->type == AN_T_BOOL) {
+        int n = cx->type == AN_T_BOOL ? 2 : cx->nchoice;
+        fputs(", \"ticks\": [", f);
+        for (int k = 0; k < n; k++) {
+            fprintf(f, "%s[%d, ", k ? ", " : "", k);
+            an_json_string(f, cx->type == AN_T_BOOL ? (k ? "true" : "false") : cx->choice[k]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
     fputs("},\n \"y\": {\"name\": ", f);
     an_json_string(f, g->ylabel);
     fputs(", \"unit\": ", f);

@@ -11,7 +11,8 @@ front:  {"title", "x": {"name", "unit", "values"}, "y": {...}, "front": [row, ..
 layers: {"title", "layers": [names], "phases": ["fp", "bp", "wg"],
          "cycles": {"run": [[per phase] per layer], "dense": [...]},
          "energy_pj": {"run": [...], "dense": [...]}}
-sweep:  {"title", "x": {"name", "unit"}, "y": {"name", "unit"},
+sweep:  {"title", "x": {"name", "unit", "ticks": [[code, name], ...] (choices)},
+         "y": {"name", "unit"},
          "lines": [{"label", "points": [[x, y, points aggregated], ...]}]}
 energy: {"title", "components": [names], "points": [{"label", "run": [per component],
          "dense": [...]}]}
@@ -137,6 +138,9 @@ def plot_sweep(d, out):
                 color=f"C{k % 10}", ms=5, label=line["label"])
     ax.set_xlabel(label(d["x"]))
     ax.set_ylabel(label(d["y"]))
+    if "ticks" in d["x"]:
+        ax.set_xticks([t[0] for t in d["x"]["ticks"]])
+        ax.set_xticklabels([t[1] for t in d["x"]["ticks"]])
     ax.set_title(d.get("title", ""))
     ax.grid(True, alpha=0.3)
     if len(d["lines"]) > 1 or d["lines"][0]["label"] != d["y"]["name"]:

@@ -7,8 +7,8 @@
 
 prog_setup
 
-plan 18
-need_h5py 18 plots
+plan 19
+need_h5py 19 plots
 
 # A renderer that keeps the description it is given and writes a stand-in PNG.
 cat >capture.py <<'PYEOF'
@@ -84,6 +84,18 @@ run "$Q" plot q.h5 --min cycles --min area_mm2 --color-by p --where 'pe_cols = 1
 is_status 0 "plots-3.1 plot --color-by"
 ok_cmd "plots-3.2 ... colours by the column's values, the filter in the title" \
     "$PY" check.py q.h5 color c.png.json
+cat >enum.lua <<'LUA'
+return st.sweep { name = "e", network = "fmnist-cnn", batch = 1,
+    params = { sync = {"lockstep", "fifo"}, p = {0, 0.9} },
+    fixed = { fidelity = "sampled", sample_fraction = 0.2 } }
+LUA
+"$EXP" -q -o e.h5 enum.lua >/dev/null 2>&1
+run "$Q" plot-sweep e.h5 --x sync --y speedup -o x.png
+"$PY" -c '
+import json; d = json.load(open("x.png.json"))
+assert d["x"]["ticks"] == [[0, "lockstep"], [1, "fifo"]], d["x"]
+assert [p[0] for p in d["lines"][0]["points"]] == [0, 1]'
+ok_ $? "plots-3.3 a parameter of choices on the x axis is named by its choices"
 unset ST_PLOT_PY
 
 if ! "$PY" -c 'import matplotlib' 2>/dev/null; then
