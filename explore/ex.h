@@ -547,6 +547,7 @@ typedef struct ex_h5_meta {
     const char *script_path, *script, *space, *command;
     const char *version, *git_revision, *lua_version, *hosts;
     const char *started, *finished; /* ISO 8601 UTC */
+    const char *reused_from;        /* the file of --reuse, or NULL */
     double elapsed_s;
     int sessions;
     int ranks; /* processes of the last session (0 is read as 1) */
@@ -709,6 +710,27 @@ void ex_helper_destroy(ex_helper **h);
 
 /* ------------------------------------------------------------------ running */
 
+/* ------------------------------------------------------------------- reuse */
+
+/* The points of another result file, to stand for evaluations (stexplore --reuse). */
+typedef struct ex_reuse ex_reuse;
+
+/* Read the result file at path for a sweep of parameter table t, resolved space `space`
+ * (ex_sweep_describe) and network fingerprint net_fp; with detail, its per-layer detail
+ * too. ST_EINVAL naming the file: not a result file, another network, another evaluation
+ * (the space's eval line), missing parameter or metric columns, no detail when detail is
+ * asked for. ST_ENOMEM. *out is NULL on failure. */
+int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, uint64_t net_fp,
+                  int detail, ex_reuse **out, st_err *err);
+void ex_reuse_destroy(ex_reuse **r);
+/* Fill rec (its status, message, metrics and detail, which rec then owns) from the point
+ * of the file with rec's id and exactly rec's parameter values: 1 when filled, 0 when the
+ * file has no such point, ST_ENOMEM. A failed point stays failed; any other is OK, for the
+ * sweep's keep to judge. */
+int ex_reuse_fill(ex_reuse *r, ex_record *rec, st_err *err);
+/* The ids found with other parameter values (not filled), so far. */
+uint64_t ex_reuse_other(const ex_reuse *r);
+
 typedef struct ex_run_opts {
     const char *out; /* the result file; its journal is out + ".journal" */
     int force, resume;
@@ -722,11 +744,14 @@ typedef struct ex_run_opts {
     const void *stop_signals; /* sigset_t of blocked signals that stop the run, or NULL */
     const ex_farm *farm;      /* who evaluates: NULL for this process alone */
     const char *hosts;        /* for provenance; NULL for this host's name */
+    const char *reuse;        /* a result file whose points stand for evaluations, or NULL */
 } ex_run_opts;
 
 typedef struct ex_run_stats {
     uint64_t candidates, points, failed, rejected, excluded, duplicates;
     uint64_t evaluated; /* by this run */
+    uint64_t reused;    /* by this run, from o->reuse instead of evaluated */
+    uint64_t reuse_other; /* ids of o->reuse found with other parameter values */
     double elapsed_s;
     int interrupted; /* the signal that stopped the run, 0 if none */
     int already_complete;

@@ -61,6 +61,28 @@ static int attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const
     return rc;
 }
 
+/* The names of an enum's values, in the order of their codes, as a 1-D attribute of
+ * strings: what a loader (analysis/stload.py) decodes a column of codes with. */
+static int attr_labels(hid_t obj, const char *const *names)
+{
+    hsize_t n = 0;
+    hid_t t, sp, a;
+    int rc = -1;
+
+    while (names[n])
+        n++;
+    t = str_type();
+    sp = H5Screate_simple(1, &n, NULL);
+    a = H5Acreate2(obj, "labels", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        rc = H5Awrite(a, t, names) < 0 ? -1 : 0;
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
+    return rc;
+}
+
 static int attr_u64(hid_t obj, const char *name, uint64_t v)
 {
     return attr_num(obj, name, H5T_STD_U64LE, H5T_NATIVE_UINT64, &v);
@@ -336,6 +358,8 @@ static int writer_columns(writer *w, hid_t f)
         attr_str(w->pts.c[c].d, "range", range);
         attr_str(w->pts.c[c].d, "role", ex_role_name((ex_role)w->m->sw->role[i]));
         attr_f64(w->pts.c[c].d, "default", t->def[i]);
+        if (row->type == ST_PT_ENUM && row->choices)
+            attr_labels(w->pts.c[c].d, row->choices);
     }
     w->c_metric0 = w->pts.n;
     for (int i = 0; i < w->nmetric; i++) {
@@ -515,6 +539,8 @@ static int write_provenance(hid_t f, const ex_h5_meta *m, const writer *w)
     rc |= attr_str(g, "finished_utc", m->finished);
     rc |= attr_f64(g, "elapsed_s", m->elapsed_s);
     rc |= attr_i32(g, "sessions", m->sessions);
+    if (m->reused_from)
+        rc |= attr_str(g, "reused_from", m->reused_from);
     H5Gclose(g);
     return rc ? -1 : 0;
 }
@@ -681,6 +707,23 @@ done:
         H5Aclose(a);
     *out = copy;
     return rc;
+}
+
+long long ex_h5_ds_length(hid_t f, const char *path)
+{
+    hid_t d = -1, sp = -1;
+    hsize_t dim = 0;
+    long long n = -1;
+
+    if (H5Lexists(f, path, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, path, H5P_DEFAULT)) >= 0 &&
+        (sp = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
+        H5Sget_simple_extent_dims(sp, &dim, NULL) == 1)
+        n = (long long)dim;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    return n;
 }
 
 int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v)

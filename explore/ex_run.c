@@ -112,6 +112,16 @@ typedef struct runner {
     uint64_t covered; /* indices journaled, this run and before */
     uint64_t handed;  /* indices handed out, this run and before */
     double last_snap, snap_cost;
+    /* --reuse: the other file, and the reused points of each batch in flight, by the first
+     * index of its span, until the batch comes back. */
+    ex_reuse *reuse;
+    struct stash {
+        uint64_t first;
+        int busy;
+        ex_batch b;
+    } * stash;
+    int nstash;
+    ex_batch scratch, merged;
 } runner;
 
 static int add_range(void *ctx, uint64_t lo, uint64_t hi)
@@ -204,6 +214,95 @@ static int make_parent(const char *path, st_err *err)
     return ST_OK;
 }
 
+/* ------------------------------------------------------------------- reuse */
+
+/* Move record i of from (status, message, metrics, detail) to the end of to. */
+static void move_record(ex_batch *to, ex_batch *from, int i)
+{
+    ex_record *s = &from->recs[i], *d;
+
+    ex_batch_add(to, s->index, s->id, s->vals);
+    d = &to->recs[to->n - 1];
+    d->status = s->status;
+    memcpy(d->msg, s->msg, sizeof d->msg);
+    memcpy(d->metrics, s->metrics, (size_t)to->nmetric * sizeof *d->metrics);
+    d->detail = s->detail;
+    d->ndetail = s->ndetail;
+    s->detail = NULL;
+    s->ndetail = 0;
+}
+
+/* Take the points of b that the other file has out of b, into a stash for the span that
+ * starts at first: b keeps only the points to evaluate. */
+static int reuse_take(runner *r, ex_batch *b, uint64_t first, st_err *err)
+{
+    struct stash *st = NULL;
+    int rc;
+
+    for (int k = 0; k < r->nstash && !st; k++)
+        if (!r->stash[k].busy)
+            st = &r->stash[k];
+    if (!st) {
+        struct stash *g = realloc(r->stash, (size_t)(r->nstash + 1) * sizeof *g);
+        if (!g)
+            return st_err_set(err, ST_ENOMEM, "out of memory");
+        r->stash = g;
+        st = &r->stash[r->nstash++];
+        ex_batch_init(&st->b);
+    }
+    if ((rc = ex_batch_reserve(&st->b, b->n, r->t->n, err)) != 0 ||
+        (rc = ex_batch_reserve(&r->scratch, b->n, r->t->n, err)) != 0)
+        return rc;
+    st->first = first;
+    st->busy = 1;
+    for (int i = 0; i < b->n; i++) {
+        ex_record *rec = &b->recs[i];
+        ex_batch_add(&st->b, rec->index, rec->id, rec->vals);
+        if ((rc = ex_reuse_fill(r->reuse, &st->b.recs[st->b.n - 1], err)) < 0)
+            return rc;
+        if (rc == 0) {
+            st->b.n--;
+            ex_batch_add(&r->scratch, rec->index, rec->id, rec->vals);
+        }
+    }
+    if (st->b.n == 0) {
+        st->busy = 0;
+        return ST_OK;
+    }
+    ex_batch_clear(b);
+    for (int i = 0; i < r->scratch.n; i++)
+        ex_batch_add(b, r->scratch.recs[i].index, r->scratch.recs[i].id, r->scratch.recs[i].vals);
+    ex_batch_clear(&r->scratch);
+    return ST_OK;
+}
+
+/* The batch of the span that starts at first, evaluated points and reused ones together in
+ * index order: r->merged, or b itself when nothing of it was reused. */
+static int reuse_give(runner *r, ex_batch **b, uint64_t first, st_err *err)
+{
+    struct stash *st = NULL;
+    int i = 0, j = 0, rc;
+
+    for (int k = 0; k < r->nstash && !st; k++)
+        if (r->stash[k].busy && r->stash[k].first == first)
+            st = &r->stash[k];
+    if (!st)
+        return ST_OK;
+    if ((rc = ex_batch_reserve(&r->merged, (*b)->n + st->b.n, r->t->n, err)) != 0)
+        return rc;
+    while (i < (*b)->n || j < st->b.n) {
+        if (j == st->b.n || (i < (*b)->n && (*b)->recs[i].index < st->b.recs[j].index))
+            move_record(&r->merged, *b, i++);
+        else
+            move_record(&r->merged, &st->b, j++);
+    }
+    r->st->reused += (uint64_t)st->b.n;
+    ex_batch_clear(&st->b);
+    st->busy = 0;
+    *b = &r->merged;
+    return ST_OK;
+}
+
 /* ---------------------------------------------------------------- the feed */
 
 /* The feed side of a run: what a farm asks for and hands back (ex_feed), over the plan,
@@ -222,6 +321,8 @@ static int feed_next(void *ctx, ex_batch *b, int max, ex_span *sp, st_err *err)
     sp->excluded = r->plan.excluded - exc0;
     sp->duplicates = r->plan.duplicates - dup0;
     r->handed += sp->span;
+    if (r->reuse && b->n > 0)
+        rc = reuse_take(r, b, sp->first, err);
 done:
     return rc;
 }
@@ -230,8 +331,10 @@ static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
 {
     runner *r = ctx;
     const ex_hooks *h = ex_script_hooks(r->s);
-    int rc = ST_OK, keep;
+    int rc = ST_OK, keep, evaluated = b->n;
 
+    if (r->reuse && (rc = reuse_give(r, &b, sp->first, err)) != 0)
+        goto done;
     for (int i = 0; h->keep && i < b->n; i++) {
         ex_record *rec = &b->recs[i];
         if (rec->status != EX_OK)
@@ -246,7 +349,7 @@ static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
         goto done;
     for (int i = 0; i < b->n; i++)
         r->st->failed += b->recs[i].status == EX_FAILED;
-    r->st->evaluated += (uint64_t)b->n;
+    r->st->evaluated += (uint64_t)evaluated;
     r->covered += sp->span;
     ex_progress_update(&r->pg, r->covered, r->st->failed, 0);
     /* Rewriting the file costs time in its size: never spend more than a tenth of the
@@ -363,6 +466,11 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), r.net_fp, err)) != 0)
         goto done;
     st->candidates = r.plan.total;
+    ex_batch_init(&r.scratch);
+    ex_batch_init(&r.merged);
+    if (o->reuse &&
+        (rc = ex_reuse_load(o->reuse, t, r.space, r.net_fp, r.sw->detail, &r.reuse, err)) != 0)
+        goto done;
 
     if (o->resume) {
         if ((rc = resume_open(&r, &fresh, st, err)) != 0 || st->already_complete)
@@ -435,6 +543,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     r.meta.started = r.started;
     r.meta.finished = r.finished;
     r.meta.sessions = 1 + !fresh;
+    r.meta.reused_from = o->reuse;
     /* The result path holds a readable file from the start. */
     if ((rc = snapshot(&r, 0, err)) != 0) {
         if (fresh) {
@@ -458,6 +567,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     }
     if ((rc = snapshot(&r, !st->interrupted, err)) != 0)
         goto done;
+    st->reuse_other = ex_reuse_other(r.reuse);
     st->points = ex_journal_records(r.j);
     st->failed = ex_journal_failed(r.j);
     st->rejected = ex_journal_rejected(r.j);
@@ -476,6 +586,12 @@ done:
     ex_journal_destroy(&r.j);
     ex_plan_fini(&r.plan);
     ex_batch_fini(&r.batch);
+    ex_batch_fini(&r.scratch);
+    ex_batch_fini(&r.merged);
+    for (int k = 0; k < r.nstash; k++)
+        ex_batch_fini(&r.stash[k].b);
+    free(r.stash);
+    ex_reuse_destroy(&r.reuse);
     st_net_destroy(&r.net);
     free(r.space);
     return rc;

@@ -47,6 +47,9 @@ static void usage(FILE *f)
           "                          points that constraints leave (default 1000000)\n"
           "  --force                 overwrite an existing result file and its journal\n"
           "  --resume                continue an interrupted run of the same script\n"
+          "  --reuse OLD.h5          take the points OLD.h5 has (same id and parameter values)\n"
+          "                          from it instead of evaluating them; OLD.h5 must be of the\n"
+          "                          same network and evaluation\n"
           "  --trust                 lift the sandbox: full Lua library, no limits\n"
           "  --max-instructions N    instruction budget of each call into the script\n"
           "                          (default 200000000)\n"
@@ -188,6 +191,8 @@ static int parse_args(int argc, char **argv, cli *c, int loud)
             c->lo.lib_dir = v;
         } else if (!strcmp(a, "--status-file")) {
             c->status_file = v;
+        } else if (!strcmp(a, "--reuse")) {
+            c->ro.reuse = v;
         } else {
             takes = 0;
             if (!strcmp(a, "--check"))
@@ -322,6 +327,10 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
         if (st.failed)
             printf("stexplore: %llu points failed; their messages are in /failures of %s\n",
                    (unsigned long long)st.failed, out);
+        if (c->ro.reuse)
+            printf("stexplore: %llu points taken from %s instead of evaluated (%llu of its ids "
+                   "had other parameter values and were evaluated)\n",
+                   (unsigned long long)st.reused, c->ro.reuse, (unsigned long long)st.reuse_other);
     }
     if (rc == 0 && st.interrupted) {
         fprintf(stderr, "stexplore: stopped by signal %d; run again with --resume to finish\n",
