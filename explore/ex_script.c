@@ -654,6 +654,120 @@ static int sweep_gc(lua_State *L)
     return 0;
 }
 
+/* Past a string literal or comment that starts at p, or p itself when none does. Long
+ * brackets ([[...]], [==[...]==], --[[...]]) are skipped whole. */
+static const char *skip_literal(const char *p)
+{
+    int comment = p[0] == '-' && p[1] == '-', level = 0;
+    const char *q = comment ? p + 2 : p;
+
+    if (q[0] == '[') {
+        const char *r = q + 1;
+        while (*r == '=')
+            r++, level++;
+        if (*r == '[') {
+            for (r++; *r; r++) {
+                int k = 0;
+                if (*r != ']')
+                    continue;
+                while (k < level && r[1 + k] == '=')
+                    k++;
+                if (k == level && r[1 + k] == ']')
+                    return r + 2 + k;
+            }
+            return r;
+        }
+    }
+    if (comment)
+        return q + strcspn(q, "\n");
+    if (*p == '"' || *p == '\'') {
+        for (q = p + 1; *q && *q != *p && *q != '\n'; q++)
+            if (*q == '\\' && q[1])
+                q++;
+        return *q == *p ? q + 1 : q;
+    }
+    return p;
+}
+
+/* A table written in the text at brace (its '{') whose field `key = value` is written but
+ * missing from the table at idx, whose keys are those of `known` (a parameter name, or
+ * one of the names list): the value was nil, an undefined local or a misspelt field
+ * (`pe_rows = cfg.row`). Lua drops such a field silently, so the text is read. Returns 0,
+ * or -1 with c->msg naming the line and the key. */
+static int nil_fields(rctx *c, lua_State *L, int idx, const char *brace,
+                      const char *const *names, const char *section)
+{
+    int depth = 0, field_start = 0;
+
+    for (const char *p = brace; *p; p++) {
+        const char *q = skip_literal(p);
+        if (q != p) {
+            p = q - 1;
+            continue;
+        }
+        if (*p == '{' || *p == '(' || *p == '[') {
+            depth++;
+            field_start = depth == 1;
+        } else if (*p == '}' || *p == ')' || *p == ']') {
+            if (--depth == 0)
+                break;
+        } else if (depth == 1 && (*p == ',' || *p == ';')) {
+            field_start = 1;
+        } else if (is_ident(*p) && (p == brace || !is_ident(p[-1]))) {
+            const char *e = p, *eq;
+            char key[64];
+            int known = 0, start = depth == 1 && field_start;
+            while (is_ident(*e))
+                e++;
+            for (eq = e; *eq == ' ' || *eq == '\t' || *eq == '\r' || *eq == '\n'; eq++)
+                ;
+            field_start = 0;
+            snprintf(key, sizeof key, "%.*s", (int)(e - p < 63 ? e - p : 63), p);
+            /* A function body's blocks nest like brackets, so its locals are no fields. */
+            if (!strcmp(key, "function") || !strcmp(key, "if") || !strcmp(key, "do") ||
+                !strcmp(key, "repeat"))
+                depth++;
+            else if (!strcmp(key, "end") || !strcmp(key, "until"))
+                depth--;
+            else if (start && (size_t)(e - p) < sizeof key && eq[0] == '=' && eq[1] != '=') {
+                snprintf(key, sizeof key, "%.*s", (int)(e - p), p);
+                if (names)
+                    for (int k = 0; names[k] && !known; k++)
+                        known = !strcmp(names[k], key);
+                else
+                    known = ex_ptab_find(c->t, key) >= 0;
+                if (known && lua_getfield(L, idx, key) == LUA_TNIL) {
+                    lua_pop(L, 1);
+                    return fail(c, line_at(c->text, p),
+                                "%s%s%s = nil: the value is nil (an undefined local or a "
+                                "misspelt field?)",
+                                section ? section : "", section ? ": " : "", key);
+                }
+                if (known)
+                    lua_pop(L, 1);
+            }
+            p = e - 1;
+        } else if (!(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+            field_start = 0;
+        }
+    }
+    return 0;
+}
+
+/* The '{' that opens the table written as `section = {`, or NULL when it is written
+ * otherwise (a variable, a call). */
+static const char *section_brace(const rctx *c, const char *section)
+{
+    const char *p = find_key(c->text, c->text, section);
+
+    if (!p)
+        return NULL;
+    p = strchr(p, '=') + 1;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    return *p == '{' ? p : NULL;
+}
+
 /* The protected resolver: (sweep table, rctx) -> the sweep box, or nil and a message.
  * Everything it allocates hangs off the box, whose __gc frees it if Lua raises. */
 static int l_resolve(lua_State *L)
@@ -703,6 +817,29 @@ static int l_resolve(lua_State *L)
                  shown(L, -1));
             goto fail;
         }
+    }
+
+    /* A field written with a nil value is missing from the table: find it in the text. */
+    {
+        const char *ret = NULL, *b;
+        for (const char *p = strstr(c->text, "return"); p; p = strstr(p + 1, "return"))
+            ret = p;
+        /* `return st.sweep {`, `return st.sweep({` or `return {` */
+        for (b = ret ? ret + 6 : ""; *b && *b != '{'; b++)
+            if (!(is_ident(*b) || *b == '.' || *b == '(' || *b == ' ' || *b == '\t' ||
+                  *b == '\r' || *b == '\n'))
+                break;
+        if (*b == '{' && nil_fields(c, L, T, b, fields, NULL) != 0)
+            goto fail;
+    }
+    for (int k = 0; k < 3; k++) {
+        static const char *const secs[] = {"params", "fixed", "derived"};
+        const char *b = section_brace(c, secs[k]);
+        if (b && lua_getfield(L, T, secs[k]) == LUA_TTABLE &&
+            nil_fields(c, L, lua_gettop(L), b, NULL, secs[k]) != 0)
+            goto fail;
+        if (b)
+            lua_pop(L, 1);
     }
 
     /* name: it names the output file, so it is kept to safe characters. */
