@@ -1139,14 +1139,22 @@ static int hook_derive(void *ctx, double *vals, st_err *err)
     for (int k = 0; k < s->nderived; k++) {
         int i = s->derived_rows[k];
         const char *name = s->ptab->rows[i].name;
+        lua_Debug ar;
+        int line = 0;
         lua_getfield(L, P - 1, name);
+        lua_pushvalue(L, -1);
+        if (lua_getinfo(L, ">S", &ar))
+            line = ar.linedefined;
         lua_pushvalue(L, P);
         snprintf(what, sizeof what, "derived %s", name);
         if ((rc = call_hook(s, what, 1, 1, err)) != 0)
             goto done;
         /* Types are the script's to get right; ranges are the point's (it fails alone). */
         if (to_value(L, -1, s->ptab, i, 0, &vals[i], msg, sizeof msg) != 0) {
-            rc = st_err_set(err, ST_EINVAL, "%s: derived %s", s->path, msg);
+            if (line > 0)
+                rc = st_err_set(err, ST_EINVAL, "%s:%d: derived %s", s->path, line, msg);
+            else
+                rc = st_err_set(err, ST_EINVAL, "%s: derived %s", s->path, msg);
             goto done;
         }
         lua_setfield(L, P, name); /* later derived functions see this value */
