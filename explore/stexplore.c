@@ -303,7 +303,11 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
     c->ro.lua_version = LUA_RELEASE;
     c->ro.hosts = hosts;
     c->ro.log = c->quiet || !strcmp(c->progress, "none") ? NULL : stderr;
-    c->ro.tty = !strcmp(c->progress, "live") || (!strcmp(c->progress, "auto") && isatty(2));
+    /* Under mpirun, rank 0's stderr is a pipe to mpirun even when mpirun writes to a
+     * terminal, but Open MPI gives it a pseudo-terminal for stdout then: that says a
+     * person is watching, and the live line (on stderr) reaches their terminal. */
+    c->ro.tty = !strcmp(c->progress, "live") ||
+                (!strcmp(c->progress, "auto") && (isatty(2) || (c->ro.farm && isatty(1))));
     farm_used = 1;
     rc = ex_run(script, &ptab, &c->ro, &st, &err);
     if (rc == 0 && !c->quiet) {
