@@ -409,6 +409,9 @@ static void default_columns(const an_table *t, const args *a, const an_query *q,
         col_push(cols, n, q->col[j]);
     for (size_t k = 0; k < sizeof key_metrics / sizeof key_metrics[0]; k++)
         col_push(cols, n, an_table_find(t, key_metrics[k]));
+    /* Failed points: why, rather than their empty metrics. */
+    if (a->cmd == C_LIST && a->status && !strcmp(a->status, "failed"))
+        col_push(cols, n, an_table_find(t, "message"));
 }
 
 /* The columns to show: --columns (a list, +list to add to the defaults, or all), or the
