@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "an.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 #include "st.h"
 
 #define REPS_MAX 100
@@ -153,6 +154,9 @@ int main(int argc, char **argv)
     for (a = 1; a < argc && !rc; a++) {
         if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
             usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[a], "--version")) {
+            printf("bench_front %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
             return 0;
         } else if (!strcmp(argv[a], "-n")) {
             rc = parse_num("-n", argv[a + 1], 1, 1e8, &v, &err);

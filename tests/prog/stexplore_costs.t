@@ -12,23 +12,11 @@ import subprocess
 import sys
 import tempfile
 
-SRC = os.environ.get("ST_SRC", ".")
-BUILD = os.environ.get("ST_BUILD", os.path.join(SRC, "build"))
-EXP = os.path.join(BUILD, "bin", "stexplore")
-SIM = os.path.join(BUILD, "bin", "stsim")
-n_test = 0
-failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import BIN, end, ok  # noqa: E402
 
-
-def ok(cond, what, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, what))
-    if not cond:
-        failed += 1
-        for line in str(diag).splitlines()[:8]:
-            print("#   " + line)
-
+EXP = os.path.join(BIN, "stexplore")
+SIM = os.path.join(BIN, "stsim")
 
 try:
     import h5py
@@ -168,4 +156,4 @@ for k, (call, want) in enumerate(cases):
     ok(r.returncode == 2 and re.search(want, r.stderr) is not None,
        "costs-3.%d %s is refused naming the line and the value" % (k + 1, call),
        "status %d: %s" % (r.returncode, r.stderr))
-sys.exit(1 if failed else 0)
+end()

@@ -14,24 +14,12 @@ import subprocess
 import sys
 import tempfile
 
-SRC = os.environ.get("ST_SRC", ".")
-BUILD = os.environ.get("ST_BUILD", os.path.join(SRC, "build"))
-EXP = os.path.join(BUILD, "bin", "stexplore")
-Q = os.path.join(BUILD, "bin", "stquery")
-SIM = os.path.join(BUILD, "bin", "stsim")
-n_test = 0
-failed = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tap import BIN, end, ok  # noqa: E402
 
-
-def ok(cond, what, diag=""):
-    global n_test, failed
-    n_test += 1
-    print(("ok %d - %s" if cond else "not ok %d - %s") % (n_test, what))
-    if not cond:
-        failed += 1
-        for line in str(diag).splitlines()[:8]:
-            print("#   " + line)
-
+EXP = os.path.join(BIN, "stexplore")
+Q = os.path.join(BIN, "stquery")
+SIM = os.path.join(BIN, "stsim")
 
 try:
     import h5py
@@ -139,4 +127,4 @@ r = subprocess.run([Q, "list", "results/g.h5", "--status", "failed"], capture_ou
                    text=True)
 ok(r.returncode == 0 and len(r.stdout.splitlines()) <= 3,
    "failures-4.2 list --status failed of a file without failures lists none", r.stdout)
-sys.exit(1 if failed else 0)
+end()
