@@ -7,6 +7,7 @@
 # the fix, one batch held every dear point and the journal did not grow for ~10 s.
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,11 +15,11 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tap import BIN, end, ok  # noqa: E402
+from tap import BIN, end, ok, skip  # noqa: E402
 
 EXP = os.environ.get("ST_EXPLORE", os.path.join(BIN, "stexplore"))
 
-print("1..9")
+print("1..11")
 tmp = tempfile.mkdtemp()
 os.chdir(tmp)
 
@@ -112,4 +113,23 @@ r = subprocess.run([EXP, "--progress", "live", "--force", "where.lua"], capture_
 m = re.findall(r"(\d+)/(\d+) \(([\d.]+)%\)", r.stderr)
 ok(r.returncode == 0 and m and m[-1][:2] == (str(want), str(want)),
    "progress-3.3 the live line counts the same", r.stderr[-300:])
+
+# Under mpirun: the live line when mpirun writes to a terminal (script(1) gives it one),
+# log lines when it writes to a file.
+mpirun, script_cmd = shutil.which("mpirun"), shutil.which("script")
+if not mpirun or not script_cmd:
+    skip("progress-4.1 the live line under mpirun on a terminal", "no mpirun or script(1)")
+    skip("progress-4.2 log lines under mpirun writing to a file", "no mpirun or script(1)")
+else:
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    cmd = "%s --oversubscribe -np 2 %s --force where.lua" % (mpirun, EXP)
+    # Bytes: text mode would turn the live line's carriage returns into newlines.
+    r = subprocess.run([script_cmd, "-qec", cmd, "/dev/null"], capture_output=True, env=env,
+                       stdin=subprocess.DEVNULL)
+    ok(r.returncode == 0 and b"\r[####################] %d/%d" % (want, want) in r.stdout,
+       "progress-4.1 the live line under mpirun on a terminal", r.stdout[-300:])
+    r = subprocess.run(cmd.split(), capture_output=True, env=env, stdin=subprocess.DEVNULL)
+    ok(r.returncode == 0 and b"\r[" not in r.stderr and
+       b"stexplore: %d/%d points" % (want, want) in r.stderr,
+       "progress-4.2 log lines under mpirun writing to a file", r.stderr[-300:])
 end()

@@ -23,6 +23,13 @@ def ok(cond, what, diag=""):
     return bool(cond)
 
 
+def skip(what, reason):
+    """Count an assertion that is not made, saying why (TAP's # SKIP)."""
+    global _n
+    _n += 1
+    print("ok %d - %s # SKIP %s" % (_n, what, reason))
+
+
 def end():
     """Exit 1 when an assertion failed, else 0."""
     sys.exit(1 if _failed else 0)
