@@ -119,17 +119,22 @@ r = sim("alexnet", "--csv", "--json")
 ok(r.returncode == 2 and "--json and --csv" in r.stderr,
    "stsim-files-3.4 --csv with --json is refused", r.stderr)
 
-# --version everywhere, with the revision of the sources.
-g = subprocess.run(["git", "-C", SRC, "describe", "--always", "--abbrev=12"],
-                   capture_output=True, text=True)
-rev = g.stdout.strip() if g.returncode == 0 else None
+# --version everywhere, with the revision of the sources: a commit of this repository that
+# HEAD contains (the build may predate the last commits).
+is_git = subprocess.run(["git", "-C", SRC, "rev-parse", "HEAD"], capture_output=True).returncode == 0
+
+
+def known_revision(rev):
+    return subprocess.run(["git", "-C", SRC, "merge-base", "--is-ancestor", rev, "HEAD"],
+                          capture_output=True).returncode == 0
+
+
 for p in PROGS:
     r = subprocess.run([os.path.join(BIN, p), "--version"], capture_output=True, text=True)
-    m = re.match(r"^%s (\d+\.\d+\.\d+) \(git ([0-9a-zA-Z.-]+?)(-dirty)?\)" % p, r.stdout)
-    ok(r.returncode == 0 and m and (rev is None or m.group(2) == rev),
+    m = re.match(r"^%s (\d+\.\d+\.\d+) \(git ([0-9a-f]{7,40})(-dirty)?\)" % p, r.stdout)
+    ok(r.returncode == 0 and m and (not is_git or known_revision(m.group(2))),
        "stsim-files-4 %s --version prints the version and the git revision%s" %
-       (p, "" if rev else " (no git checkout: not compared)"),
-       "%r, want revision %s" % (r.stdout + r.stderr, rev))
+       (p, "" if is_git else " (no git checkout: the revision not checked)"), r.stdout + r.stderr)
 r = subprocess.run([os.path.join(BIN, "stsim"), "--version"], capture_output=True, text=True)
 with open(os.path.join(SRC, "CMakeLists.txt")) as f:
     v = re.search(r"project\(\w+ VERSION ([\d.]+)", f.read()).group(1)
