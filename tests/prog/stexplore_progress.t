@@ -23,18 +23,25 @@ print("1..11")
 tmp = tempfile.mkdtemp()
 os.chdir(tmp)
 
-NFAIL, NSLOW = 55, 45
+# The dear points: AlexNet at a fifth of its rows sampled, about 0.1 s each on the 2-core VM
+# (several times that in the sanitizer build). One is timed here, so that the dear part of
+# the sweep lasts about 8 s in either build, and the bounds allow three of them.
+t0 = time.monotonic()
+subprocess.run([os.path.join(BIN, "stsim"), "alexnet", "fidelity=sampled",
+                "sample_fraction=0.2", "p=0.9", "--no-layers"], capture_output=True)
+point_s = time.monotonic() - t0
+n_all = 2 * max(16, min(120, int(8 / max(point_s, 1e-3))))
+GAP_S = max(4.0, 0.5 + 3 * point_s)
+print("# one dear point takes %.2f s: %d points, gaps of at most %.1f s" % (point_s, n_all, GAP_S))
 # p below 0.5 gives psum_bits 8 < data_bits 16: the point fails at its check, at once.
-# The others are AlexNet at a fifth of its rows sampled: about 0.1 s each on the 2-core VM.
 script = """return st.sweep {
   name = "jump", network = "alexnet",
   params = { p = st.linspace(0, 0.98, %d) },
   derived = { psum_bits = function(pt) if pt.p < 0.5 then return 8 end return 32 end },
   fixed = { fidelity = "sampled", sample_fraction = 0.2 },
 }
-""" % (2 * NFAIL + 2 * NSLOW)
+""" % n_all
 # linspace(0, 0.98, n) puts n * 0.5 / 0.98 of its values below 0.5.
-n_all = 2 * NFAIL + 2 * NSLOW
 n_fail = sum(1 for i in range(n_all) if 0.98 * i / (n_all - 1) < 0.5)
 with open("jump.lua", "w") as f:
     f.write(script)
@@ -71,10 +78,10 @@ ok(rc == 0 and "%d points evaluated (%d ok, %d failed" % (n_all, n_all - n_fail,
    (n_fail, n_all - n_fail), out + err)
 gaps = [b - a for a, b in zip(grew, grew[1:])]
 worst = max(gaps) if gaps else t_end
-ok(len(grew) >= 5 and worst <= 4.0,
-   "progress-1.2 the journal grew at most 4 s apart (%d times in %.1f s; the longest gap %.2f s)"
-   % (len(grew), t_end, worst), "growths at %s" % ["%.2f" % g for g in grew])
-ok(grew and grew[0] <= 4.0, "progress-1.3 ... and first within 4 s of the start",
+ok(len(grew) >= 5 and worst <= GAP_S,
+   "progress-1.2 the journal grew at most %.1f s apart (%d times in %.1f s; the longest gap "
+   "%.2f s)" % (GAP_S, len(grew), t_end, worst), "growths at %s" % ["%.2f" % g for g in grew])
+ok(grew and grew[0] <= GAP_S, "progress-1.3 ... and first within %.1f s of the start" % GAP_S,
    "first at %s" % grew[:1])
 m = re.findall(r"stexplore: (\d+)/(\d+) points", err)
 ok(m and m[-1] == (str(n_all), str(n_all)),
@@ -83,9 +90,9 @@ ok(m and m[-1] == (str(n_all), str(n_all)),
 # SIGINT in the dear part: the run stops soon, with status 130, and resumes to the end.
 rc, grew, t_end, stop_s, out, err = watch(["--progress", "none", "-o", "int.h5", "jump.lua"],
                                         "int.h5.journal", stop_after=3.0)
-ok(rc == 130 and stop_s is not None and stop_s <= 3.0,
-   "progress-2.1 SIGINT in the dear part stops the run within 3 s with status 130 (%.2f s)" %
-   (stop_s or -1), "status %d %s" % (rc, err))
+ok(rc == 130 and stop_s is not None and stop_s <= GAP_S,
+   "progress-2.1 SIGINT in the dear part stops the run within %.1f s with status 130 (%.2f s)" %
+   (GAP_S, stop_s or -1), "status %d %s" % (rc, err))
 r = subprocess.run([EXP, "--progress", "none", "--resume", "-o", "int.h5", "jump.lua"],
                    capture_output=True, text=True)
 ok(r.returncode == 0 and "%d points evaluated (%d ok, %d failed" % (n_all, n_all - n_fail, n_fail)
@@ -121,7 +128,12 @@ if not mpirun or not script_cmd:
     skip("progress-4.1 the live line under mpirun on a terminal", "no mpirun or script(1)")
     skip("progress-4.2 log lines under mpirun writing to a file", "no mpirun or script(1)")
 else:
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_btl_vader_single_copy_mechanism="none")
+    # Under AddressSanitizer, Open MPI's own allocations at exit show up as leaks (as in
+    # stexplore_mpi.t): leak detection is off for these runs.
+    asan = env.get("ASAN_OPTIONS")
+    env["ASAN_OPTIONS"] = (asan + ":" if asan else "") + "detect_leaks=0"
     cmd = "%s --oversubscribe -np 2 %s --force where.lua" % (mpirun, EXP)
     # Bytes: text mode would turn the live line's carriage returns into newlines.
     r = subprocess.run([script_cmd, "-qec", cmd, "/dev/null"], capture_output=True, env=env,
