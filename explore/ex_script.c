@@ -689,6 +689,36 @@ static const char *skip_literal(const char *p)
     return p;
 }
 
+/* The entries of the list written at brace (its '{'): the commas at its own depth, plus
+ * one when something follows the last; 0 for {}. Keyed entries count too, so a caller
+ * compares only with the length of a plain list, and only when the text has no more. */
+static int list_items(const char *brace)
+{
+    int depth = 0, n = 0, pending = 0;
+
+    for (const char *p = brace; *p; p++) {
+        const char *q = skip_literal(p);
+        if (q != p) {
+            p = q - 1;
+            pending = 1;
+            continue;
+        }
+        if (*p == '{' || *p == '(' || *p == '[') {
+            if (depth++ > 0)
+                pending = 1;
+        } else if (*p == '}' || *p == ')' || *p == ']') {
+            if (--depth == 0)
+                break;
+        } else if (depth == 1 && (*p == ',' || *p == ';')) {
+            n += pending;
+            pending = 0;
+        } else if (depth >= 1 && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+            pending = 1;
+        }
+    }
+    return n + pending;
+}
+
 /* A table written in the text at brace (its '{') whose field `key = value` is written but
  * missing from the table at idx, whose keys are those of `known` (a parameter name, or
  * one of the names list): the value was nil, an undefined local or a misspelt field
@@ -743,8 +773,30 @@ static int nil_fields(rctx *c, lua_State *L, int idx, const char *brace,
                                 "misspelt field?)",
                                 section ? section : "", section ? ": " : "", key);
                 }
-                if (known)
+                if (known) {
+                    const char *v = eq + 1;
+                    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+                        v++;
+                    /* A list of values written in place with a nil among them: {4, x}
+                     * with x nil reads as {4}, {x, 8} as a list with a hole. */
+                    if ((!names || !strcmp(key, "batch")) && *v == '{' &&
+                        lua_type(L, -1) == LUA_TTABLE && !lua_getmetatable(L, -1)) {
+                        int written = list_items(v), hole = 0;
+                        for (int k = 1; k <= written && !hole; k++) {
+                            hole = lua_rawgeti(L, -1, k) == LUA_TNIL ? k : 0;
+                            lua_pop(L, 1);
+                        }
+                        if (hole) {
+                            lua_pop(L, 1);
+                            return fail(c, line_at(c->text, p),
+                                        "%s%s%s: value %d of the %d written is nil (an "
+                                        "undefined local or a misspelt field?)",
+                                        section ? section : "", section ? ": " : "", key, hole,
+                                        written);
+                        }
+                    }
                     lua_pop(L, 1);
+                }
             }
             p = e - 1;
         } else if (!(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {

@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 
-plan 29
+plan 35
 
 head='local rows = 8
 return st.sweep {
@@ -64,6 +64,15 @@ return st.sweep {
   params = { pe_rows = {4, 8}, pe_cols = cols.list },
 }"
 
+bad 13 "a nil among the values of a swept parameter" "bad.lua:4: params: pe_rows: value 2 of the 3 written is nil" "" "local small, big = 4
+return st.sweep {
+  name = 's', network = 'fmnist-cnn', eval = 'none',
+  params = { pe_rows = {small, big, 16} },
+}"
+bad 14 "a nil at the end of the batch list" "bad.lua:3: batch: value 2 of the 2 written is nil" "" "local b
+return st.sweep { name = 's', network = 'fmnist-cnn', eval = 'none',
+  batch = {1, b},
+}"
 bad 12 "a derived function that returns nil" "bad.lua:5: derived pe_rows = nil: must be a number" "" "$head
   params = { pe_cols = {4, 8} },
   derived = { pe_rows = function(p) return p.rows end },
