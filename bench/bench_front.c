@@ -139,7 +139,8 @@ static void usage(FILE *f)
             "usage: bench_front [-n points] [-r reps]\n"
             "  Time an_front, an_ranks and an_hypervolume on random point sets, one core.\n"
             "  -n points  points per set (default 1000000; ranks in 3-D use a tenth)\n"
-            "  -r reps    repetitions, best and median reported (default 3, max %d)\n",
+            "  -r reps    repetitions, best and median reported (default 3, max %d)\n"
+            "  --version  the version and git revision\n",
             REPS_MAX);
 }
 

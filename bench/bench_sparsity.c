@@ -177,7 +177,8 @@ static void usage(FILE *f)
             "  -p rate      pruning rate p (default 0.9)\n"
             "  -f fraction  time st_sparsity_rows instead, asking for an evenly spread\n"
             "               fraction of the rows of act_in and of dZ (default 0: whole\n"
-            "               tensors; a sampled run asks for a few percent)\n",
+            "               tensors; a sampled run asks for a few percent)\n"
+            "  --version    the version and git revision\n",
             REPS_MAX);
 }
 
