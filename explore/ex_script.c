@@ -1132,9 +1132,43 @@ fail:
 /* ------------------------------------------------------------------ hooks */
 
 /* Push the point table p: every parameter by name, enums as names, bools as booleans. */
+/* The __index of point and metric tables: a name that is not there is a typo (p.pe_row
+ * would be nil, and `p.pe_row ~= 4` true for every point), so reading it is an error. The
+ * upvalue says which table: "p" or "m". */
+static int l_no_field(lua_State *L)
+{
+    const char *what = lua_tostring(L, lua_upvalueindex(1));
+    const char *key = luaL_tolstring(L, 2, NULL);
+    st_point pt;
+    st_err err;
+
+    if (what[0] == 'm')
+        return luaL_error(L, "m.%s: no metric '%s' (st.metrics() lists them)", key, key);
+    st_point_init(&pt);
+    st_err_clear(&err);
+    st_point_set_num(&pt, key, 0, &err); /* its message suggests the name meant */
+    return luaL_error(L, "p.%s: %s", key, err.msg);
+}
+
+/* Set the metatable of the table at the top: registry["ex.strict_p"] or ["ex.strict_m"],
+ * made at the first use. */
+static void set_strict(lua_State *L, const char *what)
+{
+    char name[32];
+
+    snprintf(name, sizeof name, "ex.strict_%s", what);
+    if (luaL_newmetatable(L, name)) {
+        lua_pushstring(L, what);
+        lua_pushcclosure(L, l_no_field, 1);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_setmetatable(L, -2);
+}
+
 static void push_point(lua_State *L, const ex_ptab *t, const double *vals)
 {
     lua_createtable(L, 0, t->n);
+    set_strict(L, "p");
     for (int i = 0; i < t->n; i++) {
         const st_param *row = &t->rows[i];
         double v = vals[i];
@@ -1240,6 +1274,7 @@ static int hook_keep(void *ctx, const ex_record *rec, int *keep, st_err *err)
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref_keep);
     lua_createtable(L, 0, n);
+    set_strict(L, "m");
     for (int i = 0; i < n; i++) {
         if (m[i].type == EX_U64)
             lua_pushinteger(L, (lua_Integer)rec->metrics[i].u);

@@ -12,7 +12,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 
-plan 35
+plan 39
 
 head='local rows = 8
 return st.sweep {
@@ -75,7 +75,12 @@ return st.sweep { name = 's', network = 'fmnist-cnn', eval = 'none',
 }"
 bad 12 "a derived function that returns nil" "bad.lua:5: derived pe_rows = nil: must be a number" "" "$head
   params = { pe_cols = {4, 8} },
-  derived = { pe_rows = function(p) return p.rows end },
+  derived = { pe_rows = function(p) if p.pe_cols > 100 then return 8 end end },
+}"
+
+bad 15 "a misspelt parameter of the point in where" "bad.lua:5: p.pe_row: unknown parameter 'pe_row'; did you mean 'pe_rows'?" "" "$head
+  params = { pe_rows = {4, 8} },
+  where = function(p) return p.pe_row ~= 4 end,
 }"
 
 # keep runs only in a run: its misspelt global stops the run with the line.
@@ -84,6 +89,11 @@ printf '%s\n' "$head" '  params = { pe_cols = {4, 8} },' \
 run "$EXP" -q keep.lua
 is_status 2 "strict-8.1 a misspelt global in keep stops the run"
 has_err "keep.lua:5: undefined global 'minimum'" "strict-8.2 ... naming the line and the name"
+printf '%s\n' "$head" '  params = { pe_cols = {4, 8} },' \
+    '  keep = function(m, p) return m.speedupp > 1 end,' '}' >keep.lua
+run "$EXP" -q --force keep.lua
+[ "$st" -eq 2 ] && grep -qF "keep.lua:5: m.speedupp: no metric 'speedupp'" "$tmp/err"
+ok_ $? "strict-8.3 a misspelt metric in keep stops the run naming the line and the name"
 
 # What is not a mistake still works: globals that exist, globals the script sets, rawget.
 cat >good.lua <<'EOF'
