@@ -5,6 +5,7 @@
  * of one point. The layout is results/README.md's; nothing here writes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,7 +306,9 @@ static int add_dataset(an_table *t, hid_t f, an_group group, const char *name, s
     type = ex_h5_attr_str(d, "type");
     range = ex_h5_attr_str(d, "range");
     role = ex_h5_attr_str(d, "role");
-    if (cls == H5T_FLOAT)
+    if (cls == H5T_FLOAT && group == AN_G_METRIC && type && !strcmp(type, "int"))
+        at = AN_T_INT; /* a count, stored as a double for the NaN of failed points */
+    else if (cls == H5T_FLOAT)
         at = AN_T_REAL;
     else if (group == AN_G_PARAM && type && !strcmp(type, "bool"))
         at = AN_T_BOOL;
@@ -514,6 +517,66 @@ static int read_failures(an_table *t, hid_t f, st_err *err)
     return ST_OK;
 }
 
+typedef struct fail_ref {
+    const char *msg;
+    uint64_t row;
+} fail_ref;
+
+static int fail_ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const fail_ref *)a)->msg, ((const fail_ref *)b)->msg);
+}
+
+/* The column "message": the message of each failed point (its choices are the distinct
+ * messages), NaN for the points that did not fail; list, export and --where read it as
+ * any column. Loaded here, from /failures. */
+static int message_column(an_table *t, st_err *err)
+{
+    fail_ref *ref = NULL;
+    const char **uniq = NULL;
+    size_t nd = 0;
+    double *v = NULL;
+    int col, rc = ST_OK;
+
+    if (t->nfail == 0 || t->nfail > INT_MAX)
+        return ST_OK;
+    ref = malloc(t->nfail * sizeof *ref);
+    uniq = malloc(t->nfail * sizeof *uniq);
+    v = malloc((t->n ? t->n : 1) * sizeof *v);
+    if (!ref || !uniq || !v) {
+        rc = st_err_set(err, ST_ENOMEM, "%s: out of memory for the failure messages", t->path);
+        goto done;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        v[i] = NAN;
+    for (size_t i = 0; i < t->nfail; i++) {
+        ref[i].msg = t->fail_msg[i];
+        ref[i].row = t->fail_row[i];
+    }
+    qsort(ref, t->nfail, sizeof *ref, fail_ref_cmp);
+    for (size_t k = 0; k < t->nfail; k++) {
+        if (nd == 0 || strcmp(uniq[nd - 1], ref[k].msg) != 0)
+            uniq[nd++] = ref[k].msg;
+        v[ref[k].row] = (double)(nd - 1);
+    }
+    if ((rc = an_table_add(t, "message", "", AN_G_POINT, AN_T_ENUM, &col, err)) != ST_OK ||
+        (rc = an_table_set_choice_list(t, col, uniq, (int)nd, err)) != ST_OK)
+        goto done;
+    free(t->col[col].help);
+    t->col[col].help = NULL;
+    if (!(t->col[col].help = strdup("why the point failed (failed points only)"))) {
+        rc = st_err_set(err, ST_ENOMEM, "%s: out of memory", t->path);
+        goto done;
+    }
+    t->col[col].v = v;
+    v = NULL;
+done:
+    free(ref);
+    free(uniq);
+    free(v);
+    return rc;
+}
+
 static int read_network(an_table *t, hid_t f, st_err *err)
 {
     hid_t g = H5Gopen2(f, "network", H5P_DEFAULT);
@@ -636,7 +699,7 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
     ex_h5_attr_num(f, "rejected", H5T_NATIVE_UINT64, &t->rejected);
     if ((rc = check_point_axis(t, f, err)) != ST_OK || (rc = add_columns(t, f, err)) != ST_OK ||
         (rc = read_provenance(t, f, err)) != ST_OK || (rc = read_failures(t, f, err)) != ST_OK ||
-        (rc = read_network(t, f, err)) != ST_OK)
+        (rc = message_column(t, err)) != ST_OK || (rc = read_network(t, f, err)) != ST_OK)
         goto done;
     t->has_detail = H5Lexists(f, "detail", H5P_DEFAULT) > 0;
     if (!(src = malloc(sizeof *src))) {

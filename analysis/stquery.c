@@ -15,13 +15,7 @@
 
 #include "an.h"
 #include "ex.h"
-
-#ifndef AN_VERSION
-#define AN_VERSION "unknown"
-#endif
-#ifndef AN_GIT_REVISION
-#define AN_GIT_REVISION "unknown"
-#endif
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 #ifndef AN_PLOT_PY
 #define AN_PLOT_PY "analysis/plot.py"
 #endif
@@ -336,7 +330,7 @@ static int parse_args(int argc, char **argv, args *a)
     if (!strcmp(argv[1], "--version")) {
         char h5[64];
         an_h5_version(h5, sizeof h5);
-        printf("stquery %s (git %s), %s, %s\n", AN_VERSION, AN_GIT_REVISION, h5, LUA_RELEASE);
+        printf("stquery %s (git %s), %s, %s\n", EX_VERSION, EX_GIT_REVISION, h5, LUA_RELEASE);
         return 0;
     }
     for (a->cmd = 0; a->cmd < C_COUNT && strcmp(argv[1], cmd_names[a->cmd]); a->cmd++)
@@ -489,6 +483,9 @@ static void default_columns(const an_table *t, const args *a, const an_query *q,
         col_push(cols, n, q->col[j]);
     for (size_t k = 0; k < sizeof key_metrics / sizeof key_metrics[0]; k++)
         col_push(cols, n, an_table_find(t, key_metrics[k]));
+    /* Failed points: why, rather than their empty metrics. */
+    if (a->cmd == C_LIST && a->status && !strcmp(a->status, "failed"))
+        col_push(cols, n, an_table_find(t, "message"));
 }
 
 /* The columns to show: --columns (a list, +list to add to the defaults, or all), or the

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <math.h>
+
 #include <hdf5.h>
 
 #include "ex.h"
@@ -310,6 +312,7 @@ typedef struct writer {
     const ex_h5_meta *m;
     const char *tmp; /* the file being written, for messages */
     int nmetric;
+    const ex_metric *mtab; /* the metric table, static */
     colset pts, fail, det;
     int c_id, c_index, c_status, c_param0, c_metric0;
     uint64_t row, failed, rejected;
@@ -324,7 +327,7 @@ static int unit_attrs(hid_t d, const char *unit, const char *help)
 static int writer_columns(writer *w, hid_t f)
 {
     const ex_ptab *t = w->m->ptab;
-    const ex_metric *mt = ex_metrics(&w->nmetric);
+    const ex_metric *mt = w->mtab = ex_metrics(&w->nmetric);
     const ex_metric *dt = ex_detail_fields();
     hid_t gp = -1, gpar = -1, gm = -1, gf = -1, gd = -1;
     char range[160];
@@ -362,13 +365,15 @@ static int writer_columns(writer *w, hid_t f)
             attr_labels(w->pts.c[c].d, row->choices);
     }
     w->c_metric0 = w->pts.n;
+    /* Every metric is a float64 column, so that a failed point holds NaN in each (a 0
+     * in a count would pass for a measurement); counts are whole numbers, exact below
+     * 2^53, with the attribute type = "int" that says so to a reader. */
     for (int i = 0; i < w->nmetric; i++) {
-        int u = mt[i].type == EX_U64;
-        int c = col_add(&w->pts, gm, mt[i].name, u ? H5T_STD_U64LE : H5T_IEEE_F64LE,
-                        u ? H5T_NATIVE_UINT64 : H5T_NATIVE_DOUBLE, 0);
+        int c = col_add(&w->pts, gm, mt[i].name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0);
         if (c < 0)
             goto done;
         unit_attrs(w->pts.c[c].d, mt[i].unit, mt[i].help);
+        attr_str(w->pts.c[c].d, "type", mt[i].type == EX_U64 ? "int" : "real");
     }
     if (col_add(&w->fail, gf, "row", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0) < 0 ||
         col_add(&w->fail, gf, "id", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0) < 0 ||
@@ -432,8 +437,12 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
             col_put(&w->pts, w->c_param0 + i, &v);
         }
     }
-    for (int i = 0; i < w->nmetric; i++)
-        col_put(&w->pts, w->c_metric0 + i, &r->metrics[i]);
+    for (int i = 0; i < w->nmetric; i++) {
+        double v = r->status == EX_FAILED     ? NAN
+                   : w->mtab[i].type == EX_U64 ? (double)r->metrics[i].u
+                                               : r->metrics[i].f;
+        col_put(&w->pts, w->c_metric0 + i, &v);
+    }
     if (r->status == EX_FAILED) {
         const char *msg = r->msg;
         col_put(&w->fail, 0, &w->row);

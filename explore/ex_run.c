@@ -327,6 +327,17 @@ done:
     return rc;
 }
 
+/* Progress counts the points to evaluate: those journaled, of the candidates less what
+ * `where` and de-duplication removed so far (an upper bound that reaches the exact count
+ * at the end). */
+static void progress(runner *r, int force)
+{
+    uint64_t gone = ex_journal_excluded(r->j) + ex_journal_duplicates(r->j);
+
+    r->pg.total = r->plan.total > gone ? r->plan.total - gone : 0;
+    ex_progress_update(&r->pg, ex_journal_records(r->j), r->st->failed, force);
+}
+
 static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
 {
     runner *r = ctx;
@@ -351,7 +362,7 @@ static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
         r->st->failed += b->recs[i].status == EX_FAILED;
     r->st->evaluated += (uint64_t)evaluated;
     r->covered += sp->span;
-    ex_progress_update(&r->pg, r->covered, r->st->failed, 0);
+    progress(r, 0);
     /* Rewriting the file costs time in its size: never spend more than a tenth of the
      * run on snapshots. */
     if (ex_now() - r->last_snap >= r->o->snapshot_s &&
@@ -377,34 +388,91 @@ static uint64_t feed_left(void *ctx)
     return r->plan.total > r->handed ? r->plan.total - r->handed : 0;
 }
 
-/* Evaluate in this process: batches from the feed, one at a time, sized to about batch_s
- * of work (few syncs for cheap points, little lost work for dear ones). */
+/* A stop signal is pending (not taken: feed_stop takes it between frames). */
+static int stop_pending(const runner *r)
+{
+    sigset_t p;
+
+    if (!r->o->stop_signals || sigpending(&p) != 0)
+        return 0;
+    for (int sig = 1; sig < 65; sig++)
+        if (sigismember((const sigset_t *)r->o->stop_signals, sig) == 1 &&
+            sigismember(&p, sig) == 1)
+            return 1;
+    return 0;
+}
+
+/* Move the record i of src, evaluated, to the end of dst (which has room): vector, status,
+ * message, metrics, and the detail, which dst owns from now on. */
+static void batch_move(ex_batch *dst, ex_batch *src, int i)
+{
+    ex_record *from = &src->recs[i], *to;
+
+    ex_batch_add(dst, from->index, from->id, from->vals);
+    to = &dst->recs[dst->n - 1];
+    to->status = from->status;
+    memcpy(to->msg, from->msg, sizeof to->msg);
+    memcpy(to->metrics, from->metrics, (size_t)dst->nmetric * sizeof *to->metrics);
+    to->detail = from->detail;
+    to->ndetail = from->ndetail;
+    from->detail = NULL;
+    from->ndetail = 0;
+}
+
+/* Evaluate in this process. Frames (the journal's batches) are sized as under MPI
+ * (ex_sizer, with one worker), and filled one point at a time until that size or batch_s
+ * seconds of work, whichever comes first: a sweep whose cost per point jumps (points that
+ * fail at once, then dear ones) still journals, reports progress and notices a stop
+ * within batch_s plus one point, where a size estimated from the cheap points alone
+ * would have made the next batch the rest of the sweep. */
 static int local_run(runner *r, const ex_evaluator *ev, int *stopped, st_err *err)
 {
-    ex_span sp;
-    double per_point;
-    int size = 1, rc = ST_OK;
+    ex_sizer z;
+    ex_batch one;
+    ex_span sp, s1;
+    int rc = ST_OK;
 
+    ex_sizer_init(&z, 1, r->o->batch_max, r->o->batch_s);
+    ex_batch_init(&one);
     for (;;) {
+        int size;
         double t1;
         if ((*stopped = feed_stop(r)) != 0)
             break;
-        if ((rc = feed_next(r, &r->batch, size, &sp, err)) != 0)
+        size = ex_sizer_next(&z, feed_left(r));
+        if ((rc = ex_batch_reserve(&r->batch, size, r->t->n, err)) != 0)
             goto done;
+        memset(&sp, 0, sizeof sp);
+        t1 = ex_now();
+        while (r->batch.n < size) {
+            /* A frame covers one contiguous run of indices: it ends before a range that
+             * a previous run finished. */
+            if (sp.span > 0 &&
+                (ex_now() - t1 >= r->o->batch_s || stop_pending(r) ||
+                 ex_ranges_skip(&r->plan.done, r->plan.next) != r->plan.next))
+                break;
+            if ((rc = feed_next(r, &one, 1, &s1, err)) != 0)
+                goto done;
+            if (s1.span == 0)
+                break;
+            if (sp.span == 0)
+                sp.first = s1.first;
+            sp.span += s1.span;
+            sp.excluded += s1.excluded;
+            sp.duplicates += s1.duplicates;
+            if ((rc = ex_eval_batch(ev, &one, err)) != 0)
+                goto done;
+            if (one.n > 0)
+                batch_move(&r->batch, &one, 0);
+        }
         if (sp.span == 0)
             break;
-        t1 = ex_now();
-        if ((rc = ex_eval_batch(ev, &r->batch, err)) != 0)
-            goto done;
-        if (r->batch.n > 0) {
-            per_point = (ex_now() - t1) / r->batch.n;
-            size = per_point > 0 ? (int)(r->o->batch_s / per_point) : r->o->batch_max;
-            size = size < 1 ? 1 : size > r->o->batch_max ? r->o->batch_max : size;
-        }
+        ex_sizer_observe(&z, r->batch.n, ex_now() - t1);
         if ((rc = feed_done(r, &r->batch, &sp, err)) != 0)
             goto done;
     }
 done:
+    ex_batch_fini(&one);
     return rc;
 }
 
@@ -418,7 +486,7 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
     r->st = st;
     r->covered = r->handed = ex_ranges_total(&r->plan.done);
     r->last_snap = ex_now();
-    ex_progress_init(&r->pg, r->o->log, r->o->tty, r->plan.total, r->covered);
+    ex_progress_init(&r->pg, r->o->log, r->o->tty, r->plan.total, ex_journal_records(r->j));
     st->failed = ex_journal_failed(r->j);
     if (r->o->farm)
         rc = r->o->farm->run(r->o->farm->ctx, &ev, &r->sw->net, &feed, &fo, &st->interrupted, err);
@@ -434,7 +502,7 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
         rc = 0;
     }
     if (rc == 0) {
-        ex_progress_update(&r->pg, r->covered, st->failed, 1);
+        progress(r, 1);
         ex_progress_end(&r->pg);
     }
     return rc;

@@ -654,6 +654,172 @@ static int sweep_gc(lua_State *L)
     return 0;
 }
 
+/* Past a string literal or comment that starts at p, or p itself when none does. Long
+ * brackets ([[...]], [==[...]==], --[[...]]) are skipped whole. */
+static const char *skip_literal(const char *p)
+{
+    int comment = p[0] == '-' && p[1] == '-', level = 0;
+    const char *q = comment ? p + 2 : p;
+
+    if (q[0] == '[') {
+        const char *r = q + 1;
+        while (*r == '=')
+            r++, level++;
+        if (*r == '[') {
+            for (r++; *r; r++) {
+                int k = 0;
+                if (*r != ']')
+                    continue;
+                while (k < level && r[1 + k] == '=')
+                    k++;
+                if (k == level && r[1 + k] == ']')
+                    return r + 2 + k;
+            }
+            return r;
+        }
+    }
+    if (comment)
+        return q + strcspn(q, "\n");
+    if (*p == '"' || *p == '\'') {
+        for (q = p + 1; *q && *q != *p && *q != '\n'; q++)
+            if (*q == '\\' && q[1])
+                q++;
+        return *q == *p ? q + 1 : q;
+    }
+    return p;
+}
+
+/* The entries of the list written at brace (its '{'): the commas at its own depth, plus
+ * one when something follows the last; 0 for {}. Keyed entries count too, so a caller
+ * compares only with the length of a plain list, and only when the text has no more. */
+static int list_items(const char *brace)
+{
+    int depth = 0, n = 0, pending = 0;
+
+    for (const char *p = brace; *p; p++) {
+        const char *q = skip_literal(p);
+        if (q != p) {
+            p = q - 1;
+            pending = 1;
+            continue;
+        }
+        if (*p == '{' || *p == '(' || *p == '[') {
+            if (depth++ > 0)
+                pending = 1;
+        } else if (*p == '}' || *p == ')' || *p == ']') {
+            if (--depth == 0)
+                break;
+        } else if (depth == 1 && (*p == ',' || *p == ';')) {
+            n += pending;
+            pending = 0;
+        } else if (depth >= 1 && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+            pending = 1;
+        }
+    }
+    return n + pending;
+}
+
+/* A table written in the text at brace (its '{') whose field `key = value` is written but
+ * missing from the table at idx, whose keys are those of `known` (a parameter name, or
+ * one of the names list): the value was nil, an undefined local or a misspelt field
+ * (`pe_rows = cfg.row`). Lua drops such a field silently, so the text is read. Returns 0,
+ * or -1 with c->msg naming the line and the key. */
+static int nil_fields(rctx *c, lua_State *L, int idx, const char *brace,
+                      const char *const *names, const char *section)
+{
+    int depth = 0, field_start = 0;
+
+    for (const char *p = brace; *p; p++) {
+        const char *q = skip_literal(p);
+        if (q != p) {
+            p = q - 1;
+            continue;
+        }
+        if (*p == '{' || *p == '(' || *p == '[') {
+            depth++;
+            field_start = depth == 1;
+        } else if (*p == '}' || *p == ')' || *p == ']') {
+            if (--depth == 0)
+                break;
+        } else if (depth == 1 && (*p == ',' || *p == ';')) {
+            field_start = 1;
+        } else if (is_ident(*p) && (p == brace || !is_ident(p[-1]))) {
+            const char *e = p, *eq;
+            char key[64];
+            int known = 0, start = depth == 1 && field_start;
+            while (is_ident(*e))
+                e++;
+            for (eq = e; *eq == ' ' || *eq == '\t' || *eq == '\r' || *eq == '\n'; eq++)
+                ;
+            field_start = 0;
+            snprintf(key, sizeof key, "%.*s", (int)(e - p < 63 ? e - p : 63), p);
+            /* A function body's blocks nest like brackets, so its locals are no fields. */
+            if (!strcmp(key, "function") || !strcmp(key, "if") || !strcmp(key, "do") ||
+                !strcmp(key, "repeat"))
+                depth++;
+            else if (!strcmp(key, "end") || !strcmp(key, "until"))
+                depth--;
+            else if (start && (size_t)(e - p) < sizeof key && eq[0] == '=' && eq[1] != '=') {
+                snprintf(key, sizeof key, "%.*s", (int)(e - p), p);
+                if (names)
+                    for (int k = 0; names[k] && !known; k++)
+                        known = !strcmp(names[k], key);
+                else
+                    known = ex_ptab_find(c->t, key) >= 0;
+                if (known && lua_getfield(L, idx, key) == LUA_TNIL) {
+                    lua_pop(L, 1);
+                    return fail(c, line_at(c->text, p),
+                                "%s%s%s = nil: the value is nil (an undefined local or a "
+                                "misspelt field?)",
+                                section ? section : "", section ? ": " : "", key);
+                }
+                if (known) {
+                    const char *v = eq + 1;
+                    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+                        v++;
+                    /* A list of values written in place with a nil among them: {4, x}
+                     * with x nil reads as {4}, {x, 8} as a list with a hole. */
+                    if ((!names || !strcmp(key, "batch")) && *v == '{' &&
+                        lua_type(L, -1) == LUA_TTABLE && !lua_getmetatable(L, -1)) {
+                        int written = list_items(v), hole = 0;
+                        for (int k = 1; k <= written && !hole; k++) {
+                            hole = lua_rawgeti(L, -1, k) == LUA_TNIL ? k : 0;
+                            lua_pop(L, 1);
+                        }
+                        if (hole) {
+                            lua_pop(L, 1);
+                            return fail(c, line_at(c->text, p),
+                                        "%s%s%s: value %d of the %d written is nil (an "
+                                        "undefined local or a misspelt field?)",
+                                        section ? section : "", section ? ": " : "", key, hole,
+                                        written);
+                        }
+                    }
+                    lua_pop(L, 1);
+                }
+            }
+            p = e - 1;
+        } else if (!(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+            field_start = 0;
+        }
+    }
+    return 0;
+}
+
+/* The '{' that opens the table written as `section = {`, or NULL when it is written
+ * otherwise (a variable, a call). */
+static const char *section_brace(const rctx *c, const char *section)
+{
+    const char *p = find_key(c->text, c->text, section);
+
+    if (!p)
+        return NULL;
+    p = strchr(p, '=') + 1;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    return *p == '{' ? p : NULL;
+}
+
 /* The protected resolver: (sweep table, rctx) -> the sweep box, or nil and a message.
  * Everything it allocates hangs off the box, whose __gc frees it if Lua raises. */
 static int l_resolve(lua_State *L)
@@ -703,6 +869,29 @@ static int l_resolve(lua_State *L)
                  shown(L, -1));
             goto fail;
         }
+    }
+
+    /* A field written with a nil value is missing from the table: find it in the text. */
+    {
+        const char *ret = NULL, *b;
+        for (const char *p = strstr(c->text, "return"); p; p = strstr(p + 1, "return"))
+            ret = p;
+        /* `return st.sweep {`, `return st.sweep({` or `return {` */
+        for (b = ret ? ret + 6 : ""; *b && *b != '{'; b++)
+            if (!(is_ident(*b) || *b == '.' || *b == '(' || *b == ' ' || *b == '\t' ||
+                  *b == '\r' || *b == '\n'))
+                break;
+        if (*b == '{' && nil_fields(c, L, T, b, fields, NULL) != 0)
+            goto fail;
+    }
+    for (int k = 0; k < 3; k++) {
+        static const char *const secs[] = {"params", "fixed", "derived"};
+        const char *b = section_brace(c, secs[k]);
+        if (b && lua_getfield(L, T, secs[k]) == LUA_TTABLE &&
+            nil_fields(c, L, lua_gettop(L), b, NULL, secs[k]) != 0)
+            goto fail;
+        if (b)
+            lua_pop(L, 1);
     }
 
     /* name: it names the output file, so it is kept to safe characters. */
@@ -943,9 +1132,43 @@ fail:
 /* ------------------------------------------------------------------ hooks */
 
 /* Push the point table p: every parameter by name, enums as names, bools as booleans. */
+/* The __index of point and metric tables: a name that is not there is a typo (p.pe_row
+ * would be nil, and `p.pe_row ~= 4` true for every point), so reading it is an error. The
+ * upvalue says which table: "p" or "m". */
+static int l_no_field(lua_State *L)
+{
+    const char *what = lua_tostring(L, lua_upvalueindex(1));
+    const char *key = luaL_tolstring(L, 2, NULL);
+    st_point pt;
+    st_err err;
+
+    if (what[0] == 'm')
+        return luaL_error(L, "m.%s: no metric '%s' (st.metrics() lists them)", key, key);
+    st_point_init(&pt);
+    st_err_clear(&err);
+    st_point_set_num(&pt, key, 0, &err); /* its message suggests the name meant */
+    return luaL_error(L, "p.%s: %s", key, err.msg);
+}
+
+/* Set the metatable of the table at the top: registry["ex.strict_p"] or ["ex.strict_m"],
+ * made at the first use. */
+static void set_strict(lua_State *L, const char *what)
+{
+    char name[32];
+
+    snprintf(name, sizeof name, "ex.strict_%s", what);
+    if (luaL_newmetatable(L, name)) {
+        lua_pushstring(L, what);
+        lua_pushcclosure(L, l_no_field, 1);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_setmetatable(L, -2);
+}
+
 static void push_point(lua_State *L, const ex_ptab *t, const double *vals)
 {
     lua_createtable(L, 0, t->n);
+    set_strict(L, "p");
     for (int i = 0; i < t->n; i++) {
         const st_param *row = &t->rows[i];
         double v = vals[i];
@@ -1002,14 +1225,22 @@ static int hook_derive(void *ctx, double *vals, st_err *err)
     for (int k = 0; k < s->nderived; k++) {
         int i = s->derived_rows[k];
         const char *name = s->ptab->rows[i].name;
+        lua_Debug ar;
+        int line = 0;
         lua_getfield(L, P - 1, name);
+        lua_pushvalue(L, -1);
+        if (lua_getinfo(L, ">S", &ar))
+            line = ar.linedefined;
         lua_pushvalue(L, P);
         snprintf(what, sizeof what, "derived %s", name);
         if ((rc = call_hook(s, what, 1, 1, err)) != 0)
             goto done;
         /* Types are the script's to get right; ranges are the point's (it fails alone). */
         if (to_value(L, -1, s->ptab, i, 0, &vals[i], msg, sizeof msg) != 0) {
-            rc = st_err_set(err, ST_EINVAL, "%s: derived %s", s->path, msg);
+            if (line > 0)
+                rc = st_err_set(err, ST_EINVAL, "%s:%d: derived %s", s->path, line, msg);
+            else
+                rc = st_err_set(err, ST_EINVAL, "%s: derived %s", s->path, msg);
             goto done;
         }
         lua_setfield(L, P, name); /* later derived functions see this value */
@@ -1043,6 +1274,7 @@ static int hook_keep(void *ctx, const ex_record *rec, int *keep, st_err *err)
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref_keep);
     lua_createtable(L, 0, n);
+    set_strict(L, "m");
     for (int i = 0; i < n; i++) {
         if (m[i].type == EX_U64)
             lua_pushinteger(L, (lua_Integer)rec->metrics[i].u);

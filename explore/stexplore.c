@@ -258,6 +258,24 @@ static void print_stats(const ex_master_stats *s)
             s->messages ? 1e6 * s->wire_s / (double)s->messages : 0);
 }
 
+/* Under mpirun, rank 0's stderr is a pipe to mpirun even when mpirun writes to a
+ * terminal (and its stdout a pseudo-terminal whatever mpirun writes to), so neither says
+ * whether a person watches. mpirun's own stderr does: on one node, mpirun is rank 0's
+ * parent, and Linux shows what its stderr is. 1 when that is a terminal, 0 otherwise
+ * (another system, a remote node, a file or a pipe). */
+static int parent_tty(void)
+{
+    char path[64], target[256];
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%ld/fd/2", (long)getppid());
+    n = readlink(path, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    return !strncmp(target, "/dev/pts/", 9) || !strncmp(target, "/dev/tty", 8);
+}
+
 /* Rank 0, or the only process: run the script. comm is MPI_COMM_NULL without MPI. *clean
  * is 0 when workers may still be busy (MPI_Finalize would wait for them). */
 static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const char *hosts,
@@ -308,7 +326,8 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
     c->ro.lua_version = LUA_RELEASE;
     c->ro.hosts = hosts;
     c->ro.log = c->quiet || !strcmp(c->progress, "none") ? NULL : stderr;
-    c->ro.tty = !strcmp(c->progress, "live") || (!strcmp(c->progress, "auto") && isatty(2));
+    c->ro.tty = !strcmp(c->progress, "live") ||
+                (!strcmp(c->progress, "auto") && (isatty(2) || (c->ro.farm && parent_tty())));
     farm_used = 1;
     rc = ex_run(script, &ptab, &c->ro, &st, &err);
     if (rc == 0 && !c->quiet) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ex.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 #include "train.h"
 
 #define EXIT_USAGE 2
@@ -59,6 +60,7 @@ static void usage(FILE *f)
           "  --trace-iters LIST  iterations to trace: 0,10,100 or every:N   (default 0)\n"
           "  --json              one JSON document on stdout instead of tables\n"
           "  --quiet             the per-epoch line only, no layer table\n"
+          "  --version           the version and git revision\n"
           "  -h, --help          this text\n"
           "\n"
           "Pruning parameters, as name=value (see docs/parameters.md):\n"
@@ -211,6 +213,9 @@ static int parse_args(int argc, char **argv, options *o)
 
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "--version")) {
+            printf("sttrain %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
             return -1;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
