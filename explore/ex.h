@@ -234,6 +234,8 @@ enum {
     EX_D_DRAM_FLOOR_BYTES,
     EX_D_ORDER,
     EX_D_DENSE_ORDER,
+    EX_D_ROUNDS,
+    EX_D_DENSE_ROUNDS,
     EX_D_COUNT
 };
 typedef struct ex_detail {

@@ -142,6 +142,8 @@ static int detail_fill(const st_result *res, ex_record *r, st_err *err)
             x->v[EX_D_DRAM_FLOOR_BYTES].u = s->dram_floor_bytes;
             x->v[EX_D_ORDER].u = (uint64_t)s->order;
             x->v[EX_D_DENSE_ORDER].u = (uint64_t)d->order;
+            x->v[EX_D_ROUNDS].u = (uint64_t)s->rounds;
+            x->v[EX_D_DENSE_ROUNDS].u = (uint64_t)d->rounds;
             n++;
         }
     }

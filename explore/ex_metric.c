@@ -138,6 +138,9 @@ static const ex_metric detail_table[EX_D_COUNT] = {
      "loop order the mapper chose: 1 stream, 2 weights, 3 weights+batch (FP, BP); 4 dz, 5 act, "
      "6 dz+batch, 7 act+batch (WG)"},
     {"dense_order", EX_U64, "", "loop order of the dense baseline (codes of order)"},
+    {"rounds", EX_U64, "",
+     "rounds the mapper split each visit's reduction into (1: none; docs/engine.md, Rounds)"},
+    {"dense_rounds", EX_U64, "", "rounds of the dense baseline"},
 };
 
 const ex_metric *ex_metrics(int *count)
