@@ -359,7 +359,7 @@ static int on_local(ex_master *m, slot *s, int evaluated, double eval_s, st_err 
     return rc;
 }
 
-static int setup_send(ex_master *m, int kind, const ex_evaluator *ev, const ex_netspec *net,
+static int setup_send(ex_master *m, int kind, const ex_evaluator *ev, const ex_sweep *sw,
                       st_err *err)
 {
     ex_wire_setup ws;
@@ -371,7 +371,7 @@ static int setup_send(ex_master *m, int kind, const ex_evaluator *ev, const ex_n
         ws.detail = ev->detail;
         ws.nparam = ev->ptab->n;
         ex_metrics(&ws.nmetric);
-        if ((rc = ex_wire_put_setup(&m->in, &ws, net, err)) != 0)
+        if ((rc = ex_wire_put_setup(&m->in, &ws, sw, err)) != 0)
             goto done;
         head[1] = m->in.n;
     }
@@ -404,7 +404,7 @@ static int idle(ex_master *m, long *nap_ns, slot **s, int *evaluated, double *ev
     return got;
 }
 
-static int master_run(void *ctx, const ex_evaluator *ev, const ex_netspec *net, const ex_feed *feed,
+static int master_run(void *ctx, const ex_evaluator *ev, const ex_sweep *sw, const ex_feed *feed,
                       const ex_farm_opts *fo, int *stopped, st_err *err)
 {
     ex_master *m = ctx;
@@ -419,7 +419,7 @@ static int master_run(void *ctx, const ex_evaluator *ev, const ex_netspec *net, 
     m->feed = feed;
     m->ran = 1;
     m->clean = 0;
-    if ((rc = setup_send(m, EX_MPI_WORK, ev, net, err)) != 0)
+    if ((rc = setup_send(m, EX_MPI_WORK, ev, sw, err)) != 0)
         goto done;
     m->local = m->size == 1 || (m->o.local < 0 ? m->size < EX_MASTER_LOCAL_MAX : m->o.local);
     if (m->local && (rc = ex_helper_create(ev, &m->helper, err)) != 0)

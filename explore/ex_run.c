@@ -96,8 +96,7 @@ typedef struct runner {
     const ex_sweep *sw;
     const ex_ptab *t;
     const ex_run_opts *o;
-    st_net *net;
-    uint64_t net_fp;
+    ex_nets nets;
     char *space;
     char journal_path[4096];
     ex_journal *j;
@@ -307,7 +306,13 @@ done:
 
 static int run_loop(runner *r, ex_run_stats *st, st_err *err)
 {
-    ex_evaluator ev = {r->t, r->net, r->sw->eval, r->sw->detail};
+    ex_evaluator ev = {.ptab = r->t,
+                       .nets = r->nets.net,
+                       .nnet = r->nets.n,
+                       .traces = r->sw->traces,
+                       .ntrace = r->sw->ntrace,
+                       .mode = r->sw->eval,
+                       .detail = r->sw->detail};
     ex_feed feed = {r, feed_next, feed_done, feed_stop, feed_left};
     ex_farm_opts fo = {r->o->batch_max, r->o->batch_s};
     int rc;
@@ -318,7 +323,7 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
     ex_progress_init(&r->pg, r->o->log, r->o->tty, r->plan.total, r->covered);
     st->failed = ex_journal_failed(r->j);
     if (r->o->farm)
-        rc = r->o->farm->run(r->o->farm->ctx, &ev, &r->sw->net, &feed, &fo, &st->interrupted, err);
+        rc = r->o->farm->run(r->o->farm->ctx, &ev, r->sw, &feed, &fo, &st->interrupted, err);
     else
         rc = local_run(r, &ev, &st->interrupted, err);
     if (rc == EX_ESTOPPED) {
@@ -341,7 +346,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
 {
     runner r;
     ex_journal_head head;
-    int bad = -1, fresh = 1, rc;
+    int bad_net = -1, bad = -1, fresh = 1, rc;
 
     memset(&r, 0, sizeof r);
     memset(st, 0, sizeof *st);
@@ -352,15 +357,14 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     r.t0 = ex_now();
     ex_batch_init(&r.batch);
     snprintf(r.journal_path, sizeof r.journal_path, "%s.journal", o->out);
-    if ((rc = ex_netspec_build(&r.sw->net, &r.net, &bad, err)) != 0 ||
+    if ((rc = ex_nets_build(&r.nets, r.sw->nets, r.sw->nnet, &bad_net, &bad, err)) != 0 ||
         (rc = ex_batch_reserve(&r.batch, 1, t->n, err)) != 0)
         goto done;
-    r.net_fp = ex_net_fingerprint(r.net);
-    if (!(r.space = ex_sweep_describe(r.sw, t, r.net_fp))) {
+    if (!(r.space = ex_sweep_describe(r.sw, t))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), r.net_fp, err)) != 0)
+    if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), err)) != 0)
         goto done;
     st->candidates = r.plan.total;
 
@@ -421,8 +425,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     gethostname(r.hosts, sizeof r.hosts - 1);
     r.meta.sw = r.sw;
     r.meta.ptab = t;
-    r.meta.net = r.net;
-    r.meta.net_fp = r.net_fp;
+    r.meta.nets = &r.nets;
     r.meta.script_path = ex_script_path(s);
     r.meta.script = ex_script_text(s);
     r.meta.space = r.space;
@@ -476,7 +479,7 @@ done:
     ex_journal_destroy(&r.j);
     ex_plan_fini(&r.plan);
     ex_batch_fini(&r.batch);
-    st_net_destroy(&r.net);
+    ex_nets_fini(&r.nets);
     free(r.space);
     return rc;
 }
@@ -503,22 +506,19 @@ int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t coun
 {
     const ex_sweep *sw = ex_script_sweep(s);
     const ex_hooks *h = ex_script_hooks(s);
-    st_net *net = NULL;
     ex_plan plan;
     ex_batch b;
     uint64_t f, span, points = 0;
     char *space = NULL;
-    int bad, rc, shown = 0, counted = 0;
+    int rc, shown = 0, counted = 0;
 
     memset(&plan, 0, sizeof plan);
     ex_batch_init(&b);
-    if ((rc = ex_netspec_build(&sw->net, &net, &bad, err)) != 0)
-        goto done;
-    if (!(space = ex_sweep_describe(sw, t, ex_net_fingerprint(net)))) {
+    if (!(space = ex_sweep_describe(sw, t))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0 ||
+    if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0 ||
         (rc = ex_batch_reserve(&b, 1024, t->n, err)) != 0)
         goto done;
     fprintf(out, "script: %s\n%s", ex_script_path(s), space);
@@ -546,7 +546,7 @@ int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t coun
                 (unsigned long long)count_limit);
     /* The first points, enumerated again from the start. */
     ex_plan_fini(&plan);
-    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0)
+    if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0)
         goto done;
     if (first > 0)
         fprintf(out, "first points:\n  %10s  %-16s  parameters\n", "index", "id");
@@ -557,7 +557,6 @@ int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t coun
 done:
     ex_plan_fini(&plan);
     ex_batch_fini(&b);
-    st_net_destroy(&net);
     free(space);
     return rc;
 }

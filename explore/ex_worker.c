@@ -58,8 +58,8 @@ int ex_worker_run(MPI_Comm comm, int root, st_err *err)
 {
     ex_ptab ptab;
     ex_wire_setup setup;
-    ex_netspec spec;
-    st_net *net = NULL;
+    ex_sweep sw;
+    ex_nets nets;
     ex_evaluator ev;
     ex_batch b;
     ex_buf in, out[2];
@@ -67,10 +67,11 @@ int ex_worker_run(MPI_Comm comm, int root, st_err *err)
     MPI_Message msg;
     MPI_Status status;
     uint64_t received = 0, evaluated = 0, stop_sent = 0, seq;
-    int work = 0, bad = -1, flag, rc;
+    int work = 0, bad_net = -1, bad = -1, flag, rc;
 
     memset(&ptab, 0, sizeof ptab);
-    ex_netspec_init(&spec);
+    ex_sweep_init(&sw);
+    memset(&nets, 0, sizeof nets);
     ex_batch_init(&b);
     ex_buf_init(&in);
     ex_buf_init(&out[0]);
@@ -78,7 +79,7 @@ int ex_worker_run(MPI_Comm comm, int root, st_err *err)
     if ((rc = setup_recv(comm, root, &work, &in, err)) != 0 || !work)
         goto done;
     if ((rc = ex_ptab_init(&ptab, err)) != 0 ||
-        (rc = ex_wire_get_setup(in.p, in.n, &setup, &spec, err)) != 0)
+        (rc = ex_wire_get_setup(in.p, in.n, &setup, &sw, err)) != 0)
         goto done;
     if (setup.nparam != ptab.n) {
         rc = st_err_set(err, ST_EFORMAT,
@@ -86,12 +87,16 @@ int ex_worker_run(MPI_Comm comm, int root, st_err *err)
                         setup.nparam, ptab.n);
         goto done;
     }
-    /* The master built the same network before it sent it: a failure here is not the
+    /* The master built the same networks before it sent them: a failure here is not the
      * user's. */
-    if ((rc = ex_netspec_build(&spec, &net, &bad, err)) != 0)
+    if ((rc = ex_nets_build(&nets, sw.nets, sw.nnet, &bad_net, &bad, err)) != 0)
         goto done;
+    memset(&ev, 0, sizeof ev);
     ev.ptab = &ptab;
-    ev.net = net;
+    ev.nets = nets.net;
+    ev.nnet = nets.n;
+    ev.traces = sw.traces;
+    ev.ntrace = sw.ntrace;
     ev.mode = setup.mode;
     ev.detail = setup.detail;
 
@@ -156,8 +161,8 @@ done:
     ex_buf_fini(&in);
     ex_buf_fini(&out[0]);
     ex_buf_fini(&out[1]);
-    st_net_destroy(&net);
-    ex_netspec_fini(&spec);
+    ex_nets_fini(&nets);
+    ex_sweep_fini(&sw);
     ex_ptab_fini(&ptab);
     return rc;
 }
