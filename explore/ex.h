@@ -176,6 +176,11 @@ typedef struct ex_tracemem {
     int images;
     int n;
     ex_tracelayer *layers;
+    /* What the training that wrote it measured at its end (NaN when the file does not
+     * say): the points that replay it carry them as metrics. */
+    double accuracy, test_loss, train_loss;
+    uint64_t key; /* the training setting the sweep trained it for (ex_train_key), or 0 */
+    char *fail;   /* why that training failed (its points fail with it), or NULL; owned */
 } ex_tracemem;
 
 /* An empty trace for path (copied) with n layers of images images of the given sizes
@@ -267,6 +272,8 @@ const ex_metric *ex_metrics(int *count);
 int ex_metric_find(const char *name);
 /* Fill out[0..count) from a simulation result. */
 void ex_metrics_fill(const st_result *res, ex_num *out);
+/* Set the accuracy and losses of the training a point's trace came from (NaN: unknown). */
+void ex_metrics_training(ex_num *out, double accuracy, double test_loss, double train_loss);
 /* Fill out with the values a failed point carries: 0 and NaN. */
 void ex_metrics_blank(ex_num *out);
 
@@ -514,8 +521,22 @@ int ex_idset_add(ex_idset *s, uint64_t id, int *added, st_err *err);
 typedef enum ex_role { EX_ROLE_DEFAULT = 0, EX_ROLE_FIXED, EX_ROLE_SWEPT, EX_ROLE_DERIVED } ex_role;
 const char *ex_role_name(ex_role r);
 
+/* A training evaluation the sweep asks for (its `train` field): each point is trained
+ * with these settings and its own network and pruning parameters, and simulated with the
+ * masks of that training (docs/training.md, "Accuracy in the design space"). */
+typedef struct ex_train {
+    int on;
+    long epochs;
+    int batch;
+    double lr, momentum, weight_decay;
+    uint64_t seed;
+    long train_images, test_images; /* 0: all */
+    int ready; /* the sweep holds the trace of every setting: the plan points at them */
+} ex_train;
+
 typedef struct ex_sweep {
     char name[128];
+    ex_train train;
     ex_netspec *nets; /* the networks, by the value of the parameter `network` */
     int nnet;
     ex_tracemem **traces; /* the traces, traces[v - 1] for the value v of `trace` */
@@ -579,6 +600,39 @@ char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *ptab);
 int ex_sweep_add_net(ex_sweep *sw, const ex_netspec *spec, int *index, st_err *err);
 void ex_sweep_init(ex_sweep *sw);
 void ex_sweep_fini(ex_sweep *sw);
+
+/* ----------------------------------------------------------------- training */
+
+/* The canonical text of a point's training setting (its network's fingerprint, its
+ * pruning parameters and sw->train), as snprintf; and its 64-bit key (never 0). */
+int ex_train_text(const ex_sweep *sw, const ex_ptab *t, const double *vals, char *buf, size_t size);
+uint64_t ex_train_key(const ex_sweep *sw, const ex_ptab *t, const double *vals);
+/* The value of `trace` for a point of a sweep whose trainings are in sw->traces: 1 + the
+ * index of the trace of its setting, or 0 when there is none. */
+int ex_train_trace_of(const ex_sweep *sw, const ex_ptab *t, const double *vals);
+/* The iteration a training traces: the last one whose batch is whole. */
+long ex_train_iter(const ex_train *tr);
+
+/* One run of the trainer: its command line (argv[0] the program) and the file its
+ * messages go to. */
+typedef struct ex_trainjob {
+    char **argv; /* NULL-terminated, owned */
+    char *log;
+} ex_trainjob;
+/* Fill j with copies of argc arguments and log. ST_ENOMEM leaves j empty. */
+int ex_trainjob_args(ex_trainjob *j, const char *log, int argc, const char *const *argv,
+                     st_err *err);
+/* Run j and wait for it: *status is its exit status (128 + the signal that ended it).
+ * ST_EIO when it cannot be started. */
+int ex_trainjob_run(const ex_trainjob *j, int *status, st_err *err);
+void ex_trainjobs_free(ex_trainjob *jobs, int n);
+/* Run the jobs i with i % size == rank, one after the other, with a line in log before
+ * and after each. Fails only when a job cannot be started. */
+int ex_trainjobs_run_share(const ex_trainjob *jobs, int n, int rank, int size, FILE *log,
+                           st_err *err);
+/* Encode n jobs into out (replacing it), and decode them (ST_EFORMAT for bad bytes). */
+int ex_trainjobs_put(ex_buf *out, const ex_trainjob *jobs, int n, st_err *err);
+int ex_trainjobs_get(const void *p, size_t n, ex_trainjob **out, int *count, st_err *err);
 
 /* ----------------------------------------------------------------- progress */
 
@@ -698,6 +752,8 @@ typedef struct ex_script ex_script;
 int ex_script_load(ex_lua *l, const char *path, ex_ptab *ptab, ex_script **out, st_err *err);
 void ex_script_destroy(ex_script **s);
 const ex_sweep *ex_script_sweep(const ex_script *s);
+/* The same, to add what the run learns before its points (ex_train_prepare). */
+ex_sweep *ex_script_sweep_edit(ex_script *s);
 const ex_hooks *ex_script_hooks(const ex_script *s);
 const char *ex_script_text(const ex_script *s);
 const char *ex_script_path(const ex_script *s);
@@ -743,6 +799,10 @@ typedef struct ex_farm {
      */
     int (*run)(void *ctx, const ex_evaluator *ev, const struct ex_sweep *sw, const ex_feed *feed,
                const ex_farm_opts *o, int *stopped, st_err *err);
+    /* Run the n training jobs, spread over the processes (each job once), and return when
+     * all have ended; log gets a line per job this process runs. NULL: ex_run runs them
+     * itself, one after the other. */
+    int (*train)(void *ctx, const ex_trainjob *jobs, int n, FILE *log, st_err *err);
 } ex_farm;
 
 /* A thread of this process that evaluates the batches queued to it, in order, so that a
@@ -769,6 +829,17 @@ int ex_helper_pending(const ex_helper *h);
 /* End the thread, waiting for the batch it evaluates, and free everything. Accepts NULL. */
 void ex_helper_destroy(ex_helper **h);
 
+/* ------------------------------------------------------------------ training */
+
+/* Run the trainings the points of sw need (sw->train): find their distinct settings
+ * (enumerating the sweep with hooks), train those not in the cache out + ".train/" with
+ * the program trainer (sttrain), spread over the farm's processes when it has a train
+ * function, and add their traces to sw (labelled "train-<key>") with the choices of
+ * `trace` in t, so that each point replays its own training's. A training that fails
+ * makes a trace that fails its points with the trainer's message. ex_trainrun.c. */
+int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char *out,
+                     const char *trainer, const ex_farm *farm, FILE *log, st_err *err);
+
 /* ------------------------------------------------------------------ running */
 
 typedef struct ex_run_opts {
@@ -784,6 +855,7 @@ typedef struct ex_run_opts {
     const void *stop_signals; /* sigset_t of blocked signals that stop the run, or NULL */
     const ex_farm *farm;      /* who evaluates: NULL for this process alone */
     const char *hosts;        /* for provenance; NULL for this host's name */
+    const char *trainer;      /* the program that trains (sttrain), for sweeps with train */
 } ex_run_opts;
 
 typedef struct ex_run_stats {
@@ -794,11 +866,11 @@ typedef struct ex_run_stats {
     int already_complete;
 } ex_run_stats;
 
-/* Run the sweep of script s into o->out: journal, evaluate, snapshot, and write the
- * complete file. ST_EINVAL for what the user must fix (an existing output without
- * force or resume, a resume of another script or space, a file that is not ours, an
- * output path that cannot be created), ST_EIO or ST_ENOMEM when the machine fails. */
-int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err);
+/* Run the sweep of script s into o->out: train (ex_train_prepare) when the sweep asks,
+ * journal, evaluate, snapshot, and write the complete file. ST_EINVAL for what the user must fix
+ * (an existing output without force or resume, a resume of another script or space, a file that is
+ * not ours, an output path that cannot be created), ST_EIO or ST_ENOMEM when the machine fails. */
+int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err);
 
 /* Describe the sweep of s on out without evaluating: the space, the candidate count, the
  * points left after constraints when there are at most count_limit candidates, and the

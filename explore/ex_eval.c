@@ -168,6 +168,8 @@ static int point_source(const ex_evaluator *ev, const double *vals, const st_poi
     if (!(k >= 1 && k <= ev->ntrace && k == (int)k))
         return st_err_set(err, ST_EINVAL, "trace = %g: not one of the sweep's %d", k, ev->ntrace);
     *tm = ev->traces[(int)k - 1];
+    if ((*tm)->fail)
+        return st_err_set(err, ST_EINVAL, "%s", (*tm)->fail);
     if ((*tm)->net != (int)n)
         return st_err_set(err, ST_EINVAL, "trace %s is of network '%s', not of the point's '%s'",
                           (*tm)->path, (*tm)->net_name, st_net_name(*net));
@@ -209,6 +211,8 @@ int ex_eval_batch(const ex_evaluator *ev, ex_batch *b, st_err *err)
             continue;
         }
         ex_metrics_fill(&res, r->metrics);
+        if (tm)
+            ex_metrics_training(r->metrics, tm->accuracy, tm->test_loss, tm->train_loss);
         if (ev->detail && (rc = detail_fill(&res, r, err)) != 0)
             goto done;
     }

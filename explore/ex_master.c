@@ -494,6 +494,26 @@ done:
     return rc;
 }
 
+/* Training jobs, spread over every rank (root too) in turn; collective on comm. */
+static int master_train(void *ctx, const ex_trainjob *jobs, int n, FILE *log, st_err *err)
+{
+    ex_master *m = ctx;
+    uint64_t head[2] = {EX_MPI_TRAIN, 0};
+    int rc;
+
+    if ((rc = ex_trainjobs_put(&m->in, jobs, n, err)) != 0)
+        return rc;
+    head[1] = m->in.n;
+    if (MPI_Bcast(head, 2, MPI_UINT64_T, m->rank, m->comm) != MPI_SUCCESS ||
+        MPI_Bcast(m->in.p, (int)m->in.n, MPI_BYTE, m->rank, m->comm) != MPI_SUCCESS)
+        return st_err_set(err, ST_EIO, "MPI_Bcast of the training jobs failed");
+    rc = ex_trainjobs_run_share(jobs, n, m->rank, m->size, log, err);
+    /* Every rank has finished its trainings (and their files are in place) past here. */
+    if (MPI_Barrier(m->comm) != MPI_SUCCESS && rc == ST_OK)
+        rc = st_err_set(err, ST_EIO, "MPI_Barrier after the trainings failed");
+    return rc;
+}
+
 /* ---------------------------------------------------------------- lifetime */
 
 int ex_master_create(MPI_Comm comm, const ex_master_opts *o, ex_master **out, st_err *err)
@@ -515,6 +535,7 @@ int ex_master_create(MPI_Comm comm, const ex_master_opts *o, ex_master **out, st
     m->farm.ctx = m;
     m->farm.ranks = m->size;
     m->farm.run = master_run;
+    m->farm.train = master_train;
     *out = m;
 done:
     return rc;

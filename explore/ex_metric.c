@@ -31,6 +31,9 @@ enum {
     M_DENSE_CYCLES_FP,
     M_DENSE_CYCLES_BP,
     M_DENSE_CYCLES_WG,
+    M_TEST_ACCURACY,
+    M_TEST_LOSS,
+    M_TRAIN_LOSS,
     M_COUNT
 };
 
@@ -57,6 +60,10 @@ static const ex_metric metric_table[M_COUNT] = {
     {"dense_cycles_fp", EX_U64, "cycles", "dense cycles of the forward phase"},
     {"dense_cycles_bp", EX_U64, "cycles", "dense cycles of the input-gradient phase"},
     {"dense_cycles_wg", EX_U64, "cycles", "dense cycles of the weight-gradient phase"},
+    {"test_accuracy", EX_F64, "",
+     "accuracy on the test images after the point's training (NaN without a trace that has it)"},
+    {"test_loss", EX_F64, "", "mean loss on the test images after the point's training"},
+    {"train_loss", EX_F64, "", "mean training loss of the last epoch of the point's training"},
 };
 
 static const ex_metric detail_table[EX_D_COUNT] = {
@@ -120,6 +127,14 @@ void ex_metrics_fill(const st_result *res, ex_num *out)
         out[M_CYCLES_FP + ph].u = st_phase_cycles(&res->run_phase[ph]);
         out[M_DENSE_CYCLES_FP + ph].u = st_phase_cycles(&res->dense_phase[ph]);
     }
+    ex_metrics_training(out, NAN, NAN, NAN);
+}
+
+void ex_metrics_training(ex_num *out, double accuracy, double test_loss, double train_loss)
+{
+    out[M_TEST_ACCURACY].f = accuracy;
+    out[M_TEST_LOSS].f = test_loss;
+    out[M_TRAIN_LOSS].f = train_loss;
 }
 
 void ex_metrics_blank(ex_num *out)

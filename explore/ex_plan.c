@@ -80,6 +80,9 @@ int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *sp
                 continue;
             }
         }
+        /* A sweep that trains replays each point's own training. */
+        if (sw->train.ready)
+            p->scratch[p->ptab->trace_row] = ex_train_trace_of(sw, p->ptab, p->scratch);
         id = ex_id_of(p->ptab,
                       ex_ptab_label_fp(p->ptab, p->ptab->net_row, p->scratch[p->ptab->net_row]),
                       p->scratch, !sw->seed_given);

@@ -342,7 +342,7 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
     return rc;
 }
 
-int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err)
+int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err)
 {
     runner r;
     ex_journal_head head;
@@ -401,6 +401,11 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             goto done;
         }
     }
+    /* Trainings first: the points replay their traces, and a resume finds them cached. */
+    if (r.sw->train.on &&
+        (rc = ex_train_prepare(ex_script_sweep_edit(s), t, ex_script_hooks(s), o->out,
+                               o->trainer ? o->trainer : "sttrain", o->farm, o->log, err)) != 0)
+        goto done;
     if (fresh) {
         head.nparam = (uint32_t)t->n;
         head.nmetric = (uint32_t)r.batch.nmetric;

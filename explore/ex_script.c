@@ -806,6 +806,82 @@ static int named_values(rctx *c, lua_State *L, int idx, const char *section, int
     return 0;
 }
 
+/* train = {epochs = 1, batch = 64, ...}: a training per point (sttrain's settings). */
+static int train_read(rctx *c, lua_State *L, int idx, ex_sweep *sw)
+{
+    static const char *const keys[] = {"epochs",       "batch",        "lr",
+                                       "momentum",     "weight_decay", "seed",
+                                       "train_images", "test_images",  NULL};
+    ex_train *tr = &sw->train;
+    int line = find_line(c, NULL, "train");
+
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(c, line, "train = %s: must be a table {epochs = N, train_images = N, ...}",
+                    shown(L, idx));
+    tr->on = 1;
+    tr->epochs = 1;
+    tr->batch = 64;
+    tr->lr = 0.01;
+    tr->momentum = 0.9;
+    tr->weight_decay = 5e-4;
+    tr->seed = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int i = 0, isnum = lua_type(L, -1) == LUA_TNUMBER;
+        double v = lua_tonumber(L, -1);
+        while (k && keys[i] && strcmp(keys[i], k))
+            i++;
+        if (!k || !keys[i])
+            return fail(c, line,
+                        "train: unknown setting %s (settings: epochs, batch, lr, momentum, "
+                        "weight_decay, seed, train_images, test_images)",
+                        shown(L, -2));
+        line = find_line(c, "train", k);
+        /* The integer settings and their bounds are sttrain's. */
+        if (!isnum || !isfinite(v) || (i != 2 && i != 3 && i != 4 && v != floor(v)) ||
+            (i == 0 && (v < 1 || v > 1000)) || (i == 1 && (v < 1 || v > 65536)) ||
+            (i == 2 && !(v > 0)) || (i >= 3 && i <= 4 && v < 0) ||
+            (i == 5 && (v < 0 || v > 2147483647.0)) || (i >= 6 && (v < 0 || v > 1e7)))
+            return fail(c, line, "train: %s = %s: must be %s", k, shown(L, -1),
+                        i == 0   ? "a whole number in [1, 1000]"
+                        : i == 1 ? "a whole number in [1, 65536]"
+                        : i == 2 ? "a number > 0"
+                        : i <= 4 ? "a number >= 0"
+                        : i == 5 ? "a whole number in [0, 2147483647]"
+                                 : "a whole number in [0, 10000000] (0: all)");
+        switch (i) {
+        case 0:
+            tr->epochs = (long)v;
+            break;
+        case 1:
+            tr->batch = (int)v;
+            break;
+        case 2:
+            tr->lr = v;
+            break;
+        case 3:
+            tr->momentum = v;
+            break;
+        case 4:
+            tr->weight_decay = v;
+            break;
+        case 5:
+            tr->seed = (uint64_t)v;
+            break;
+        case 6:
+            tr->train_images = (long)v;
+            break;
+        default:
+            tr->test_images = (long)v;
+            break;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
 /* With every network known: name the choices of `network`, read each trace (of one of the
  * networks), name the choices of `trace`, and refuse a fixed batch larger than a trace. */
 static int nets_traces_load(rctx *c, ex_sweep *sw, long iter)
@@ -914,10 +990,10 @@ static int sweep_gc(lua_State *L)
  * Everything it allocates hangs off the box, whose __gc frees it if Lua raises. */
 static int l_resolve(lua_State *L)
 {
-    static const char *const fields[] = {"name",   "description", "network",    "batch",
-                                         "params", "fixed",       "derived",    "sample",
-                                         "where",  "keep",        "seed",       "common_seed",
-                                         "eval",   "detail",      "trace_iter", NULL};
+    static const char *const fields[] = {"name",  "description", "network", "batch",  "params",
+                                         "fixed", "derived",     "sample",  "where",  "keep",
+                                         "seed",  "common_seed", "eval",    "detail", "trace_iter",
+                                         "train", NULL};
     rctx *c = lua_touserdata(L, 2);
     const ex_ptab *t = c->t;
     ex_sweep *sw;
@@ -958,7 +1034,7 @@ static int l_resolve(lua_State *L)
             fail(c, line,
                  "unknown field %s in the sweep (fields: name, network, batch, params, fixed, "
                  "derived, sample, where, keep, seed, common_seed, eval, detail, trace_iter, "
-                 "description)",
+                 "train, description)",
                  shown(L, -1));
             goto fail;
         }
@@ -1140,6 +1216,26 @@ static int l_resolve(lua_State *L)
     }
     if (nets_traces_load(c, sw, trace_iter) != 0)
         goto fail;
+    if (lua_getfield(L, T, "train") != LUA_TNIL) {
+        int brow = ex_ptab_find(t, "batch");
+        if (train_read(c, L, -1, sw) != 0)
+            goto fail;
+        if (sw->role[t->trace_row] != EX_ROLE_DEFAULT) {
+            fail(c, find_line(c, NULL, "train"),
+                 "train: the points replay the traces of their own training; the sweep cannot "
+                 "set trace too");
+            goto fail;
+        }
+        if (brow >= 0 && sw->role[brow] != EX_ROLE_SWEPT && sw->role[brow] != EX_ROLE_DERIVED &&
+            sw->base[brow] > sw->train.batch) {
+            fail(c, find_line(c, NULL, "batch"),
+                 "batch = %g: more than the training's batch of %d (train.batch): the points "
+                 "replay one batch of their training",
+                 sw->base[brow], sw->train.batch);
+            goto fail;
+        }
+    }
+    lua_pop(L, 1);
 
     /* sample: "grid", st.random{...} or st.lhs{...} */
     ty = lua_getfield(L, T, "sample");
@@ -1511,6 +1607,11 @@ void ex_script_destroy(ex_script **sp)
     free(s->text);
     free(s);
     *sp = NULL;
+}
+
+ex_sweep *ex_script_sweep_edit(ex_script *s)
+{
+    return &s->sw;
 }
 
 const ex_sweep *ex_script_sweep(const ex_script *s)

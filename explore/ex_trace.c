@@ -4,6 +4,7 @@
  * ex_tracemem, the mask source that stsim and the explorer replay. What the
  * engine does with the masks is core's; how they were recorded is the trainer's.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,13 @@ int ex_trace_load(const char *path, const st_net *net, long iter, ex_tracemem **
         g = -1;
         k++;
     }
+    /* The training's own figures, when the trace has them (sttrain writes them). */
+    if (ex_h5_attr_num(f, "test_accuracy", H5T_NATIVE_DOUBLE, &t->accuracy) != 0)
+        t->accuracy = NAN;
+    if (ex_h5_attr_num(f, "test_loss", H5T_NATIVE_DOUBLE, &t->test_loss) != 0)
+        t->test_loss = NAN;
+    if (ex_h5_attr_num(f, "train_loss", H5T_NATIVE_DOUBLE, &t->train_loss) != 0)
+        t->train_loss = NAN;
     if ((rc = file_hash(path, &t->bytes, &t->fp, err)) != 0)
         goto done;
     *out = t;

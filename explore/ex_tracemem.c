@@ -4,6 +4,7 @@
  * HDF5. Reading the file is ex_trace.c's (ex_trace_load); sending it to other ranks is
  * ex_wire.c's.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,7 @@ int ex_tracemem_create(const char *path, int n, ex_tracemem **out, st_err *err)
         goto done;
     }
     t->n = n;
+    t->accuracy = t->test_loss = t->train_loss = NAN;
     for (int i = 0; i < n; i++)
         t->layers[i].layer = -1;
     *out = t;
@@ -60,6 +62,7 @@ void ex_tracemem_destroy(ex_tracemem **tp)
     }
     free(t->layers);
     free(t->path);
+    free(t->fail);
     free(t);
     *tp = NULL;
 }

@@ -9,7 +9,8 @@
  *            nops x (i32 kind name[ST_NAME_MAX] i32 src0 src1 out k stride pad groups line)
  *            u64 plen path u64 tlen text (a layer list; 0 and 0 otherwise)
  *   trace:   u64 plen path u64 fp u64 bytes net_name[ST_NAME_MAX] i32 net iter[32]
- *            i32 images i32 nlayer nlayer x (i32 layer u64 na u64 ng f64 tau
+ *            i32 images i32 nlayer f64 accuracy test_loss train_loss u64 key
+ *            u64 flen fail[flen] nlayer x (i32 layer u64 na u64 ng f64 tau
  *            u8 act[images][na] u8 dz[images][ng])
  *   points:  u32 "STP1" u32 n u64 seq u32 nparam u32 ncols f64 first[nparam]
  *            u32 cols[ncols] f64 values[n][ncols]
@@ -126,7 +127,7 @@ static double get_f64(cursor *c)
 
 #define OP_SIZE     (4 + ST_NAME_MAX + 8 * 4)
 #define NET_MIN     (ST_NAME_MAX + 5 * 4 + 16)
-#define TRACE_MIN   (8 * 3 + ST_NAME_MAX + 4 + 32 + 4 * 2)
+#define TRACE_MIN   (8 * 3 + ST_NAME_MAX + 4 + 32 + 4 * 2 + 8 * 5)
 #define TLAYER_SIZE (4 + 8 * 3)
 
 static size_t net_size(const ex_netspec *net)
@@ -168,7 +169,7 @@ static void put_net(ex_buf *out, const ex_netspec *net)
 
 static size_t trace_size(const ex_tracemem *t)
 {
-    size_t size = TRACE_MIN + strlen(t->path);
+    size_t size = TRACE_MIN + strlen(t->path) + (t->fail ? strlen(t->fail) : 0);
 
     for (int i = 0; i < t->n; i++)
         size += TLAYER_SIZE + (size_t)t->images * (t->layers[i].na + t->layers[i].ng);
@@ -186,6 +187,12 @@ static void put_trace(ex_buf *out, const ex_tracemem *t)
     put(out, t->iter, sizeof t->iter);
     put_i32(out, t->images);
     put_i32(out, t->n);
+    put_f64(out, t->accuracy);
+    put_f64(out, t->test_loss);
+    put_f64(out, t->train_loss);
+    put_u64(out, t->key);
+    put_u64(out, t->fail ? strlen(t->fail) : 0);
+    put(out, t->fail ? t->fail : "", t->fail ? strlen(t->fail) : 0);
     for (int i = 0; i < t->n; i++) {
         const ex_tracelayer *l = &t->layers[i];
         put_i32(out, l->layer);
@@ -296,7 +303,7 @@ static int get_trace(cursor *c, size_t n, int nnet, ex_tracemem **out, st_err *e
 {
     ex_tracemem *t = NULL;
     char path[4096];
-    uint64_t plen = get_u64(c), fp, bytes;
+    uint64_t plen = get_u64(c), fp, bytes, flen;
     const unsigned char *p = get_bytes(c, plen);
     int32_t images, nl;
     int rc = ST_OK;
@@ -318,9 +325,24 @@ static int get_trace(cursor *c, size_t n, int nnet, ex_tracemem **out, st_err *e
     t->iter[sizeof t->iter - 1] = '\0';
     images = get_i32(c);
     nl = get_i32(c);
-    if (c->short_read || t->net < 0 || t->net >= nnet || images < 1 || nl < 0 ||
+    t->accuracy = get_f64(c);
+    t->test_loss = get_f64(c);
+    t->train_loss = get_f64(c);
+    t->key = get_u64(c);
+    flen = get_u64(c);
+    p = get_bytes(c, flen);
+    if (c->short_read || t->net < 0 || t->net >= nnet || images < 0 ||
+        (images == 0 && (flen == 0 || nl > 0)) || nl < 0 ||
         (size_t)nl > (size_t)(c->end - c->p) / TLAYER_SIZE)
         goto bad;
+    if (flen > 0) {
+        if (!(t->fail = malloc((size_t)flen + 1))) {
+            rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for trace %s", path);
+            goto done;
+        }
+        memcpy(t->fail, p, (size_t)flen);
+        t->fail[flen] = '\0';
+    }
     free(t->layers);
     if (!(t->layers = calloc((size_t)nl + 1, sizeof *t->layers))) {
         rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for trace %s", path);
