@@ -94,7 +94,7 @@ for r in range(f["points/id"].shape[0]):
     if (tot["run"]["cycles"] != f["metrics/cycles"][r]
             or tot["dense"]["cycles"] != f["metrics/dense_cycles"][r]
             # stsim prints the energy with 9 significant digits (%.9g)
-            or abs(tot["run"]["energy_pj"] - f["metrics/energy_pj"][r]) > 5e-9 * tot["run"]["energy_pj"]):
+            or not abs(tot["run"]["energy_pj"] - f["metrics/energy_pj"][r]) <= 5e-9 * tot["run"]["energy_pj"]):
         bad.append("row %d (%s): cycles %d/%d" % (r, net, tot["run"]["cycles"], f["metrics/cycles"][r]))
     if sorted(l["name"] for l in sim["layers"]) != sorted({names[l] for l in mine}):
         bad.append("row %d (%s): layers %s" % (r, net, sorted({names[l] for l in mine})))
