@@ -11,7 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 
-plan 96
+plan 97
 
 run "$EXP" --help
 is_status 0 "stexplore-1.1 --help exits 0"
@@ -19,7 +19,7 @@ has_out "--resume" "stexplore-1.2 --help documents --resume"
 has_out "exit status" "stexplore-1.3 --help documents the exit statuses"
 
 # ------------------------------------------------------------ the examples
-for ex in quickstart pe_buffers pruning lua_network networks lhs_many; do
+for ex in quickstart pe_buffers pruning lua_network networks accuracy lhs_many; do
     run "$EXP" --check "$ST_SRC/lua_scripts/$ex.lua"
     is_status 0 "stexplore-2.$ex --check of lua_scripts/$ex.lua exits 0"
 done

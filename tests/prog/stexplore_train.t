@@ -4,7 +4,7 @@
 # every point the accuracy and losses sttrain reports for that setting and the cycles of
 # stsim replaying that training's trace; a kill -9 and --resume, --force, and mpirun -np 2
 # train nothing twice; bad training settings are refused, and a network the trainer cannot
-# take fails its points with the trainer's message.
+# take fails its points with the trainer's message; lua_scripts/accuracy.lua's front.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
 EXP="$ST_BUILD/bin/stexplore"
@@ -25,7 +25,7 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     exit 0
 fi
 
-plan 19
+plan 21
 
 cat >acc.lua <<'EOF'
 return st.sweep {
@@ -184,4 +184,26 @@ acc = f['metrics/test_accuracy'][:]
 ok = (f['points/status'][:].tolist() == [0, 1] and 'training failed: network \'alexnet\'' in msg
       and 'the data has 10 classes' in msg and 0 <= acc[0] <= 1 and math.isnan(acc[1]))
 sys.exit(0 if ok else 1)"
+
+# lua_scripts/accuracy.lua: its front trades accuracy against cycles and energy; the front
+# stquery prints against one computed here from the file.
+run "$EXP" --progress none -o accuracy.h5 "$ST_SRC/lua_scripts/accuracy.lua"
+is_status 0 "train-5.1 lua_scripts/accuracy.lua runs in full"
+run "$ST_BUILD/bin/stquery" front accuracy.h5 --min cycles --min energy_pj --max test_accuracy \
+    --columns row
+cp "$tmp/out" front.txt
+"$PY" - accuracy.h5 front.txt >check.txt 2>&1 <<'EOF'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+c, e, a = (f["metrics/" + m][:].astype(float) for m in ("cycles", "energy_pj", "test_accuracy"))
+n = len(c)
+front = [i for i in range(n)
+         if not any(c[j] <= c[i] and e[j] <= e[i] and a[j] >= a[i]
+                    and (c[j] < c[i] or e[j] < e[i] or a[j] > a[i]) for j in range(n))]
+rows = sorted(int(l.split()[0]) for l in open(sys.argv[2]) if l.strip()[:1].isdigit())
+ok = rows == front and len(front) >= 2 and len({a[i] for i in front}) == len(front)
+print("ok" if ok else "stquery %s, here %s" % (rows, front))
+EOF
+grep -qx ok check.txt
+ok_ $? "train-5.2 its front (stquery front) is the brute-force front, with several accuracies: $(head -c 200 check.txt)"
 tap_end
