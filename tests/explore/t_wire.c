@@ -39,7 +39,7 @@ int main(void)
     double eval_s = 0;
     int np, same, idx = 0;
 
-    tap_plan(31);
+    tap_plan(33);
     st_err_clear(&err);
     ex_ptab_init(&t, &err);
     np = t.n;
@@ -190,6 +190,33 @@ int main(void)
                "wire-1.12 a setup whose trace is cut short is refused: %s", err.msg);
             ex_sweep_fini(&got);
             ex_sweep_init(&got);
+        }
+    }
+
+    /* ------------------------------------------------------- training jobs */
+    {
+        static const char *const a1[] = {"/bin/sttrain", "fmnist-cnn", "p=0.9"};
+        static const char *const a2[] = {"/bin/sttrain", "net with spaces.lua"};
+        ex_trainjob jobs[2], *got_jobs = NULL;
+        int nj = 0;
+        ex_trainjob_args(&jobs[0], "d/1.log", 3, a1, &err);
+        ex_trainjob_args(&jobs[1], "d/2.log", 2, a2, &err);
+        ok(ex_trainjobs_put(&buf, jobs, 2, &err) == 0 &&
+               ex_trainjobs_get(buf.p, buf.n, &got_jobs, &nj, &err) == 0 && nj == 2 &&
+               !strcmp(got_jobs[0].argv[2], "p=0.9") && !got_jobs[0].argv[3] &&
+               !strcmp(got_jobs[1].argv[1], "net with spaces.lua") && !got_jobs[1].argv[2] &&
+               !strcmp(got_jobs[1].log, "d/2.log"),
+           "wire-1.13 training jobs travel argument for argument: %s", err.msg);
+        ex_trainjobs_free(got_jobs, nj);
+        got_jobs = NULL;
+        ok(ex_trainjobs_get(buf.p, buf.n - 2, &got_jobs, &nj, &err) == ST_EFORMAT && !got_jobs &&
+               strstr(err.msg, "malformed"),
+           "wire-1.14 cut short, they are refused: %s", err.msg);
+        for (int k = 0; k < 2; k++) {
+            for (int q = 0; jobs[k].argv[q]; q++)
+                free(jobs[k].argv[q]);
+            free(jobs[k].argv);
+            free(jobs[k].log);
         }
     }
 
