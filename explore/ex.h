@@ -627,9 +627,11 @@ int ex_trainjob_args(ex_trainjob *j, const char *log, int argc, const char *cons
 int ex_trainjob_run(const ex_trainjob *j, int *status, st_err *err);
 void ex_trainjobs_free(ex_trainjob *jobs, int n);
 /* Run the jobs i with i % size == rank, one after the other, with a line in log before
- * and after each. Fails only when a job cannot be started. */
+ * and after each; none is started once one of the signals of the sigset_t stop (or NULL)
+ * is pending (a run that stops; those left are trained when it resumes). Fails only when a
+ * job cannot be started. */
 int ex_trainjobs_run_share(const ex_trainjob *jobs, int n, int rank, int size, FILE *log,
-                           st_err *err);
+                           const void *stop, st_err *err);
 /* Encode n jobs into out (replacing it), and decode them (ST_EFORMAT for bad bytes). */
 int ex_trainjobs_put(ex_buf *out, const ex_trainjob *jobs, int n, st_err *err);
 int ex_trainjobs_get(const void *p, size_t n, ex_trainjob **out, int *count, st_err *err);
@@ -801,8 +803,9 @@ typedef struct ex_farm {
                const ex_farm_opts *o, int *stopped, st_err *err);
     /* Run the n training jobs, spread over the processes (each job once), and return when
      * all have ended; log gets a line per job this process runs. NULL: ex_run runs them
-     * itself, one after the other. */
-    int (*train)(void *ctx, const ex_trainjob *jobs, int n, FILE *log, st_err *err);
+     * itself, one after the other. stop: as for ex_trainjobs_run_share. */
+    int (*train)(void *ctx, const ex_trainjob *jobs, int n, FILE *log, const void *stop,
+                 st_err *err);
 } ex_farm;
 
 /* A thread of this process that evaluates the batches queued to it, in order, so that a
@@ -838,7 +841,8 @@ void ex_helper_destroy(ex_helper **h);
  * `trace` in t, so that each point replays its own training's. A training that fails
  * makes a trace that fails its points with the trainer's message. ex_trainrun.c. */
 int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char *out,
-                     const char *trainer, const ex_farm *farm, FILE *log, st_err *err);
+                     const char *trainer, const ex_farm *farm, FILE *log, const void *stop,
+                     st_err *err);
 
 /* ------------------------------------------------------------------ running */
 

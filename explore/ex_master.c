@@ -495,7 +495,8 @@ done:
 }
 
 /* Training jobs, spread over every rank (root too) in turn; collective on comm. */
-static int master_train(void *ctx, const ex_trainjob *jobs, int n, FILE *log, st_err *err)
+static int master_train(void *ctx, const ex_trainjob *jobs, int n, FILE *log, const void *stop,
+                        st_err *err)
 {
     ex_master *m = ctx;
     uint64_t head[2] = {EX_MPI_TRAIN, 0};
@@ -507,7 +508,7 @@ static int master_train(void *ctx, const ex_trainjob *jobs, int n, FILE *log, st
     if (MPI_Bcast(head, 2, MPI_UINT64_T, m->rank, m->comm) != MPI_SUCCESS ||
         MPI_Bcast(m->in.p, (int)m->in.n, MPI_BYTE, m->rank, m->comm) != MPI_SUCCESS)
         return st_err_set(err, ST_EIO, "MPI_Bcast of the training jobs failed");
-    rc = ex_trainjobs_run_share(jobs, n, m->rank, m->size, log, err);
+    rc = ex_trainjobs_run_share(jobs, n, m->rank, m->size, log, stop, err);
     /* Every rank has finished its trainings (and their files are in place) past here. */
     if (MPI_Barrier(m->comm) != MPI_SUCCESS && rc == ST_OK)
         rc = st_err_set(err, ST_EIO, "MPI_Barrier after the trainings failed");

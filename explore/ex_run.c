@@ -402,9 +402,9 @@ int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_
         }
     }
     /* Trainings first: the points replay their traces, and a resume finds them cached. */
-    if (r.sw->train.on &&
-        (rc = ex_train_prepare(ex_script_sweep_edit(s), t, ex_script_hooks(s), o->out,
-                               o->trainer ? o->trainer : "sttrain", o->farm, o->log, err)) != 0)
+    if (r.sw->train.on && (rc = ex_train_prepare(ex_script_sweep_edit(s), t, ex_script_hooks(s),
+                                                 o->out, o->trainer ? o->trainer : "sttrain",
+                                                 o->farm, o->log, o->stop_signals, err)) != 0)
         goto done;
     if (fresh) {
         head.nparam = (uint32_t)t->n;

@@ -153,12 +153,25 @@ done:
     return rc;
 }
 
+/* Is one of the signals of stop pending? (Left pending: the run's loop takes it.) */
+static int stop_pending(const void *stop)
+{
+    sigset_t pending;
+
+    if (!stop || sigpending(&pending) != 0)
+        return 0;
+    for (int sig = 1; sig <= 64; sig++) /* Linux numbers them 1 to 64 */
+        if (sigismember((const sigset_t *)stop, sig) == 1 && sigismember(&pending, sig) == 1)
+            return 1;
+    return 0;
+}
+
 int ex_trainjobs_run_share(const ex_trainjob *jobs, int n, int rank, int size, FILE *log,
-                           st_err *err)
+                           const void *stop, st_err *err)
 {
     int rc = ST_OK, status;
 
-    for (int i = rank; i < n; i += size) {
+    for (int i = rank; i < n && !stop_pending(stop); i += size) {
         double t0 = ex_now();
         /* argv[1] is the network; the log's name is the setting's key. */
         if (log)

@@ -217,7 +217,8 @@ static void log_tail(const char *path, char *buf, size_t size)
 }
 
 int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char *out,
-                     const char *trainer, const ex_farm *farm, FILE *log, st_err *err)
+                     const char *trainer, const ex_farm *farm, FILE *log, const void *stop,
+                     st_err *err)
 {
     prep p;
     ex_nets ns;
@@ -254,8 +255,8 @@ int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char
         fprintf(log, "stexplore: %d training settings: %d in %s, %d to train\n", p.n, cached, p.dir,
                 p.njob);
     if (p.njob > 0) {
-        rc = farm && farm->train ? farm->train(farm->ctx, p.jobs, p.njob, log, err)
-                                 : ex_trainjobs_run_share(p.jobs, p.njob, 0, 1, log, err);
+        rc = farm && farm->train ? farm->train(farm->ctx, p.jobs, p.njob, log, stop, err)
+                                 : ex_trainjobs_run_share(p.jobs, p.njob, 0, 1, log, stop, err);
         if (rc != 0)
             goto done;
     }

@@ -48,7 +48,7 @@ static int train_share(MPI_Comm comm, const ex_buf *buf, st_err *err)
     MPI_Comm_size(comm, &size);
     rc = ex_trainjobs_get(buf->p, buf->n, &jobs, &n, err);
     if (rc == ST_OK)
-        rc = ex_trainjobs_run_share(jobs, n, rank, size, stderr, err);
+        rc = ex_trainjobs_run_share(jobs, n, rank, size, stderr, NULL, err);
     ex_trainjobs_free(jobs, n);
     if (MPI_Barrier(comm) != MPI_SUCCESS && rc == ST_OK)
         rc = st_err_set(err, ST_EIO, "MPI_Barrier after the trainings failed");
