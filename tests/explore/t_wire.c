@@ -141,6 +141,8 @@ int main(void)
            err.msg);
         ex_netspec_fini(&csv);
 
+        ex_sweep_fini(&one);
+
         /* Several networks and a trace: every mask byte arrives. */
         ex_netspec_set_csv(&csv, "dir/lst.csv", text, sizeof text - 1, &err);
         snprintf(csv.name, sizeof csv.name, "lst");
