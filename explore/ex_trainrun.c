@@ -135,28 +135,32 @@ static int net_lua_write(const ex_netspec *s, const char *path, st_err *err)
     return rc;
 }
 
+/* Why the trainer cannot take network net (into why), or 0 when it can. */
+static int untrainable(const ex_netspec *net, char *why, size_t size)
+{
+    if (!net->csv)
+        return 0;
+    snprintf(why, size,
+             "train: network '%s' is a layer list: sttrain trains built-in networks and "
+             "st.network{...} ones",
+             net->name);
+    return 1;
+}
+
 /* The trainer's command line for setting s: sttrain's options and the pruning parameters,
- * tracing the last whole batch into path. *netarg_err is set (and no job made) when the
- * network cannot be trained. */
-static int job_make(prep *p, const setting *s, const char *trainer, const char *path, char *why,
-                    size_t why_size, st_err *err)
+ * tracing the last whole batch into path. No job for a network the trainer cannot take. */
+static int job_make(prep *p, const setting *s, const char *trainer, const char *path, st_err *err)
 {
     const ex_train *tr = &p->sw->train;
     const ex_netspec *net = &p->sw->nets[s->net];
-    char a[16][64], netpath[4200], log[4200];
+    char a[16][64], netpath[4200], log[4200], why[256];
     const char *argv[32];
     int argc = 0, k = 0;
     double *v = s->vals;
 
-    why[0] = '\0';
     snprintf(log, sizeof log, "%s/%016llx.log", p->dir, (unsigned long long)s->key);
-    if (net->csv) {
-        snprintf(why, why_size,
-                 "train: network '%s' is a layer list: sttrain trains built-in networks and "
-                 "st.network{...} ones",
-                 net->name);
+    if (untrainable(net, why, sizeof why))
         return ST_OK;
-    }
     if (net->builtin)
         snprintf(netpath, sizeof netpath, "%s", net->name);
     else {
@@ -248,7 +252,7 @@ int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char
         snprintf(path, sizeof path, "%s/%016llx.h5", p.dir, (unsigned long long)p.set[i].key);
         if (access(path, F_OK) == 0)
             cached++;
-        else if ((rc = job_make(&p, &p.set[i], trainer, path, why, sizeof why, err)) != 0)
+        else if ((rc = job_make(&p, &p.set[i], trainer, path, err)) != 0)
             goto done;
     }
     if (log)
@@ -290,10 +294,7 @@ int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char
             }
         } else {
             char msg[1100];
-            const ex_netspec *net = &sw->nets[p.set[i].net];
-            if (net->csv)
-                job_make(&p, &p.set[i], trainer, path, why, sizeof why, err);
-            else
+            if (!untrainable(&sw->nets[p.set[i].net], why, sizeof why))
                 log_tail(logp, why, sizeof why);
             snprintf(msg, sizeof msg, "training failed: %s", why);
             if ((rc = ex_tracemem_create(label, 0, &tm, err)) != 0)
