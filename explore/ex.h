@@ -62,6 +62,8 @@ int ex_ptab_find(const ex_ptab *t, const char *name);
 /* Format value v of row i as text: enum choice names, true/false, integers, and reals
  * in the shortest form that reads back exactly. */
 void ex_ptab_format(const ex_ptab *t, int i, double v, char *buf, size_t size);
+/* v in the shortest %g form that reads back to the same double. */
+void ex_real_text(double v, char *buf, size_t size);
 /* Check v for row i (type and bounds) with the core's rules; fails with ST_EINVAL and a
  * message "name = v: must be ...". */
 int ex_ptab_check(const ex_ptab *t, int i, double v, st_err *err);
@@ -840,6 +842,10 @@ void ex_helper_destroy(ex_helper **h);
  * function, and add their traces to sw (labelled "train-<key>") with the choices of
  * `trace` in t, so that each point replays its own training's. A training that fails
  * makes a trace that fails its points with the trainer's message. ex_trainrun.c. */
+/* The first half of it, without training: find the settings and give each a trace that
+ * fails its points until trained ("training not run"), so that the plan gives every point
+ * its id (ex_check). *settings (or NULL): how many. Does nothing the second time. */
+int ex_train_plan(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, int *settings, st_err *err);
 int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char *out,
                      const char *trainer, const ex_farm *farm, FILE *log, const void *stop,
                      st_err *err);
@@ -877,10 +883,10 @@ typedef struct ex_run_stats {
 int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err);
 
 /* Describe the sweep of s on out without evaluating: the space, the candidate count, the
- * points left after constraints when there are at most count_limit candidates, and the
- * first `first` points. */
-int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t count_limit,
-             st_err *err);
+ * points left after constraints when there are at most count_limit candidates, the
+ * training settings of a sweep that trains (without training), and the first `first`
+ * points. */
+int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limit, st_err *err);
 
 /* Open the `st` module into a Lua state (as the global `st` and for require "st"). */
 void ex_luamod_open(struct lua_State *L);

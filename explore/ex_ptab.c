@@ -178,13 +178,17 @@ void ex_ptab_format(const ex_ptab *t, int i, double v, char *buf, size_t size)
         snprintf(buf, size, "%s", row->choices[(int)v]);
     else if (row->type != ST_PT_REAL && whole)
         snprintf(buf, size, "%lld", (long long)v);
-    else {
-        /* The shortest %g that reads back to the same double. */
-        for (int prec = 6; prec <= 17; prec++) {
-            snprintf(buf, size, "%.*g", prec, v);
-            if (strtod(buf, NULL) == v || !isfinite(v))
-                break;
-        }
+    else
+        ex_real_text(v, buf, size);
+}
+
+void ex_real_text(double v, char *buf, size_t size)
+{
+    /* The shortest %g that reads back to the same double. */
+    for (int prec = 6; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v || !isfinite(v))
+            break;
     }
 }
 

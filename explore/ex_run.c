@@ -506,8 +506,7 @@ static void print_point(FILE *out, const ex_ptab *t, const ex_sweep *sw, const e
     fputc('\n', out);
 }
 
-int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t count_limit,
-             st_err *err)
+int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limit, st_err *err)
 {
     const ex_sweep *sw = ex_script_sweep(s);
     const ex_hooks *h = ex_script_hooks(s);
@@ -539,6 +538,13 @@ int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t coun
         if (rc != 0)
             goto done;
         counted = 1;
+    }
+    /* A sweep that trains: its settings, and each point's, so that ids are those of a run. */
+    if (sw->train.on && plan.total <= count_limit) {
+        int n = 0;
+        if ((rc = ex_train_plan(ex_script_sweep_edit(s), t, h, &n, err)) != 0)
+            goto done;
+        fprintf(out, "training settings: %d (each trained once by a run)\n", n);
     }
     if (counted)
         fprintf(out, "points: %llu (%llu excluded by where, %llu repeats)\n",

@@ -160,13 +160,17 @@ char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *t)
             sb_put(&b, "layer list: %s\n", n->csv_path);
     }
     /* A trace's contents, not only its name: a resume refuses a changed file. */
-    if (sw->train.on)
+    if (sw->train.on) {
+        char lr[32], mom[32], wd[32];
+        ex_real_text(sw->train.lr, lr, sizeof lr);
+        ex_real_text(sw->train.momentum, mom, sizeof mom);
+        ex_real_text(sw->train.weight_decay, wd, sizeof wd);
         sb_put(&b,
-               "train: epochs %ld, batch %d, lr %.17g, momentum %.17g, weight_decay %.17g, seed "
-               "%llu, train_images %ld, test_images %ld\n",
-               sw->train.epochs, sw->train.batch, sw->train.lr, sw->train.momentum,
-               sw->train.weight_decay, (unsigned long long)sw->train.seed, sw->train.train_images,
-               sw->train.test_images);
+               "train: epochs %ld, batch %d, lr %s, momentum %s, weight_decay %s, seed %llu, "
+               "train_images %ld, test_images %ld\n",
+               sw->train.epochs, sw->train.batch, lr, mom, wd, (unsigned long long)sw->train.seed,
+               sw->train.train_images, sw->train.test_images);
+    }
     for (int i = 0; i < sw->ntrace; i++) {
         const ex_tracemem *m = sw->traces[i];
         if (m->key) /* a training's: the train line and the points say what made it */

@@ -220,15 +220,80 @@ static void log_tail(const char *path, char *buf, size_t size)
     fclose(f);
 }
 
+/* Name the trace of each setting of p (found by settings_find) before it is trained: a
+ * trace that fails its points until the training replaces it, so that the plan can point
+ * every point at its setting's (and give it its id) from the start. */
+static int stubs_add(prep *p, ex_ptab *t, st_err *err)
+{
+    ex_sweep *sw = p->sw;
+    ex_tracemem **traces;
+    const char **names = NULL;
+    uint64_t *fps = NULL;
+    int rc = ST_OK;
+
+    traces = realloc(sw->traces, ((size_t)sw->ntrace + (size_t)p->n + 1) * sizeof *traces);
+    if (traces)
+        sw->traces = traces;
+    names = calloc((size_t)sw->ntrace + (size_t)p->n + 2, sizeof *names);
+    fps = calloc((size_t)sw->ntrace + (size_t)p->n + 2, sizeof *fps);
+    if (!traces || !names || !fps) {
+        rc = st_err_set(err, ST_ENOMEM, "train: out of memory");
+        goto done;
+    }
+    for (int i = 0; i < p->n; i++) {
+        ex_tracemem *tm = NULL;
+        char label[40];
+        snprintf(label, sizeof label, "train-%016llx", (unsigned long long)p->set[i].key);
+        if ((rc = ex_tracemem_create(label, 0, &tm, err)) != 0)
+            goto done;
+        if (!(tm->fail = strdup("training not run"))) {
+            ex_tracemem_destroy(&tm);
+            rc = st_err_set(err, ST_ENOMEM, "train: out of memory");
+            goto done;
+        }
+        tm->key = p->set[i].key;
+        tm->net = p->set[i].net;
+        sw->traces[sw->ntrace++] = tm;
+    }
+    names[0] = "none";
+    for (int i = 0; i < sw->ntrace; i++) {
+        names[i + 1] = sw->traces[i]->path;
+        /* A training's trace stands in ids for its setting, which made it. */
+        fps[i + 1] = sw->traces[i]->key ? sw->traces[i]->key : sw->traces[i]->fp;
+    }
+    if ((rc = ex_ptab_set_labels(t, t->trace_row, names, fps, sw->ntrace + 1, err)) != 0)
+        goto done;
+    sw->train.ready = 1;
+done:
+    free(names);
+    free(fps);
+    return rc;
+}
+
+int ex_train_plan(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, int *settings, st_err *err)
+{
+    prep p;
+    int rc = ST_OK;
+
+    memset(&p, 0, sizeof p);
+    p.sw = sw;
+    p.t = t;
+    if (!sw->train.ready && (rc = settings_find(&p, hooks, err)) == 0)
+        rc = stubs_add(&p, t, err);
+    if (settings)
+        *settings = 0;
+    for (int i = 0; settings && i < sw->ntrace; i++)
+        *settings += sw->traces[i]->key != 0;
+    prep_fini(&p);
+    return rc;
+}
+
 int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char *out,
                      const char *trainer, const ex_farm *farm, FILE *log, const void *stop,
                      st_err *err)
 {
     prep p;
     ex_nets ns;
-    ex_tracemem **traces = NULL;
-    const char **names = NULL;
-    uint64_t *fps = NULL;
     char path[4200], why[1024];
     int bad_net, bad_op, rc, cached = 0;
 
@@ -236,8 +301,8 @@ int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char
     memset(&ns, 0, sizeof ns);
     p.sw = sw;
     p.t = t;
-    sw->train.ready = 0;
-    if ((rc = settings_find(&p, hooks, err)) != 0)
+    if ((rc = settings_find(&p, hooks, err)) != 0 ||
+        (!sw->train.ready && (rc = stubs_add(&p, t, err)) != 0))
         goto done;
     snprintf(p.dir, sizeof p.dir, "%s.train", out);
     if (mkdir(p.dir, 0777) != 0 && errno != EEXIST) {
@@ -265,62 +330,48 @@ int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char
             goto done;
     }
 
-    /* Read every setting's trace; a setting whose training failed fails its points. */
+    /* Read every setting's trace into its place; a setting whose training failed fails its
+     * points with the trainer's message. */
     if ((rc = ex_nets_build(&ns, sw->nets, sw->nnet, &bad_net, &bad_op, err)) != 0)
         goto done;
-    traces = realloc(sw->traces, ((size_t)sw->ntrace + (size_t)p.n + 1) * sizeof *traces);
-    names = calloc((size_t)sw->ntrace + (size_t)p.n + 2, sizeof *names);
-    fps = calloc((size_t)sw->ntrace + (size_t)p.n + 2, sizeof *fps);
-    if (traces)
-        sw->traces = traces;
-    if (!traces || !names || !fps) {
-        rc = st_err_set(err, ST_ENOMEM, "train: out of memory");
-        goto done;
-    }
     for (int i = 0; i < p.n; i++) {
-        ex_tracemem *tm = NULL;
-        char label[40], logp[4200];
+        ex_tracemem *tm = NULL, **slot = NULL;
+        char logp[4200], msg[1100];
+        for (int k = 0; k < sw->ntrace && !slot; k++)
+            if (sw->traces[k]->key == p.set[i].key)
+                slot = &sw->traces[k];
         snprintf(path, sizeof path, "%s/%016llx.h5", p.dir, (unsigned long long)p.set[i].key);
         snprintf(logp, sizeof logp, "%s/%016llx.log", p.dir, (unsigned long long)p.set[i].key);
-        snprintf(label, sizeof label, "train-%016llx", (unsigned long long)p.set[i].key);
-        if (access(path, F_OK) == 0) {
-            if ((rc = ex_trace_load(path, ns.net[p.set[i].net], -1, &tm, err)) != 0)
-                goto done;
-            free(tm->path);
-            if (!(tm->path = strdup(label))) {
-                ex_tracemem_destroy(&tm);
-                rc = st_err_set(err, ST_ENOMEM, "train: out of memory");
-                goto done;
-            }
-        } else {
-            char msg[1100];
+        if (!slot) { /* cannot be: every setting has its stub */
+            rc = st_err_set(err, ST_EINVAL, "train: no trace for setting %016llx",
+                            (unsigned long long)p.set[i].key);
+            goto done;
+        }
+        if (access(path, F_OK) != 0) {
+            char *fail;
             if (!untrainable(&sw->nets[p.set[i].net], why, sizeof why))
                 log_tail(logp, why, sizeof why);
             snprintf(msg, sizeof msg, "training failed: %s", why);
-            if ((rc = ex_tracemem_create(label, 0, &tm, err)) != 0)
-                goto done;
-            if (!(tm->fail = strdup(msg))) {
-                ex_tracemem_destroy(&tm);
+            if (!(fail = strdup(msg))) {
                 rc = st_err_set(err, ST_ENOMEM, "train: out of memory");
                 goto done;
             }
+            free((*slot)->fail);
+            (*slot)->fail = fail;
+            continue;
         }
+        if ((rc = ex_trace_load(path, ns.net[p.set[i].net], -1, &tm, err)) != 0)
+            goto done;
+        /* The loaded masks take the stub's place, its label and key. */
+        free(tm->path);
+        tm->path = (*slot)->path;
+        (*slot)->path = NULL;
         tm->key = p.set[i].key;
         tm->net = p.set[i].net;
-        sw->traces[sw->ntrace++] = tm;
+        ex_tracemem_destroy(slot);
+        *slot = tm;
     }
-    names[0] = "none";
-    for (int i = 0; i < sw->ntrace; i++) {
-        names[i + 1] = sw->traces[i]->path;
-        /* A training's trace stands in ids for its setting, which made it. */
-        fps[i + 1] = sw->traces[i]->key ? sw->traces[i]->key : sw->traces[i]->fp;
-    }
-    if ((rc = ex_ptab_set_labels(t, t->trace_row, names, fps, sw->ntrace + 1, err)) != 0)
-        goto done;
-    sw->train.ready = 1;
 done:
-    free(names);
-    free(fps);
     ex_nets_fini(&ns);
     prep_fini(&p);
     return rc;

@@ -25,7 +25,7 @@ if [ ! -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then
     exit 0
 fi
 
-plan 21
+plan 23
 
 cat >acc.lua <<'EOF'
 return st.sweep {
@@ -90,6 +90,15 @@ import h5py, sys, collections
 f = h5py.File('full.h5', 'r')
 c = collections.Counter(zip(f['params/p'][:].tolist(), f['params/trace'][:].tolist()))
 sys.exit(0 if sorted(c.values()) == [25, 25] and len({t for _, t in c}) == 2 else 1)"
+
+run "$EXP" --check --first 50 acc.lua
+"$PY" -c "
+import h5py, sys
+ids = {'%016x' % i for i in h5py.File('full.h5', 'r')['points/id'][:]}
+shown = {l.split()[1] for l in open('$tmp/out') if l.startswith('  ') and l.split()[0].isdigit()}
+sys.exit(0 if ids == shown else 1)"
+ok_ $? "train-1.6 --check shows the ids the run gives its points (the training settings in them)"
+has_out "training settings: 2 (each trained once by a run)" "train-1.7 ... and counts the settings"
 
 # kill -9 while the points are evaluated (the journal exists once the trainings are done),
 # then --resume: nothing is trained again and the file is the uninterrupted one.
