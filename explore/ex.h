@@ -196,7 +196,11 @@ int ex_tracemem_masks(void *ctx, const st_net *net, int layer, int image, const 
                       const uint8_t *grad_want, st_layer_masks *m, st_err *err);
 /* Read iteration iter (the first when iter < 0) of the trace at path, which must be of
  * net, into *out (the whole iteration, every compute layer), with the file's size and
- * hash. Errors as ex_trace_open. In the library that links HDF5. */
+ * hash and the training's accuracy and losses when it records them. Fails with ST_EIO
+ * when the file cannot be opened or read, ST_EINVAL naming the file when it is not a
+ * trace, is of another format, of another network (by fingerprint: the message names
+ * both networks) or lacks the iteration or a layer; *out is then NULL. In the library
+ * that links HDF5. */
 int ex_trace_load(const char *path, const st_net *net, long iter, ex_tracemem **out, st_err *err);
 /* The network a trace file says it is of: its name (into name[size]) and fingerprint.
  * ST_EIO or ST_EINVAL (not a trace) naming the file. */
