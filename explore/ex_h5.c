@@ -385,7 +385,8 @@ static int writer_columns(writer *w, hid_t f)
             col_add(&w->det, gd, "layer", H5T_STD_I32LE, H5T_NATIVE_INT32, 0) < 0 ||
             col_add(&w->det, gd, "phase", H5T_STD_I32LE, H5T_NATIVE_INT32, 0) < 0)
             goto done;
-        attr_str(w->det.c[1].d, "help", "layer index in /network");
+        attr_str(w->det.c[1].d, "help",
+                 "row of the layer in /network (its layer_name, layer_network)");
         attr_str(w->det.c[2].d, "help",
                  "0 fp (forward), 1 bp (input gradient), 2 wg (weight gradient)");
         for (int i = 0; i < EX_D_COUNT; i++) {
@@ -410,6 +411,16 @@ done:
     if (gd >= 0)
         H5Gclose(gd);
     return rc;
+}
+
+/* The row of /network where the layers of network v start. */
+static int32_t layer_offset(const ex_h5_meta *m, double v)
+{
+    int32_t first = 0;
+
+    for (int k = 0; k < m->nets->n && k < v; k++)
+        first += st_net_count(m->nets->net[k]);
+    return first;
 }
 
 static int writer_record(void *ctx, const ex_record *r, st_err *err)
@@ -454,8 +465,9 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
     w->rejected += r->status == EX_REJECTED;
     for (int k = 0; w->detail && k < r->ndetail; k++) {
         const ex_detail *x = &r->detail[k];
+        int32_t layer = x->layer + layer_offset(w->m, r->vals[t->net_row]);
         col_put(&w->det, 0, &w->row);
-        col_put(&w->det, 1, &x->layer);
+        col_put(&w->det, 1, &layer);
         col_put(&w->det, 2, &x->phase);
         for (int i = 0; i < EX_D_COUNT; i++)
             col_put(&w->det, 3 + i, &x->v[i]);
@@ -475,39 +487,78 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
     return ST_OK;
 }
 
+/* One network's attributes on group g. */
+static int network_attrs(hid_t g, const ex_netspec *spec, const st_net *net, uint64_t fp)
+{
+    char hex[32];
+    int rc = 0;
+
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fp);
+    rc |= attr_str(g, "name", st_net_name(net));
+    rc |= attr_str(g, "source", ex_netspec_source(spec));
+    if (spec->csv) {
+        /* The layer list itself, so the file says what was simulated. */
+        rc |= attr_str(g, "csv_path", spec->csv_path);
+        rc |= attr_str(g, "csv_text", spec->csv);
+    }
+    rc |= attr_str(g, "fingerprint", hex);
+    return rc;
+}
+
+/* /network: the layers of every network of the sweep, one row each, network after
+ * network (a detail row's `layer` indexes them); the networks' attributes on the group
+ * when there is one, on /network/net_<i> (with the first row of its layers) for each. */
 static int write_network(hid_t f, const ex_h5_meta *m)
 {
-    hid_t g = H5Gcreate2(f, "network", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "network", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), sub = -1;
     colset s = {0, 0, NULL, 0, 0, 0};
-    char fp[32];
-    int rc = -1, n = st_net_count(m->net);
+    const ex_nets *ns = m->nets;
+    char name[32];
+    int rc = -1, first = 0;
 
     if (g < 0)
         goto done;
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)m->net_fp);
-    attr_str(g, "name", st_net_name(m->net));
-    attr_str(g, "source", ex_netspec_source(&m->sw->net));
-    if (m->sw->net.csv) {
-        /* The layer list itself, so the file says what was simulated. */
-        attr_str(g, "csv_path", m->sw->net.csv_path);
-        attr_str(g, "csv_text", m->sw->net.csv);
-    }
-    attr_str(g, "fingerprint", fp);
-    if (col_add(&s, g, "layer_name", 0, 0, 1) < 0 || col_add(&s, g, "layer_kind", 0, 0, 1) < 0)
+    if (ns->n == 1 && network_attrs(g, &m->sw->nets[0], ns->net[0], ns->fp[0]) != 0)
         goto done;
-    for (int i = 0; i < n; i++) {
-        const st_layer *l = st_net_layer(m->net, i);
-        const char *name = l->name, *kind = st_kind_name(l->kind);
-        col_put(&s, 0, &name);
-        col_put(&s, 1, &kind);
-        if (colset_row_done(&s) != 0)
+    if (ns->n > 1) {
+        char *names = ex_ptab_labels_text(m->ptab, m->ptab->net_row);
+        int bad = !names || attr_str(g, "name", names) != 0 || attr_str(g, "source", "several");
+        free(names);
+        if (bad)
             goto done;
+    }
+    if (attr_i32(g, "networks", ns->n) != 0 || col_add(&s, g, "layer_name", 0, 0, 1) < 0 ||
+        col_add(&s, g, "layer_kind", 0, 0, 1) < 0 ||
+        col_add(&s, g, "layer_network", H5T_STD_I32LE, H5T_NATIVE_INT32, 0) < 0)
+        goto done;
+    for (int k = 0; k < ns->n; k++) {
+        snprintf(name, sizeof name, "net_%d", k);
+        if ((sub = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+            network_attrs(sub, &m->sw->nets[k], ns->net[k], ns->fp[k]) != 0 ||
+            attr_i32(sub, "first_layer", first) != 0 ||
+            attr_i32(sub, "layers", st_net_count(ns->net[k])) != 0)
+            goto done;
+        H5Gclose(sub);
+        sub = -1;
+        for (int i = 0; i < st_net_count(ns->net[k]); i++) {
+            const st_layer *l = st_net_layer(ns->net[k], i);
+            const char *lname = l->name, *kind = st_kind_name(l->kind);
+            int32_t kk = k;
+            col_put(&s, 0, &lname);
+            col_put(&s, 1, &kind);
+            col_put(&s, 2, &kk);
+            if (colset_row_done(&s) != 0)
+                goto done;
+        }
+        first += st_net_count(ns->net[k]);
     }
     rc = colset_flush(&s);
 done:
     if (rc != 0 && s.nomem)
         rc = -2;
     colset_free(&s);
+    if (sub >= 0)
+        H5Gclose(sub);
     if (g >= 0)
         H5Gclose(g);
     return rc;

@@ -58,6 +58,9 @@ enum {
     M_DENSE_ENERGY_PJ_DRAM,
     M_DENSE_ENERGY_PJ_LEAK,
     M_DRAM_OVER_FLOOR,
+    M_TEST_ACCURACY,
+    M_TEST_LOSS,
+    M_TRAIN_LOSS,
     M_COUNT
 };
 
@@ -118,6 +121,10 @@ static const ex_metric metric_table[M_COUNT] = {
     {"dense_energy_pj_leak", EX_F64, "pJ", "dense baseline: leakage energy"},
     {"dram_over_floor", EX_F64, "",
      "dram_bytes / dram_floor_bytes: 1 when every tensor moves once per phase"},
+    {"test_accuracy", EX_F64, "",
+     "accuracy on the test images after the point's training (NaN without a trace that has it)"},
+    {"test_loss", EX_F64, "", "mean loss on the test images after the point's training"},
+    {"train_loss", EX_F64, "", "mean training loss of the last epoch of the point's training"},
 };
 
 static const ex_metric detail_table[EX_D_COUNT] = {
@@ -202,6 +209,14 @@ void ex_metrics_fill(const st_result *res, ex_num *out)
     }
     out[M_DRAM_OVER_FLOOR].f =
         ratio((double)res->run.dram_bytes, (double)res->run.dram_floor_bytes);
+    ex_metrics_training(out, NAN, NAN, NAN);
+}
+
+void ex_metrics_training(ex_num *out, double accuracy, double test_loss, double train_loss)
+{
+    out[M_TEST_ACCURACY].f = accuracy;
+    out[M_TEST_LOSS].f = test_loss;
+    out[M_TRAIN_LOSS].f = train_loss;
 }
 
 void ex_metrics_blank(ex_num *out)

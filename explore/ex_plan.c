@@ -10,7 +10,7 @@
 #include "ex.h"
 
 int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_hooks *hooks,
-                 uint64_t net_fp, st_err *err)
+                 st_err *err)
 {
     int rc;
 
@@ -18,7 +18,6 @@ int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_h
     p->sw = sw;
     p->ptab = ptab;
     p->hooks = hooks;
-    p->net_fp = net_fp;
     ex_ranges_init(&p->done);
     ex_idset_init(&p->seen);
     if ((rc = ex_space_count(&sw->space, &p->total, err)) != 0)
@@ -81,7 +80,12 @@ int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *sp
                 continue;
             }
         }
-        id = ex_id_of(p->ptab, p->net_fp, p->scratch, !sw->seed_given);
+        /* A sweep that trains replays each point's own training. */
+        if (sw->train.ready)
+            p->scratch[p->ptab->trace_row] = ex_train_trace_of(sw, p->ptab, p->scratch);
+        id = ex_id_of(p->ptab,
+                      ex_ptab_label_fp(p->ptab, p->ptab->net_row, p->scratch[p->ptab->net_row]),
+                      p->scratch, !sw->seed_given);
         if (sw->space.sampler != EX_GRID) {
             if ((rc = ex_idset_add(&p->seen, id, &added, err)) != 0)
                 goto done;

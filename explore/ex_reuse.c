@@ -172,7 +172,44 @@ done:
     return rc;
 }
 
-int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, uint64_t net_fp,
+/* Does the result file f hold the networks of nets, in their order (by fingerprint)? Its
+ * /network group lists them as net_<i> (or, in a file of one network written before that,
+ * has the fingerprint itself). The first fingerprint that differs into fp_file, fp_ours. */
+static int same_networks(hid_t f, const ex_nets *nets, char *fp_file, char *fp_ours, size_t n)
+{
+    hid_t g = H5Gopen2(f, "network", H5P_DEFAULT);
+    int ok = g >= 0, count = 1;
+
+    snprintf(fp_file, n, "none");
+    snprintf(fp_ours, n, "%016llx", nets->n ? (unsigned long long)nets->fp[0] : 0ull);
+    if (ok && H5Aexists(g, "networks") > 0) {
+        hid_t a = H5Aopen(g, "networks", H5P_DEFAULT);
+        int v = 0;
+        ok = a >= 0 && H5Aread(a, H5T_NATIVE_INT, &v) >= 0;
+        if (a >= 0)
+            H5Aclose(a);
+        count = v;
+    }
+    ok = ok && count == nets->n;
+    for (int k = 0; ok && k < nets->n; k++) {
+        char name[32], *file_fp;
+        hid_t sub;
+        snprintf(name, sizeof name, "net_%d", k);
+        sub = H5Lexists(g, name, H5P_DEFAULT) > 0 ? H5Gopen2(g, name, H5P_DEFAULT) : -1;
+        file_fp = ex_h5_attr_str(sub >= 0 ? sub : g, "fingerprint");
+        if (sub >= 0)
+            H5Gclose(sub);
+        snprintf(fp_ours, n, "%016llx", (unsigned long long)nets->fp[k]);
+        snprintf(fp_file, n, "%s", file_fp ? file_fp : "none");
+        ok = file_fp && !strcmp(file_fp, fp_ours);
+        free(file_fp);
+    }
+    if (g >= 0)
+        H5Gclose(g);
+    return ok;
+}
+
+int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, const ex_nets *nets,
                   int detail, ex_reuse **out, st_err *err)
 {
     const ex_metric *mt;
@@ -181,7 +218,7 @@ int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, uint64_
     hid_t f = -1, fapl = -1, g = -1;
     H5E_auto2_t old_fn;
     void *old_data;
-    char fp[32], pathbuf[320], *file_fp = NULL, *file_space = NULL;
+    char fp[32], fp_file[64], pathbuf[320], *file_space = NULL;
     const char *a = NULL, *b = NULL;
     size_t la, lb;
     long long n;
@@ -209,21 +246,16 @@ int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, uint64_
         rc = st_err_set(err, ST_EINVAL, "--reuse %s: HDF5 cannot open it", path);
         goto done;
     }
-    /* The same network and the same evaluation, or the same ids mean other results. */
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)net_fp);
-    if ((g = H5Gopen2(f, "network", H5P_DEFAULT)) >= 0)
-        file_fp = ex_h5_attr_str(g, "fingerprint");
-    if (g >= 0)
-        H5Gclose(g);
+    /* The same networks and the same evaluation, or the same ids mean other results. */
     if ((g = H5Gopen2(f, "provenance", H5P_DEFAULT)) >= 0)
         file_space = ex_h5_attr_str(g, "space");
     if (g >= 0)
         H5Gclose(g);
-    if (!file_fp || strcmp(file_fp, fp) != 0) {
+    if (!same_networks(f, nets, fp_file, fp, sizeof fp)) {
         rc = st_err_set(err, ST_EINVAL,
                         "--reuse %s: its network (fingerprint %s) is not this sweep's (%s): its "
                         "points were evaluated on another network",
-                        path, file_fp ? file_fp : "none", fp);
+                        path, fp_file, fp);
         goto done;
     }
     la = file_space ? line_of(file_space, "eval: ", &a) : 0;
@@ -310,7 +342,6 @@ int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, uint64_
 done:
     free(failrow);
     free(failmsg);
-    free(file_fp);
     free(file_space);
     if (f >= 0)
         H5Fclose(f);

@@ -96,8 +96,7 @@ typedef struct runner {
     const ex_sweep *sw;
     const ex_ptab *t;
     const ex_run_opts *o;
-    st_net *net;
-    uint64_t net_fp;
+    ex_nets nets;
     char *space;
     char journal_path[4096];
     ex_journal *j;
@@ -121,6 +120,7 @@ typedef struct runner {
         ex_batch b;
     } * stash;
     int nstash;
+    int premerged; /* records of the frame in hand that local_run took from the stash */
     ex_batch scratch, merged;
 } runner;
 
@@ -342,8 +342,9 @@ static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
 {
     runner *r = ctx;
     const ex_hooks *h = ex_script_hooks(r->s);
-    int rc = ST_OK, keep, evaluated = b->n;
+    int rc = ST_OK, keep, evaluated = b->n - r->premerged;
 
+    r->premerged = 0;
     if (r->reuse && (rc = reuse_give(r, &b, sp->first, err)) != 0)
         goto done;
     for (int i = 0; h->keep && i < b->n; i++) {
@@ -402,23 +403,6 @@ static int stop_pending(const runner *r)
     return 0;
 }
 
-/* Move the record i of src, evaluated, to the end of dst (which has room): vector, status,
- * message, metrics, and the detail, which dst owns from now on. */
-static void batch_move(ex_batch *dst, ex_batch *src, int i)
-{
-    ex_record *from = &src->recs[i], *to;
-
-    ex_batch_add(dst, from->index, from->id, from->vals);
-    to = &dst->recs[dst->n - 1];
-    to->status = from->status;
-    memcpy(to->msg, from->msg, sizeof to->msg);
-    memcpy(to->metrics, from->metrics, (size_t)dst->nmetric * sizeof *to->metrics);
-    to->detail = from->detail;
-    to->ndetail = from->ndetail;
-    from->detail = NULL;
-    from->ndetail = 0;
-}
-
 /* Evaluate in this process. Frames (the journal's batches) are sized as under MPI
  * (ex_sizer, with one worker), and filled one point at a time until that size or batch_s
  * seconds of work, whichever comes first: a sweep whose cost per point jumps (points that
@@ -428,7 +412,7 @@ static void batch_move(ex_batch *dst, ex_batch *src, int i)
 static int local_run(runner *r, const ex_evaluator *ev, int *stopped, st_err *err)
 {
     ex_sizer z;
-    ex_batch one;
+    ex_batch one, *pb;
     ex_span sp, s1;
     int rc = ST_OK;
 
@@ -462,8 +446,14 @@ static int local_run(runner *r, const ex_evaluator *ev, int *stopped, st_err *er
             sp.duplicates += s1.duplicates;
             if ((rc = ex_eval_batch(ev, &one, err)) != 0)
                 goto done;
-            if (one.n > 0)
-                batch_move(&r->batch, &one, 0);
+            /* a point taken from --reuse's file joins the frame here, in index order */
+            pb = &one;
+            if (r->reuse && (rc = reuse_give(r, &pb, s1.first, err)) != 0)
+                goto done;
+            r->premerged += pb->n - one.n;
+            for (int i = 0; i < pb->n; i++)
+                move_record(&r->batch, pb, i);
+            ex_batch_clear(pb);
         }
         if (sp.span == 0)
             break;
@@ -478,7 +468,13 @@ done:
 
 static int run_loop(runner *r, ex_run_stats *st, st_err *err)
 {
-    ex_evaluator ev = {r->t, r->net, r->sw->eval, r->sw->detail};
+    ex_evaluator ev = {.ptab = r->t,
+                       .nets = r->nets.net,
+                       .nnet = r->nets.n,
+                       .traces = r->sw->traces,
+                       .ntrace = r->sw->ntrace,
+                       .mode = r->sw->eval,
+                       .detail = r->sw->detail};
     ex_feed feed = {r, feed_next, feed_done, feed_stop, feed_left};
     ex_farm_opts fo = {r->o->batch_max, r->o->batch_s};
     int rc;
@@ -489,7 +485,7 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
     ex_progress_init(&r->pg, r->o->log, r->o->tty, r->plan.total, ex_journal_records(r->j));
     st->failed = ex_journal_failed(r->j);
     if (r->o->farm)
-        rc = r->o->farm->run(r->o->farm->ctx, &ev, &r->sw->net, &feed, &fo, &st->interrupted, err);
+        rc = r->o->farm->run(r->o->farm->ctx, &ev, r->sw, &feed, &fo, &st->interrupted, err);
     else
         rc = local_run(r, &ev, &st->interrupted, err);
     if (rc == EX_ESTOPPED) {
@@ -508,11 +504,11 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
     return rc;
 }
 
-int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err)
+int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err)
 {
     runner r;
     ex_journal_head head;
-    int bad = -1, fresh = 1, rc;
+    int bad_net = -1, bad = -1, fresh = 1, rc;
 
     memset(&r, 0, sizeof r);
     memset(st, 0, sizeof *st);
@@ -523,21 +519,20 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     r.t0 = ex_now();
     ex_batch_init(&r.batch);
     snprintf(r.journal_path, sizeof r.journal_path, "%s.journal", o->out);
-    if ((rc = ex_netspec_build(&r.sw->net, &r.net, &bad, err)) != 0 ||
+    if ((rc = ex_nets_build(&r.nets, r.sw->nets, r.sw->nnet, &bad_net, &bad, err)) != 0 ||
         (rc = ex_batch_reserve(&r.batch, 1, t->n, err)) != 0)
         goto done;
-    r.net_fp = ex_net_fingerprint(r.net);
-    if (!(r.space = ex_sweep_describe(r.sw, t, r.net_fp))) {
+    if (!(r.space = ex_sweep_describe(r.sw, t))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), r.net_fp, err)) != 0)
+    if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), err)) != 0)
         goto done;
     st->candidates = r.plan.total;
     ex_batch_init(&r.scratch);
     ex_batch_init(&r.merged);
     if (o->reuse &&
-        (rc = ex_reuse_load(o->reuse, t, r.space, r.net_fp, r.sw->detail, &r.reuse, err)) != 0)
+        (rc = ex_reuse_load(o->reuse, t, r.space, &r.nets, r.sw->detail, &r.reuse, err)) != 0)
         goto done;
 
     if (o->resume) {
@@ -573,6 +568,11 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             goto done;
         }
     }
+    /* Trainings first: the points replay their traces, and a resume finds them cached. */
+    if (r.sw->train.on && (rc = ex_train_prepare(ex_script_sweep_edit(s), t, ex_script_hooks(s),
+                                                 o->out, o->trainer ? o->trainer : "sttrain",
+                                                 o->farm, o->log, o->stop_signals, err)) != 0)
+        goto done;
     if (fresh) {
         head.nparam = (uint32_t)t->n;
         head.nmetric = (uint32_t)r.batch.nmetric;
@@ -597,8 +597,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     gethostname(r.hosts, sizeof r.hosts - 1);
     r.meta.sw = r.sw;
     r.meta.ptab = t;
-    r.meta.net = r.net;
-    r.meta.net_fp = r.net_fp;
+    r.meta.nets = &r.nets;
     r.meta.script_path = ex_script_path(s);
     r.meta.script = ex_script_text(s);
     r.meta.space = r.space;
@@ -660,7 +659,7 @@ done:
         ex_batch_fini(&r.stash[k].b);
     free(r.stash);
     ex_reuse_destroy(&r.reuse);
-    st_net_destroy(&r.net);
+    ex_nets_fini(&r.nets);
     free(r.space);
     return rc;
 }
@@ -682,27 +681,23 @@ static void print_point(FILE *out, const ex_ptab *t, const ex_sweep *sw, const e
     fputc('\n', out);
 }
 
-int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t count_limit,
-             st_err *err)
+int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limit, st_err *err)
 {
     const ex_sweep *sw = ex_script_sweep(s);
     const ex_hooks *h = ex_script_hooks(s);
-    st_net *net = NULL;
     ex_plan plan;
     ex_batch b;
     uint64_t f, span, points = 0;
     char *space = NULL;
-    int bad, rc, shown = 0, counted = 0;
+    int rc, shown = 0, counted = 0;
 
     memset(&plan, 0, sizeof plan);
     ex_batch_init(&b);
-    if ((rc = ex_netspec_build(&sw->net, &net, &bad, err)) != 0)
-        goto done;
-    if (!(space = ex_sweep_describe(sw, t, ex_net_fingerprint(net)))) {
+    if (!(space = ex_sweep_describe(sw, t))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0 ||
+    if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0 ||
         (rc = ex_batch_reserve(&b, 1024, t->n, err)) != 0)
         goto done;
     fprintf(out, "script: %s\n%s", ex_script_path(s), space);
@@ -719,6 +714,13 @@ int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t coun
             goto done;
         counted = 1;
     }
+    /* A sweep that trains: its settings, and each point's, so that ids are those of a run. */
+    if (sw->train.on && plan.total <= count_limit) {
+        int n = 0;
+        if ((rc = ex_train_plan(ex_script_sweep_edit(s), t, h, &n, err)) != 0)
+            goto done;
+        fprintf(out, "training settings: %d (each trained once by a run)\n", n);
+    }
     if (counted)
         fprintf(out, "points: %llu (%llu excluded by where, %llu repeats)\n",
                 (unsigned long long)points, (unsigned long long)plan.excluded,
@@ -730,7 +732,7 @@ int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t coun
                 (unsigned long long)count_limit);
     /* The first points, enumerated again from the start. */
     ex_plan_fini(&plan);
-    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0)
+    if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0)
         goto done;
     if (first > 0)
         fprintf(out, "first points:\n  %10s  %-16s  parameters\n", "index", "id");
@@ -741,7 +743,6 @@ int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t coun
 done:
     ex_plan_fini(&plan);
     ex_batch_fini(&b);
-    st_net_destroy(&net);
     free(space);
     return rc;
 }

@@ -34,6 +34,7 @@ struct ex_script {
 
 typedef struct rctx {
     const ex_ptab *t;
+    ex_ptab *tw; /* the same table: the resolver names the choices of network and trace */
     const char *path, *text;
     int sweep_line;
     char msg[1024];
@@ -648,6 +649,337 @@ static char *csv_path(const char *script_path, const char *name)
     return p;
 }
 
+/* One network value at idx (a built-in name, a layer list "NAME.csv" or st.network{...})
+ * added to sw; *index is its index among the sweep's networks. */
+static int net_value(rctx *c, lua_State *L, int idx, int line, ex_sweep *sw, int *index)
+{
+    ex_netspec spec;
+    st_err err;
+    st_net *net = NULL;
+    int ty = lua_type(L, idx), rc = -1;
+
+    idx = lua_absindex(L, idx);
+    ex_netspec_init(&spec);
+    st_err_clear(&err);
+    if (ty == LUA_TSTRING && cstring(L, idx) && is_csv(lua_tostring(L, idx))) {
+        char *path = csv_path(c->path, lua_tostring(L, idx));
+        if (!path)
+            return luaL_error(L, "out of memory");
+        if (ex_netspec_load_csv(&spec, path, &err) != 0) {
+            fail(c, line, "network = '%s': %s", lua_tostring(L, idx), err.msg);
+            free(path);
+            goto done;
+        }
+        free(path);
+    } else if (ty == LUA_TSTRING && cstring(L, idx)) {
+        if (st_net_builtin(lua_tostring(L, idx), &net, &err) != 0) {
+            fail(c, line, "network = '%s': %s", lua_tostring(L, idx), err.msg);
+            goto done;
+        }
+        st_net_destroy(&net);
+        spec.builtin = 1;
+        snprintf(spec.name, sizeof spec.name, "%s", lua_tostring(L, idx));
+    } else if (ty == LUA_TUSERDATA && luaL_testudata(L, idx, "st.network")) {
+        const ex_netspec *u = lua_touserdata(L, idx);
+        snprintf(spec.name, sizeof spec.name, "%s", u->name);
+        spec.c = u->c;
+        spec.h = u->h;
+        spec.w = u->w;
+        for (int i = 0; i < u->n; i++)
+            if (ex_netspec_push(&spec, &u->ops[i], &err) != 0) {
+                ex_netspec_fini(&spec);
+                return luaL_error(L, "%s", err.msg);
+            }
+    } else {
+        fail(c, line,
+             "network = %s: must be a built-in name (st.networks()), a layer list "
+             "('NAME.csv') or st.network{...}",
+             shown(L, idx));
+        goto done;
+    }
+    /* Network names label a column of choices, which commas would split. */
+    if (strchr(spec.name, ',')) {
+        fail(c, line, "network '%s': a network name with a comma cannot label its points",
+             spec.name);
+        goto done;
+    }
+    if (ex_sweep_add_net(sw, &spec, index, &err) != 0) {
+        fail(c, line, "%s", err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    ex_netspec_fini(&spec);
+    return rc;
+}
+
+/* One trace value at idx, a file name (relative to the script's folder, as layer lists);
+ * *index is 1 + its index among the sweep's traces, which are read once the networks are
+ * known (nets_traces_load), or 0 for "none". */
+static int trace_value(rctx *c, lua_State *L, int idx, int line, ex_sweep *sw, int *index)
+{
+    ex_tracemem **grown, *t = NULL;
+    const char *name = cstring(L, idx);
+    st_err err;
+
+    st_err_clear(&err);
+    if (!name || !*name || strchr(name, ','))
+        return fail(c, line,
+                    "trace = %s: must be the name of a trace file that sttrain --trace wrote "
+                    "(without a comma)",
+                    shown(L, idx));
+    /* "none": the sparsity model, so that a list can set traces beside the model. */
+    if (!strcmp(name, "none")) {
+        *index = 0;
+        return 0;
+    }
+    for (*index = 0; *index < sw->ntrace; ++*index)
+        if (!strcmp(sw->traces[*index]->path, name)) {
+            ++*index;
+            return 0;
+        }
+    if (!(grown = realloc(sw->traces, ((size_t)sw->ntrace + 1) * sizeof *grown)) ||
+        ex_tracemem_create(name, 0, &t, &err) != 0) {
+        if (grown)
+            sw->traces = grown;
+        return luaL_error(L, "out of memory");
+    }
+    sw->traces = grown;
+    sw->traces[sw->ntrace++] = t;
+    *index = sw->ntrace;
+    return 0;
+}
+
+/* The value of `network` or `trace` at idx, in section (NULL: the sweep's own field): one
+ * value (fixed), or in `params` or the sweep's field a list of them (swept). */
+static int named_values(rctx *c, lua_State *L, int idx, const char *section, int row, ex_sweep *sw)
+{
+    const char *name = c->t->rows[row].name;
+    int line = find_line(c, section, name), index = 0, n, list;
+    ex_dim d;
+    st_err err;
+
+    idx = lua_absindex(L, idx);
+    if (check_dup(c, sw, row, section ? section : name) != 0)
+        return -1;
+    /* A plain table is a list; anything else (a string, st.network{...}) one value. */
+    list = lua_type(L, idx) == LUA_TTABLE && !lua_getmetatable(L, idx);
+    if (lua_type(L, idx) == LUA_TTABLE && !list)
+        lua_pop(L, 1);
+    if (!list) {
+        if ((row == c->t->net_row ? net_value(c, L, idx, line, sw, &index)
+                                  : trace_value(c, L, idx, line, sw, &index)) != 0)
+            return -1;
+        sw->base[row] = index;
+        sw->role[row] = EX_ROLE_FIXED;
+        return 0;
+    }
+    if (section && strcmp(section, "params") != 0)
+        return fail(c, line, "%s: %s takes one value, not a list", section, name);
+    n = (int)lua_rawlen(L, idx);
+    if (n < 1 || n > 4096)
+        return fail(c, line, "%s = %s: must be a list of 1 to 4096 values", name, shown(L, idx));
+    memset(&d, 0, sizeof d);
+    d.param = row;
+    d.kind = EX_DOM_LIST;
+    if (!(d.v = malloc((size_t)n * sizeof *d.v)))
+        return luaL_error(L, "out of memory");
+    for (int i = 1; i <= n; i++) {
+        int rc, seen = 0;
+        lua_rawgeti(L, idx, i);
+        rc = row == c->t->net_row ? net_value(c, L, -1, line, sw, &index)
+                                  : trace_value(c, L, -1, line, sw, &index);
+        lua_pop(L, 1);
+        if (rc != 0) {
+            free(d.v);
+            return -1;
+        }
+        for (uint64_t k = 0; k < d.n; k++)
+            seen |= d.v[k] == index;
+        if (!seen)
+            d.v[d.n++] = index;
+    }
+    st_err_clear(&err);
+    if (ex_space_add(&sw->space, &d, &err) != 0)
+        return luaL_error(L, "%s", err.msg);
+    sw->role[row] = EX_ROLE_SWEPT;
+    return 0;
+}
+
+/* train = {epochs = 1, batch = 64, ...}: a training per point (sttrain's settings). */
+static int train_read(rctx *c, lua_State *L, int idx, ex_sweep *sw)
+{
+    static const char *const keys[] = {"epochs",       "batch",        "lr",
+                                       "momentum",     "weight_decay", "seed",
+                                       "train_images", "test_images",  NULL};
+    ex_train *tr = &sw->train;
+    int line = find_line(c, NULL, "train");
+
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(c, line, "train = %s: must be a table {epochs = N, train_images = N, ...}",
+                    shown(L, idx));
+    tr->on = 1;
+    tr->epochs = 1;
+    tr->batch = 64;
+    tr->lr = 0.01;
+    tr->momentum = 0.9;
+    tr->weight_decay = 5e-4;
+    tr->seed = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int i = 0, isnum = lua_type(L, -1) == LUA_TNUMBER;
+        double v = lua_tonumber(L, -1);
+        while (k && keys[i] && strcmp(keys[i], k))
+            i++;
+        if (!k || !keys[i])
+            return fail(c, line,
+                        "train: unknown setting %s (settings: epochs, batch, lr, momentum, "
+                        "weight_decay, seed, train_images, test_images)",
+                        shown(L, -2));
+        line = find_line(c, "train", k);
+        /* The integer settings and their bounds are sttrain's. */
+        if (!isnum || !isfinite(v) || (i != 2 && i != 3 && i != 4 && v != floor(v)) ||
+            (i == 0 && (v < 1 || v > 1000)) || (i == 1 && (v < 1 || v > 65536)) ||
+            (i == 2 && !(v > 0)) || (i >= 3 && i <= 4 && v < 0) ||
+            (i == 5 && (v < 0 || v > 2147483647.0)) || (i >= 6 && (v < 0 || v > 1e7)))
+            return fail(c, line, "train: %s = %s: must be %s", k, shown(L, -1),
+                        i == 0   ? "a whole number in [1, 1000]"
+                        : i == 1 ? "a whole number in [1, 65536]"
+                        : i == 2 ? "a number > 0"
+                        : i <= 4 ? "a number >= 0"
+                        : i == 5 ? "a whole number in [0, 2147483647]"
+                                 : "a whole number in [0, 10000000] (0: all)");
+        switch (i) {
+        case 0:
+            tr->epochs = (long)v;
+            break;
+        case 1:
+            tr->batch = (int)v;
+            break;
+        case 2:
+            tr->lr = v;
+            break;
+        case 3:
+            tr->momentum = v;
+            break;
+        case 4:
+            tr->weight_decay = v;
+            break;
+        case 5:
+            tr->seed = (uint64_t)v;
+            break;
+        case 6:
+            tr->train_images = (long)v;
+            break;
+        default:
+            tr->test_images = (long)v;
+            break;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* With every network known: name the choices of `network`, read each trace (of one of the
+ * networks), name the choices of `trace`, and refuse a fixed batch larger than a trace. */
+static int nets_traces_load(rctx *c, ex_sweep *sw, long iter)
+{
+    const ex_ptab *t = c->t;
+    const char **names = NULL;
+    uint64_t *fps = NULL;
+    ex_nets ns;
+    st_err err;
+    char tnet[ST_NAME_MAX];
+    int bad_net, bad_op, rc = -1, brow = ex_ptab_find(t, "batch");
+
+    st_err_clear(&err);
+    if (ex_nets_build(&ns, sw->nets, sw->nnet, &bad_net, &bad_op, &err) != 0) {
+        fail(c, find_line(c, NULL, "network"), "network '%s': %s",
+             bad_net >= 0 ? sw->nets[bad_net].name : "?", err.msg);
+        return -1;
+    }
+    names = calloc((size_t)(sw->nnet > sw->ntrace ? sw->nnet : sw->ntrace) + 1, sizeof *names);
+    fps = calloc((size_t)(sw->nnet > sw->ntrace ? sw->nnet : sw->ntrace) + 1, sizeof *fps);
+    if (!names || !fps) {
+        fail(c, 0, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < sw->nnet; i++)
+        names[i] = sw->nets[i].name;
+    if (ex_ptab_set_labels(c->tw, t->net_row, names, ns.fp, sw->nnet, &err) != 0) {
+        fail(c, 0, "%s", err.msg);
+        goto done;
+    }
+    names[0] = "none";
+    fps[0] = 0;
+    for (int i = 0; i < sw->ntrace; i++) {
+        ex_tracemem *tm = NULL;
+        char *label = sw->traces[i]->path, *path = csv_path(c->path, label);
+        uint64_t fp = 0;
+        int k = 0, line = find_line(c, NULL, "trace");
+
+        if (!path) {
+            fail(c, 0, "out of memory");
+            goto done;
+        }
+        if (ex_trace_network(path, tnet, sizeof tnet, &fp, &err) != 0) {
+            fail(c, line, "trace = '%s': %s", label, err.msg);
+            free(path);
+            goto done;
+        }
+        while (k < ns.n && ns.fp[k] != fp)
+            k++;
+        if (k == ns.n) {
+            char *list = ex_ptab_labels_text(t, t->net_row);
+            if (ns.n > 1)
+                fail(c, line,
+                     "trace = '%s': a trace of network '%s', not of any of the sweep's networks "
+                     "(%s)",
+                     label, tnet, list ? list : "?");
+            else
+                fail(c, line, "trace = '%s': a trace of network '%s', not of the sweep's '%s'",
+                     label, tnet, list ? list : "?");
+            free(list);
+            free(path);
+            goto done;
+        }
+        if (ex_trace_load(path, ns.net[k], iter, &tm, &err) != 0) {
+            fail(c, line, "trace = '%s': %s", label, err.msg);
+            free(path);
+            goto done;
+        }
+        free(path);
+        /* The name the script gave labels the trace; the loaded masks replace the stub. */
+        free(tm->path);
+        tm->path = label;
+        sw->traces[i]->path = NULL;
+        ex_tracemem_destroy(&sw->traces[i]);
+        sw->traces[i] = tm;
+        tm->net = k;
+        names[i + 1] = tm->path;
+        fps[i + 1] = tm->fp;
+        if (brow >= 0 && sw->role[brow] != EX_ROLE_SWEPT && sw->role[brow] != EX_ROLE_DERIVED &&
+            sw->base[brow] > tm->images) {
+            fail(c, find_line(c, NULL, "batch"),
+                 "batch = %g: trace '%s' holds %d images of %s (sttrain --batch sets how many)",
+                 sw->base[brow], label, tm->images, tm->iter);
+            goto done;
+        }
+    }
+    if (ex_ptab_set_labels(c->tw, t->trace_row, names, fps, sw->ntrace + 1, &err) != 0) {
+        fail(c, 0, "%s", err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(names);
+    free(fps);
+    ex_nets_fini(&ns);
+    return rc;
+}
+
 static int sweep_gc(lua_State *L)
 {
     ex_sweep_fini(lua_touserdata(L, 1));
@@ -826,12 +1158,14 @@ static int l_resolve(lua_State *L)
 {
     static const char *const fields[] = {"name",  "description", "network", "batch",  "params",
                                          "fixed", "derived",     "sample",  "where",  "keep",
-                                         "seed",  "common_seed", "eval",    "detail", NULL};
+                                         "seed",  "common_seed", "eval",    "detail", "trace_iter",
+                                         "train", NULL};
     rctx *c = lua_touserdata(L, 2);
     const ex_ptab *t = c->t;
     ex_sweep *sw;
     char msg[512];
     int T = 1, row, ty, given;
+    long trace_iter;
     uint64_t u;
     double v;
 
@@ -865,7 +1199,8 @@ static int l_resolve(lua_State *L)
             int line = lua_type(L, -1) == LUA_TSTRING ? find_line(c, NULL, lua_tostring(L, -1)) : 0;
             fail(c, line,
                  "unknown field %s in the sweep (fields: name, network, batch, params, fixed, "
-                 "derived, sample, where, keep, seed, common_seed, eval, detail, description)",
+                 "derived, sample, where, keep, seed, common_seed, eval, detail, trace_iter, "
+                 "train, description)",
                  shown(L, -1));
             goto fail;
         }
@@ -912,52 +1247,14 @@ static int l_resolve(lua_State *L)
     snprintf(sw->name, sizeof sw->name, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
 
-    /* network: a built-in name, a layer list (*.csv) or st.network{...} */
-    ty = lua_getfield(L, T, "network");
-    if (ty == LUA_TSTRING && cstring(L, -1) && is_csv(lua_tostring(L, -1))) {
-        st_err err;
-        char *path = csv_path(c->path, lua_tostring(L, -1));
-        st_err_clear(&err);
-        if (!path)
-            return luaL_error(L, "out of memory");
-        if (ex_netspec_load_csv(&sw->net, path, &err) != 0) {
-            fail(c, find_line(c, NULL, "network"), "network = '%s': %s", lua_tostring(L, -1),
-                 err.msg);
-            free(path);
-            goto fail;
-        }
-        free(path);
-    } else if (ty == LUA_TSTRING && cstring(L, -1)) {
-        st_net *net = NULL;
-        st_err err;
-        st_err_clear(&err);
-        if (st_net_builtin(lua_tostring(L, -1), &net, &err) != 0) {
-            fail(c, find_line(c, NULL, "network"), "network = '%s': %s", lua_tostring(L, -1),
-                 err.msg);
-            goto fail;
-        }
-        st_net_destroy(&net);
-        sw->net.builtin = 1;
-        snprintf(sw->net.name, sizeof sw->net.name, "%s", lua_tostring(L, -1));
-    } else if (ty == LUA_TUSERDATA && luaL_testudata(L, -1, "st.network")) {
-        const ex_netspec *s = lua_touserdata(L, -1);
-        st_err err;
-        st_err_clear(&err);
-        snprintf(sw->net.name, sizeof sw->net.name, "%s", s->name);
-        sw->net.c = s->c;
-        sw->net.h = s->h;
-        sw->net.w = s->w;
-        for (int i = 0; i < s->n; i++)
-            if (ex_netspec_push(&sw->net, &s->ops[i], &err) != 0)
-                return luaL_error(L, "%s", err.msg);
-    } else {
-        fail(c, find_line(c, NULL, "network"),
-             "network = %s: must be a built-in name (st.networks()), a layer list "
-             "('NAME.csv') or st.network{...}",
-             shown(L, -1));
+    /* network: a built-in name, a layer list (*.csv) or st.network{...}, or a list of them */
+    if (lua_getfield(L, T, "network") != LUA_TNIL &&
+        named_values(c, L, -1, NULL, t->net_row, sw) != 0)
         goto fail;
-    }
     lua_pop(L, 1);
+    if (opt_u64(c, L, T, "trace_iter", NULL, &u, &given) != 0)
+        goto fail;
+    trace_iter = given ? (long)(u > 100000000 ? 100000000 : u) : -1;
 
     /* seeds, switches, eval mode */
     if (opt_u64(c, L, T, "seed", NULL, &sw->seed, NULL) != 0)
@@ -996,8 +1293,13 @@ static int l_resolve(lua_State *L)
         }
         lua_pushnil(L);
         while (lua_next(L, P)) {
-            if (param_row(c, L, -2, "params", &row) != 0 || check_dup(c, sw, row, "params") != 0 ||
-                read_dim(c, L, -1, row, "params", sw) != 0)
+            if (param_row(c, L, -2, "params", &row) != 0)
+                goto fail;
+            if (row == t->net_row || row == t->trace_row) {
+                if (named_values(c, L, -1, "params", row, sw) != 0)
+                    goto fail;
+            } else if (check_dup(c, sw, row, "params") != 0 ||
+                       read_dim(c, L, -1, row, "params", sw) != 0)
                 goto fail;
             lua_pop(L, 1);
         }
@@ -1030,7 +1332,15 @@ static int l_resolve(lua_State *L)
         }
         lua_pushnil(L);
         while (lua_next(L, F)) {
-            if (param_row(c, L, -2, "fixed", &row) != 0 || check_dup(c, sw, row, "fixed") != 0)
+            if (param_row(c, L, -2, "fixed", &row) != 0)
+                goto fail;
+            if (row == t->net_row || row == t->trace_row) {
+                if (named_values(c, L, -1, "fixed", row, sw) != 0)
+                    goto fail;
+                lua_pop(L, 1);
+                continue;
+            }
+            if (check_dup(c, sw, row, "fixed") != 0)
                 goto fail;
             if (to_value(L, -1, t, row, 1, &v, msg, sizeof msg) != 0) {
                 fail(c, find_line(c, "fixed", t->rows[row].name), "%s", msg);
@@ -1054,6 +1364,13 @@ static int l_resolve(lua_State *L)
         while (lua_next(L, D)) {
             if (param_row(c, L, -2, "derived", &row) != 0 || check_dup(c, sw, row, "derived") != 0)
                 goto fail;
+            if (row == t->net_row || row == t->trace_row) {
+                fail(c, find_line(c, "derived", t->rows[row].name),
+                     "derived %s: the networks and traces of a sweep are listed, not computed "
+                     "(use params)",
+                     t->rows[row].name);
+                goto fail;
+            }
             if (!lua_isfunction(L, -1)) {
                 fail(c, find_line(c, "derived", t->rows[row].name),
                      "derived %s = %s: must be a function(p) returning the value",
@@ -1080,6 +1397,34 @@ static int l_resolve(lua_State *L)
     }
     if (t->seed_row >= 0)
         sw->seed_given = sw->role[t->seed_row] != EX_ROLE_DEFAULT;
+    if (sw->nnet == 0) {
+        fail(c, c->sweep_line,
+             "the sweep needs a network (network = a built-in name, 'NAME.csv' or "
+             "st.network{...}, or a list of them in params)");
+        goto fail;
+    }
+    if (nets_traces_load(c, sw, trace_iter) != 0)
+        goto fail;
+    if (lua_getfield(L, T, "train") != LUA_TNIL) {
+        int brow = ex_ptab_find(t, "batch");
+        if (train_read(c, L, -1, sw) != 0)
+            goto fail;
+        if (sw->role[t->trace_row] != EX_ROLE_DEFAULT) {
+            fail(c, find_line(c, NULL, "train"),
+                 "train: the points replay the traces of their own training; the sweep cannot "
+                 "set trace too");
+            goto fail;
+        }
+        if (brow >= 0 && sw->role[brow] != EX_ROLE_SWEPT && sw->role[brow] != EX_ROLE_DERIVED &&
+            sw->base[brow] > sw->train.batch) {
+            fail(c, find_line(c, NULL, "batch"),
+                 "batch = %g: more than the training's batch of %d (train.batch): the points "
+                 "replay one batch of their training",
+                 sw->base[brow], sw->train.batch);
+            goto fail;
+        }
+    }
+    lua_pop(L, 1);
 
     /* sample: "grid", st.random{...} or st.lhs{...} */
     ty = lua_getfield(L, T, "sample");
@@ -1356,7 +1701,7 @@ static int deep_line(const char *text)
     return 1;
 }
 
-int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script **out, st_err *err)
+int ex_script_load(ex_lua *lua, const char *path, ex_ptab *ptab, ex_script **out, st_err *err)
 {
     lua_State *L = ex_lua_state(lua);
     ex_script *s = NULL;
@@ -1410,6 +1755,7 @@ int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script
     }
     memset(&c, 0, sizeof c);
     c.t = ptab;
+    c.tw = ptab;
     c.path = path;
     c.text = s->text;
     for (const char *p = strstr(s->text, "return"); p; p = strstr(p + 1, "return"))
@@ -1493,6 +1839,11 @@ void ex_script_destroy(ex_script **sp)
     free(s->text);
     free(s);
     *sp = NULL;
+}
+
+ex_sweep *ex_script_sweep_edit(ex_script *s)
+{
+    return &s->sw;
 }
 
 const ex_sweep *ex_script_sweep(const ex_script *s)

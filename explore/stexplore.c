@@ -288,7 +288,7 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
     ex_master *master = NULL;
     ex_master_stats ms;
     st_err err;
-    char def_out[300], command[4096];
+    char def_out[300], command[4096], trainer[4096];
     const char *out = c->out;
     int rc = 0, status = 0, farm_used = 0;
     size_t used = 0;
@@ -321,6 +321,16 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
             (size_t)snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "", argv[i]);
     c->ro.out = out;
     c->ro.command = command;
+    /* The trainer is the sttrain installed beside this program. */
+    {
+        ssize_t n = readlink("/proc/self/exe", trainer, sizeof trainer - 16);
+        char *slash = n > 0 ? (trainer[n] = '\0', strrchr(trainer, '/')) : NULL;
+        if (slash)
+            snprintf(slash + 1, 16, "sttrain");
+        else
+            snprintf(trainer, sizeof trainer, "sttrain");
+        c->ro.trainer = trainer;
+    }
     c->ro.version = EX_VERSION;
     c->ro.git_revision = EX_GIT_REVISION;
     c->ro.lua_version = LUA_RELEASE;

@@ -370,7 +370,7 @@ int main(int argc, char **argv)
     st_err err;
     const char *netname = NULL, *trace_path = NULL;
     long trace_iter = -1;
-    ex_trace *trace = NULL;
+    ex_tracemem *trace = NULL;
     int json = 0, csv = 0, layers = 1, rc = 0;
 
     st_err_clear(&err);
@@ -448,12 +448,12 @@ int main(int argc, char **argv)
     else
         rc = st_net_builtin(netname, &net, &err);
     if (rc == 0 && trace_path) {
-        rc = ex_trace_open(trace_path, net, trace_iter, &trace, &err);
-        if (rc == 0 && pt.batch > ex_trace_images(trace))
+        rc = ex_trace_load(trace_path, net, trace_iter, &trace, &err);
+        if (rc == 0 && pt.batch > trace->images)
             rc = st_err_set(&err, ST_EINVAL, "batch = %d: %s holds %d images of %s", pt.batch,
-                            trace_path, ex_trace_images(trace), ex_trace_iteration(trace));
+                            trace_path, trace->images, trace->iter);
         if (rc == 0)
-            rc = st_sim_run_src(net, &pt, ex_trace_masks, trace, &res, &err);
+            rc = st_sim_run_src(net, &pt, ex_tracemem_masks, trace, &res, &err);
     } else if (rc == 0)
         rc = st_sim_run(net, &pt, &res, &err);
     if (rc == 0)
@@ -469,7 +469,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "stsim: %s\n", err.msg);
     }
     st_result_fini(&res);
-    ex_trace_close(&trace);
+    ex_tracemem_destroy(&trace);
     st_net_destroy(&net);
     return rc == 0 ? 0 : rc == ST_ENOMEM ? 1 : EXIT_USAGE;
 }

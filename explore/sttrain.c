@@ -367,6 +367,9 @@ typedef struct trace {
     uint64_t written, last; /* iterations written; the last iteration run */
     uint8_t *mask;
     size_t mask_n;
+    /* the last epoch's figures, kept with the masks for whoever replays them */
+    long epochs;
+    double train_loss, test_accuracy, test_loss;
 } trace;
 
 static int h5_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
@@ -597,7 +600,10 @@ static int trace_close(trace *tr, st_err *err)
 {
     int rc = ST_OK, missed = 0;
 
-    if (h5_attr_u64(tr->f, "iterations", tr->written) || H5Fclose(tr->f) < 0)
+    if (h5_attr_u64(tr->f, "iterations", tr->written) || h5_attr_i64(tr->f, "epochs", tr->epochs) ||
+        h5_attr_f64(tr->f, "train_loss", tr->train_loss) ||
+        h5_attr_f64(tr->f, "test_accuracy", tr->test_accuracy) ||
+        h5_attr_f64(tr->f, "test_loss", tr->test_loss) || H5Fclose(tr->f) < 0)
         rc = st_err_set(err, ST_EIO, "%s: cannot finish the trace file", tr->tmp);
     tr->f = -1;
     if (rc == ST_OK && rename(tr->tmp, tr->path) != 0)
@@ -691,6 +697,10 @@ static int run(const options *o, st_err *err)
         dc = cpu_s() - c0;
         if ((rc = st_trainer_evaluate(t, &test, &acc, &tloss, err)) != 0)
             goto done;
+        tr.epochs = e;
+        tr.train_loss = loss;
+        tr.test_accuracy = acc;
+        tr.test_loss = tloss;
         if (o->json) {
             printf("%s{\"epoch\":%ld,\"train_loss\":%.9g,\"test_accuracy\":%.9g,"
                    "\"test_loss\":%.9g,\"time_s\":%.6g,\"cpu_s\":%.6g,\"images_per_s\":%.6g,",

@@ -64,6 +64,8 @@ elif what == "stsim":    # the components against stsim's JSON for the same poin
     for i in ok[[0, 5]]:
         args = []
         for k, d in f["params"].items():
+            if k in ("network", "trace"):
+                continue  # the sweep's own, not stsim's
             v = d[()][i]
             t = d.attrs["type"]
             if t == "enum":
