@@ -431,9 +431,8 @@ static int local_run(runner *r, const ex_evaluator *ev, int *stopped, st_err *er
         while (r->batch.n < size) {
             /* A frame covers one contiguous run of indices: it ends before a range that
              * a previous run finished. */
-            if (sp.span > 0 &&
-                (ex_now() - t1 >= r->o->batch_s || stop_pending(r) ||
-                 ex_ranges_skip(&r->plan.done, r->plan.next) != r->plan.next))
+            if (sp.span > 0 && (ex_now() - t1 >= r->o->batch_s || stop_pending(r) ||
+                                ex_ranges_skip(&r->plan.done, r->plan.next) != r->plan.next))
                 break;
             if ((rc = feed_next(r, &one, 1, &s1, err)) != 0)
                 goto done;
