@@ -145,14 +145,11 @@ static void rs_free(rowset *rs)
     rs->cnt = NULL;
 }
 
-/* Non-zeros of row `row` of channel c in positions [lo, hi) of the unsplit
- * row. */
-static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
+/* rs_count of part of a row: its stride phases' bits counted. */
+static uint64_t rs_count_part(const rowset *rs, int c, int row, int lo, int hi)
 {
     uint64_t n = 0;
 
-    if (lo <= 0 && hi >= rs->len)
-        return rs->cnt[rs_index(rs, c, row)];
     for (int ph = 0; ph < rs->S; ph++) {
         int a = lo - ph, b = hi - ph;
         /* u with lo <= u*S + ph < hi */
@@ -161,6 +158,16 @@ static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
         n += st_bits_count(rs_row(rs, c, row, ph), rs->plen, a, b);
     }
     return n;
+}
+
+/* Non-zeros of row `row` of channel c in positions [lo, hi) of the unsplit
+ * row: a whole row's were counted when it was built (the kernels ask at every
+ * step). */
+static inline uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
+{
+    if (lo <= 0 && hi >= rs->len)
+        return rs->cnt[rs_index(rs, c, row)];
+    return rs_count_part(rs, c, row, lo, hi);
 }
 
 /* The bit planes of the per-bit sum of words v[0..n): bit b of P[k] is bit k
