@@ -34,6 +34,9 @@ static void usage(FILE *f)
           "                  --trace) instead of the sparsity model's; batch images\n"
           "                  are taken from it\n"
           "  --trace-iter N  the trace's iteration to replay (default: its first)\n"
+          "  --calib FILE    with sparsity=calibrated (which it sets), take the\n"
+          "                  calibration from FILE (stcalib -o) instead of the one\n"
+          "                  built in (calib/fmnist.calib)\n"
           "  --NAME VALUE    same as NAME=VALUE\n"
           "  -h, --help      this text\n"
           "\n"
@@ -221,7 +224,8 @@ int main(int argc, char **argv)
     st_net *net = NULL;
     st_result res;
     st_err err;
-    const char *netname = NULL, *trace_path = NULL;
+    const char *netname = NULL, *trace_path = NULL, *calib_path = NULL;
+    st_calib *calib = NULL;
     long trace_iter = -1;
     ex_trace *trace = NULL;
     int json = 0, layers = 1, rc = 0;
@@ -250,6 +254,9 @@ int main(int argc, char **argv)
             }
             if (!strcmp(name, "trace")) {
                 trace_path = v;
+            } else if (!strcmp(name, "calib")) {
+                calib_path = v;
+                pt.sparsity = ST_SPARSITY_CALIBRATED;
             } else if (!strcmp(name, "trace-iter")) {
                 trace_iter = strtol(v, &end, 10);
                 if (*end || end == v || trace_iter < 0) {
@@ -277,6 +284,12 @@ int main(int argc, char **argv)
         fputs("stsim: no network given (see stsim --help)\n", stderr);
         return EXIT_USAGE;
     }
+    if (calib_path && (trace_path || pt.sparsity != ST_SPARSITY_CALIBRATED)) {
+        fprintf(stderr, "stsim: --calib %s: %s\n", calib_path,
+                trace_path ? "a trace and a calibration are two sources of sparsity: give one"
+                           : "the calibration is used with sparsity=calibrated only");
+        return EXIT_USAGE;
+    }
     if (ends_with(netname, ".csv"))
         rc = st_topo_load(netname, &net, &err);
     else
@@ -288,6 +301,13 @@ int main(int argc, char **argv)
                             trace_path, ex_trace_images(trace), ex_trace_iteration(trace));
         if (rc == 0)
             rc = st_sim_run_src(net, &pt, ex_trace_masks, trace, &res, &err);
+    } else if (rc == 0 && calib_path) {
+        if (!(calib = malloc(sizeof *calib)))
+            rc = st_err_set(&err, ST_ENOMEM, "out of memory");
+        if (rc == 0)
+            rc = st_calib_load(calib_path, calib, &err);
+        if (rc == 0)
+            rc = st_sim_run_calib(net, &pt, calib, &res, &err);
     } else if (rc == 0)
         rc = st_sim_run(net, &pt, &res, &err);
     if (rc == 0)
@@ -302,6 +322,7 @@ int main(int argc, char **argv)
     }
     st_result_fini(&res);
     ex_trace_close(&trace);
+    free(calib);
     st_net_destroy(&net);
     return rc == 0 ? 0 : rc == ST_ENOMEM ? 1 : EXIT_USAGE;
 }
