@@ -154,6 +154,7 @@ int main(void)
     ok(rc == 1 && st_calib_retention(s, 2.06) < 0.9,
        "calib-4.5 a kept fraction beyond the law's reach is reported, sigma at the peak (%g)", s);
 
+    st_err_clear(&err);
     ok(st_calib_builtin(&c, &err) == ST_OK && c.fam[0].present,
        "calib-5.1 the built-in calibration parses and has the plain family: %s",
        err.msg[0] ? err.msg : "yes");
