@@ -16,7 +16,7 @@ PY=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1
-N=26
+N=27
 
 plan $N
 
@@ -149,6 +149,14 @@ run "$STSIM" resnet50 --calib "$tmp/c.calib" --no-layers batch=1
 is_status 0 "calib-4.3 resnet50 takes the family bn of the same file"
 run "$STSIM" alexnet sparsity=calibrated --no-layers batch=1
 is_status 0 "calib-4.4 alexnet takes the built-in calibration (sparsity=calibrated)"
+
+# stnet --calibrated: VGG-16's first ReLU takes the built-in file's first 'relu conv' value
+want=$(awk '$1 == "family" { f = $2 } f == "plain" && $1 == "relu" && $2 == "conv" { print $4; exit }' \
+    "$ST_SRC/calib/fmnist.calib")
+run "$ST_BUILD/bin/stnet" vgg16 --calibrated --csv
+got=$(awk -F, '$1 == "conv1_2" { print $15 }' "$tmp/out")
+"$PY" -c "import sys; sys.exit(0 if abs(float('$got') - float('$want')) < 0.005 else 1)"
+ok_ $? "calib-4.5 stnet --calibrated: conv1_2 of vgg16 reads $got, the file's first conv ReLU $want"
 
 # A calibration of one family only refuses a network of the other
 run "$STCALIB" -o "$tmp/plain.calib" "$tmp/cnn.h5"
