@@ -649,7 +649,8 @@ typedef struct st_calib_section {
     int present;
     char source[ST_NAME_MAX]; /* the network it was fitted on */
     int n[ST_CALIB_GROUP_COUNT];
-    double depth[ST_CALIB_GROUP_COUNT][ST_CALIB_POINTS], value[ST_CALIB_GROUP_COUNT][ST_CALIB_POINTS];
+    double depth[ST_CALIB_GROUP_COUNT][ST_CALIB_POINTS],
+        value[ST_CALIB_GROUP_COUNT][ST_CALIB_POINTS];
 } st_calib_section;
 
 typedef struct st_calib {
@@ -694,8 +695,7 @@ int st_calib_fit_sigma(double r, double k, double *sigma);
  * layer c that reads r directly or through pooling only: the value that makes the
  * model's act_density of c (over `images` images, default parameters) equal act[c], by
  * bisection. relu[] gets it (st_net_count entries; 0 where nothing was measured). */
-int st_calib_fit_relu(const st_net *net, const double *act, int images, double *relu,
-                      st_err *err);
+int st_calib_fit_relu(const st_net *net, const double *act, int images, double *relu, st_err *err);
 
 /* The sparsity configuration of point pt for net: st_point_sparsity, and when
  * pt->sparsity is calibrated, st_calib_apply of calib (the built-in one when NULL), into
@@ -703,14 +703,14 @@ int st_calib_fit_relu(const st_net *net, const double *act, int images, double *
 typedef struct st_calib_own {
     double *relu, *sigma;
 } st_calib_own;
-int st_calib_cfg(const st_point *pt, const st_net *net, const st_calib *calib,
-                 st_sparsity_cfg *cfg, st_calib_own *own, st_err *err);
+int st_calib_cfg(const st_point *pt, const st_net *net, const st_calib *calib, st_sparsity_cfg *cfg,
+                 st_calib_own *own, st_err *err);
 void st_calib_own_fini(st_calib_own *own);
 
 /* st_sim_run with the calibration calib instead of the built-in one when pt->sparsity
  * is calibrated. */
-int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib,
-                     st_result *res, st_err *err);
+int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib, st_result *res,
+                     st_err *err);
 
 /* -------------------------------------------------------- energy and area */
 
