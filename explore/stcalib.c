@@ -46,7 +46,7 @@ static void usage(FILE *f)
           "options:\n"
           "  -o FILE        the calibration file to write (default: none, print only)\n"
           "  --images N     images of the model per layer for the fit and the table\n"
-          "                 (default 8)\n"
+          "                 (default 32)\n"
           "  -h, --help     this text\n"
           "\n"
           "Bad input exits with status 2, an unreadable file with status 1.\n",
@@ -418,7 +418,7 @@ int main(int argc, char **argv)
 {
     measured m[TRACES_MAX];
     const char *out = NULL;
-    long images = 8;
+    long images = 32;
     int n = 0, rc = ST_OK, seen[ST_CALIB_FAMILY_COUNT] = {0};
     st_calib *calib = NULL;
     text t = {0};
