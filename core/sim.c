@@ -1427,18 +1427,25 @@ static int model_masks(void *ctx, const st_net *net, int layer, int image, const
                             err);
 }
 
-int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err)
+int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib,
+                     st_result *res, st_err *err)
 {
     st_sparsity_cfg cfg;
+    st_calib_own own = {NULL, NULL};
     int rc;
 
     st_result_fini(res);
-    if ((rc = st_point_check(pt, err)) != 0)
-        return rc;
-    st_point_sparsity(pt, &cfg);
-    if ((rc = st_sparsity_cfg_check(&cfg, err)) != 0)
-        return rc;
-    return st_sim_run_src(net, pt, model_masks, &cfg, res, err);
+    if ((rc = st_point_check(pt, err)) == 0 &&
+        (rc = st_calib_cfg(pt, net, calib, &cfg, &own, err)) == 0 &&
+        (rc = st_sparsity_cfg_check(&cfg, err)) == 0)
+        rc = st_sim_run_src(net, pt, model_masks, &cfg, res, err);
+    st_calib_own_fini(&own);
+    return rc;
+}
+
+int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err)
+{
+    return st_sim_run_calib(net, pt, NULL, res, err);
 }
 
 int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx, st_result *res,
