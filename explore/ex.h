@@ -490,6 +490,22 @@ typedef struct ex_hooks {
 /* The enumerator of a sweep on the process that owns the script: candidates in index
  * order, derived parameters, pre-evaluation constraints, ids, seeds, de-duplication, and
  * skipping indices a previous run finished. */
+/* A shard of a sweep (ex_shard.c): shard i of n holds the points whose id modulo n is i.
+ * n = 0 or 1: the whole sweep. */
+typedef struct ex_shard {
+    uint32_t i, n;
+} ex_shard;
+#define EX_SHARD_MAX 1000000
+
+/* Read "I/N" into s; ST_EINVAL with a message naming the text and the rule otherwise. */
+int ex_shard_parse(const char *text, ex_shard *s, st_err *err);
+/* 1 when the point of this id belongs to shard s. */
+int ex_shard_has(const ex_shard *s, uint64_t id);
+/* Append the shard's line to the space description (a malloc'ed string, taken): a resume
+ * then refuses another shard's file. Returns the new string, or NULL when out of memory
+ * (space freed). A whole sweep adds nothing. */
+char *ex_shard_describe(char *space, const ex_shard *s);
+
 typedef struct ex_plan {
     const ex_sweep *sw;
     const ex_ptab *ptab;
@@ -501,6 +517,8 @@ typedef struct ex_plan {
     ex_idset seen; /* ids drawn so far (samplers only; a grid cannot repeat) */
     double *scratch;
     uint64_t excluded, duplicates; /* skipped by `where`, and as repeats */
+    ex_shard shard;                /* the points to enumerate; set after init */
+    uint64_t elsewhere;            /* candidates of other shards, skipped */
 } ex_plan;
 
 int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_hooks *hooks,
@@ -722,6 +740,7 @@ typedef struct ex_run_opts {
     const void *stop_signals; /* sigset_t of blocked signals that stop the run, or NULL */
     const ex_farm *farm;      /* who evaluates: NULL for this process alone */
     const char *hosts;        /* for provenance; NULL for this host's name */
+    ex_shard shard;           /* the part of the sweep to run: {0, 0} for all of it */
 } ex_run_opts;
 
 typedef struct ex_run_stats {
@@ -740,9 +759,9 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
 
 /* Describe the sweep of s on out without evaluating: the space, the candidate count, the
  * points left after constraints when there are at most count_limit candidates, and the
- * first `first` points. */
-int ex_check(ex_script *s, const ex_ptab *t, FILE *out, int first, uint64_t count_limit,
-             st_err *err);
+ * first `first` points; of shard only, when it is not the whole sweep. */
+int ex_check(ex_script *s, const ex_ptab *t, const ex_shard *shard, FILE *out, int first,
+             uint64_t count_limit, st_err *err);
 
 /* Open the `st` module into a Lua state (as the global `st` and for require "st"). */
 void ex_luamod_open(struct lua_State *L);

@@ -73,6 +73,12 @@ int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *sp
         ex_space_point(&sw->space, i, p->scratch);
         if (h && h->derive && (rc = h->derive(h->ctx, p->scratch, err)) != 0)
             goto done;
+        /* Another shard's point: skipped before `where`, which that shard runs. */
+        if (p->shard.n > 1 &&
+            !ex_shard_has(&p->shard, ex_id_of(p->ptab, p->net_fp, p->scratch, !sw->seed_given))) {
+            p->elsewhere++;
+            continue;
+        }
         if (h && h->where) {
             if ((rc = h->where(h->ctx, p->scratch, &keep, err)) != 0)
                 goto done;
