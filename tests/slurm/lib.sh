@@ -1,0 +1,135 @@
+# lib.sh - what the Slurm tests share (tests/prog/slurm*.t): a one-node cluster in a
+# private folder for the length of the test, always taken down at exit; sweeps sized to
+# last a given time on this machine; waiting for jobs. Sourced after tap.sh, not run.
+# Where the cluster cannot start (not root, Slurm or munge missing) the test is skipped
+# with the reason; under CI (CI=true) it fails instead.
+
+EXP="$ST_BUILD/bin/stexplore"
+PY=/usr/bin/python3
+SAME="$ST_SRC/tests/slurm/same_points.py"
+tmp=$(mktemp -d)
+# munged wants every folder above its socket reachable by all.
+chmod 755 "$tmp"
+mkdir "$tmp/cluster"
+cleanup() {
+    "$ST_SRC/tests/slurm/cluster.sh" down "$tmp/cluster"
+    # ST_KEEP=1 keeps the folder (job logs, files, the daemons' logs) to look at.
+    if [ "${ST_KEEP:-}" = 1 ]; then
+        echo "# kept $tmp"
+    else
+        rm -rf "$tmp"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+cd "$tmp" || exit 1
+export SLURM_CONF="$tmp/cluster/slurm.conf"
+export STEXPLORE="$EXP"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+JOB="$ST_SRC/hpc/slurm.sh"
+PATH="$PATH:/usr/sbin:/sbin"
+
+# cluster_up: start the cluster, or end the test: skipped (or failed under CI) with the
+# reason when it cannot start here, failed when it should have and did not.
+cluster_up() {
+    local rc=0 why
+    "$ST_SRC/tests/slurm/cluster.sh" up "$tmp/cluster" 2>"$tmp/up.err" || rc=$?
+    why=$(tr '\n' ' ' <"$tmp/up.err")
+    if [ $rc -eq 77 ] && [ "${CI:-}" != true ] && "$PY" -c 'import h5py' 2>/dev/null; then
+        echo "1..0 # SKIP no Slurm cluster here: $why"
+        exit 0
+    fi
+    if [ $rc -ne 0 ]; then
+        echo "1..1"
+        echo "not ok 1 - slurm-0 a one-node Slurm cluster starts (CI=${CI:-}): $why"
+        exit 1
+    fi
+    "$PY" -c 'import h5py' 2>/dev/null || {
+        echo "1..1"
+        echo "not ok 1 - slurm-0 h5py for /usr/bin/python3 (python3-h5py)"
+        exit 1
+    }
+}
+
+# now: seconds since the epoch, with milliseconds.
+now() { date +%s.%3N; }
+
+# sweep_file NAME POINTS: a sweep of POINTS points of nearly equal cost (one network, the
+# seed swept), in NAME.lua.
+sweep_file() {
+    cat >"$1.lua" <<EOF
+return { name = "$1", network = "fmnist-resnet", fixed = { p = 0.5, batch = 16 },
+  params = { seed = st.range(1, $2) } }
+EOF
+}
+
+# points_for SECONDS RANKS: how many points of sweep_file's kind last about SECONDS on
+# RANKS ranks here, from a probe of 24 points on one process (so a sanitizer build, or a
+# slower machine, gets fewer points rather than a longer test).
+points_for() {
+    local t0 t1
+    sweep_file probe 24
+    t0=$(now)
+    "$EXP" -q --force -o probe.h5 probe.lua >/dev/null 2>&1
+    t1=$(now)
+    awk -v s="$1" -v r="$2" -v t="$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
+        'BEGIN { n = int(s * 24 / t * (r > 1 ? 0.9 * r : 1)); print (n < 40 ? 40 : n) }'
+}
+
+# jobs_left: how many jobs the cluster has pending, running or completing.
+jobs_left() { squeue -h -t PD,R,CG,CF 2>/dev/null | wc -l; }
+
+# wait_idle SECONDS: until no job is left; 1 on time out (the jobs left are listed).
+wait_idle() {
+    local n=$(($1 * 5))
+    while [ "$(jobs_left)" -gt 0 ]; do
+        n=$((n - 1))
+        if [ $n -le 0 ]; then
+            squeue | sed 's/^/# /'
+            return 1
+        fi
+        sleep 0.2
+    done
+    return 0
+}
+
+# wait_file SECONDS PATH: until PATH exists; 1 on time out.
+wait_file() {
+    local n=$(($1 * 5))
+    while [ ! -e "$2" ]; do
+        n=$((n - 1))
+        [ $n -le 0 ] && return 1
+        sleep 0.2
+    done
+    return 0
+}
+
+# wait_grep SECONDS TEXT FILE: until FILE holds TEXT; 1 on time out.
+wait_grep() {
+    local n=$(($1 * 5))
+    while ! grep -qF -- "$2" "$3" 2>/dev/null; do
+        n=$((n - 1))
+        [ $n -le 0 ] && return 1
+        sleep 0.2
+    done
+    return 0
+}
+
+# at TEXT FILE: the time (seconds since the epoch) of the first job-log line of FILE that
+# holds TEXT.
+at() {
+    date -d "$(grep -F -- "$1" "$2" | head -n 1 | awk '{ print $2 }')" +%s.%3N
+}
+
+# show FILE: FILE as TAP comments (a job log, after a failed test).
+show() { sed 's/^/#   /' "$1" 2>/dev/null; }
+
+# same A.h5 B.h5 ID TEXT: a test that the two files hold the same points by id.
+same() {
+    local msg
+    msg=$("$PY" "$SAME" "$1" "$2" 2>&1)
+    ok_ $? "$3 $4"
+    [ -n "$msg" ] && echo "$msg" | sed 's/^/#   /'
+}
