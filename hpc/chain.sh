@@ -43,7 +43,7 @@ catch_stops() {
 # one process) and --resume. Sets status (rank 0's, or the launcher's when rank 0 wrote
 # none: it crashed) and evaluated (points evaluated by this link).
 run_link() {
-    local sf out launcher=()
+    local sf out n launcher=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         launcher+=("$1")
         shift
@@ -56,7 +56,7 @@ run_link() {
     # And when rank 0 exits 130 after a clean stop, mpirun would end the job at once (the
     # workers, still in MPI_Finalize, get SIGTERM, which they ignore, then SIGKILL after
     # that timeout: 10 s per link): let them end by themselves. Crashes and MPI_Abort still
-    # end the job.
+    # end the job; a worker still inside a long point is the watchdog's, below.
     export OMPI_MCA_orte_abort_on_non_zero_status=${OMPI_MCA_orte_abort_on_non_zero_status:-0}
     say "link $link of the chain: job $JOBID on $(hostname -s), ${launcher[*]:-one process}"
     if [ -n "$stop" ]; then
@@ -71,13 +71,18 @@ run_link() {
     pid=$!
     # A stop that came between the test above and $pid: pass it on once the ranks run.
     [ -n "$stop" ] && sleep 1 && kill -USR1 $pid 2>/dev/null
+    # Rank 0 writes its status as it ends, and then nothing is left to save: a launcher
+    # still waiting 5 s later for a worker inside a long point is ended.
+    n=0
+    while kill -0 $pid 2>/dev/null; do
+        if [ -s "$sf" ] && [ $((n += 1)) -eq 50 ]; then
+            say "rank 0 has ended; the launcher still waits for a worker: ending it"
+            kill -KILL $pid 2>/dev/null
+        fi
+        sleep 0.1
+    done
     wait $pid
     status=$?
-    # wait returns early (status > 128) when a trap runs: wait again for the launcher.
-    while kill -0 $pid 2>/dev/null; do
-        wait $pid
-        status=$?
-    done
     pid=
     cat "$out"
     evaluated=$(sed -n 's/.*, \([0-9][0-9]*\) this run in .*/\1/p' "$out" | tail -n 1)

@@ -12,8 +12,9 @@
 # with --resume, with the job's own nodes, tasks, time limit, partition, account, QOS, name
 # and log file (read from scontrol; a --signal given to sbatch is not in that record: set
 # it with SBATCH_SIGNAL, which the next links inherit, or in the #SBATCH line). A stop by
-# scancel or the time limit itself (SIGTERM to every process) resubmits too. Two links in a
-# row that evaluate no point end the chain with a message instead.
+# the time limit itself (SIGTERM to every process) resubmits too; a stop by scancel (also
+# --signal=KILL, which Slurm sends as SIGTERM first) does not. Two links in a row that
+# evaluate no point end the chain with a message instead.
 # LAUNCH=mpirun (default) or LAUNCH=srun (srun --mpi=pmix; SRUN_MPI= to change); any other
 # value is the launcher's command line. In a job array (sbatch --array=0-3), task i of N
 # runs --shard i/N, and %a in the arguments becomes i (-o results/sweep-%a.h5).
@@ -78,6 +79,16 @@ srun) launch=(srun "--mpi=${SRUN_MPI:-pmix}") ;;
 esac
 run_link "${launch[@]}" -- "${args[@]}"
 
+# SIGTERM comes from the time limit (the job's reason is then TimeLimit) or from scancel,
+# whose stop is the user's: a cancelled chain ends there.
+if [ "$stop" = TERM ]; then
+    rec=$(scontrol show job -o "$JOBID" 2>/dev/null)
+    reason=$(field Reason)
+    if [ -n "$reason" ] && [ "$reason" != TimeLimit ]; then
+        say "cancelled (scancel): not resubmitting; sbatch hpc/slurm.sh ${args[*]} resumes the sweep"
+        exit "$status"
+    fi
+fi
 if should_resubmit; then
     # Ask for what this job had.
     opts=(--parsable --open-mode=append

@@ -78,8 +78,16 @@ points_for() {
         'BEGIN { n = int(s * 24 / t * (r > 1 ? 0.9 * r : 1)); print (n < 40 ? 40 : n) }'
 }
 
-# jobs_left: how many jobs the cluster has pending, running or completing.
-jobs_left() { squeue -h -t PD,R,CG,CF 2>/dev/null | wc -l; }
+# jobs_left: how many jobs the cluster has pending, running or completing (1 when squeue
+# fails: a controller too busy to answer has not said that it is idle).
+jobs_left() {
+    local out
+    out=$(squeue -h -o %T 2>/dev/null) || {
+        echo 1
+        return
+    }
+    printf '%s\n' "$out" | grep -c -E 'PENDING|CONFIGURING|RUNNING|COMPLETING|SUSPENDED|REQUEUE'
+}
 
 # wait_idle SECONDS: until no job is left; 1 on time out (the jobs left are listed).
 wait_idle() {
@@ -123,8 +131,14 @@ at() {
     date -d "$(grep -F -- "$1" "$2" | head -n 1 | awk '{ print $2 }')" +%s.%3N
 }
 
-# show FILE: FILE as TAP comments (a job log, after a failed test).
-show() { sed 's/^/#   /' "$1" 2>/dev/null; }
+# logs_if_failed: after a failed test, the job logs as TAP comments.
+logs_if_failed() {
+    [ "$tap_fail" -eq 0 ] && return
+    for f in *.log; do
+        echo "# --- $f"
+        sed 's/^/#   /' "$f"
+    done
+}
 
 # same A.h5 B.h5 ID TEXT: a test that the two files hold the same points by id.
 same() {

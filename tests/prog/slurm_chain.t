@@ -1,0 +1,73 @@
+#!/bin/bash
+# slurm_chain.t - the walltime chain for real: a sweep of about a minute at 2 ranks,
+# submitted with `sbatch hpc/slurm.sh` under a one-minute time limit (Slurm's least) with a
+# signal lead of 20 s, is signalled by Slurm itself, stops cleanly, resubmits itself with
+# --resume, and the chain finishes on its own; the final file equals an uninterrupted
+# run's, point by point by id, and the job log shows each link. Prints what the chain cost:
+# the time from each signal to the next link running, and the chain's time against the
+# uninterrupted run's (docs/hpc.md quotes them). On a one-node cluster that
+# tests/slurm/cluster.sh starts and takes down. About two and a half minutes: it runs once
+# per test suite, on the normal build (a sanitizer build skips it, with the reason).
+. "${ST_SRC:-.}/tests/prog/tap.sh"
+if grep -q '^ST_SANITIZE:BOOL=ON' "$ST_BUILD/CMakeCache.txt" 2>/dev/null; then
+    echo "1..0 # SKIP the minute-long chain runs on the normal build only (tests/prog/slurm.t runs the job scripts on this one)"
+    exit 0
+fi
+. "$ST_SRC/tests/slurm/lib.sh"
+
+cluster_up
+plan 8
+TWO="-N 1 -n 2 --ntasks-per-node=2"
+n=$(points_for 60 2)
+sweep_file minute "$n"
+
+# The uninterrupted run, as a job of the same shape with time to spare.
+sbatch -Q $TWO --time=10 -o ref.log "$JOB" -o ref.h5 minute.lua
+wait_idle 300
+grep -q "stexplore exit status 0, $n points evaluated by this link" ref.log
+ok_ $? "chain-1 the uninterrupted run: $n points in one job"
+ref_s=$(awk -v a="$(at "link 1 of the chain" ref.log)" -v b="$(at "stexplore exit status" ref.log)" \
+    'BEGIN { printf "%.1f", b - a }')
+
+# The chain: a one-minute limit, SIGUSR1 20 s before it. SBATCH_SIGNAL is sbatch's
+# --signal, and the links it submits inherit it.
+SBATCH_SIGNAL=B:USR1@20 sbatch -Q $TWO --time=1 -o chain.log "$JOB" -o chain.h5 minute.lua
+wait_idle 300
+ok_ $? "chain-2 the chain of a one-minute time limit ends by itself"
+links=$(grep -c "link [0-9]* of the chain" chain.log)
+stops=$(grep -c "SIGUSR1 received: stopping the sweep" chain.log)
+resub=$(grep -c "stopped before the time limit; resubmitted as job" chain.log)
+[ "$links" -ge 2 ] && [ "$stops" -eq $((links - 1)) ] && [ "$resub" -eq $((links - 1)) ]
+ok_ $? "chain-3 the log shows each of the $links links; each but the last signalled by Slurm ($stops) and resubmitted ($resub)"
+[ "$(grep -c "stexplore exit status 130" chain.log)" -eq $((links - 1)) ] &&
+    [ "$(grep -c "stexplore exit status 0" chain.log)" -eq 1 ] &&
+    grep "stexplore-job" chain.log | tail -n 1 | grep -q "stexplore exit status 0"
+ok_ $? "chain-4 ... each stop exits 130, the last link 0"
+! grep -q "DUE TO TIME LIMIT" chain.log
+ok_ $? "chain-5 ... and no link reached its time limit"
+seq 1 "$links" | while read -r k; do grep -q "link $k of the chain" chain.log || exit 1; done
+ok_ $? "chain-6 ... the links are numbered 1 to $links"
+same chain.h5 ref.h5 chain-7 "the chain's file equals the uninterrupted run's, point by point by id"
+ev=$(sed -n 's/.*, \([0-9]*\) points evaluated by this link/\1/p' chain.log | awk '{ s += $1 } END { print s }')
+[ "$ev" = "$n" ]
+ok_ $? "chain-8 the links evaluated $ev points in all: each of the $n once"
+
+# What the chain cost: for each resubmission, the seconds from the signal to the link's
+# end (the stop), to the next link's start (the queue), and to the next link resuming
+# (evaluating again); and the whole chain against the uninterrupted run.
+grep -E "SIGUSR1 received|launcher exit status|link [0-9]+ of the chain|resuming chain.h5" chain.log |
+    sed 's/^stexplore-job: //; s/^stexplore: /- /' | awk '{ print $1, $2 }' |
+    while read -r t what; do
+        case "$t" in -) s=$(now) ;; *) s=$(date -d "$t" +%s.%3N) ;; esac
+        case "$what" in
+        SIGUSR1) sig=$s ;;
+        launcher) [ -n "${sig:-}" ] && stopped=$(awk -v a="$sig" -v b="$s" 'BEGIN { printf "%.1f", b - a }') ;;
+        link) [ -n "${sig:-}" ] && started=$(awk -v a="$sig" -v b="$s" 'BEGIN { printf "%.1f", b - a }') ;;
+        resuming) [ -n "${sig:-}" ] &&
+            echo "# measured: signal to stop ${stopped} s, to the next link's start ${started} s, to it resuming $(awk -v a="$sig" -v b="$(date -d "$last" +%s.%3N)" 'BEGIN { printf "%.1f", b - a }') s"
+            sig= ;;
+        esac
+        last=$t
+    done
+logs_if_failed
+tap_end
