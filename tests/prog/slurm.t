@@ -44,7 +44,7 @@ ok_ $? "slurm-2.5 ... the job fails with status 2 and resubmits nothing"
 ok_ $? "slurm-2.6 ... and writes nothing"
 
 # ------------------------------------------------------------ the reference
-n=$(points_for 12 2)
+n=$(points_for 8 2)
 sweep_file small "$n"
 t0=$(now)
 mpirun --oversubscribe -np 2 "$EXP" -q -o ref.h5 small.lua >ref.out 2>&1

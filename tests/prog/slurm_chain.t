@@ -6,19 +6,15 @@
 # run's, point by point by id, and the job log shows each link. Prints what the chain cost:
 # the time from each signal to the next link running, and the chain's time against the
 # uninterrupted run's (docs/hpc.md quotes them). On a one-node cluster that
-# tests/slurm/cluster.sh starts and takes down. About two and a half minutes: it runs once
-# per test suite, on the normal build (a sanitizer build skips it, with the reason).
+# tests/slurm/cluster.sh starts and takes down. About two minutes: it runs once per test
+# suite, on the normal build (a sanitizer build skips it, with the reason).
 . "${ST_SRC:-.}/tests/prog/tap.sh"
-if grep -q '^ST_SANITIZE:BOOL=ON' "$ST_BUILD/CMakeCache.txt" 2>/dev/null; then
-    echo "1..0 # SKIP the minute-long chain runs on the normal build only (tests/prog/slurm.t runs the job scripts on this one)"
-    exit 0
-fi
 . "$ST_SRC/tests/slurm/lib.sh"
 
 cluster_up
 plan 8
 TWO="-N 1 -n 2 --ntasks-per-node=2"
-n=$(points_for 60 2)
+n=$(points_for 50 2)
 sweep_file minute "$n"
 
 # The uninterrupted run, as a job of the same shape with time to spare.

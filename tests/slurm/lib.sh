@@ -2,7 +2,15 @@
 # private folder for the length of the test, always taken down at exit; sweeps sized to
 # last a given time on this machine; waiting for jobs. Sourced after tap.sh, not run.
 # Where the cluster cannot start (not root, Slurm or munge missing) the test is skipped
-# with the reason; under CI (CI=true) it fails instead.
+# with the reason; under CI (CI=true) it fails instead. A sanitizer build skips them.
+
+# The Slurm tests exercise the job scripts and Slurm, and take minutes: they run once per
+# test suite, on the normal build (tests/prog/slurm_local.t runs --shard and pbs.sh on
+# every build).
+if grep -q '^ST_SANITIZE:BOOL=ON' "$ST_BUILD/CMakeCache.txt" 2>/dev/null; then
+    echo "1..0 # SKIP the Slurm tests run on the normal build, once per suite (this is the sanitizer build)"
+    exit 0
+fi
 
 EXP="$ST_BUILD/bin/stexplore"
 PY=/usr/bin/python3
@@ -89,41 +97,28 @@ jobs_left() {
     printf '%s\n' "$out" | grep -c -E 'PENDING|CONFIGURING|RUNNING|COMPLETING|SUSPENDED|REQUEUE'
 }
 
-# wait_idle SECONDS: until no job is left; 1 on time out (the jobs left are listed).
-wait_idle() {
+# wait_until SECONDS CMD...: run CMD every 0.2 s until it succeeds; 1 on time out.
+wait_until() {
     local n=$(($1 * 5))
-    while [ "$(jobs_left)" -gt 0 ]; do
+    shift
+    until "$@"; do
         n=$((n - 1))
-        if [ $n -le 0 ]; then
-            squeue | sed 's/^/# /'
-            return 1
-        fi
+        [ $n -le 0 ] && return 1
         sleep 0.2
     done
     return 0
 }
+
+no_jobs() { [ "$(jobs_left)" -eq 0 ]; }
+
+# wait_idle SECONDS: until no job is left; 1 on time out (the jobs left are listed).
+wait_idle() { wait_until "$1" no_jobs || { squeue | sed 's/^/# /'; return 1; }; }
 
 # wait_file SECONDS PATH: until PATH exists; 1 on time out.
-wait_file() {
-    local n=$(($1 * 5))
-    while [ ! -e "$2" ]; do
-        n=$((n - 1))
-        [ $n -le 0 ] && return 1
-        sleep 0.2
-    done
-    return 0
-}
+wait_file() { wait_until "$1" test -e "$2"; }
 
 # wait_grep SECONDS TEXT FILE: until FILE holds TEXT; 1 on time out.
-wait_grep() {
-    local n=$(($1 * 5))
-    while ! grep -qF -- "$2" "$3" 2>/dev/null; do
-        n=$((n - 1))
-        [ $n -le 0 ] && return 1
-        sleep 0.2
-    done
-    return 0
-}
+wait_grep() { wait_until "$1" grep -qF -- "$2" "$3" 2>/dev/null; }
 
 # at TEXT FILE: the time (seconds since the epoch) of the first job-log line of FILE that
 # holds TEXT.
