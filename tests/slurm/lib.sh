@@ -86,15 +86,17 @@ points_for() {
         'BEGIN { n = int(s * 24 / t * (r > 1 ? 0.9 * r : 1)); print (n < 40 ? 40 : n) }'
 }
 
-# jobs_left: how many jobs the cluster has pending, running or completing (1 when squeue
-# fails: a controller too busy to answer has not said that it is idle).
+# jobs_left: how many jobs the cluster has not finished (squeue lists only those; their
+# state may be PENDING, RUNNING, COMPLETING, but also SIGNALING while Slurm delivers a
+# --signal), or 1 when squeue fails: a controller too busy to answer has not said that
+# it is idle.
 jobs_left() {
     local out
-    out=$(squeue -h -o %T 2>/dev/null) || {
+    out=$(squeue -h -o %i 2>/dev/null) || {
         echo 1
         return
     }
-    printf '%s\n' "$out" | grep -c -E 'PENDING|CONFIGURING|RUNNING|COMPLETING|SUSPENDED|REQUEUE'
+    printf '%s' "$out" | grep -c .
 }
 
 # wait_until SECONDS CMD...: run CMD every 0.2 s until it succeeds; 1 on time out.
@@ -109,7 +111,9 @@ wait_until() {
     return 0
 }
 
-no_jobs() { [ "$(jobs_left)" -eq 0 ]; }
+# no_jobs: no job left, seen twice a second apart (a chain's next link is submitted
+# before its link ends, but better sure).
+no_jobs() { [ "$(jobs_left)" -eq 0 ] && sleep 1 && [ "$(jobs_left)" -eq 0 ]; }
 
 # wait_idle SECONDS: until no job is left; 1 on time out (the jobs left are listed).
 wait_idle() { wait_until "$1" no_jobs || { squeue | sed 's/^/# /'; return 1; }; }
