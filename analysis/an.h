@@ -238,6 +238,51 @@ void an_detail_fini(an_detail *d);
 /* The index of field name in d, or -1. */
 int an_detail_field(const an_detail *d, const char *name);
 
+/* ------------------------------------------------------------- merge, diff */
+
+/* What a merge wrote. */
+typedef struct an_merge_info {
+    size_t points;   /* points in the output */
+    size_t repeated; /* points found in more than one input, written once */
+    uint64_t failed, rejected;
+} an_merge_info;
+
+/* Merge the result files paths[0 .. nin) of one sweep into a new result file at out: every
+ * point once (by id; a point in several inputs must have the same values in every column
+ * of /points, /params and /metrics), in the sweep's enumeration order (index, then id),
+ * with its failure message and its detail rows; /network and /provenance of the first
+ * input, with the attribute merged_from naming every input. The output is written to a
+ * temporary file beside out and moved there whole. Fails with ST_EINVAL, writing nothing,
+ * for: a missing input, one that is not a result file, an input given twice, out equal to
+ * an input, out existing without force, inputs of different sweeps (script, design space
+ * apart from its shard lines, seed, network fingerprint) or with different columns, and a
+ * repeated point whose values differ (naming the point, both files and the column). ST_EIO
+ * when out cannot be written, ST_ENOMEM. */
+int an_merge(const char *const *paths, int nin, const char *out, int force, an_merge_info *info,
+             st_err *err);
+
+/* How diff compares and writes. */
+typedef struct an_diff_opts {
+    double rtol;     /* values differ when |a - b| > rtol * max(|a|, |b|); 0: any change */
+    long long limit; /* at most this many lines of points and values; -1: all */
+    int csv;         /* CSV rows (id,row_a,row_b,column,a,b,abs_diff,rel_diff) */
+} an_diff_opts;
+
+/* What diff found. */
+typedef struct an_diff_info {
+    size_t only_a, only_b; /* points (by id) in one file only */
+    size_t both;           /* points in both */
+    size_t differ;         /* of those, points with a status, parameter or metric that differs */
+    size_t values;         /* the values that differ */
+} an_diff_info;
+
+/* Compare the result files pa and pb point by point (matched by id) and write to out the
+ * points only in one, and every status, parameter and metric of the points in both that
+ * differs, with b - a and (b - a) / |a|; columns only in one file are named and not
+ * compared. NaN equals NaN. Errors of an_h5_load; ST_EIO when out fails; ST_ENOMEM. */
+int an_diff(const char *pa, const char *pb, const an_diff_opts *o, FILE *out,
+            an_diff_info *info, st_err *err);
+
 /* ---------------------------------------------------------------- filters */
 
 /* A compiled filter over the columns of a table: comparisons (= == != ~= < <= > >=) of
@@ -258,6 +303,14 @@ int an_expr_test(const an_expr *e, const an_table *t, size_t row);
 double an_expr_eval(const an_expr *e, const an_table *t, size_t row);
 /* The text the filter was compiled from. */
 const char *an_expr_text(const an_expr *e);
+
+/* The column text names, or else the column it computes: a name gives its column (as
+ * an_table_lookup, with its message for an unknown one); an expression in the language of
+ * filters ("energy_pj * cycles", "dense_cycles / cycles", "p >= 0.5") adds, once, a real
+ * column named by the text, its value at every row (NaN where an operand is NaN; a
+ * comparison gives 0 or 1). what names the option in messages ("--sort"). ST_EINVAL with
+ * the filter's message for a bad expression, ST_ENOMEM. */
+int an_table_column(an_table *t, const char *text, const char *what, int *col, st_err *err);
 
 /* ---------------------------------------------------------------- queries */
 
@@ -317,6 +370,8 @@ typedef struct an_plot_opts {
     const char *python; /* /usr/bin/python3 */
     const char *script; /* analysis/plot.py */
     const char *title;  /* NULL: made from the table */
+    const char *where;  /* the filters applied, for the title ("p >= 0.5 and ..."), or NULL */
+    int color;          /* plot of a front: the column that colours the points, or -1 */
 } an_plot_opts;
 
 /* Draw every point of rows (objectives in x, as an_query_points fills them, 2 of them)
@@ -327,6 +382,20 @@ typedef struct an_plot_opts {
 int an_plot_front(an_table *t, const an_query *q, const size_t *rows, size_t count, const double *x,
                   const size_t *front, size_t nfront, const char *out, const an_plot_opts *o,
                   st_err *err);
+/* Draw a metric against a parameter: for each column of ycol (ny of them) and each value
+ * of the column bycol (-1: none), a line through the aggregate (agg: "mean", "min" or
+ * "max") of the metric over the rows that share each value of xcol; NaN values are left
+ * out. rows: the points to draw (n of them, e.g. the successful ones that pass the
+ * filters). As a PNG at out (1000 x 600). ST_EINVAL when n is 0; errors as an_plot_front. */
+int an_plot_sweep(an_table *t, const size_t *rows, size_t n, int xcol, const int *ycol, int ny,
+                  int bycol, const char *agg, const char *out, const an_plot_opts *o,
+                  st_err *err);
+/* Draw the energy of each of the rows (n, at most 40) stacked by component (the metrics
+ * energy_pj_mac ... energy_pj_leak), the sparse run next to its dense baseline, each pair
+ * labelled with the point's swept parameters. ST_EINVAL when n is 0 or above 40, or the
+ * file has no per-component metrics; errors as an_plot_front. */
+int an_plot_energy(an_table *t, const size_t *rows, size_t n, const char *out,
+                   const an_plot_opts *o, st_err *err);
 /* Draw the cycles and energy of every layer and phase of one point next to the dense
  * baseline, from its detail d, as a PNG at out. Errors as an_plot_front. */
 int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,

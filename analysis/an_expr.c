@@ -534,3 +534,44 @@ int an_expr_test(const an_expr *e, const an_table *t, size_t row)
 {
     return truth(an_expr_eval(e, t, row));
 }
+
+/* Is text more than a name: an expression to compute? Names are letters, digits, '_' and a
+ * group's '/'. */
+static int is_computed(const char *text)
+{
+    for (const char *c = text; *c; c++)
+        if (!is_name_char(*c) && *c != '/')
+            return 1;
+    return 0;
+}
+
+int an_table_column(an_table *t, const char *text, const char *what, int *col, st_err *err)
+{
+    an_expr *e = NULL;
+    an_col *c;
+    int rc;
+
+    if ((*col = an_table_find(t, text)) >= 0)
+        return ST_OK;
+    if (!is_computed(text))
+        return an_table_lookup(t, text, what, col, err);
+    if ((rc = an_expr_compile(t, text, &e, err)) != ST_OK) {
+        /* "filter 'a*b': ..." becomes "--sort 'a*b': ...": the option it came from. */
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", err->msg);
+        return st_err_set(err, rc, "%s %s", what ? what : "column",
+                          strncmp(msg, "filter ", 7) ? msg : msg + 7);
+    }
+    if ((rc = an_table_add(t, text, "", AN_G_COMPUTED, AN_T_REAL, col, err)) != ST_OK)
+        goto done;
+    c = &t->col[*col];
+    if (!(c->v = malloc(t->n ? t->n * sizeof *c->v : 1))) {
+        rc = st_err_set(err, ST_ENOMEM, "%s %s: out of memory", what ? what : "column", text);
+        goto done;
+    }
+    for (size_t r = 0; r < t->n; r++)
+        c->v[r] = an_expr_eval(e, t, r);
+done:
+    an_expr_destroy(&e);
+    return rc;
+}

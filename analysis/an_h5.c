@@ -5,6 +5,7 @@
  * of one point. The layout is results/README.md's; nothing here writes.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include <hdf5.h>
 
 #include "an.h"
+#include "an_h5int.h"
 #include "ex_h5attr.h"
 
 #define FORMAT_NAME    "stexplore-result"
@@ -25,20 +27,13 @@ typedef struct h5src {
     hid_t f;
 } h5src;
 
-/* HDF5 prints its error stack on stderr unless told not to; every entry point here turns
- * that off and back to what it was. */
-typedef struct quiet {
-    H5E_auto2_t fn;
-    void *data;
-} quiet;
-
-static void quiet_on(quiet *q)
+void an_h5_quiet_on(an_h5_quiet *q)
 {
     H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
     H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
 }
 
-static void quiet_off(const quiet *q)
+void an_h5_quiet_off(const an_h5_quiet *q)
 {
     H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
 }
@@ -97,14 +92,7 @@ static char *attr_text(hid_t obj, const char *name)
 
 /* ------------------------------------------------------------------ names */
 
-/* A growing list of names, collected by iteration before anything is read. */
-typedef struct names {
-    size_t n, cap;
-    char **s;
-    int nomem;
-} names;
-
-static void names_fini(names *l)
+void an_names_fini(an_names *l)
 {
     for (size_t i = 0; i < l->n; i++)
         free(l->s[i]);
@@ -112,7 +100,7 @@ static void names_fini(names *l)
     memset(l, 0, sizeof *l);
 }
 
-static void names_push(names *l, const char *name)
+void an_names_push(an_names *l, const char *name)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 64;
@@ -141,7 +129,7 @@ static herr_t on_link(hid_t g, const char *name, const link_info *info, void *ct
 {
     (void)g;
     (void)info;
-    names_push(ctx, name);
+    an_names_push(ctx, name);
     return 0;
 }
 
@@ -149,12 +137,11 @@ static herr_t on_attr(hid_t obj, const char *name, const H5A_info_t *info, void 
 {
     (void)obj;
     (void)info;
-    names_push(ctx, name);
+    an_names_push(ctx, name);
     return 0;
 }
 
-/* The links of group path, in name order. -1 when the group cannot be read. */
-static int list_links(hid_t f, const char *path, names *out)
+int an_h5_list_links(hid_t f, const char *path, an_names *out)
 {
     hid_t g = H5Gopen2(f, path, H5P_DEFAULT);
     int rc = -1;
@@ -169,24 +156,6 @@ static int list_links(hid_t f, const char *path, names *out)
 }
 
 /* ---------------------------------------------------------------- datasets */
-
-/* The length of the 1-D dataset at path, or -1 when it is not one. */
-static long long ds_length(hid_t f, const char *path)
-{
-    hid_t d = -1, sp = -1;
-    hsize_t dim = 0;
-    long long n = -1;
-
-    if (H5Lexists(f, path, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, path, H5P_DEFAULT)) >= 0 &&
-        (sp = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
-        H5Sget_simple_extent_dims(sp, &dim, NULL) == 1)
-        n = (long long)dim;
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (d >= 0)
-        H5Dclose(d);
-    return n;
-}
 
 /* Read elements [first, first + count) of the 1-D dataset d as mtype into buf. */
 static int ds_read_range(hid_t d, hid_t mtype, hsize_t first, hsize_t count, void *buf)
@@ -228,7 +197,7 @@ static void *ds_read_all(hid_t f, const char *path, hid_t mtype, size_t n)
 static int ds_read_strs(hid_t f, const char *path, size_t *n, char ***out)
 {
     hid_t d = -1, t = -1, ft = -1;
-    long long len = ds_length(f, path);
+    long long len = ex_h5_ds_length(f, path);
     char **raw = NULL, **copy = NULL;
     int rc = -1;
 
@@ -285,10 +254,10 @@ static int load_col(void *ctx, an_table *t, int col, st_err *err)
     h5src *s = ctx;
     an_col *c = &t->col[col];
     char path[320];
-    quiet q;
+    an_h5_quiet q;
     int rc = ST_OK;
 
-    quiet_on(&q);
+    an_h5_quiet_on(&q);
     snprintf(path, sizeof path, "/%s/%s", group_path(c->group), c->name);
     if (!(c->v = ds_read_all(s->f, path, H5T_NATIVE_DOUBLE, t->n)) ||
         ((c->type == AN_T_U64 || c->type == AN_T_ID) &&
@@ -297,19 +266,19 @@ static int load_col(void *ctx, an_table *t, int col, st_err *err)
         c->v = NULL;
         rc = st_err_set(err, ST_EFORMAT, "%s: cannot read %s (a damaged file?)", t->path, path);
     }
-    quiet_off(&q);
+    an_h5_quiet_off(&q);
     return rc;
 }
 
 static void close_src(void *ctx)
 {
     h5src *s = ctx;
-    quiet q;
+    an_h5_quiet q;
 
-    quiet_on(&q);
+    an_h5_quiet_on(&q);
     if (s->f >= 0)
         H5Fclose(s->f);
-    quiet_off(&q);
+    an_h5_quiet_off(&q);
     free(s);
 }
 
@@ -324,7 +293,7 @@ static int add_dataset(an_table *t, hid_t f, an_group group, const char *name, s
     int col, rc = ST_OK;
 
     snprintf(path, sizeof path, "/%s/%s", group_path(group), name);
-    if (ds_length(f, path) != (long long)t->n || (d = H5Dopen2(f, path, H5P_DEFAULT)) < 0 ||
+    if (ex_h5_ds_length(f, path) != (long long)t->n || (d = H5Dopen2(f, path, H5P_DEFAULT)) < 0 ||
         (ft = H5Dget_type(d)) < 0 ||
         ((cls = H5Tget_class(ft)) != H5T_INTEGER && cls != H5T_FLOAT)) {
         rc = st_err_set(err, ST_EFORMAT,
@@ -337,7 +306,9 @@ static int add_dataset(an_table *t, hid_t f, an_group group, const char *name, s
     type = ex_h5_attr_str(d, "type");
     range = ex_h5_attr_str(d, "range");
     role = ex_h5_attr_str(d, "role");
-    if (cls == H5T_FLOAT)
+    if (cls == H5T_FLOAT && group == AN_G_METRIC && type && !strcmp(type, "int"))
+        at = AN_T_INT; /* a count, stored as a double for the NaN of failed points */
+    else if (cls == H5T_FLOAT)
         at = AN_T_REAL;
     else if (group == AN_G_PARAM && type && !strcmp(type, "bool"))
         at = AN_T_BOOL;
@@ -378,7 +349,7 @@ done:
 static int add_columns(an_table *t, hid_t f, st_err *err)
 {
     static const an_group groups[] = {AN_G_PARAM, AN_G_METRIC};
-    names l = {0};
+    an_names l = {0};
     int col, rc;
     an_col *c;
 
@@ -395,14 +366,14 @@ static int add_columns(an_table *t, hid_t f, st_err *err)
         (rc = an_table_set_choices(t, t->status_col, "ok, failed, rejected", err)) != ST_OK)
         return rc;
     for (size_t g = 0; g < 2; g++) {
-        if (list_links(f, group_path(groups[g]), &l) != 0) {
-            names_fini(&l);
+        if (an_h5_list_links(f, group_path(groups[g]), &l) != 0) {
+            an_names_fini(&l);
             return st_err_set(err, ST_EFORMAT, "%s: cannot read the group /%s (a damaged file?)",
                               t->path, group_path(groups[g]));
         }
         for (size_t i = 0; i < l.n && rc == ST_OK; i++)
             rc = add_dataset(t, f, groups[g], l.s[i], err);
-        names_fini(&l);
+        an_names_fini(&l);
         if (rc != ST_OK)
             return rc;
     }
@@ -418,7 +389,7 @@ static int check_point_axis(an_table *t, hid_t f, st_err *err)
 
     for (size_t k = 0; k < 3 && rc == ST_OK; k++) {
         hid_t d = -1, ft = -1;
-        if (ds_length(f, paths[k]) != (long long)t->n ||
+        if (ex_h5_ds_length(f, paths[k]) != (long long)t->n ||
             (d = H5Dopen2(f, paths[k], H5P_DEFAULT)) < 0 || (ft = H5Dget_type(d)) < 0 ||
             H5Tget_class(ft) != H5T_INTEGER)
             rc = st_err_set(err, ST_EFORMAT,
@@ -493,7 +464,7 @@ static int check_points(an_table *t, st_err *err)
 static int read_provenance(an_table *t, hid_t f, st_err *err)
 {
     hid_t g = H5Gopen2(f, "provenance", H5P_DEFAULT);
-    names l = {0};
+    an_names l = {0};
     int rc = ST_OK;
 
     if (g < 0)
@@ -513,14 +484,14 @@ static int read_provenance(an_table *t, hid_t f, st_err *err)
         t->nprov++;
     }
 done:
-    names_fini(&l);
+    an_names_fini(&l);
     H5Gclose(g);
     return rc;
 }
 
 static int read_failures(an_table *t, hid_t f, st_err *err)
 {
-    long long n = ds_length(f, "/failures/row");
+    long long n = ex_h5_ds_length(f, "/failures/row");
     size_t nmsg = 0;
 
     if (n <= 0)
@@ -544,6 +515,66 @@ static int read_failures(an_table *t, hid_t f, st_err *err)
                               "damaged file?)",
                               t->path, (unsigned long long)t->fail_row[i], t->n);
     return ST_OK;
+}
+
+typedef struct fail_ref {
+    const char *msg;
+    uint64_t row;
+} fail_ref;
+
+static int fail_ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const fail_ref *)a)->msg, ((const fail_ref *)b)->msg);
+}
+
+/* The column "message": the message of each failed point (its choices are the distinct
+ * messages), NaN for the points that did not fail; list, export and --where read it as
+ * any column. Loaded here, from /failures. */
+static int message_column(an_table *t, st_err *err)
+{
+    fail_ref *ref = NULL;
+    const char **uniq = NULL;
+    size_t nd = 0;
+    double *v = NULL;
+    int col, rc = ST_OK;
+
+    if (t->nfail == 0 || t->nfail > INT_MAX)
+        return ST_OK;
+    ref = malloc(t->nfail * sizeof *ref);
+    uniq = malloc(t->nfail * sizeof *uniq);
+    v = malloc((t->n ? t->n : 1) * sizeof *v);
+    if (!ref || !uniq || !v) {
+        rc = st_err_set(err, ST_ENOMEM, "%s: out of memory for the failure messages", t->path);
+        goto done;
+    }
+    for (size_t i = 0; i < t->n; i++)
+        v[i] = NAN;
+    for (size_t i = 0; i < t->nfail; i++) {
+        ref[i].msg = t->fail_msg[i];
+        ref[i].row = t->fail_row[i];
+    }
+    qsort(ref, t->nfail, sizeof *ref, fail_ref_cmp);
+    for (size_t k = 0; k < t->nfail; k++) {
+        if (nd == 0 || strcmp(uniq[nd - 1], ref[k].msg) != 0)
+            uniq[nd++] = ref[k].msg;
+        v[ref[k].row] = (double)(nd - 1);
+    }
+    if ((rc = an_table_add(t, "message", "", AN_G_POINT, AN_T_ENUM, &col, err)) != ST_OK ||
+        (rc = an_table_set_choice_list(t, col, uniq, (int)nd, err)) != ST_OK)
+        goto done;
+    free(t->col[col].help);
+    t->col[col].help = NULL;
+    if (!(t->col[col].help = strdup("why the point failed (failed points only)"))) {
+        rc = st_err_set(err, ST_ENOMEM, "%s: out of memory", t->path);
+        goto done;
+    }
+    t->col[col].v = v;
+    v = NULL;
+done:
+    free(ref);
+    free(uniq);
+    free(v);
+    return rc;
 }
 
 static int read_network(an_table *t, hid_t f, st_err *err)
@@ -593,10 +624,10 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
     uint64_t points = 0;
     long long n;
     int version = 0, rc = ST_OK;
-    quiet q;
+    an_h5_quiet q;
 
     *out = NULL;
-    quiet_on(&q);
+    an_h5_quiet_on(&q);
     if (stat(path, &sb) != 0) {
         rc = st_err_set(err, ST_EINVAL, "%s: %s", path,
                         errno == ENOENT ? "no such file" : strerror(errno));
@@ -644,7 +675,7 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
                         path, version, FORMAT_VERSION);
         goto done;
     }
-    n = ds_length(f, "/points/status");
+    n = ex_h5_ds_length(f, "/points/status");
     if (ex_h5_attr_num(f, "points", H5T_NATIVE_UINT64, &points) != 0 || n < 0 ||
         (uint64_t)n != points) {
         rc = st_err_set(err, ST_EFORMAT,
@@ -668,7 +699,7 @@ int an_h5_load(const char *path, an_table **out, st_err *err)
     ex_h5_attr_num(f, "rejected", H5T_NATIVE_UINT64, &t->rejected);
     if ((rc = check_point_axis(t, f, err)) != ST_OK || (rc = add_columns(t, f, err)) != ST_OK ||
         (rc = read_provenance(t, f, err)) != ST_OK || (rc = read_failures(t, f, err)) != ST_OK ||
-        (rc = read_network(t, f, err)) != ST_OK)
+        (rc = message_column(t, err)) != ST_OK || (rc = read_network(t, f, err)) != ST_OK)
         goto done;
     t->has_detail = H5Lexists(f, "detail", H5P_DEFAULT) > 0;
     if (!(src = malloc(sizeof *src))) {
@@ -693,7 +724,7 @@ done:
         H5Fclose(f);
     if (fapl >= 0)
         H5Pclose(fapl);
-    quiet_off(&q);
+    an_h5_quiet_off(&q);
     return rc;
 }
 
@@ -758,16 +789,16 @@ int an_h5_detail(an_table *t, size_t row, an_detail *d, st_err *err)
 {
     h5src *s = t->src.ctx;
     hid_t dr = -1, dd = -1;
-    names l = {0};
+    an_names l = {0};
     long long m, lo = 0, hi = 0;
     int32_t *layer = NULL, *phase = NULL;
     double *buf = NULL;
     size_t cnt = 0;
     int rc = ST_OK, nf = 0;
-    quiet q;
+    an_h5_quiet q;
 
     memset(d, 0, sizeof *d);
-    quiet_on(&q);
+    an_h5_quiet_on(&q);
     if (t->src.load != load_col) {
         rc = st_err_set(err, ST_EINVAL, "%s: not a result file: no per-layer detail", t->path);
         goto done;
@@ -784,7 +815,7 @@ int an_h5_detail(an_table *t, size_t row, an_detail *d, st_err *err)
                         t->n ? t->n - 1 : 0);
         goto done;
     }
-    m = ds_length(s->f, "/detail/row");
+    m = ex_h5_ds_length(s->f, "/detail/row");
     if (m < 0 || (dr = H5Dopen2(s->f, "/detail/row", H5P_DEFAULT)) < 0 ||
         (lo = search_row(dr, (hsize_t)m, row, 0)) < 0 ||
         (hi = search_row(dr, (hsize_t)m, row, 1)) < 0) {
@@ -795,7 +826,7 @@ int an_h5_detail(an_table *t, size_t row, an_detail *d, st_err *err)
         rc = no_detail(t, row, err);
         goto done;
     }
-    if (list_links(s->f, "detail", &l) != 0) {
+    if (an_h5_list_links(s->f, "detail", &l) != 0) {
         rc = st_err_set(err, ST_EFORMAT, "%s: cannot read /detail (a damaged file?)", t->path);
         goto done;
     }
@@ -882,12 +913,12 @@ done:
         H5Dclose(dd);
     if (dr >= 0)
         H5Dclose(dr);
-    names_fini(&l);
+    an_names_fini(&l);
     free(layer);
     free(phase);
     free(buf);
     if (rc != ST_OK)
         an_detail_fini(d);
-    quiet_off(&q);
+    an_h5_quiet_off(&q);
     return rc;
 }

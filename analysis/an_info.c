@@ -4,6 +4,7 @@
  * range of every metric over the successful points, why points failed, and where the
  * file came from. Reading the file is an_h5.c's; this only reports.
  */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,26 +131,68 @@ static int report_metrics(FILE *f, an_table *t, st_err *err)
     return ST_OK;
 }
 
-/* The most frequent failure messages, most frequent first. */
+/* The pattern of a failure message: every number and every quoted value replaced, so
+ * that "pe_rows = 3: ..." and "pe_rows = 5: ..." are one reason. A number is a run of
+ * digits (with a sign, a fraction, an exponent, or hex) that does not continue a name
+ * (the 0 of ch0_kib, the 50 of resnet50 stay); a quoted value is '...' or "...". */
+static void fail_pattern(const char *m, char *buf, size_t size)
+{
+    size_t n = 0;
+
+    for (const char *p = m; *p && n + 4 < size;) {
+        int after_name = p > m && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.');
+        if ((*p == '\'' || *p == '"') && strchr(p + 1, *p)) {
+            buf[n++] = *p;
+            buf[n++] = '?';
+            buf[n++] = *p;
+            p = strchr(p + 1, *p) + 1;
+        } else if (!after_name && (isdigit((unsigned char)*p) ||
+                                   ((*p == '-' || *p == '+') && isdigit((unsigned char)p[1])))) {
+            char *e;
+            strtod(p, &e);
+            if (e == p) /* a lone sign */
+                e = (char *)p + 1;
+            while (isalnum((unsigned char)*e) || *e == '.') /* hex digits, units glued on */
+                e++;
+            buf[n++] = 'N';
+            p = e;
+        } else
+            buf[n++] = *p++;
+    }
+    buf[n] = '\0';
+}
+
+/* The most frequent reasons of failure (messages of one pattern), most frequent first,
+ * each with its first message in full. */
 static int report_failures(FILE *f, const an_table *t, st_err *err)
 {
     size_t *count = NULL, *order = NULL, distinct_n = 0;
+    char **pat = NULL;
     int rc = ST_OK;
 
     if (t->nfail == 0)
         return ST_OK;
     count = calloc(t->nfail, sizeof *count);
     order = malloc(t->nfail * sizeof *order);
-    if (!count || !order) {
+    pat = calloc(t->nfail, sizeof *pat);
+    if (!count || !order || !pat) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for %zu failures", t->nfail);
         goto done;
     }
-    /* count[i] > 0 for the first message of each kind. Quadratic in distinct messages,
+    for (size_t i = 0; i < t->nfail; i++) {
+        char buf[600];
+        fail_pattern(t->fail_msg[i], buf, sizeof buf);
+        if (!(pat[i] = strdup(buf))) {
+            rc = st_err_set(err, ST_ENOMEM, "out of memory for %zu failures", t->nfail);
+            goto done;
+        }
+    }
+    /* count[i] > 0 for the first message of each pattern. Quadratic in distinct patterns,
      * which are few: a sweep fails for a handful of reasons. */
     for (size_t i = 0; i < t->nfail; i++) {
         size_t j;
         for (j = 0; j < distinct_n; j++)
-            if (!strcmp(t->fail_msg[order[j]], t->fail_msg[i]))
+            if (!strcmp(pat[order[j]], pat[i]))
                 break;
         if (j == distinct_n)
             order[distinct_n++] = i;
@@ -161,14 +204,18 @@ static int report_failures(FILE *f, const an_table *t, st_err *err)
             order[j] = order[j - 1];
             order[j - 1] = s;
         }
-    fprintf(f, "%-12s%zu point%s, %zu reason%s:\n", "failures", t->nfail, t->nfail > 1 ? "s" : "",
-            distinct_n, distinct_n > 1 ? "s" : "");
+    fprintf(f, "%-12s%zu point%s, %zu reason%s (numbers and quoted values as N and '?'):\n",
+            "failures", t->nfail, t->nfail > 1 ? "s" : "", distinct_n, distinct_n > 1 ? "s" : "");
     for (size_t j = 0; j < distinct_n && j < 5; j++)
-        fprintf(f, "%-12s%6zu x  %s (first: row %llu)\n", "", count[order[j]],
-                t->fail_msg[order[j]], (unsigned long long)t->fail_row[order[j]]);
+        fprintf(f, "%-12s%6zu x  %s\n%-22sfirst, row %llu: %s\n", "", count[order[j]],
+                pat[order[j]], "", (unsigned long long)t->fail_row[order[j]],
+                t->fail_msg[order[j]]);
     if (distinct_n > 5)
         fprintf(f, "%-12s%zu other reasons\n", "", distinct_n - 5);
 done:
+    for (size_t i = 0; pat && i < t->nfail; i++)
+        free(pat[i]);
+    free(pat);
     free(count);
     free(order);
     return rc;

@@ -314,7 +314,7 @@ static void add_objectives(lua_State *L, int spec, const char *key, an_sense sen
         if (q->nobj == AN_K_MAX)
             luaL_error(L, "%s: more than %d objectives", fn, AN_K_MAX);
         snprintf(what, sizeof what, "%s %s", fn, key);
-        if (an_table_lookup(t, lua_tostring(L, -1), what, &q->col[q->nobj], &err) != ST_OK)
+        if (an_table_column(t, lua_tostring(L, -1), what, &q->col[q->nobj], &err) != ST_OK)
             luaL_error(L, "%s", err.msg);
         q->sense[q->nobj++] = sense;
         lua_pop(L, 1);

@@ -12,7 +12,7 @@
 
 #include "an.h"
 
-#define CELL 96 /* the longest text of one value, with room to spare */
+#define CELL 600 /* the longest text of one value (a failure message: 512), with room to spare */
 
 size_t an_appendf(char *buf, size_t size, size_t used, const char *fmt, ...)
 {

@@ -176,6 +176,8 @@ static int render(const an_plot_opts *o, const char *mode, const char *out,
 typedef struct front_fig {
     const an_table *t;
     const an_query *q;
+    const size_t *rows;
+    int color;
     size_t count, nfront;
     const double *x;
     const size_t *front;
@@ -198,12 +200,39 @@ static void fill_axis(FILE *f, const front_fig *g, int j)
     fputs("]}", f);
 }
 
+/* The column that colours the points: its values, and the names of choices and booleans. */
+static void fill_color(FILE *f, const an_table *t, const size_t *rows, size_t n, int col)
+{
+    const an_col *c = &t->col[col];
+    char buf[256];
+
+    fputs(",\n \"color\": {\"name\": ", f);
+    an_json_string(f, c->name);
+    fputs(", \"unit\": ", f);
+    an_json_string(f, c->unit);
+    fputs(", \"values\": [", f);
+    for (size_t i = 0; i < n; i++) {
+        fputs(i ? ", " : "", f);
+        an_json_number(f, c->v[rows[i]]);
+    }
+    fputs("], \"labels\": [", f);
+    for (size_t i = 0; i < n; i++) {
+        an_table_format(t, col, rows[i], 0, buf, sizeof buf);
+        fputs(i ? ", " : "", f);
+        an_json_string(f, buf);
+    }
+    fprintf(f, "], \"discrete\": %s}",
+            c->type == AN_T_ENUM || c->type == AN_T_BOOL ? "true" : "false");
+}
+
 static void fill_front(FILE *f, const void *ctx)
 {
     const front_fig *g = ctx;
 
     fputs("{\"title\": ", f);
     an_json_string(f, g->title);
+    if (g->color >= 0)
+        fill_color(f, g->t, g->rows, g->count, g->color);
     fputs(",\n \"x\": ", f);
     fill_axis(f, g, 0);
     fputs(",\n \"y\": ", f);
@@ -218,22 +247,27 @@ int an_plot_front(an_table *t, const an_query *q, const size_t *rows, size_t cou
                   const size_t *front, size_t nfront, const char *out, const an_plot_opts *o,
                   st_err *err)
 {
-    front_fig g = {t, q, count, nfront, x, front, o->title};
-    char title[512];
-
-    (void)rows;
+    front_fig g = {t, q, rows, o->color, count, nfront, x, front, o->title};
+    char title[1024];
+    size_t used;
+    int rc;
     if (q->nobj != 2)
         return st_err_set(err, ST_EINVAL,
                           "a front plot has 2 objectives (one per axis), not %d: give two of "
                           "--min and --max",
                           q->nobj);
     if (!g.title) {
-        snprintf(title, sizeof title, "%s: Pareto front, %s %s and %s %s (%zu of %zu points)",
-                 t->name[0] ? t->name : t->path, q->sense[0] == AN_MAX ? "max" : "min",
-                 t->col[q->col[0]].name, q->sense[1] == AN_MAX ? "max" : "min",
-                 t->col[q->col[1]].name, nfront, count);
+        used = an_appendf(title, sizeof title, 0,
+                          "%s: Pareto front, %s %s and %s %s (%zu of %zu points)",
+                          t->name[0] ? t->name : t->path, q->sense[0] == AN_MAX ? "max" : "min",
+                          t->col[q->col[0]].name, q->sense[1] == AN_MAX ? "max" : "min",
+                          t->col[q->col[1]].name, nfront, count);
+        if (o->where)
+            an_appendf(title, sizeof title, used, "\nwhere %s", o->where);
         g.title = title;
     }
+    if (o->color >= 0 && (rc = an_table_load_col(t, o->color, err)) != ST_OK)
+        return rc;
     return render(o, "front", out, fill_front, &g, err);
 }
 
@@ -323,4 +357,255 @@ int an_plot_layers(an_table *t, size_t row, const an_detail *d, const char *out,
         g.title = title;
     }
     return render(o, "layers", out, fill_layers, &g, err);
+}
+
+/* ----------------------------------------------------------------- the sweep */
+
+typedef struct sweep_fig {
+    const an_table *t;
+    const size_t *rows; /* sorted by the by column, then x */
+    size_t n;
+    int x, by, ny;
+    const int *y;
+    int agg; /* 0 mean, 1 min, 2 max */
+    const char *title, *ylabel;
+} sweep_fig;
+
+/* One line: rows [a, b) (one value of by) of metric y, aggregated per value of x. */
+static void fill_line(FILE *f, const sweep_fig *g, int y, size_t a, size_t b, int first)
+{
+    const an_col *cx = &g->t->col[g->x], *cy = &g->t->col[y];
+    char label[512], val[128];
+    size_t used = 0;
+    int any = 0;
+
+    if (g->ny > 1)
+        used = an_appendf(label, sizeof label, used, "%s", cy->name);
+    if (g->by >= 0) {
+        an_table_format(g->t, g->by, g->rows[a], 0, val, sizeof val);
+        used = an_appendf(label, sizeof label, used, "%s%s = %s", used ? ", " : "",
+                          g->t->col[g->by].name, val);
+    }
+    if (!used)
+        an_appendf(label, sizeof label, 0, "%s", cy->name);
+    fputs(first ? "{\"label\": " : ",\n  {\"label\": ", f);
+    an_json_string(f, label);
+    fputs(", \"points\": [", f);
+    for (size_t i = a; i < b;) {
+        double xv = cx->v[g->rows[i]], acc = 0;
+        size_t j = i, k = 0;
+        for (; j < b && cx->v[g->rows[j]] == xv; j++) {
+            double v = cy->v[g->rows[j]];
+            if (v != v)
+                continue;
+            acc = k == 0 ? v : g->agg == 0 ? acc + v : g->agg == 1 ? fmin(acc, v) : fmax(acc, v);
+            k++;
+        }
+        if (k > 0) {
+            fputs(any ? ", [" : "[", f);
+            an_json_number(f, xv);
+            fputs(", ", f);
+            an_json_number(f, g->agg == 0 ? acc / (double)k : acc);
+            fprintf(f, ", %zu]", k);
+            any = 1;
+        }
+        i = j > i ? j : i + 1;
+    }
+    fputs("]}", f);
+}
+
+static void fill_sweep(FILE *f, const void *ctx)
+{
+    const sweep_fig *g = ctx;
+    const an_col *cx = &g->t->col[g->x];
+    int first = 1;
+
+    fputs("{\"title\": ", f);
+    an_json_string(f, g->title);
+    fputs(",\n \"x\": {\"name\": ", f);
+    an_json_string(f, cx->name);
+    fputs(", \"unit\": ", f);
+    an_json_string(f, cx->unit);
+    /* Choices and booleans are named on the axis, not numbered. */
+    if (cx->type == AN_T_ENUM || cx->type == AN_T_BOOL) {
+        int n = cx->type == AN_T_BOOL ? 2 : cx->nchoice;
+        fputs(", \"ticks\": [", f);
+        for (int k = 0; k < n; k++) {
+            fprintf(f, "%s[%d, ", k ? ", " : "", k);
+            an_json_string(f, cx->type == AN_T_BOOL ? (k ? "true" : "false") : cx->choice[k]);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
+    fputs("},\n \"y\": {\"name\": ", f);
+    an_json_string(f, g->ylabel);
+    fputs(", \"unit\": ", f);
+    an_json_string(f, g->t->col[g->y[0]].unit);
+    fputs("},\n \"lines\": [", f);
+    for (int k = 0; k < g->ny; k++)
+        for (size_t a = 0; a < g->n;) {
+            size_t b = a + 1;
+            if (g->by >= 0)
+                while (b < g->n && g->t->col[g->by].v[g->rows[b]] == g->t->col[g->by].v[g->rows[a]])
+                    b++;
+            else
+                b = g->n;
+            fill_line(f, g, g->y[k], a, b, first);
+            first = 0;
+            a = b;
+        }
+    fputs("]}\n", f);
+}
+
+int an_plot_sweep(an_table *t, const size_t *rows, size_t n, int xcol, const int *ycol, int ny,
+                  int bycol, const char *agg, const char *out, const an_plot_opts *o, st_err *err)
+{
+    sweep_fig g = {t, NULL, n, xcol, bycol, ny, ycol, 0, o->title, NULL};
+    int keys[2], desc[2] = {0, 0}, nk = 0, rc;
+    char title[1024], ylabel[512];
+    size_t *sorted = NULL, used = 0;
+
+    if (!strcmp(agg, "min"))
+        g.agg = 1;
+    else if (!strcmp(agg, "max"))
+        g.agg = 2;
+    else if (strcmp(agg, "mean") != 0)
+        return st_err_set(err, ST_EINVAL, "--agg %s: must be mean, min or max", agg);
+    if (n == 0)
+        return st_err_set(err, ST_EINVAL,
+                          "%s: no successful point passes the filters: nothing "
+                          "to plot",
+                          t->path);
+    for (int k = 0; k < ny; k++)
+        if ((rc = an_table_load_col(t, ycol[k], err)) != ST_OK)
+            return rc;
+    if (bycol >= 0)
+        keys[nk++] = bycol;
+    keys[nk++] = xcol;
+    if (!(sorted = malloc(n * sizeof *sorted)))
+        return st_err_set(err, ST_ENOMEM, "out of memory");
+    memcpy(sorted, rows, n * sizeof *sorted);
+    if ((rc = an_rows_sort(t, sorted, n, keys, desc, nk, err)) != ST_OK)
+        goto done;
+    g.rows = sorted;
+    for (int k = 0; k < ny; k++)
+        used = an_appendf(ylabel, sizeof ylabel, used, "%s%s", k ? ", " : "", t->col[ycol[k]].name);
+    g.ylabel = ylabel;
+    if (!g.title) {
+        used = an_appendf(title, sizeof title, 0, "%s: %s against %s",
+                          t->name[0] ? t->name : t->path, ylabel, t->col[xcol].name);
+        if (bycol >= 0)
+            used = an_appendf(title, sizeof title, used, ", one line per %s", t->col[bycol].name);
+        used = an_appendf(title, sizeof title, used, " (%s of the points at each %s)", agg,
+                          t->col[xcol].name);
+        if (o->where)
+            an_appendf(title, sizeof title, used, "\nwhere %s", o->where);
+        g.title = title;
+    }
+    rc = render(o, "sweep", out, fill_sweep, &g, err);
+done:
+    free(sorted);
+    return rc;
+}
+
+/* ---------------------------------------------------------------- the energy */
+
+#define ENERGY_MAX 40
+
+static const char *const comp_names[] = {"mac", "reg", "ch0", "ch1", "ch2", "dram", "leak"};
+#define NCOMP (sizeof comp_names / sizeof comp_names[0])
+
+typedef struct energy_fig {
+    an_table *t;
+    const size_t *rows;
+    size_t n;
+    int run[NCOMP], dense[NCOMP];
+    const char *title;
+} energy_fig;
+
+static void fill_energy(FILE *f, const void *ctx)
+{
+    const energy_fig *g = ctx;
+    char label[512], val[128];
+
+    fputs("{\"title\": ", f);
+    an_json_string(f, g->title);
+    fputs(",\n \"components\": [", f);
+    for (size_t c = 0; c < NCOMP; c++) {
+        fputs(c ? ", " : "", f);
+        an_json_string(f, comp_names[c]);
+    }
+    fputs("],\n \"points\": [", f);
+    for (size_t i = 0; i < g->n; i++) {
+        size_t r = g->rows[i], used = an_appendf(label, sizeof label, 0, "row %zu", r);
+        /* The swept parameters say which point each pair of bars is. */
+        for (int c = 0; c < g->t->ncol; c++) {
+            if (g->t->col[c].group != AN_G_PARAM || strcmp(g->t->col[c].role, "swept") != 0)
+                continue;
+            an_table_format(g->t, c, r, 0, val, sizeof val);
+            used = an_appendf(label, sizeof label, used, "\n%s = %s", g->t->col[c].name, val);
+        }
+        fputs(i ? ",\n  {\"label\": " : "{\"label\": ", f);
+        an_json_string(f, label);
+        for (int k = 0; k < 2; k++) {
+            fputs(k ? ", \"dense\": [" : ", \"run\": [", f);
+            for (size_t c = 0; c < NCOMP; c++) {
+                fputs(c ? ", " : "", f);
+                an_json_number(f, g->t->col[k ? g->dense[c] : g->run[c]].v[r]);
+            }
+            fputc(']', f);
+        }
+        fputc('}', f);
+    }
+    fputs("]}\n", f);
+}
+
+int an_plot_energy(an_table *t, const size_t *rows, size_t n, const char *out,
+                   const an_plot_opts *o, st_err *err)
+{
+    energy_fig g;
+    char name[64], title[1024];
+    size_t used;
+    int rc;
+
+    memset(&g, 0, sizeof g);
+    g.t = t;
+    g.rows = rows;
+    g.n = n;
+    g.title = o->title;
+    if (n == 0)
+        return st_err_set(err, ST_EINVAL,
+                          "%s: no successful point passes the filters: nothing "
+                          "to plot",
+                          t->path);
+    if (n > ENERGY_MAX)
+        return st_err_set(err, ST_EINVAL,
+                          "%s: %zu points: an energy breakdown shows at most %d (narrow them "
+                          "with --where or --limit)",
+                          t->path, n, ENERGY_MAX);
+    for (size_t c = 0; c < NCOMP; c++)
+        for (int k = 0; k < 2; k++) {
+            int *col = k ? &g.dense[c] : &g.run[c];
+            snprintf(name, sizeof name, "%senergy_pj_%s", k ? "dense_" : "", comp_names[c]);
+            if ((*col = an_table_find(t, name)) < 0)
+                return st_err_set(err, ST_EINVAL,
+                                  "%s has no metric %s: it was written before the energy per "
+                                  "component was recorded",
+                                  t->path, name);
+            if ((rc = an_table_load_col(t, *col, err)) != ST_OK)
+                return rc;
+        }
+    for (int c = 0; c < t->ncol; c++)
+        if (t->col[c].group == AN_G_PARAM && !strcmp(t->col[c].role, "swept") &&
+            (rc = an_table_load_col(t, c, err)) != ST_OK)
+            return rc;
+    if (!g.title) {
+        used = an_appendf(title, sizeof title, 0,
+                          "%s: energy per component, sparse (left) and dense baseline (right)",
+                          t->name[0] ? t->name : t->path);
+        if (o->where)
+            an_appendf(title, sizeof title, used, "\nwhere %s", o->where);
+        g.title = title;
+    }
+    return render(o, "energy", out, fill_energy, &g, err);
 }

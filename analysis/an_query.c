@@ -105,8 +105,8 @@ int an_sort_key(an_table *t, const char *text, int *col, int *desc, st_err *err)
                           colon + 1);
     if (colon)
         *desc = !strcmp(colon + 1, "desc");
-    snprintf(what, sizeof what, "--sort %s", text);
-    return an_table_lookup(t, name, what, col, err);
+    snprintf(what, sizeof what, "--sort");
+    return an_table_column(t, name, what, col, err);
 }
 
 /* The sort's keys. */

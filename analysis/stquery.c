@@ -15,13 +15,7 @@
 
 #include "an.h"
 #include "ex.h"
-
-#ifndef AN_VERSION
-#define AN_VERSION "unknown"
-#endif
-#ifndef AN_GIT_REVISION
-#define AN_GIT_REVISION "unknown"
-#endif
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 #ifndef AN_PLOT_PY
 #define AN_PLOT_PY "analysis/plot.py"
 #endif
@@ -31,6 +25,7 @@
 #define PYTHON      "/usr/bin/python3"
 #define WHERE_MAX   16
 #define COLUMNS_MAX 1024
+#define FILES_MAX   4096
 
 /* Exit statuses: 0 done, 1 the machine failed (memory, I/O, the plot renderer), 2 bad
  * input (arguments, files, names, values). */
@@ -47,11 +42,16 @@ typedef enum cmd {
     C_LAYERS,
     C_PLOT_LAYERS,
     C_LUA,
+    C_MERGE,
+    C_DIFF,
+    C_PLOT_SWEEP,
+    C_PLOT_ENERGY,
     C_COUNT
 } cmd;
 
-static const char *const cmd_names[C_COUNT] = {"info",   "list", "front",  "ranks",       "hv",
-                                               "export", "plot", "layers", "plot-layers", "lua"};
+static const char *const cmd_names[C_COUNT] = {"info",   "list", "front",      "ranks",       "hv",
+                                               "export", "plot", "layers",     "plot-layers", "lua",
+                                               "merge",  "diff", "plot-sweep", "plot-energy"};
 
 static void usage(FILE *f)
 {
@@ -84,8 +84,22 @@ static void usage(FILE *f)
           "                            the dense baseline (needs a sweep run with detail = true)\n"
           "  plot-layers FILE --row N | --point ID -o OUT.png\n"
           "                            the same as a PNG\n"
+          "  plot-sweep FILE --x P --y M[,M...] [--by Q] -o OUT.png\n"
+          "                            metrics against a parameter, one line per metric and per\n"
+          "                            value of Q (--agg mean|min|max over the points that share\n"
+          "                            an x; default mean)\n"
+          "  plot-energy FILE -o OUT.png\n"
+          "                            energy per component of each point (--where, --sort,\n"
+          "                            --limit choose them; at most 40), sparse next to dense\n"
           "  lua SCRIPT.lua [ARG ...]  run a Lua script with the module `an` (docs/analysis.md);\n"
           "                            sandboxed unless --trust is given before the script\n"
+          "  merge A.h5 B.h5 ... -o C.h5\n"
+          "                            the files of one sweep (shards, reruns) as one: each point\n"
+          "                            once, in the sweep's order; files of other sweeps refused;\n"
+          "                            C.h5 is never replaced unless --force is given\n"
+          "  diff A.h5 B.h5            the points only in one file, and the values that differ\n"
+          "                            in the points of both (--rtol R: only beyond R); exit\n"
+          "                            status 0 the same, 1 different, 2 trouble\n"
           "\n"
           "options:\n"
           "  --min NAME, --max NAME    an objective to minimise or maximise\n"
@@ -101,6 +115,8 @@ static void usage(FILE *f)
           "  --row N, --point ID       one point, by row (as list prints it) or by id (a unique\n"
           "                            prefix of at least 4 hexadecimal digits is enough)\n"
           "  --title TEXT              the title of a plot\n"
+          "  --color-by NAME           plot, front --plot: colour the points by a column\n"
+          "  --force                   merge: replace the output if it exists\n"
           "  --trust, --max-instructions N, --max-memory MIB\n"
           "                            lua: the sandbox, as for stexplore\n"
           "  -h, --help                this text;  --version  version and libraries\n"
@@ -125,10 +141,14 @@ typedef struct args {
     an_sense sense[AN_K_MAX];
     int nobj;
     const char *sort, *columns, *ref, *out, *title, *plot, *point, *status;
-    long long row;   /* -1: none */
-    long long limit; /* -1: none */
+    const char *x, *y, *by, *agg, *color_by; /* plot-sweep, plot */
+    long long row;                           /* -1: none */
+    long long limit;                         /* -1: none */
     an_format fmt;
-    int counts, script;
+    int counts, script, force;
+    double rtol;                  /* diff */
+    const char *files[FILES_MAX]; /* merge: the inputs */
+    int nfiles;
     ex_lua_opts lua;
     int lua_argc; /* lua: the script's arguments */
     char **lua_argv;
@@ -139,21 +159,22 @@ typedef struct args {
 #define OBJECTIVES                                                                                 \
     ((1u << C_FRONT) | (1u << C_RANKS) | (1u << C_HV) | (1u << C_EXPORT) | (1u << C_PLOT))
 #define ONE_POINT ((1u << C_LAYERS) | (1u << C_PLOT_LAYERS))
+#define NEW_PLOTS ((1u << C_PLOT_SWEEP) | (1u << C_PLOT_ENERGY))
 
 static const struct opt {
     const char *name;
     int value;     /* takes a value */
     unsigned cmds; /* commands that accept it */
 } opts[] = {
-    {"--where", 1, ALL_TABLES | OBJECTIVES},
+    {"--where", 1, ALL_TABLES | OBJECTIVES | NEW_PLOTS},
     {"--min", 1, OBJECTIVES},
     {"--max", 1, OBJECTIVES},
     {"--status", 1, (1u << C_LIST) | (1u << C_EXPORT)},
-    {"--sort", 1, ALL_TABLES},
-    {"--limit", 1, ALL_TABLES},
+    {"--sort", 1, ALL_TABLES | (1u << C_PLOT_ENERGY)},
+    {"--limit", 1, ALL_TABLES | (1u << C_DIFF) | (1u << C_PLOT_ENERGY)},
     {"--columns", 1, ALL_TABLES | (1u << C_LAYERS)},
     {"--format", 1, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV)},
-    {"--csv", 0, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV)},
+    {"--csv", 0, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV) | (1u << C_DIFF)},
     {"--json", 0, ALL_TABLES | (1u << C_LAYERS) | (1u << C_HV)},
     {"-o", 1, ~(1u << C_INFO) & ~(1u << C_LUA)},
     {"--output", 1, ~(1u << C_INFO) & ~(1u << C_LUA)},
@@ -161,9 +182,16 @@ static const struct opt {
     {"--counts", 0, 1u << C_RANKS},
     {"--row", 1, ONE_POINT},
     {"--point", 1, ONE_POINT},
-    {"--title", 1, (1u << C_PLOT) | (1u << C_PLOT_LAYERS) | (1u << C_FRONT)},
+    {"--title", 1, (1u << C_PLOT) | (1u << C_PLOT_LAYERS) | (1u << C_FRONT) | NEW_PLOTS},
+    {"--x", 1, 1u << C_PLOT_SWEEP},
+    {"--y", 1, 1u << C_PLOT_SWEEP},
+    {"--by", 1, 1u << C_PLOT_SWEEP},
+    {"--agg", 1, 1u << C_PLOT_SWEEP},
+    {"--color-by", 1, (1u << C_PLOT) | (1u << C_FRONT)},
     {"--plot", 1, 1u << C_FRONT},
     {"--script", 0, 1u << C_INFO},
+    {"--force", 0, 1u << C_MERGE},
+    {"--rtol", 1, 1u << C_DIFF},
     {"--trust", 0, 1u << C_LUA},
     {"--max-instructions", 1, 1u << C_LUA},
     {"--max-memory", 1, 1u << C_LUA},
@@ -248,6 +276,25 @@ static int set_opt(args *a, const struct opt *o, const char *v)
         a->plot = v;
     } else if (!strcmp(o->name, "--script")) {
         a->script = 1;
+    } else if (!strcmp(o->name, "--x")) {
+        a->x = v;
+    } else if (!strcmp(o->name, "--y")) {
+        a->y = v;
+    } else if (!strcmp(o->name, "--by")) {
+        a->by = v;
+    } else if (!strcmp(o->name, "--agg")) {
+        a->agg = v;
+    } else if (!strcmp(o->name, "--color-by")) {
+        a->color_by = v;
+    } else if (!strcmp(o->name, "--force")) {
+        a->force = 1;
+    } else if (!strcmp(o->name, "--rtol")) {
+        char *end = NULL;
+        a->rtol = strtod(v, &end);
+        if (end == v || *end || !(a->rtol >= 0 && a->rtol < 1e300)) {
+            fprintf(stderr, "stquery diff: --rtol %s: must be a number >= 0\n", v);
+            return -1;
+        }
     } else if (!strcmp(o->name, "--trust")) {
         a->lua.trusted = 1;
     } else if (!strcmp(o->name, "--max-instructions")) {
@@ -283,7 +330,7 @@ static int parse_args(int argc, char **argv, args *a)
     if (!strcmp(argv[1], "--version")) {
         char h5[64];
         an_h5_version(h5, sizeof h5);
-        printf("stquery %s (git %s), %s, %s\n", AN_VERSION, AN_GIT_REVISION, h5, LUA_RELEASE);
+        printf("stquery %s (git %s), %s, %s\n", EX_VERSION, EX_GIT_REVISION, h5, LUA_RELEASE);
         return 0;
     }
     for (a->cmd = 0; a->cmd < C_COUNT && strcmp(argv[1], cmd_names[a->cmd]); a->cmd++)
@@ -298,6 +345,15 @@ static int parse_args(int argc, char **argv, args *a)
         if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
             usage(stdout);
             return 0;
+        }
+        if ((s[0] != '-' || !s[1]) && (a->cmd == C_MERGE || a->cmd == C_DIFF)) {
+            if (a->nfiles == FILES_MAX) {
+                fprintf(stderr, "stquery %s: more than %d files\n", argv[1], FILES_MAX);
+                return EXIT_USAGE;
+            }
+            a->file = a->file ? a->file : s;
+            a->files[a->nfiles++] = s;
+            continue;
         }
         if (s[0] != '-' || !s[1]) {
             if (a->file) {
@@ -360,8 +416,26 @@ static int check_args(const args *a)
         fprintf(stderr, "stquery hv: no reference point: give --ref with %d values\n", a->nobj);
         return EXIT_USAGE;
     }
-    if ((a->cmd == C_PLOT || a->cmd == C_PLOT_LAYERS) && !a->out) {
+    if (a->cmd == C_PLOT_SWEEP && (!a->x || !a->y)) {
+        fprintf(stderr, "stquery plot-sweep: give --x PARAMETER and --y METRIC[,METRIC...]\n");
+        return EXIT_USAGE;
+    }
+    if ((a->cmd == C_PLOT || a->cmd == C_PLOT_LAYERS || a->cmd == C_PLOT_SWEEP ||
+         a->cmd == C_PLOT_ENERGY) &&
+        !a->out) {
         fprintf(stderr, "stquery %s: no output: give -o FILE.png\n", name);
+        return EXIT_USAGE;
+    }
+    if (a->color_by && a->cmd == C_FRONT && !a->plot) {
+        fprintf(stderr, "stquery front: --color-by colours a plot: give --plot OUT.png too\n");
+        return EXIT_USAGE;
+    }
+    if (a->cmd == C_DIFF && a->nfiles != 2) {
+        fprintf(stderr, "stquery diff: %d files: give two, A.h5 B.h5\n", a->nfiles);
+        return EXIT_USAGE;
+    }
+    if (a->cmd == C_MERGE && !a->out) {
+        fprintf(stderr, "stquery merge: no output: give -o FILE.h5\n");
         return EXIT_USAGE;
     }
     if ((a->cmd == C_LAYERS || a->cmd == C_PLOT_LAYERS) && (a->row >= 0) == (a->point != NULL)) {
@@ -409,11 +483,14 @@ static void default_columns(const an_table *t, const args *a, const an_query *q,
         col_push(cols, n, q->col[j]);
     for (size_t k = 0; k < sizeof key_metrics / sizeof key_metrics[0]; k++)
         col_push(cols, n, an_table_find(t, key_metrics[k]));
+    /* Failed points: why, rather than their empty metrics. */
+    if (a->cmd == C_LIST && a->status && !strcmp(a->status, "failed"))
+        col_push(cols, n, an_table_find(t, "message"));
 }
 
 /* The columns to show: --columns (a list, +list to add to the defaults, or all), or the
  * defaults. */
-static int pick_columns(const an_table *t, const args *a, const an_query *q, int *cols, int *n,
+static int pick_columns(an_table *t, const args *a, const an_query *q, int *cols, int *n,
                         st_err *err)
 {
     const char *s = a->columns;
@@ -436,7 +513,7 @@ static int pick_columns(const an_table *t, const args *a, const an_query *q, int
     while (*s) {
         size_t len = strcspn(s, ",");
         snprintf(name, sizeof name, "%.*s", (int)len, s);
-        if ((rc = an_table_lookup(t, name, "--columns", &c, err)) != ST_OK)
+        if ((rc = an_table_column(t, name, "--columns", &c, err)) != ST_OK)
             return rc;
         col_push(cols, n, c);
         s += len + (s[len] == ',');
@@ -459,6 +536,7 @@ typedef struct session {
     FILE *out;
     an_plot_opts plot;
     int cols[COLUMNS_MAX], ncols;
+    char where_text[1024]; /* the filters, joined for a plot's title */
 } session;
 
 /* Resolve the objectives and filters and select the rows. ok_only: only status 0. */
@@ -470,7 +548,7 @@ static int select_rows(session *s, int ok_only, st_err *err)
     s->q.ok_only = ok_only;
     for (int j = 0; j < s->a.nobj; j++) {
         snprintf(what, sizeof what, "%s", s->a.sense[j] == AN_MAX ? "--max" : "--min");
-        if ((rc = an_table_lookup(s->t, s->a.obj[j], what, &s->q.col[j], err)) != ST_OK)
+        if ((rc = an_table_column(s->t, s->a.obj[j], what, &s->q.col[j], err)) != ST_OK)
             return rc;
         s->q.sense[j] = s->a.sense[j];
     }
@@ -542,6 +620,24 @@ static int order_rows(session *s, const int *col, const int *desc, int nkeys, st
     return ST_OK;
 }
 
+/* What the plots share: the title, the filters for it, the column of --color-by. */
+static int plot_setup(session *s, st_err *err)
+{
+    size_t used = 0;
+    int rc;
+
+    s->plot.title = s->a.title;
+    s->where_text[0] = '\0';
+    for (int w = 0; w < s->a.nwhere; w++)
+        used = an_appendf(s->where_text, sizeof s->where_text, used, "%s%s", w ? " and " : "",
+                          s->a.where[w]);
+    s->plot.where = s->a.nwhere ? s->where_text : NULL;
+    if (s->a.color_by &&
+        (rc = an_table_column(s->t, s->a.color_by, "--color-by", &s->plot.color, err)) != ST_OK)
+        return rc;
+    return ST_OK;
+}
+
 /* "min cycles [cycles], max speedup" */
 static void describe_objectives(const session *s, char *buf, size_t size)
 {
@@ -595,7 +691,8 @@ static int cmd_front(session *s, st_err *err)
         return rc;
     ok = s->count;
     if (s->a.plot) {
-        s->plot.title = s->a.title;
+        if ((rc = plot_setup(s, err)) != ST_OK)
+            return rc;
         if ((rc = an_plot_front(s->t, &s->q, s->rows, s->count, s->x, s->idx, nf, s->a.plot,
                                 &s->plot, err)) != ST_OK)
             return rc;
@@ -807,13 +904,56 @@ static int cmd_plot(session *s, st_err *err)
     size_t nf = 0;
     int rc;
 
-    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = compute_front(s, &nf, err)) != ST_OK)
+    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = compute_front(s, &nf, err)) != ST_OK ||
+        (rc = plot_setup(s, err)) != ST_OK)
         return rc;
-    s->plot.title = s->a.title;
     if ((rc = an_plot_front(s->t, &s->q, s->rows, s->count, s->x, s->idx, nf, s->a.out, &s->plot,
                             err)) != ST_OK)
         return rc;
     printf("stquery: wrote %s: %zu points, %zu on the front\n", s->a.out, s->count, nf);
+    return ST_OK;
+}
+
+static int cmd_plot_sweep(session *s, st_err *err)
+{
+    int x, by = -1, y[16], ny = 0, rc;
+    const char *p = s->a.y;
+    char name[256];
+
+    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = plot_setup(s, err)) != ST_OK ||
+        (rc = an_table_column(s->t, s->a.x, "--x", &x, err)) != ST_OK ||
+        (s->a.by && (rc = an_table_column(s->t, s->a.by, "--by", &by, err)) != ST_OK))
+        return rc;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        if (ny == 16)
+            return st_err_set(err, ST_EINVAL, "--y %s: at most 16 metrics", s->a.y);
+        snprintf(name, sizeof name, "%.*s", (int)len, p);
+        if ((rc = an_table_column(s->t, name, "--y", &y[ny++], err)) != ST_OK)
+            return rc;
+        p += len + (p[len] == ',');
+    }
+    if (ny == 0)
+        return st_err_set(err, ST_EINVAL, "--y '%s': no metric named", s->a.y);
+    if ((rc = an_table_load_col(s->t, x, err)) != ST_OK ||
+        (by >= 0 && (rc = an_table_load_col(s->t, by, err)) != ST_OK))
+        return rc;
+    if ((rc = an_plot_sweep(s->t, s->rows, s->count, x, y, ny, by, s->a.agg ? s->a.agg : "mean",
+                            s->a.out, &s->plot, err)) != ST_OK)
+        return rc;
+    printf("stquery: wrote %s: %zu points\n", s->a.out, s->count);
+    return ST_OK;
+}
+
+static int cmd_plot_energy(session *s, st_err *err)
+{
+    int row = an_table_find(s->t, "row"), asc = 0, rc;
+
+    if ((rc = select_rows(s, 1, err)) != ST_OK || (rc = plot_setup(s, err)) != ST_OK ||
+        (rc = order_rows(s, &row, &asc, 1, err)) != ST_OK ||
+        (rc = an_plot_energy(s->t, s->rows, s->count, s->a.out, &s->plot, err)) != ST_OK)
+        return rc;
+    printf("stquery: wrote %s: %zu points\n", s->a.out, s->count);
     return ST_OK;
 }
 
@@ -1029,6 +1169,45 @@ done:
     return rc;
 }
 
+/* --------------------------------------------------------------------- merge */
+
+static int cmd_merge(const args *a, st_err *err)
+{
+    an_merge_info mi;
+    int rc = an_merge(a->files, a->nfiles, a->out, a->force, &mi, err);
+
+    if (rc == ST_OK)
+        printf("stquery: wrote %s: %zu points (%llu failed, %llu rejected) from %d files, %zu "
+               "repeated points written once\n",
+               a->out, mi.points, (unsigned long long)mi.failed, (unsigned long long)mi.rejected,
+               a->nfiles, mi.repeated);
+    return rc;
+}
+
+/* diff's exit status is diff(1)'s: 0 the same, 1 different, 2 trouble of any kind. */
+static int cmd_diff(const args *a)
+{
+    an_diff_opts o = {a->rtol, a->limit, a->fmt == AN_FMT_CSV};
+    an_diff_info di;
+    FILE *out = stdout;
+    st_err err;
+    int rc;
+
+    st_err_clear(&err);
+    if (a->out && !(out = fopen(a->out, "w"))) {
+        fprintf(stderr, "stquery: -o %s: cannot write it: %s\n", a->out, strerror(errno));
+        return 2;
+    }
+    rc = an_diff(a->files[0], a->files[1], &o, out, &di, &err);
+    if (out != stdout && fclose(out) != 0 && rc == ST_OK)
+        rc = st_err_set(&err, ST_EIO, "cannot write %s: %s", a->out, strerror(errno));
+    if (rc != ST_OK) {
+        fprintf(stderr, "stquery: %s\n", err.msg);
+        return 2;
+    }
+    return di.only_a || di.only_b || di.values ? 1 : 0;
+}
+
 /* ---------------------------------------------------------------------- main */
 
 int main(int argc, char **argv)
@@ -1042,6 +1221,7 @@ int main(int argc, char **argv)
     if ((status = parse_args(argc, argv, &s.a)) >= 0 || (status = check_args(&s.a)) >= 0)
         return status;
     s.out = stdout;
+    s.plot.color = -1;
     s.plot.python = getenv("ST_PYTHON") && *getenv("ST_PYTHON") ? getenv("ST_PYTHON") : PYTHON;
     s.plot.script =
         getenv("ST_PLOT_PY") && *getenv("ST_PLOT_PY") ? getenv("ST_PLOT_PY") : AN_PLOT_PY;
@@ -1049,10 +1229,16 @@ int main(int argc, char **argv)
         rc = cmd_lua(&s.a, &err);
         goto done;
     }
+    if (s.a.cmd == C_MERGE) {
+        rc = cmd_merge(&s.a, &err);
+        goto done;
+    }
+    if (s.a.cmd == C_DIFF)
+        return cmd_diff(&s.a);
     if ((rc = an_h5_load(s.a.file, &s.t, &err)) != ST_OK)
         goto done;
-    if (s.a.out && s.a.cmd != C_PLOT && s.a.cmd != C_PLOT_LAYERS &&
-        !(s.out = fopen(s.a.out, "w"))) {
+    if (s.a.out && s.a.cmd != C_PLOT && s.a.cmd != C_PLOT_LAYERS && s.a.cmd != C_PLOT_SWEEP &&
+        s.a.cmd != C_PLOT_ENERGY && !(s.out = fopen(s.a.out, "w"))) {
         s.out = stdout;
         rc = st_err_set(&err, ST_EINVAL, "-o %s: cannot write it: %s", s.a.out, strerror(errno));
         goto done;
@@ -1095,6 +1281,12 @@ int main(int argc, char **argv)
         break;
     case C_PLOT_LAYERS:
         rc = cmd_plot_layers(&s, &err);
+        break;
+    case C_PLOT_SWEEP:
+        rc = cmd_plot_sweep(&s, &err);
+        break;
+    case C_PLOT_ENERGY:
+        rc = cmd_plot_energy(&s, &err);
         break;
     default:
         break;

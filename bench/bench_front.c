@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "an.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 #include "st.h"
 
 #define REPS_MAX 100
@@ -138,7 +139,8 @@ static void usage(FILE *f)
             "usage: bench_front [-n points] [-r reps]\n"
             "  Time an_front, an_ranks and an_hypervolume on random point sets, one core.\n"
             "  -n points  points per set (default 1000000; ranks in 3-D use a tenth)\n"
-            "  -r reps    repetitions, best and median reported (default 3, max %d)\n",
+            "  -r reps    repetitions, best and median reported (default 3, max %d)\n"
+            "  --version  the version and git revision\n",
             REPS_MAX);
 }
 
@@ -153,6 +155,9 @@ int main(int argc, char **argv)
     for (a = 1; a < argc && !rc; a++) {
         if (!strcmp(argv[a], "-h") || !strcmp(argv[a], "--help")) {
             usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[a], "--version")) {
+            printf("bench_front %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
             return 0;
         } else if (!strcmp(argv[a], "-n")) {
             rc = parse_num("-n", argv[a + 1], 1, 1e8, &v, &err);

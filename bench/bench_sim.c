@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "st.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 
 typedef struct sample {
     double seconds;    /* best of the repetitions */
@@ -90,10 +91,14 @@ int main(int argc, char **argv)
     int reps = 3;
 
     if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        puts("usage: bench_sim [--all | NETWORK ...]\n"
+        puts("usage: bench_sim [--all | --version | NETWORK ...]\n"
              "Time one training iteration (batch 1, default design point) of each network,\n"
              "exact and sampled, at p = 0 and 0.9; best of 3 runs, one core; peak memory\n"
              "of the process; sampled total cycles against exact.");
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "--version")) {
+        printf("bench_sim %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
         return 0;
     }
     if (argc > 1 && !strcmp(argv[1], "--all"))

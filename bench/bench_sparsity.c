@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "st.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 
 #define REPS_MAX 1000
 
@@ -176,7 +177,8 @@ static void usage(FILE *f)
             "  -p rate      pruning rate p (default 0.9)\n"
             "  -f fraction  time st_sparsity_rows instead, asking for an evenly spread\n"
             "               fraction of the rows of act_in and of dZ (default 0: whole\n"
-            "               tensors; a sampled run asks for a few percent)\n",
+            "               tensors; a sampled run asks for a few percent)\n"
+            "  --version    the version and git revision\n",
             REPS_MAX);
 }
 
@@ -194,6 +196,9 @@ int main(int argc, char **argv)
     for (; first < argc && argv[first][0] == '-' && !rc; first++) {
         if (!strcmp(argv[first], "-h") || !strcmp(argv[first], "--help")) {
             usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[first], "--version")) {
+            printf("bench_sparsity %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
             return 0;
         } else if (!strcmp(argv[first], "-r")) {
             rc = parse_num("-r", argv[first + 1], 1, REPS_MAX, &v, &err);

@@ -31,6 +31,7 @@ def main():
     points = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
     bad = n = 0
+    worst = 0.0
     for _ in range(points):
         net = rng.choice(["resnet18", "alexnet", "fmnist-cnn", "fmnist-resnet"])
         args = {"pe_rows": rng.randint(2, 16), "pe_cols": rng.randint(2, 16),
@@ -46,10 +47,13 @@ def main():
         n += 1
         if r2[0] > r1[0] or r2[1] > r1[1]:
             bad += 1
-            print("%s %s x2: %d -> %d bytes (dense %d -> %d)  %s" % (
-                net, which, r1[0], r2[0], r1[1], r2[1],
+            grow = max(r2[0] / r1[0], r2[1] / r1[1]) - 1
+            worst = max(worst, grow)
+            print("%s %s x2: %d -> %d bytes (dense %d -> %d), +%.2f%%  %s" % (
+                net, which, r1[0], r2[0], r1[1], r2[1], 100 * grow,
                 " ".join("%s=%g" % kv for kv in args.items())), flush=True)
-    print("%d of %d points move more bytes with twice the PEs" % (bad, n))
+    print("%d of %d points move more bytes with twice the PEs (at most +%.2f%%)" %
+          (bad, n, 100 * worst))
 
 
 if __name__ == "__main__":

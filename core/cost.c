@@ -123,45 +123,146 @@ static int tally_better(const tally *a, const tally *b)
     return a->compute + a->stall < b->compute + b->stall;
 }
 
+/* ------------------------------------------------------------- rounds */
+
+/*
+ * Rounds: the reduction of every visit (input channels in FP, dZ channels in
+ * BP, dZ rows in WG: lg->nred of them) split into nr parts of ceil(nred / nr)
+ * each, the last one shorter. Round r takes [lo, hi) of it and, of every
+ * quantity x of a visit (cycles, MACs, the bits and values of its operands),
+ * floor(x hi / nred) - floor(x lo / nred): whole numbers that add up to x.
+ */
+typedef struct rounds {
+    int n, len, nred;
+} rounds;
+
+static rounds rounds_of(int nred, int nr)
+{
+    rounds R;
+
+    R.nred = nred > 1 ? nred : 1;
+    nr = nr < 1 ? 1 : nr > R.nred ? R.nred : nr;
+    R.len = (R.nred + nr - 1) / nr;
+    R.n = (R.nred + R.len - 1) / R.len;
+    return R;
+}
+
+/* floor(x k / n) for 0 <= k <= n, without overflow */
+static inline uint64_t mulfloor(uint64_t x, int k, int n)
+{
+    return x / (uint64_t)n * (uint64_t)k + x % (uint64_t)n * (uint64_t)k / (uint64_t)n;
+}
+
+/* Round r's part of a whole number x. */
+static inline uint64_t part_u(const rounds *R, int r, uint64_t x)
+{
+    int lo = r * R->len, hi = lo + R->len < R->nred ? lo + R->len : R->nred;
+
+    if (R->n == 1)
+        return x;
+    return mulfloor(x, hi, R->nred) - mulfloor(x, lo, R->nred);
+}
+
+/* The same for bits and values, whole numbers held in doubles. */
+static inline double part_d(const rounds *R, int r, double x)
+{
+    return R->n == 1 ? x : (double)part_u(R, r, (uint64_t)x);
+}
+
+/* No part of x is larger, ceil(x len / nred): what a buffer must hold. */
+static inline double part_max(const rounds *R, double x)
+{
+    uint64_t u = (uint64_t)x, n = (uint64_t)R->nred, k = (uint64_t)R->len;
+
+    if (R->n == 1)
+        return x;
+    return (double)(u / n * k + (u % n * k + n - 1) / n);
+}
+
+/* How many of the largest of some tiles fit in cap together (0: not one;
+ * n: all of them). */
+static int fit_count(double mx, double cap, int n)
+{
+    if (mx > cap)
+        return 0;
+    return mx > 0 ? (int)fmin(n, floor(cap / mx)) : n;
+}
+
+/* Rounds that make a tile of size mx fit in cap, when one round does not
+ * and the reduction can be split that finely; 0 otherwise. */
+static int rounds_needed(double mx, double cap, int nred)
+{
+    double nr;
+
+    if (mx <= cap || nred < 2 || cap <= 0)
+        return 0;
+    for (nr = ceil(mx / cap); nr <= nred; nr++) {
+        rounds R = rounds_of(nred, (int)nr);
+        if (part_max(&R, mx) <= cap)
+            return R.n;
+    }
+    return 0;
+}
+
+/* A visit's part in round r: its cycles and MACs. */
+static inline st_visit visit_part(const rounds *R, int r, const st_visit *v)
+{
+    st_visit p = *v;
+
+    p.cycles = part_u(R, r, v->cycles);
+    p.work = part_u(R, r, v->work);
+    return p;
+}
+
 /* ------------------------------------------------------ reduce phases */
 
 /* What the orders of a reduce phase share: sizes as stored. */
 typedef struct rsize {
     const st_ledger *lg;
     st_store s0, so;
-    double h0, h1;
-    double *win, *winw; /* B x nsp: bits and values of each window fetch, spill included */
-    int *win_fits;      /* B x nsp: the window can stay while channel tiles visit it */
-    double *img, *imgw; /* B: the whole streamed tensor of an image */
-    double *wct;        /* nct: bits of each channel tile's weights */
-    double *out;        /* nct x nsp: bits of each visit's outputs */
-    double wsum, imgsum;
-    int kb; /* channel tiles whose weights fit in half of ch1 together */
-    int ks; /* spatial tiles whose windows fit in half of ch0 together */
+    double h0, h1, ch2;
+    double f;            /* traffic factor of a window fetch (the spill) */
+    int spills;          /* the window of one channel does not stay in ch0 */
+    double *win, *winw;  /* B x nsp: bits and values of each window */
+    double *img, *imgw;  /* B: the whole streamed tensor of an image */
+    double *wct;         /* nct: bits of each channel tile's weights */
+    double *out;         /* nct x nsp: bits of each visit's outputs */
+    double *outc, *outs; /* nct, nsp: partial sums of a channel tile, of a spatial tile */
+    double wsum, imgsum, wmax, winmax;
 } rsize;
 
 /*
- * One order of a reduce phase. Weights held (ST_ORD_WEIGHTS, _B): blocks of
- * kb channel tiles whose weights fit in half of ch1 together; per block,
- * every spatial tile visits the block's channel tiles, per image (the
- * weights are fetched again for every image) or with the images inside
+ * One order of a reduce phase, in nr rounds. Weights held (ST_ORD_WEIGHTS,
+ * _B): blocks of kb channel tiles whose weights fit in half of ch1 together;
+ * per block, every spatial tile visits the block's channel tiles, per image
+ * (the weights are fetched again for every image) or with the images inside
  * the block (once per batch). Stream held (ST_ORD_STREAM): blocks of ks
- * spatial tiles whose windows fit in half of ch0 together; per block,
- * every channel tile visits them, its weights held across the block. An
- * image whose whole streamed tensor fits in half of ch0 is fetched once
- * (with the batch inside: when the whole batch fits) when use_whole says
- * so (its windows may read less of it); all the weights, when they fit in
- * half of ch1, once per batch.
+ * spatial tiles whose windows fit in half of ch0 together; per block, every
+ * channel tile visits them, its weights held across the block. An image
+ * whose whole streamed tensor fits in half of ch0 is fetched once (with the
+ * batch inside: when the whole batch fits) when use_whole says so (its
+ * windows may read less of it); all the weights, when they fit in half of
+ * ch1, once per batch.
+ *
+ * With rounds, the visiting tiles of a held block go in blocks of kv whose
+ * partial sums (with the held block's tiles; weights+batch: of every image)
+ * fit in ch2 together, and each visiting block runs the rounds one after
+ * the other (weights+batch: each round over the batch), a round fetching
+ * its part of what is held and what visits. When the partial sums of one
+ * visiting tile do not fit, the visiting block is all of them and the
+ * partial sums go to DRAM and back between rounds (psum_bits a value).
  */
-static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int use_whole,
+static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int use_whole, int nr,
                           double bound, uint8_t *img_in, long *w_epoch)
 {
     const st_ledger *lg = z->lg;
     int B = lg->B, nct = lg->nct, nsp = lg->nsp;
+    rounds R = rounds_of(lg->nred, nr);
     int all_w = z->wsum <= z->h1, batch = o == ST_ORD_WEIGHTS_B, sh = o == ST_ORD_STREAM;
-    int k = sh ? z->ks : all_w ? nct : z->kb, n_h = sh ? nsp : nct, n_o = sh ? nct : nsp;
+    int ks = z->spills ? 0 : fit_count(part_max(&R, z->winmax), z->h0, nsp);
+    int k = sh ? ks : all_w ? nct : fit_count(part_max(&R, z->wmax), z->h1, nct);
+    int n_h = sh ? nsp : nct, n_o = sh ? nct : nsp;
     int bs = k > 0 ? k : 1, nblk = (n_h + bs - 1) / bs;
-    int nouter = batch ? nblk : B, ninner = batch ? B : nblk;
     long epoch = 0;
     tally t;
 
@@ -170,59 +271,103 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
     memset(img_in, 0, (size_t)B);
     for (int c = 0; c < nct; c++)
         w_epoch[c] = -1;
-    for (int i = 0; i < nouter; i++)
-        for (int j = 0; j < ninner; j++) {
-            int b = batch ? j : i, blk = batch ? i : j;
+    /* per image: image, held block, visiting block, round, visiting tile,
+     * held tile; with the batch inside: held block, visiting block, round,
+     * image, visiting tile, held tile */
+    for (int i = 0; i < (batch ? nblk : B); i++)
+        for (int blk = batch ? i : 0; blk < (batch ? i + 1 : nblk); blk++) {
             int h_lo = blk * bs, h_hi = h_lo + bs < n_h ? h_lo + bs : n_h;
-            int whole = use_whole && (batch ? z->imgsum <= z->h0 : z->img[b] <= z->h0);
-            /* one epoch per block of held weights: per image, or per batch */
-            epoch = batch ? blk + 1 : (long)i * ninner + j + 1;
-            for (int q = 0; q < n_o; q++)
-                for (int h = h_lo; h < h_hi; h++) {
-                    int c = sh ? q : h, s = sh ? h : q;
-                    size_t bsi = (size_t)b * nsp + s, cs = (size_t)c * nsp + s;
-                    const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
-                    double bits = 0;
-                    /* the streamed operand: the whole image, or the window
-                     * of the spatial tile, held across the block's channel
-                     * tiles (weights held) or for the block (stream held) */
-                    if (whole) {
-                        if (!img_in[b]) {
-                            img_in[b] = 1;
-                            bits += z->img[b];
-                            t.wr0 += z->imgw[b];
-                        }
-                    } else if (sh ? k == 0 || q == 0 : !z->win_fits[bsi] || h == h_lo) {
-                        bits += z->win[bsi];
-                        t.wr0 += z->winw[bsi];
-                    }
-                    /* the weights of channel tile c */
-                    if (all_w ? w_epoch[c] < 0
-                        : sh  ? z->wct[c] > z->h1 || h == h_lo
-                              : k == 0 || w_epoch[c] != epoch) {
-                        w_epoch[c] = epoch;
-                        bits += z->wct[c];
-                        t.wr1 += (double)lg->n1[c];
-                    }
-                    bits += z->out[cs];
-                    t.io2 += lg->outs[cs];
-                    t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
-                    t.rd1 += v->rd1;
-                    tally_visit(&t, v, bits);
-                    if (t.over)
-                        return t;
+            int kv = n_o, spill_ps = 0;
+            if (R.n > 1) {
+                /* the partial sums of a visiting tile with the held block */
+                double mx = 0;
+                for (int q = 0; q < n_o; q++) {
+                    double ps = 0;
+                    for (int h = h_lo; h < h_hi; h++)
+                        ps += (double)lg->outs[sh ? (size_t)q * nsp + h : (size_t)h * nsp + q];
+                    mx = fmax(mx, ps * (batch ? B : 1) * pt->psum_bits);
                 }
+                kv = fit_count(mx, z->ch2, n_o);
+                spill_ps = kv == 0;
+                kv = kv ? kv : n_o;
+            }
+            for (int v_lo = 0; v_lo < n_o; v_lo += kv)
+                for (int r = 0; r < R.n; r++)
+                    for (int ib = 0; ib < (batch ? B : 1); ib++) {
+                        int b = batch ? ib : i, last = r == R.n - 1;
+                        int whole = use_whole && (batch ? z->imgsum <= z->h0 : z->img[b] <= z->h0);
+                        /* one epoch per held block of weights, visiting block
+                         * and round: per image, or per batch */
+                        epoch++;
+                        if (batch && ib > 0)
+                            epoch--;
+                        for (int q = v_lo; q < v_lo + kv && q < n_o; q++)
+                            for (int h = h_lo; h < h_hi; h++) {
+                                int c = sh ? q : h, s = sh ? h : q;
+                                size_t bsi = (size_t)b * nsp + s, cs = (size_t)c * nsp + s;
+                                const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
+                                st_visit vp = visit_part(&R, r, v);
+                                int fits = !z->spills && part_max(&R, z->win[bsi]) <= z->h0;
+                                double bits = 0;
+                                /* the streamed operand: the whole image, or the
+                                 * window of the spatial tile, held across the
+                                 * block's channel tiles (weights held) or for the
+                                 * visiting block (stream held) */
+                                if (whole) {
+                                    if (!img_in[b]) {
+                                        img_in[b] = 1;
+                                        bits += z->img[b];
+                                        t.wr0 += z->imgw[b];
+                                    }
+                                } else if (sh ? k == 0 || q == v_lo : !fits || h == h_lo) {
+                                    bits += part_d(&R, r, z->win[bsi]) * z->f;
+                                    t.wr0 += part_d(&R, r, z->winw[bsi]) * z->f;
+                                }
+                                /* the weights of channel tile c */
+                                if (all_w ? w_epoch[c] < r
+                                    : sh  ? part_max(&R, z->wct[c]) > z->h1 || h == h_lo
+                                          : k == 0 || w_epoch[c] != epoch) {
+                                    w_epoch[c] = all_w ? r : epoch;
+                                    bits += part_d(&R, r, z->wct[c]);
+                                    t.wr1 += part_d(&R, r, (double)lg->n1[c]);
+                                }
+                                /* the outputs leave at the last round; partial
+                                 * sums wait in ch2, or in DRAM when they do not fit */
+                                if (last)
+                                    bits += z->out[cs];
+                                if (spill_ps)
+                                    bits +=
+                                        (double)lg->outs[cs] * pt->psum_bits * (!last + (r > 0));
+                                t.io2 += lg->outs[cs];
+                                if (last) {
+                                    t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
+                                    t.rd1 += v->rd1;
+                                }
+                                tally_visit(&t, &vp, bits);
+                                if (t.over)
+                                    return t;
+                            }
+                    }
         }
     return t;
+}
+
+/* Keep t if it is the first candidate or better than *best. */
+static int keep_best(const tally *t, int first, tally *best)
+{
+    if (!first && !tally_better(t, best))
+        return 0;
+    *best = *t;
+    return 1;
 }
 
 static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *st, tally *best,
                        st_order *best_o, double *floor_bits)
 {
-    int B = lg->B, nct = lg->nct, nsp = lg->nsp, rc = 0;
+    int B = lg->B, nct = lg->nct, nsp = lg->nsp, rc = 0, first = 1;
     size_t nbs = (size_t)B * nsp, ncs = (size_t)nct * nsp;
     uint64_t n = 0, zz = 0, on = 0;
-    double dens, winb, wmax = 0;
+    double dens;
     st_store pick;
     rsize z;
     uint8_t *img_in = NULL;
@@ -231,6 +376,7 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     memset(&z, 0, sizeof z);
     z.lg = lg;
     z.h0 = pt->ch0_kib * 8192.0 / 2, z.h1 = pt->ch1_kib * 8192.0 / 2;
+    z.ch2 = pt->ch2_kib * 8192.0;
     for (int b = 0; b < B; b++)
         n += lg->img_n0[b], zz += lg->img_z0[b];
     pick = st_store_pick(pt, lg->skip0, n, zz);
@@ -239,26 +385,30 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     on *= (uint64_t)B;
     z.so = st_store_pick(pt, lg->skip_out, on, (uint64_t)llround((double)on * lg->out_density));
     z.win = malloc(nbs * 2 * sizeof *z.win);
-    z.win_fits = malloc(nbs * sizeof *z.win_fits);
     z.img = malloc((size_t)B * 2 * sizeof *z.img);
-    z.wct = malloc(((size_t)nct + ncs) * sizeof *z.wct);
+    z.wct = malloc(((size_t)nct * 2 + nsp + ncs) * sizeof *z.wct);
     img_in = malloc((size_t)B);
     w_epoch = malloc((size_t)nct * sizeof *w_epoch);
-    if (!z.win || !z.win_fits || !z.img || !z.wct || !img_in || !w_epoch) {
+    if (!z.win || !z.img || !z.wct || !img_in || !w_epoch) {
         rc = ST_ENOMEM;
         goto done;
     }
-    z.winw = z.win + nbs, z.imgw = z.img + B, z.out = z.wct + nct;
+    z.winw = z.win + nbs, z.imgw = z.img + B, z.outc = z.wct + nct, z.outs = z.outc + nct;
+    z.out = z.outs + nsp;
     for (int c = 0; c < nct; c++) {
         z.wct[c] = (double)lg->n1[c] * pt->data_bits;
         z.wsum += z.wct[c];
-        wmax = z.wct[c] > wmax ? z.wct[c] : wmax;
+        z.wmax = z.wct[c] > z.wmax ? z.wct[c] : z.wmax;
+        z.outc[c] = 0;
     }
-    z.kb = wmax <= z.h1 ? (wmax > 0 ? (int)fmin(nct, floor(z.h1 / wmax)) : nct) : 0;
+    for (int s = 0; s < nsp; s++)
+        z.outs[s] = 0;
     for (size_t i = 0; i < ncs; i++) {
         uint64_t o = lg->outs[i];
         z.out[i] = st_store_bits(pt, z.so, o, (uint64_t)llround((double)o * lg->out_density)) +
                    (lg->out_bitmap ? (double)o : 0);
+        z.outc[i / nsp] += (double)o;
+        z.outs[i % nsp] += (double)o;
     }
     /* The streamed operand as the whole tensor asks (pick), or dense: its
      * windows may be denser than the tensor, and the mapper keeps the
@@ -266,22 +416,21 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     dens = n ? (double)zz / (double)n : 1;
     for (int cand = 0; cand < 2; cand++) {
         st_store s0 = cand ? ST_STORE_DENSE : pick;
-        double mx = 0;
         int any_whole = 0; /* does holding whole tensors change anything? */
+        int nr_c[ST_ORD_END][2] = {{0}};
         if (cand && pick == ST_STORE_DENSE)
             break;
         /* The window of one channel stays in half of ch0 at its size as
          * stored (at the tensor's density), or every step fetches its rows
          * again. */
         z.s0 = s0;
-        winb = st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens));
+        z.spills = st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens)) > z.h0;
+        z.f = z.spills ? lg->spill : 1;
+        z.winmax = 0;
         for (size_t i = 0; i < nbs; i++) {
-            int spills = winb > z.h0; /* then never held, whatever the factor */
-            double f = spills ? lg->spill : 1;
-            double bits = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
-            z.win[i] = bits * f;
-            z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]) * f;
-            z.win_fits[i] = !spills && bits <= z.h0;
+            z.win[i] = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
+            z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]);
+            z.winmax = z.win[i] > z.winmax ? z.win[i] : z.winmax;
         }
         z.imgsum = 0;
         for (int b = 0; b < B; b++) {
@@ -289,32 +438,44 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
             z.imgw[b] = (double)st_store_words(s0, lg->img_n0[b], lg->img_z0[b]);
             z.imgsum += z.img[b];
         }
-        for (size_t i = 0; i < nbs; i++)
-            mx = z.win_fits[i] && z.win[i] > mx ? z.win[i] : mx;
-        for (size_t i = 0; i < nbs; i++)
-            mx = z.win_fits[i] ? mx : INFINITY;
-        z.ks = mx <= z.h0 ? (mx > 0 ? (int)fmin(nsp, floor(z.h0 / mx)) : nsp) : 0;
         for (int b = 0; b < B; b++)
             any_whole |= z.img[b] <= z.h0;
-        for (int whole = 0; whole < 1 + any_whole; whole++)
-            for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++) {
-                int first = o == ST_ORD_STREAM && !whole && !cand;
-                tally t =
-                    reduce_order(&z, pt, o, whole, first ? INFINITY : best->bits, img_in, w_epoch);
-                if (first || tally_better(&t, best)) {
-                    *best = t, *best_o = o;
-                    st->store[0] = s0;
-                    *floor_bits = z.imgsum + z.wsum;
-                    for (size_t i = 0; i < ncs; i++)
-                        *floor_bits += z.out[i] * B;
-                }
+        /* rounds, where the held operand's tile does not fit without them:
+         * the fewest that make a block of one tile fit, and the fewest that
+         * make all of them fit together */
+        if (!z.spills) {
+            nr_c[ST_ORD_STREAM][0] = rounds_needed(z.winmax, z.h0, lg->nred);
+            nr_c[ST_ORD_STREAM][1] = rounds_needed(z.winmax, z.h0 / nsp, lg->nred);
+        }
+        if (z.wsum > z.h1)
+            for (st_order o = ST_ORD_WEIGHTS; o <= ST_ORD_WEIGHTS_B; o++) {
+                nr_c[o][0] = rounds_needed(z.wmax, z.h1, lg->nred);
+                nr_c[o][1] = rounds_needed(z.wmax, z.h1 / nct, lg->nred);
             }
+        for (int whole = 0; whole < 1 + any_whole; whole++)
+            for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++)
+                for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                    int nr = ri ? nr_c[o][ri - 1] : 1;
+                    tally t;
+                    if (nr == 0 || (ri == 2 && nr == nr_c[o][0]))
+                        continue; /* no such split, or tried already */
+                    t = reduce_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, img_in,
+                                     w_epoch);
+                    if (keep_best(&t, first, best)) {
+                        *best_o = o;
+                        st->rounds = rounds_of(lg->nred, nr).n;
+                        st->store[0] = s0;
+                        *floor_bits = z.imgsum + z.wsum;
+                        for (size_t i = 0; i < ncs; i++)
+                            *floor_bits += z.out[i] * B;
+                    }
+                    first = 0;
+                }
     }
     st->store[1] = ST_STORE_DENSE;
     st->store[2] = z.so;
 done:
     free(z.win);
-    free(z.win_fits);
     free(z.img);
     free(z.wct);
     free(img_in);
@@ -336,27 +497,31 @@ typedef struct wsize {
 } wsize;
 
 /*
- * One order of the weight-gradient phase. The held operand h (0: dZ rows
- * of output-channel tiles, ST_ORD_DZ*; 1: activation columns of triple
- * tiles, ST_ORD_ACT*) is taken in blocks of tiles that fit in half of its
- * buffer together; per block every tile of the other operand visits the
- * block's tiles, which it stays on chip for when it fits. Per image (dW
- * adds up in ch2 when it fits there, else in DRAM, read back from the
- * second image on), or with the images inside each tile (ST_ORD_*_B: dW
- * stays in the PE registers, the held block and the visiting tile hold
- * every image). A whole tensor that fits (for the batch: all of it) is
- * fetched once, when bit `op` of use_whole says so (its tiles may read
- * less of it).
+ * One order of the weight-gradient phase, in nr rounds (bands of dZ rows).
+ * The held operand h (0: dZ rows of output-channel tiles, ST_ORD_DZ*; 1:
+ * activation columns of triple tiles, ST_ORD_ACT*) is taken in blocks of
+ * tiles that fit in half of its buffer together; per block every tile of
+ * the other operand visits the block's tiles, which it stays on chip for
+ * when it fits. Per image (dW adds up in ch2 when it fits there, else in
+ * DRAM, read back from its second part on), or with the images inside each
+ * tile (ST_ORD_*_B: dW stays in the PE registers, the held block and the
+ * visiting tile hold every image). A whole tensor that fits (for the batch:
+ * all of it) is fetched once, when bit `op` of use_whole says so (its tiles
+ * may read less of it). With rounds, each block runs its rounds one after
+ * the other, a round fetching its band of what the block holds and visits;
+ * dW of a tile then comes in parts (per image and round, or per round),
+ * which add up as the images' do.
  */
-static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_whole, double bound,
-                      uint8_t *in)
+static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_whole, int nr,
+                      double bound, uint8_t *in)
 {
     const st_ledger *lg = z->lg;
     int B = lg->B, nct = lg->nct, nsp = lg->nsp;
+    rounds R = rounds_of(lg->nred, nr);
     int batch = o == ST_ORD_DZ_B || o == ST_ORD_ACT_B,
         h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
     int n_h = h ? nsp : nct, n_o = h ? nct : nsp;
-    int onchip = !batch && z->dwsum <= z->ch2;
+    int onchip = z->dwsum <= z->ch2, nparts = (batch ? 1 : B) * R.n;
     double cap[2] = {z->h0, z->h1}, mx = 0;
     int k, bs;
     tally t;
@@ -369,65 +534,75 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
         else
             for (int b = 0; b < B; b++)
                 mx = fmax(mx, z->sz[h][(size_t)b * n_h + i]);
-    k = mx <= cap[h] ? (mx > 0 ? (int)fmin(n_h, floor(cap[h] / mx)) : n_h) : 0;
+    k = fit_count(part_max(&R, mx), cap[h], n_h);
     bs = k > 0 ? k : 1;
     tally_init(&t, pt);
     t.bound = bound;
     memset(in, 0, 2 * (size_t)B);
-    /* per image: image b, block, other tile q, held tile i of the block;
-     * with the batch inside: block, q, i, b */
+    /* per image: image b, block, round, other tile q, held tile i of the
+     * block; with the batch inside: block, round, q, i, b */
     for (int ob = 0; ob < (batch ? 1 : B); ob++)
         for (int lo = 0; lo < n_h; lo += bs)
-            for (int q = 0; q < n_o; q++)
-                for (int i = lo; i < lo + bs && i < n_h; i++)
-                    for (int ib = 0; ib < (batch ? B : 1); ib++) {
-                        int b = batch ? ib : ob;
-                        int c = h ? q : i, s = h ? i : q;
-                        size_t cs = (size_t)c * nsp + s;
-                        const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
-                        double bits = 0, outb = (double)lg->outs[cs] * pt->data_bits;
-                        for (int op = 0; op < 2; op++) {
-                            int held = op == h, tile = op ? s : c, nt = op ? nsp : nct;
-                            size_t bt = (size_t)b * nt + tile;
-                            int whole = (use_whole >> op & 1) && (batch ? z->imgsum[op] <= cap[op]
-                                                                        : z->img[op][b] <= cap[op]);
-                            int fetch;
-                            if (whole) {
-                                fetch = 0;
-                                if (!in[op * B + b]) {
-                                    in[op * B + b] = 1;
-                                    bits += z->img[op][b],
+            for (int r = 0; r < R.n; r++)
+                for (int q = 0; q < n_o; q++)
+                    for (int i = lo; i < lo + bs && i < n_h; i++)
+                        for (int ib = 0; ib < (batch ? B : 1); ib++) {
+                            int b = batch ? ib : ob, last = r == R.n - 1;
+                            int c = h ? q : i, s = h ? i : q;
+                            int part = (batch ? 0 : b * R.n) + r; /* of dW's parts */
+                            size_t cs = (size_t)c * nsp + s;
+                            const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
+                            st_visit vp = visit_part(&R, r, v);
+                            double bits = 0, outb = (double)lg->outs[cs] * pt->data_bits;
+                            for (int op = 0; op < 2; op++) {
+                                int held = op == h, tile = op ? s : c, nt = op ? nsp : nct;
+                                size_t bt = (size_t)b * nt + tile;
+                                int whole =
+                                    (use_whole >> op & 1) &&
+                                    (batch ? z->imgsum[op] <= cap[op] : z->img[op][b] <= cap[op]);
+                                int fetch;
+                                if (whole) {
+                                    fetch = 0;
+                                    if (!in[op * B + b]) {
+                                        in[op * B + b] = 1;
+                                        bits += z->img[op][b];
                                         op ? (t.wr1 += z->imgw[op][b]) : (t.wr0 += z->imgw[op][b]);
-                                }
-                            } else if (held)
-                                fetch = k == 0 || q == 0; /* at the block's first visit */
-                            else
-                                /* the visiting tile stays across the block's held tiles */
-                                fetch = i == lo || (batch ? z->sz[op][(size_t)B * nt + tile]
-                                                          : z->sz[op][bt]) > cap[op];
-                            if (fetch) {
-                                bits += z->sz[op][bt];
-                                if (op)
-                                    t.wr1 += z->szw[op][bt];
+                                    }
+                                } else if (held)
+                                    fetch = k == 0 || q == 0; /* at the block's first visit */
                                 else
-                                    t.wr0 += z->szw[op][bt];
+                                    /* the visiting tile stays across the block's held tiles */
+                                    fetch = i == lo ||
+                                            part_max(&R, batch ? z->sz[op][(size_t)B * nt + tile]
+                                                               : z->sz[op][bt]) > cap[op];
+                                if (fetch) {
+                                    bits += part_d(&R, r, z->sz[op][bt]);
+                                    if (op)
+                                        t.wr1 += part_d(&R, r, z->szw[op][bt]);
+                                    else
+                                        t.wr0 += part_d(&R, r, z->szw[op][bt]);
+                                }
                             }
+                            /* a part of dW leaves the PE registers: per image, or
+                             * at the batch's last image */
+                            if (!batch || b == B - 1) {
+                                if (onchip || nparts == 1) {
+                                    t.io2 += lg->outs[cs];
+                                    if (part == nparts - 1)
+                                        bits += outb;
+                                } else {
+                                    bits += outb + (part > 0 ? outb : 0);
+                                    t.io2 += lg->outs[cs] * (part > 0 ? 2 : 1);
+                                }
+                            }
+                            if (last) {
+                                t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
+                                t.rd1 += z->s1 == ST_STORE_DENSE ? v->pos1 : v->rd1;
+                            }
+                            tally_visit(&t, &vp, bits);
+                            if (t.over)
+                                return t;
                         }
-                        if (batch || onchip) {
-                            if (b == B - 1 || !batch)
-                                t.io2 += lg->outs[cs];
-                            if (b == B - 1)
-                                bits += outb;
-                        } else {
-                            bits += outb + (b > 0 ? outb : 0);
-                            t.io2 += lg->outs[cs] * (b > 0 ? 2 : 1);
-                        }
-                        t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
-                        t.rd1 += z->s1 == ST_STORE_DENSE ? v->pos1 : v->rd1;
-                        tally_visit(&t, v, bits);
-                        if (t.over)
-                            return t;
-                    }
     return t;
 }
 
@@ -442,7 +617,7 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
     double *mem;
     uint8_t *in;
     size_t off = 0, need = 0;
-    int fits = 0;
+    int fits = 0, first = 1, nr_c[2][2][2];
 
     memset(&z, 0, sizeof z);
     z.lg = lg;
@@ -490,14 +665,39 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
     for (int op = 0; op < 2; op++)
         for (int b = 0; b < B; b++)
             fits |= (z.img[op][b] <= (op ? z.h1 : z.h0)) << op;
+    /* rounds, where the held operand's largest tile does not fit without
+     * them: the fewest that make a block of one tile fit, and the fewest
+     * that make all of them fit together (per image, or over the batch) */
+    for (int op = 0; op < 2; op++) {
+        double mx = 0, mxb = 0, cap = op ? z.h1 : z.h0;
+        size_t nbt = (size_t)B * nt[op];
+        for (size_t i = 0; i < nbt; i++)
+            mx = fmax(mx, z.sz[op][i]);
+        for (int i = 0; i < nt[op]; i++)
+            mxb = fmax(mxb, z.sz[op][nbt + i]);
+        nr_c[op][0][0] = rounds_needed(mx, cap, lg->nred);
+        nr_c[op][0][1] = rounds_needed(mx, cap / nt[op], lg->nred);
+        nr_c[op][1][0] = rounds_needed(mxb, cap, lg->nred);
+        nr_c[op][1][1] = rounds_needed(mxb, cap / nt[op], lg->nred);
+    }
     for (int whole = 0; whole < 4; whole++) {
         if (whole & ~fits)
             continue;
         for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
-            int first = o == ST_ORD_DZ && !whole;
-            tally t = wg_order(&z, pt, o, whole, first ? INFINITY : best->bits, in);
-            if (first || tally_better(&t, best))
-                *best = t, *best_o = o;
+            int h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
+            const int *nro = nr_c[h][o == ST_ORD_DZ_B || o == ST_ORD_ACT_B];
+            for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                int nr = ri ? nro[ri - 1] : 1;
+                tally t;
+                if (nr == 0 || (ri == 2 && nr == nro[0]))
+                    continue; /* no such split, or tried already */
+                t = wg_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, in);
+                if (keep_best(&t, first, best)) {
+                    *best_o = o;
+                    st->rounds = rounds_of(lg->nred, nr).n;
+                }
+                first = 0;
+            }
         }
     }
     st->store[0] = z.s0;

@@ -117,6 +117,9 @@ typedef struct st_ledger {
     int out_bitmap;     /* BP: each output's bit of the output bitmap is read */
     uint64_t win;       /* reduce: streamed window of one channel, and its */
     double spill;       /* traffic factor when it does not fit in half of ch0 */
+    int nred;           /* the length of a visit's reduction, which the mapper may split
+                           into rounds: input channels (FP), dZ channels (BP), dZ rows
+                           (WG); 1 where it may not be split (FC input gradient) */
 } st_ledger;
 
 /* Allocate lg's arrays for B x nct x nsp visits, zeroed; 0 or ST_ENOMEM.

@@ -1,6 +1,6 @@
 /*
  * prune.c - the stochastic pruning of activation gradients (SparseTrain,
- * Dai et al., DAC 2020; DESIGN.md section 1) on one float array. Which
+ * Dai et al., DAC 2020; docs/pruning.md) on one float array. Which
  * tensors are pruned, and what the zeros then cost, is decided elsewhere.
  */
 #include <float.h>
@@ -164,7 +164,7 @@ uint64_t st_prune_apply(const st_prune_rule *r, const float *g, float *out, size
     return zeros;
 }
 
-/* DESIGN.md section 1: sigma = sigma_scale * mean|g|, and tau = Phi^-1((1 + p) / 2) * sigma,
+/* docs/pruning.md: sigma = sigma_scale * mean|g|, and tau = Phi^-1((1 + p) / 2) * sigma,
  * rounded to float once (see st_prune below for why that float is what the rule uses). */
 int st_prune_threshold(const st_prune_opts *opts, double mean_abs, float *tau_f, st_err *err)
 {
@@ -248,7 +248,7 @@ done:
 
 /* For g ~ N(0, sigma^2) and tau = z sigma: P(|g| < tau) = p, and the kept
  * fraction of those is E[|g| / tau; |g| < tau] = sqrt(2/pi) (1 - e^{-z^2/2}) / z,
- * so the zeros are p - sqrt(2/pi) (1 - e^{-z^2/2}) / z (DESIGN.md section 1).
+ * so the zeros are p - sqrt(2/pi) (1 - e^{-z^2/2}) / z (docs/pruning.md).
  * 1 - e^{-z^2/2} is computed as -expm1(-z^2/2) for small p; at p = 0 the
  * limit is 0. NaN for p outside [0, 1). */
 double st_prune_zero_fraction_normal(double p)

@@ -361,11 +361,15 @@ static uint64_t fp_work(const st_run *r, const rowset *X, int c, int ih, int k0,
 
 /* The ledger of the phase being run (r->lg), allocated at its first image
  * for visits of nct channel tiles x nsp spatial tiles. */
-static int ledger_open(st_run *r, int wg, int nct, int nsp)
+static int ledger_open(st_run *r, int wg, int nct, int nsp, int nred)
 {
+    int rc;
+
     if (r->lg->v)
         return 0;
-    return st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp);
+    rc = st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp);
+    r->lg->nred = nred;
+    return rc;
 }
 
 /* Record unit un as the visit (r->b, c, s); its work and second-operand
@@ -485,7 +489,7 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
                   NULL, compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL,
                   NULL, !compressed}; /* all-ones rows: every input channel steps alike */
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n)) != 0 ||
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n, g->C)) != 0 ||
         (rc = st_drive(r, n, g->C, slice_fp, X, &pl)) != 0)
         return rc;
     lg->skip0 = compressed;
@@ -622,11 +626,11 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
             for (int ph = 0; ph < SW; ph++) {
                 int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                 uint64_t *dst = r->wa + (((size_t)i * ncol + j) * SW + ph) * nw;
+                /* a short last segment leaves words of its own to clear */
+                memset(dst, 0, nw * sizeof *dst);
                 if (u_hi > u_lo)
                     st_bits_extract(rs_row(OM, c0 + j, ih0 + i, ph), OM->plen, u_lo, u_hi - u_lo,
                                     dst);
-                else
-                    memset(dst, 0, nw * sizeof *dst);
             }
     tm_open(r, Ract * ncol);
     if (nw == 1 && SW == 1 && cx->planes) {
@@ -655,10 +659,9 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                         int d = kw - g->PL, t = st_floordiv(d, SW), ph = d - t * SW;
                         int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
                         uint64_t *dst = r->wb + (size_t)(kw - k0) * nw;
+                        memset(dst, 0, nw * sizeof *dst);
                         if (u_hi > u_lo)
                             st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo, dst);
-                        else
-                            memset(dst, 0, nw * sizeof *dst);
                     }
                     if (nw == 1 && SW == 1) {
                         /* the common case: one word per segment, no stride */
@@ -718,7 +721,7 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL, NULL, NULL};
     size_t prow = (size_t)(R + g->KH) * r->map.pieces; /* slice_bp_word's rows x pieces */
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp)) != 0)
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp, g->M)) != 0)
         return rc;
     /* Words of one phase of a segment: the segment [i_lo, i_hi) of a dA row
      * holds, in stride phase ph, the positions u in [u_lo, u_hi). */
@@ -885,7 +888,7 @@ static int run_fc_bp(st_run *r, const pass_masks *pm, int s_bp, int s_out)
         for (int m = 0; m < M; m++)
             dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
     if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0 ||
-        (rc = ledger_open(r, 0, nqt, nrt)) != 0)
+        (rc = ledger_open(r, 0, nqt, nrt, 1)) != 0)
         goto done;
     {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
@@ -1046,7 +1049,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
 
     wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 1, nmt, nrt)) != 0 ||
+    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 1, nmt, nrt, g->OH)) != 0 ||
         (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;

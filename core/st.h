@@ -272,7 +272,7 @@ int st_topo_parse(const char *path, const char *text, size_t len, st_net **out, 
 
 /* ---------------------------------------------------------------- pruning */
 
-/* The open choices of the stochastic pruning (DESIGN.md section 1). */
+/* The open choices of the stochastic pruning (docs/pruning.md). */
 typedef struct st_prune_opts {
     double p;           /* target pruning rate, in [0, 1) */
     double sigma_scale; /* sigma = sigma_scale * mean|g|; sqrt(pi/2) for a normal law */
@@ -318,7 +318,7 @@ const char *st_law_name(st_law law);
 /* Parse a law name; returns -1 when unknown. */
 int st_law_parse(const char *name);
 
-/* Parameters of the statistical sparsity model (DESIGN.md section 2.2). */
+/* Parameters of the statistical sparsity model (docs/sparsity.md). */
 typedef struct st_sparsity_cfg {
     uint64_t seed;
     st_prune_opts prune;
@@ -538,9 +538,11 @@ typedef struct st_phase_stats {
     double energy_pj[ST_E_COUNT];
     /* One layer's phase only (0 in totals): the mapper's loop order (st_order_name) and
      * the storage of the streamed operand, the second operand and the output
-     * (st_store_name). */
+     * (st_store_name), and the rounds it splits each visit's reduction into (1: none;
+     * docs/engine.md, "Rounds"). */
     int order;
     int store[3];
+    int rounds;
 } st_phase_stats;
 
 /* Loop orders the mapper chooses from, per layer and phase (docs/engine.md,

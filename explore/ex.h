@@ -12,6 +12,8 @@
 
 #include "st.h"
 
+struct ex_sweep; /* the resolved sweep, below */
+
 /* ------------------------------------------------------------------- hashing */
 
 /* SipHash-2-4 of data[0..len) under the 128-bit key (k0, k1): Aumasson and Bernstein,
@@ -28,20 +30,40 @@ uint64_t ex_mix64(uint64_t x);
  * are arrays of one double per row, in table order. */
 typedef struct ex_ptab {
     int n;
-    const st_param *rows; /* borrowed from the core, static */
+    const st_param *rows; /* the core's rows, then the sweep's own (own[]) */
     int *by_name;         /* row indices sorted by name */
     double *def;          /* default of each row */
     int seed_row;         /* index of the row "seed" */
+    /* Two rows that belong to the sweep, not to the engine, both choices whose names
+     * the sweep sets (ex_ptab_set_labels): `network`, the index of the point's network
+     * among the sweep's, and `trace`, 0 for none or 1 + the index of the point's trace.
+     * Each choice has a fingerprint that stands for it in point ids. */
+    int ncore;              /* rows of the core's table: the first ncore */
+    int net_row, trace_row; /* n - 2 and n - 1 */
+    st_param *own;          /* the rows, owned */
+    char **label[2];        /* NULL-terminated choice names of net_row, trace_row */
+    uint64_t *label_fp[2];  /* their fingerprints */
 } ex_ptab;
 
-/* Fill t from the core table. Fails with ST_ENOMEM. fini accepts a zeroed t. */
+/* Fill t from the core table, with the rows `network` and `trace` after it (one choice
+ * each until the sweep names them). Fails with ST_ENOMEM. fini accepts a zeroed t. */
 int ex_ptab_init(ex_ptab *t, st_err *err);
 void ex_ptab_fini(ex_ptab *t);
+/* Name the n choices of row net_row or trace_row (names copied; fps[i] stands for choice i
+ * in point ids). ST_ENOMEM leaves t as it was. */
+int ex_ptab_set_labels(ex_ptab *t, int row, const char *const *names, const uint64_t *fps, int n,
+                       st_err *err);
+/* The choices of row, joined by ", " (the caller frees it); NULL when out of memory. */
+char *ex_ptab_labels_text(const ex_ptab *t, int row);
+/* The fingerprint of choice v of row net_row or trace_row (0 when out of range). */
+uint64_t ex_ptab_label_fp(const ex_ptab *t, int row, double v);
 /* Index of the row called name, or -1. */
 int ex_ptab_find(const ex_ptab *t, const char *name);
 /* Format value v of row i as text: enum choice names, true/false, integers, and reals
  * in the shortest form that reads back exactly. */
 void ex_ptab_format(const ex_ptab *t, int i, double v, char *buf, size_t size);
+/* v in the shortest %g form that reads back to the same double. */
+void ex_real_text(double v, char *buf, size_t size);
 /* Check v for row i (type and bounds) with the core's rules; fails with ST_EINVAL and a
  * message "name = v: must be ...". */
 int ex_ptab_check(const ex_ptab *t, int i, double v, st_err *err);
@@ -52,8 +74,10 @@ int ex_ptab_check(const ex_ptab *t, int i, double v, st_err *err);
  * whose value differs from the table default, in name order, "name=value;" with
  * integers in decimal, enum values by choice name and reals in C99 hexadecimal (%a),
  * so that the text, and the id, are exact functions of the values. The row `seed` is
- * left out when skip_seed is set (the seed is then derived from the id). Returns the
- * length the full text needs (as snprintf). */
+ * left out when skip_seed is set (the seed is then derived from the id). The row
+ * `network` is never written (net_fp, the point's network's, stands for it) and the row
+ * `trace` is written as the fingerprint of the trace's contents. Returns the length the
+ * full text needs (as snprintf). */
 size_t ex_id_text(const ex_ptab *t, uint64_t net_fp, const double *vals, int skip_seed, char *buf,
                   size_t size);
 /* The 64-bit id: SipHash-2-4 of the canonical text under a fixed key. */
@@ -113,6 +137,18 @@ const char *ex_netspec_source(const ex_netspec *s);
 /* A fingerprint of the network's structure: equal for equal networks. */
 uint64_t ex_net_fingerprint(const st_net *net);
 
+/* The networks of a sweep, built: net[i] from the sweep's nets[i], with its fingerprint. */
+typedef struct ex_nets {
+    int n;
+    st_net **net;
+    uint64_t *fp;
+} ex_nets;
+/* Build the n networks of specs into ns (emptied first). On failure ns is empty, *bad_net
+ * is the network that failed and *bad_op its op (as ex_netspec_build), -1 when none. */
+int ex_nets_build(ex_nets *ns, const ex_netspec *specs, int n, int *bad_net, int *bad_op,
+                  st_err *err);
+void ex_nets_fini(ex_nets *ns);
+
 /* ------------------------------------------------------------- program options */
 
 /* The value of option argv[*i] (which starts with "--"), written "--NAME=VALUE"
@@ -122,26 +158,53 @@ int ex_opt_value(int argc, char **argv, int *i, char *name, size_t size, const c
 
 /* ----------------------------------------------------------- training traces */
 
-/* A training trace (sttrain --trace; docs/training.md) opened as a mask source
- * of the engine. ex_trace.c, in the library that links HDF5. */
-typedef struct ex_trace ex_trace;
-/* Open the trace at path for net, at iteration iter (its first when iter < 0).
- * Fails with ST_EIO when the file cannot be opened, ST_EINVAL naming the file
- * when it is not a trace, is of another format, of another network (by
- * fingerprint: the message names both networks) or lacks the iteration;
- * *out is then NULL. ex_trace_close accepts NULL and sets *t to NULL. */
-int ex_trace_open(const char *path, const st_net *net, long iter, ex_trace **out, st_err *err);
-void ex_trace_close(ex_trace **t);
-/* Images the chosen iteration holds per layer, and its group's name (static
- * while t is open). */
-int ex_trace_images(const ex_trace *t);
-const char *ex_trace_iteration(const ex_trace *t);
-/* An st_mask_fn (ctx: the ex_trace): the input activations and the pruned dZ
- * of image `image` of compute layer `layer`, read whole (the wanted rows of a
- * sampled run are a subset). Fails naming the file, the iteration and the
- * layer when the trace lacks them or their shape differs. */
-int ex_trace_masks(void *ctx, const st_net *net, int layer, int image, const uint8_t *act_want,
-                   const uint8_t *grad_want, st_layer_masks *m, st_err *err);
+/* The masks of one iteration of a trace, in memory: what a sweep evaluates with, on any
+ * process, without HDF5 (ex_tracemem.c; ex_trace_load fills it from a file). */
+typedef struct ex_tracelayer {
+    int layer;     /* compute layer index in the network */
+    size_t na, ng; /* input activations and dZ values per image */
+    double tau;    /* the pruning threshold the trainer used */
+    uint8_t *act;  /* images x na, 1 for a non-zero */
+    uint8_t *dz;   /* images x ng: dZ after the pruning */
+} ex_tracelayer;
+
+typedef struct ex_tracemem {
+    char *path;     /* as the script named it (the label of the choice) */
+    uint64_t fp;    /* SipHash of the file's bytes */
+    uint64_t bytes; /* the file's size */
+    char net_name[ST_NAME_MAX];
+    int net;       /* index of its network among the sweep's */
+    char iter[32]; /* the iteration's group, "iter_000002" */
+    int images;
+    int n;
+    ex_tracelayer *layers;
+    /* What the training that wrote it measured at its end (NaN when the file does not
+     * say): the points that replay it carry them as metrics. */
+    double accuracy, test_loss, train_loss;
+    uint64_t key; /* the training setting the sweep trained it for (ex_train_key), or 0 */
+    char *fail;   /* why that training failed (its points fail with it), or NULL; owned */
+} ex_tracemem;
+
+/* An empty trace for path (copied) with n layers of images images of the given sizes
+ * (zeroed masks); ST_ENOMEM. destroy accepts NULL and sets *t to NULL. */
+int ex_tracemem_create(const char *path, int n, ex_tracemem **out, st_err *err);
+int ex_tracemem_layer_alloc(ex_tracemem *t, int i, int layer, size_t na, size_t ng, st_err *err);
+void ex_tracemem_destroy(ex_tracemem **t);
+/* An st_mask_fn over an ex_tracemem (ctx): the masks of image `image` of compute layer
+ * `layer`; fails naming the trace, the iteration and the layer when it lacks them. */
+int ex_tracemem_masks(void *ctx, const st_net *net, int layer, int image, const uint8_t *act_want,
+                      const uint8_t *grad_want, st_layer_masks *m, st_err *err);
+/* Read iteration iter (the first when iter < 0) of the trace at path, which must be of
+ * net, into *out (the whole iteration, every compute layer), with the file's size and
+ * hash and the training's accuracy and losses when it records them. Fails with ST_EIO
+ * when the file cannot be opened or read, ST_EINVAL naming the file when it is not a
+ * trace, is of another format, of another network (by fingerprint: the message names
+ * both networks) or lacks the iteration or a layer; *out is then NULL. In the library
+ * that links HDF5. */
+int ex_trace_load(const char *path, const st_net *net, long iter, ex_tracemem **out, st_err *err);
+/* The network a trace file says it is of: its name (into name[size]) and fingerprint.
+ * ST_EIO or ST_EINVAL (not a trace) naming the file. */
+int ex_trace_network(const char *path, char *name, size_t size, uint64_t *fp, st_err *err);
 
 /* ------------------------------------------------------------ design spaces */
 
@@ -215,6 +278,8 @@ const ex_metric *ex_metrics(int *count);
 int ex_metric_find(const char *name);
 /* Fill out[0..count) from a simulation result. */
 void ex_metrics_fill(const st_result *res, ex_num *out);
+/* Set the accuracy and losses of the training a point's trace came from (NaN: unknown). */
+void ex_metrics_training(ex_num *out, double accuracy, double test_loss, double train_loss);
 /* Fill out with the values a failed point carries: 0 and NaN. */
 void ex_metrics_blank(ex_num *out);
 
@@ -234,6 +299,8 @@ enum {
     EX_D_DRAM_FLOOR_BYTES,
     EX_D_ORDER,
     EX_D_DENSE_ORDER,
+    EX_D_ROUNDS,
+    EX_D_DENSE_ROUNDS,
     EX_D_COUNT
 };
 typedef struct ex_detail {
@@ -266,7 +333,10 @@ typedef enum ex_eval_mode { EX_EVAL_SIM = 0, EX_EVAL_NONE } ex_eval_mode;
 /* Everything a worker needs to evaluate points: no Lua, no files. */
 typedef struct ex_evaluator {
     const ex_ptab *ptab;
-    const st_net *net;
+    st_net *const *nets; /* by the value of the parameter `network` */
+    int nnet;
+    ex_tracemem *const *traces; /* traces[v - 1] for the value v >= 1 of `trace` */
+    int ntrace;
     ex_eval_mode mode;
     int detail;
 } ex_evaluator;
@@ -320,12 +390,13 @@ typedef struct ex_wire_setup {
     int nparam, nmetric; /* checked against the receiver's own tables */
 } ex_wire_setup;
 
-/* Encode the setup and the network into out (replacing its contents). */
-int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_netspec *net, st_err *err);
-/* Decode a setup; net must be initialised and empty. ST_EFORMAT also when the sender's
- * metric table differs from this program's (s->nparam is for the caller to compare with
- * its parameter table). */
-int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_netspec *net, st_err *err);
+/* Encode the setup and what evaluating needs of the sweep sw, its networks (nets) and
+ * traces, into out (replacing its contents). */
+int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const struct ex_sweep *sw, st_err *err);
+/* Decode a setup into s and the networks and traces of sw (initialised by ex_sweep_init,
+ * nothing else set). ST_EFORMAT also when the sender's metric table differs from this
+ * program's (s->nparam is for the caller to compare with its parameter table). */
+int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, struct ex_sweep *sw, st_err *err);
 
 /* Encode the points of b with a sequence number: the first point's vector in full, then
  * only the columns that vary within the batch (the swept ones and the seed, usually). */
@@ -458,9 +529,26 @@ int ex_idset_add(ex_idset *s, uint64_t id, int *added, st_err *err);
 typedef enum ex_role { EX_ROLE_DEFAULT = 0, EX_ROLE_FIXED, EX_ROLE_SWEPT, EX_ROLE_DERIVED } ex_role;
 const char *ex_role_name(ex_role r);
 
+/* A training evaluation the sweep asks for (its `train` field): each point is trained
+ * with these settings and its own network and pruning parameters, and simulated with the
+ * masks of that training (docs/training.md, "Accuracy in the design space"). */
+typedef struct ex_train {
+    int on;
+    long epochs;
+    int batch;
+    double lr, momentum, weight_decay;
+    uint64_t seed;
+    long train_images, test_images; /* 0: all */
+    int ready; /* the sweep holds the trace of every setting: the plan points at them */
+} ex_train;
+
 typedef struct ex_sweep {
     char name[128];
-    ex_netspec net;
+    ex_train train;
+    ex_netspec *nets; /* the networks, by the value of the parameter `network` */
+    int nnet;
+    ex_tracemem **traces; /* the traces, traces[v - 1] for the value v of `trace` */
+    int ntrace;
     ex_space space;
     double *base;    /* ptab->n: defaults overridden by fixed settings */
     uint8_t *role;   /* ptab->n: ex_role */
@@ -508,9 +596,8 @@ char *ex_shard_describe(char *space, const ex_shard *s);
 
 typedef struct ex_plan {
     const ex_sweep *sw;
-    const ex_ptab *ptab;
+    const ex_ptab *ptab; /* its `network` labels give each point's network fingerprint */
     const ex_hooks *hooks;
-    uint64_t net_fp;
     uint64_t total; /* candidates */
     uint64_t next;  /* next index to look at */
     ex_ranges done;
@@ -522,7 +609,7 @@ typedef struct ex_plan {
 } ex_plan;
 
 int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_hooks *hooks,
-                 uint64_t net_fp, st_err *err);
+                 st_err *err);
 void ex_plan_fini(ex_plan *p);
 /* Fill b with up to max points (b emptied first); *first and *span give the index range
  * the call consumed. At the end, b is empty and *span is 0. */
@@ -532,9 +619,48 @@ int ex_plan_seen(ex_plan *p, uint64_t id, st_err *err);
 
 /* The canonical text of the resolved space (name, network, sampler, each parameter's
  * values and role, eval mode, ...), one fact per line. Owned by the caller (free). */
-char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *ptab, uint64_t net_fp);
+char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *ptab);
+/* Add a copy of the network spec to sw; *index is its index. A built-in already there is
+ * not added again (*index is the one there); any other network whose name is there
+ * already is refused with ST_EINVAL naming it. ST_ENOMEM. */
+int ex_sweep_add_net(ex_sweep *sw, const ex_netspec *spec, int *index, st_err *err);
 void ex_sweep_init(ex_sweep *sw);
 void ex_sweep_fini(ex_sweep *sw);
+
+/* ----------------------------------------------------------------- training */
+
+/* The canonical text of a point's training setting (its network's fingerprint, its
+ * pruning parameters and sw->train), as snprintf; and its 64-bit key (never 0). */
+int ex_train_text(const ex_sweep *sw, const ex_ptab *t, const double *vals, char *buf, size_t size);
+uint64_t ex_train_key(const ex_sweep *sw, const ex_ptab *t, const double *vals);
+/* The value of `trace` for a point of a sweep whose trainings are in sw->traces: 1 + the
+ * index of the trace of its setting, or 0 when there is none. */
+int ex_train_trace_of(const ex_sweep *sw, const ex_ptab *t, const double *vals);
+/* The iteration a training traces: the last one whose batch is whole. */
+long ex_train_iter(const ex_train *tr);
+
+/* One run of the trainer: its command line (argv[0] the program) and the file its
+ * messages go to. */
+typedef struct ex_trainjob {
+    char **argv; /* NULL-terminated, owned */
+    char *log;
+} ex_trainjob;
+/* Fill j with copies of argc arguments and log. ST_ENOMEM leaves j empty. */
+int ex_trainjob_args(ex_trainjob *j, const char *log, int argc, const char *const *argv,
+                     st_err *err);
+/* Run j and wait for it: *status is its exit status (128 + the signal that ended it).
+ * ST_EIO when it cannot be started. */
+int ex_trainjob_run(const ex_trainjob *j, int *status, st_err *err);
+void ex_trainjobs_free(ex_trainjob *jobs, int n);
+/* Run the jobs i with i % size == rank, one after the other, with a line in log before
+ * and after each; none is started once one of the signals of the sigset_t stop (or NULL)
+ * is pending (a run that stops; those left are trained when it resumes). Fails only when a
+ * job cannot be started. */
+int ex_trainjobs_run_share(const ex_trainjob *jobs, int n, int rank, int size, FILE *log,
+                           const void *stop, st_err *err);
+/* Encode n jobs into out (replacing it), and decode them (ST_EFORMAT for bad bytes). */
+int ex_trainjobs_put(ex_buf *out, const ex_trainjob *jobs, int n, st_err *err);
+int ex_trainjobs_get(const void *p, size_t n, ex_trainjob **out, int *count, st_err *err);
 
 /* ----------------------------------------------------------------- progress */
 
@@ -560,11 +686,11 @@ double ex_now(void);
 typedef struct ex_h5_meta {
     const ex_sweep *sw;
     const ex_ptab *ptab;
-    const st_net *net;
-    uint64_t net_fp;
+    const ex_nets *nets; /* built from sw->nets */
     const char *script_path, *script, *space, *command;
     const char *version, *git_revision, *lua_version, *hosts;
     const char *started, *finished; /* ISO 8601 UTC */
+    const char *reused_from;        /* the file of --reuse, or NULL */
     double elapsed_s;
     int sessions;
     int ranks; /* processes of the last session (0 is read as 1) */
@@ -652,9 +778,11 @@ typedef struct ex_script ex_script;
 
 /* Load and run path, resolve the sweep it returns. ST_EINVAL for every error of the
  * script, with "path:line: message". */
-int ex_script_load(ex_lua *l, const char *path, const ex_ptab *ptab, ex_script **out, st_err *err);
+int ex_script_load(ex_lua *l, const char *path, ex_ptab *ptab, ex_script **out, st_err *err);
 void ex_script_destroy(ex_script **s);
 const ex_sweep *ex_script_sweep(const ex_script *s);
+/* The same, to add what the run learns before its points (ex_train_prepare). */
+ex_sweep *ex_script_sweep_edit(ex_script *s);
 const ex_hooks *ex_script_hooks(const ex_script *s);
 const char *ex_script_text(const ex_script *s);
 const char *ex_script_path(const ex_script *s);
@@ -695,10 +823,16 @@ typedef struct ex_farm {
     void *ctx;
     int ranks; /* processes taking part, for provenance */
     /* Evaluate everything feed gives until it has no more, or until feed->stop says so
-     * (*stopped is then the signal). net is what the network was built from, for
-     * processes that must rebuild it. Returns 0 or an error of the feed or of the farm. */
-    int (*run)(void *ctx, const ex_evaluator *ev, const ex_netspec *net, const ex_feed *feed,
+     * (*stopped is then the signal). sw holds the networks and traces that ev was built
+     * from, for processes that must rebuild them. Returns 0 or an error of the feed or of the farm.
+     */
+    int (*run)(void *ctx, const ex_evaluator *ev, const struct ex_sweep *sw, const ex_feed *feed,
                const ex_farm_opts *o, int *stopped, st_err *err);
+    /* Run the n training jobs, spread over the processes (each job once), and return when
+     * all have ended; log gets a line per job this process runs. NULL: ex_run runs them
+     * itself, one after the other. stop: as for ex_trainjobs_run_share. */
+    int (*train)(void *ctx, const ex_trainjob *jobs, int n, FILE *log, const void *stop,
+                 st_err *err);
 } ex_farm;
 
 /* A thread of this process that evaluates the batches queued to it, in order, so that a
@@ -725,7 +859,44 @@ int ex_helper_pending(const ex_helper *h);
 /* End the thread, waiting for the batch it evaluates, and free everything. Accepts NULL. */
 void ex_helper_destroy(ex_helper **h);
 
+/* ------------------------------------------------------------------ training */
+
+/* Run the trainings the points of sw need (sw->train): find their distinct settings
+ * (enumerating the sweep with hooks), train those not in the cache out + ".train/" with
+ * the program trainer (sttrain), spread over the farm's processes when it has a train
+ * function, and add their traces to sw (labelled "train-<key>") with the choices of
+ * `trace` in t, so that each point replays its own training's. A training that fails
+ * makes a trace that fails its points with the trainer's message. ex_trainrun.c. */
+/* The first half of it, without training: find the settings and give each a trace that
+ * fails its points until trained ("training not run"), so that the plan gives every point
+ * its id (ex_check). *settings (or NULL): how many. Does nothing the second time. */
+int ex_train_plan(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, int *settings, st_err *err);
+int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char *out,
+                     const char *trainer, const ex_farm *farm, FILE *log, const void *stop,
+                     st_err *err);
+
 /* ------------------------------------------------------------------ running */
+
+/* ------------------------------------------------------------------- reuse */
+
+/* The points of another result file, to stand for evaluations (stexplore --reuse). */
+typedef struct ex_reuse ex_reuse;
+
+/* Read the result file at path for a sweep of parameter table t, resolved space `space`
+ * (ex_sweep_describe) and networks nets (the same, in order, by fingerprint); with detail, its
+ * per-layer detail too. ST_EINVAL naming the file: not a result file, another network, another
+ * evaluation (the space's eval line), missing parameter or metric columns, no detail when detail is
+ * asked for. ST_ENOMEM. *out is NULL on failure. */
+int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, const ex_nets *nets,
+                  int detail, ex_reuse **out, st_err *err);
+void ex_reuse_destroy(ex_reuse **r);
+/* Fill rec (its status, message, metrics and detail, which rec then owns) from the point
+ * of the file with rec's id and exactly rec's parameter values: 1 when filled, 0 when the
+ * file has no such point, ST_ENOMEM. A failed point stays failed; any other is OK, for the
+ * sweep's keep to judge. */
+int ex_reuse_fill(ex_reuse *r, ex_record *rec, st_err *err);
+/* The ids found with other parameter values (not filled), so far. */
+uint64_t ex_reuse_other(const ex_reuse *r);
 
 typedef struct ex_run_opts {
     const char *out; /* the result file; its journal is out + ".journal" */
@@ -740,27 +911,32 @@ typedef struct ex_run_opts {
     const void *stop_signals; /* sigset_t of blocked signals that stop the run, or NULL */
     const ex_farm *farm;      /* who evaluates: NULL for this process alone */
     const char *hosts;        /* for provenance; NULL for this host's name */
+    const char *reuse;        /* a result file whose points stand for evaluations, or NULL */
+    const char *trainer;      /* the program that trains (sttrain), for sweeps with train */
     ex_shard shard;           /* the part of the sweep to run: {0, 0} for all of it */
 } ex_run_opts;
 
 typedef struct ex_run_stats {
     uint64_t candidates, points, failed, rejected, excluded, duplicates;
-    uint64_t evaluated; /* by this run */
+    uint64_t evaluated;   /* by this run */
+    uint64_t reused;      /* by this run, from o->reuse instead of evaluated */
+    uint64_t reuse_other; /* ids of o->reuse found with other parameter values */
     double elapsed_s;
     int interrupted; /* the signal that stopped the run, 0 if none */
     int already_complete;
 } ex_run_stats;
 
-/* Run the sweep of script s into o->out: journal, evaluate, snapshot, and write the
- * complete file. ST_EINVAL for what the user must fix (an existing output without
- * force or resume, a resume of another script or space, a file that is not ours, an
- * output path that cannot be created), ST_EIO or ST_ENOMEM when the machine fails. */
-int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err);
+/* Run the sweep of script s into o->out: train (ex_train_prepare) when the sweep asks,
+ * journal, evaluate, snapshot, and write the complete file. ST_EINVAL for what the user must fix
+ * (an existing output without force or resume, a resume of another script or space, a file that is
+ * not ours, an output path that cannot be created), ST_EIO or ST_ENOMEM when the machine fails. */
+int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err);
 
 /* Describe the sweep of s on out without evaluating: the space, the candidate count, the
- * points left after constraints when there are at most count_limit candidates, and the
- * first `first` points; of shard only, when it is not the whole sweep. */
-int ex_check(ex_script *s, const ex_ptab *t, const ex_shard *shard, FILE *out, int first,
+ * points left after constraints when there are at most count_limit candidates, the
+ * training settings of a sweep that trains (without training), and the first `first`
+ * points; of shard only, when it is not the whole sweep. */
+int ex_check(ex_script *s, ex_ptab *t, const ex_shard *shard, FILE *out, int first,
              uint64_t count_limit, st_err *err);
 
 /* Open the `st` module into a Lua state (as the global `st` and for require "st"). */

@@ -82,7 +82,7 @@ static int point_from(const ex_ptab *t, const double *vals, st_point *pt, st_err
     int rc = ST_OK;
 
     st_point_init(pt);
-    for (int i = 0; i < t->n; i++) {
+    for (int i = 0; i < t->ncore; i++) {
         const st_param *row = &t->rows[i];
         char *field = (char *)pt + row->offset;
         double v = vals[i];
@@ -142,6 +142,8 @@ static int detail_fill(const st_result *res, ex_record *r, st_err *err)
             x->v[EX_D_DRAM_FLOOR_BYTES].u = s->dram_floor_bytes;
             x->v[EX_D_ORDER].u = (uint64_t)s->order;
             x->v[EX_D_DENSE_ORDER].u = (uint64_t)d->order;
+            x->v[EX_D_ROUNDS].u = (uint64_t)s->rounds;
+            x->v[EX_D_DENSE_ROUNDS].u = (uint64_t)d->rounds;
             n++;
         }
     }
@@ -150,8 +152,39 @@ done:
     return rc;
 }
 
+/* The network and trace of a point: *tm is NULL when it replays none. A trace of
+ * another network than the point's, or with fewer images than its batch, fails it. */
+static int point_source(const ex_evaluator *ev, const double *vals, const st_point *pt,
+                        const st_net **net, ex_tracemem **tm, st_err *err)
+{
+    const ex_ptab *t = ev->ptab;
+    double n = vals[t->net_row], k = vals[t->trace_row];
+
+    *net = NULL;
+    *tm = NULL;
+    if (!(n >= 0 && n < ev->nnet && n == (int)n))
+        return st_err_set(err, ST_EINVAL, "network = %g: not one of the sweep's %d", n, ev->nnet);
+    *net = ev->nets[(int)n];
+    if (k == 0)
+        return ST_OK;
+    if (!(k >= 1 && k <= ev->ntrace && k == (int)k))
+        return st_err_set(err, ST_EINVAL, "trace = %g: not one of the sweep's %d", k, ev->ntrace);
+    *tm = ev->traces[(int)k - 1];
+    if ((*tm)->fail)
+        return st_err_set(err, ST_EINVAL, "%s", (*tm)->fail);
+    if ((*tm)->net != (int)n)
+        return st_err_set(err, ST_EINVAL, "trace %s is of network '%s', not of the point's '%s'",
+                          (*tm)->path, (*tm)->net_name, st_net_name(*net));
+    if (pt->batch > (*tm)->images)
+        return st_err_set(err, ST_EINVAL, "batch = %d: trace %s holds %d images of %s", pt->batch,
+                          (*tm)->path, (*tm)->images, (*tm)->iter);
+    return ST_OK;
+}
+
 int ex_eval_batch(const ex_evaluator *ev, ex_batch *b, st_err *err)
 {
+    const st_net *net;
+    ex_tracemem *tm;
     st_result res;
     st_point pt;
     st_err perr;
@@ -170,13 +203,18 @@ int ex_eval_batch(const ex_evaluator *ev, ex_batch *b, st_err *err)
         }
         st_err_clear(&perr);
         if (point_from(ev->ptab, r->vals, &pt, &perr) != 0 ||
-            st_sim_run(ev->net, &pt, &res, &perr) != 0 || st_result_check(&res, &pt, &perr) != 0) {
+            point_source(ev, r->vals, &pt, &net, &tm, &perr) != 0 ||
+            (tm ? st_sim_run_src(net, &pt, ex_tracemem_masks, tm, &res, &perr)
+                : st_sim_run(net, &pt, &res, &perr)) != 0 ||
+            st_result_check(&res, &pt, &perr) != 0) {
             r->status = EX_FAILED;
             snprintf(r->msg, sizeof r->msg, "%s", perr.msg);
             ex_metrics_blank(r->metrics);
             continue;
         }
         ex_metrics_fill(&res, r->metrics);
+        if (tm)
+            ex_metrics_training(r->metrics, tm->accuracy, tm->test_loss, tm->train_loss);
         if (ev->detail && (rc = detail_fill(&res, r, err)) != 0)
             goto done;
     }

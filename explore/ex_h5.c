@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <math.h>
+
 #include <hdf5.h>
 
 #include "ex.h"
@@ -58,6 +60,28 @@ static int attr_num(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const
         H5Aclose(a);
     }
     H5Sclose(sp);
+    return rc;
+}
+
+/* The names of an enum's values, in the order of their codes, as a 1-D attribute of
+ * strings: what a loader (analysis/stload.py) decodes a column of codes with. */
+static int attr_labels(hid_t obj, const char *const *names)
+{
+    hsize_t n = 0;
+    hid_t t, sp, a;
+    int rc = -1;
+
+    while (names[n])
+        n++;
+    t = str_type();
+    sp = H5Screate_simple(1, &n, NULL);
+    a = H5Acreate2(obj, "labels", t, sp, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+        rc = H5Awrite(a, t, names) < 0 ? -1 : 0;
+        H5Aclose(a);
+    }
+    H5Sclose(sp);
+    H5Tclose(t);
     return rc;
 }
 
@@ -288,6 +312,7 @@ typedef struct writer {
     const ex_h5_meta *m;
     const char *tmp; /* the file being written, for messages */
     int nmetric;
+    const ex_metric *mtab; /* the metric table, static */
     colset pts, fail, det;
     int c_id, c_index, c_status, c_param0, c_metric0;
     uint64_t row, failed, rejected;
@@ -302,7 +327,7 @@ static int unit_attrs(hid_t d, const char *unit, const char *help)
 static int writer_columns(writer *w, hid_t f)
 {
     const ex_ptab *t = w->m->ptab;
-    const ex_metric *mt = ex_metrics(&w->nmetric);
+    const ex_metric *mt = w->mtab = ex_metrics(&w->nmetric);
     const ex_metric *dt = ex_detail_fields();
     hid_t gp = -1, gpar = -1, gm = -1, gf = -1, gd = -1;
     char range[160];
@@ -336,15 +361,19 @@ static int writer_columns(writer *w, hid_t f)
         attr_str(w->pts.c[c].d, "range", range);
         attr_str(w->pts.c[c].d, "role", ex_role_name((ex_role)w->m->sw->role[i]));
         attr_f64(w->pts.c[c].d, "default", t->def[i]);
+        if (row->type == ST_PT_ENUM && row->choices)
+            attr_labels(w->pts.c[c].d, row->choices);
     }
     w->c_metric0 = w->pts.n;
+    /* Every metric is a float64 column, so that a failed point holds NaN in each (a 0
+     * in a count would pass for a measurement); counts are whole numbers, exact below
+     * 2^53, with the attribute type = "int" that says so to a reader. */
     for (int i = 0; i < w->nmetric; i++) {
-        int u = mt[i].type == EX_U64;
-        int c = col_add(&w->pts, gm, mt[i].name, u ? H5T_STD_U64LE : H5T_IEEE_F64LE,
-                        u ? H5T_NATIVE_UINT64 : H5T_NATIVE_DOUBLE, 0);
+        int c = col_add(&w->pts, gm, mt[i].name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 0);
         if (c < 0)
             goto done;
         unit_attrs(w->pts.c[c].d, mt[i].unit, mt[i].help);
+        attr_str(w->pts.c[c].d, "type", mt[i].type == EX_U64 ? "int" : "real");
     }
     if (col_add(&w->fail, gf, "row", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0) < 0 ||
         col_add(&w->fail, gf, "id", H5T_STD_U64LE, H5T_NATIVE_UINT64, 0) < 0 ||
@@ -356,7 +385,8 @@ static int writer_columns(writer *w, hid_t f)
             col_add(&w->det, gd, "layer", H5T_STD_I32LE, H5T_NATIVE_INT32, 0) < 0 ||
             col_add(&w->det, gd, "phase", H5T_STD_I32LE, H5T_NATIVE_INT32, 0) < 0)
             goto done;
-        attr_str(w->det.c[1].d, "help", "layer index in /network");
+        attr_str(w->det.c[1].d, "help",
+                 "row of the layer in /network (its layer_name, layer_network)");
         attr_str(w->det.c[2].d, "help",
                  "0 fp (forward), 1 bp (input gradient), 2 wg (weight gradient)");
         for (int i = 0; i < EX_D_COUNT; i++) {
@@ -381,6 +411,16 @@ done:
     if (gd >= 0)
         H5Gclose(gd);
     return rc;
+}
+
+/* The row of /network where the layers of network v start. */
+static int32_t layer_offset(const ex_h5_meta *m, double v)
+{
+    int32_t first = 0;
+
+    for (int k = 0; k < m->nets->n && k < v; k++)
+        first += st_net_count(m->nets->net[k]);
+    return first;
 }
 
 static int writer_record(void *ctx, const ex_record *r, st_err *err)
@@ -408,8 +448,12 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
             col_put(&w->pts, w->c_param0 + i, &v);
         }
     }
-    for (int i = 0; i < w->nmetric; i++)
-        col_put(&w->pts, w->c_metric0 + i, &r->metrics[i]);
+    for (int i = 0; i < w->nmetric; i++) {
+        double v = r->status == EX_FAILED     ? NAN
+                   : w->mtab[i].type == EX_U64 ? (double)r->metrics[i].u
+                                               : r->metrics[i].f;
+        col_put(&w->pts, w->c_metric0 + i, &v);
+    }
     if (r->status == EX_FAILED) {
         const char *msg = r->msg;
         col_put(&w->fail, 0, &w->row);
@@ -421,8 +465,9 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
     w->rejected += r->status == EX_REJECTED;
     for (int k = 0; w->detail && k < r->ndetail; k++) {
         const ex_detail *x = &r->detail[k];
+        int32_t layer = x->layer + layer_offset(w->m, r->vals[t->net_row]);
         col_put(&w->det, 0, &w->row);
-        col_put(&w->det, 1, &x->layer);
+        col_put(&w->det, 1, &layer);
         col_put(&w->det, 2, &x->phase);
         for (int i = 0; i < EX_D_COUNT; i++)
             col_put(&w->det, 3 + i, &x->v[i]);
@@ -442,39 +487,78 @@ static int writer_record(void *ctx, const ex_record *r, st_err *err)
     return ST_OK;
 }
 
+/* One network's attributes on group g. */
+static int network_attrs(hid_t g, const ex_netspec *spec, const st_net *net, uint64_t fp)
+{
+    char hex[32];
+    int rc = 0;
+
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)fp);
+    rc |= attr_str(g, "name", st_net_name(net));
+    rc |= attr_str(g, "source", ex_netspec_source(spec));
+    if (spec->csv) {
+        /* The layer list itself, so the file says what was simulated. */
+        rc |= attr_str(g, "csv_path", spec->csv_path);
+        rc |= attr_str(g, "csv_text", spec->csv);
+    }
+    rc |= attr_str(g, "fingerprint", hex);
+    return rc;
+}
+
+/* /network: the layers of every network of the sweep, one row each, network after
+ * network (a detail row's `layer` indexes them); the networks' attributes on the group
+ * when there is one, on /network/net_<i> (with the first row of its layers) for each. */
 static int write_network(hid_t f, const ex_h5_meta *m)
 {
-    hid_t g = H5Gcreate2(f, "network", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    hid_t g = H5Gcreate2(f, "network", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), sub = -1;
     colset s = {0, 0, NULL, 0, 0, 0};
-    char fp[32];
-    int rc = -1, n = st_net_count(m->net);
+    const ex_nets *ns = m->nets;
+    char name[32];
+    int rc = -1, first = 0;
 
     if (g < 0)
         goto done;
-    snprintf(fp, sizeof fp, "%016llx", (unsigned long long)m->net_fp);
-    attr_str(g, "name", st_net_name(m->net));
-    attr_str(g, "source", ex_netspec_source(&m->sw->net));
-    if (m->sw->net.csv) {
-        /* The layer list itself, so the file says what was simulated. */
-        attr_str(g, "csv_path", m->sw->net.csv_path);
-        attr_str(g, "csv_text", m->sw->net.csv);
-    }
-    attr_str(g, "fingerprint", fp);
-    if (col_add(&s, g, "layer_name", 0, 0, 1) < 0 || col_add(&s, g, "layer_kind", 0, 0, 1) < 0)
+    if (ns->n == 1 && network_attrs(g, &m->sw->nets[0], ns->net[0], ns->fp[0]) != 0)
         goto done;
-    for (int i = 0; i < n; i++) {
-        const st_layer *l = st_net_layer(m->net, i);
-        const char *name = l->name, *kind = st_kind_name(l->kind);
-        col_put(&s, 0, &name);
-        col_put(&s, 1, &kind);
-        if (colset_row_done(&s) != 0)
+    if (ns->n > 1) {
+        char *names = ex_ptab_labels_text(m->ptab, m->ptab->net_row);
+        int bad = !names || attr_str(g, "name", names) != 0 || attr_str(g, "source", "several");
+        free(names);
+        if (bad)
             goto done;
+    }
+    if (attr_i32(g, "networks", ns->n) != 0 || col_add(&s, g, "layer_name", 0, 0, 1) < 0 ||
+        col_add(&s, g, "layer_kind", 0, 0, 1) < 0 ||
+        col_add(&s, g, "layer_network", H5T_STD_I32LE, H5T_NATIVE_INT32, 0) < 0)
+        goto done;
+    for (int k = 0; k < ns->n; k++) {
+        snprintf(name, sizeof name, "net_%d", k);
+        if ((sub = H5Gcreate2(g, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT)) < 0 ||
+            network_attrs(sub, &m->sw->nets[k], ns->net[k], ns->fp[k]) != 0 ||
+            attr_i32(sub, "first_layer", first) != 0 ||
+            attr_i32(sub, "layers", st_net_count(ns->net[k])) != 0)
+            goto done;
+        H5Gclose(sub);
+        sub = -1;
+        for (int i = 0; i < st_net_count(ns->net[k]); i++) {
+            const st_layer *l = st_net_layer(ns->net[k], i);
+            const char *lname = l->name, *kind = st_kind_name(l->kind);
+            int32_t kk = k;
+            col_put(&s, 0, &lname);
+            col_put(&s, 1, &kind);
+            col_put(&s, 2, &kk);
+            if (colset_row_done(&s) != 0)
+                goto done;
+        }
+        first += st_net_count(ns->net[k]);
     }
     rc = colset_flush(&s);
 done:
     if (rc != 0 && s.nomem)
         rc = -2;
     colset_free(&s);
+    if (sub >= 0)
+        H5Gclose(sub);
     if (g >= 0)
         H5Gclose(g);
     return rc;
@@ -515,6 +599,8 @@ static int write_provenance(hid_t f, const ex_h5_meta *m, const writer *w)
     rc |= attr_str(g, "finished_utc", m->finished);
     rc |= attr_f64(g, "elapsed_s", m->elapsed_s);
     rc |= attr_i32(g, "sessions", m->sessions);
+    if (m->reused_from)
+        rc |= attr_str(g, "reused_from", m->reused_from);
     H5Gclose(g);
     return rc ? -1 : 0;
 }
@@ -681,6 +767,23 @@ done:
         H5Aclose(a);
     *out = copy;
     return rc;
+}
+
+long long ex_h5_ds_length(hid_t f, const char *path)
+{
+    hid_t d = -1, sp = -1;
+    hsize_t dim = 0;
+    long long n = -1;
+
+    if (H5Lexists(f, path, H5P_DEFAULT) > 0 && (d = H5Dopen2(f, path, H5P_DEFAULT)) >= 0 &&
+        (sp = H5Dget_space(d)) >= 0 && H5Sget_simple_extent_ndims(sp) == 1 &&
+        H5Sget_simple_extent_dims(sp, &dim, NULL) == 1)
+        n = (long long)dim;
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    return n;
 }
 
 int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v)

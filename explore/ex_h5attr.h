@@ -23,4 +23,7 @@ int ex_h5_attr_text(hid_t obj, const char *name, char **out);
  * a single integer or floating-point value (v is then untouched). */
 int ex_h5_attr_num(hid_t obj, const char *name, hid_t mtype, void *v);
 
+/* The length of the 1-D dataset at path in f, or -1 when there is none (or it is not 1-D). */
+long long ex_h5_ds_length(hid_t f, const char *path);
+
 #endif

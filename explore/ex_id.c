@@ -49,11 +49,14 @@ size_t ex_id_text(const ex_ptab *t, uint64_t net_fp, const double *vals, int ski
         int whole = v == floor(v) && fabs(v) < 9e15;
 
         /* -0.0 == 0.0, so a negative zero counts as the default zero it equals. */
-        if (v == t->def[i] || (skip_seed && i == t->seed_row))
+        if (v == t->def[i] || (skip_seed && i == t->seed_row) || i == t->net_row)
             continue;
         if (v == 0)
             v = 0.0;
-        if (row->type == ST_PT_ENUM && whole && v >= row->min && v <= row->max)
+        if (i == t->trace_row)
+            put(buf, size, &used, "%s=%016llx;", row->name,
+                (unsigned long long)ex_ptab_label_fp(t, i, v));
+        else if (row->type == ST_PT_ENUM && whole && v >= row->min && v <= row->max)
             put(buf, size, &used, "%s=%s;", row->name, row->choices[(int)v]);
         else if (row->type != ST_PT_REAL && whole)
             put(buf, size, &used, "%s=%lld;", row->name, (long long)v);

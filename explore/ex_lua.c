@@ -579,6 +579,29 @@ static void deny_rest(lua_State *L, const char *lib)
     lua_setmetatable(L, -2);
 }
 
+/* Reading a global that does not exist is an error, in the sandbox and out of it: a
+ * misspelt name (`rows` written `row`) would otherwise be nil and pass silently as "not
+ * set". Writing globals stays allowed, and rawget(_G, name) asks whether one exists. The
+ * message names the global; luaL_error adds the script's line that read it. */
+static int l_undefined_global(lua_State *L)
+{
+    if (lua_type(L, 2) == LUA_TSTRING)
+        return luaL_error(L, "undefined global '%s' (a misspelt name? a local defined later? "
+                             "rawget(_G, '%s') asks without this error)",
+                          lua_tostring(L, 2), lua_tostring(L, 2));
+    return luaL_error(L, "undefined global %s", luaL_tolstring(L, 2, NULL));
+}
+
+static void strict_globals(lua_State *L)
+{
+    lua_pushglobaltable(L);
+    lua_createtable(L, 0, 1);
+    lua_pushcfunction(L, l_undefined_global);
+    lua_setfield(L, -2, "__index");
+    lua_setmetatable(L, -2);
+    lua_pop(L, 1);
+}
+
 static void open_sandbox(lua_State *L)
 {
     static const luaL_Reg libs[] = {{LUA_GNAME, luaopen_base},
@@ -674,6 +697,7 @@ int ex_lua_create(const ex_lua_opts *o, ex_lua **out, st_err *err)
         open_sandbox(x->L);
         ex_luamod_open(x->L);
     }
+    strict_globals(x->L);
     guard(x->L, NULL, "pcall");
     guard(x->L, NULL, "xpcall");
     guard(x->L, LUA_COLIBNAME, "resume");

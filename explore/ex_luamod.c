@@ -1,7 +1,8 @@
 /*
  * ex_luamod.c - the `st` module that sweep scripts use: value helpers (range, pow2,
  * linspace, logspace, continuous domains), samplers, the parameter and metric tables,
- * and networks defined layer by layer. Helpers only describe; reading a sweep and
+ * networks defined layer by layer, and the costs of a point known without simulating it
+ * (area, buffer capacity, peak MACs per cycle). Helpers only describe; reading a sweep and
  * checking values against the parameter table is ex_script.c's business.
  */
 #include <limits.h>
@@ -215,6 +216,93 @@ static int l_metrics(lua_State *L)
         lua_setfield(L, -2, "help");
         lua_setfield(L, -2, m[i].name);
     }
+    return 1;
+}
+
+/* ------------------------------------------------ costs known before simulating */
+
+/* Fill pt from the table at idx ({name = value}: numbers, true/false, choice names; the
+ * point table that `where`, `keep` and derived functions get is one), the defaults for
+ * what it leaves out, and check it as the simulator does. Raises, naming fn and the bad
+ * parameter, on an unknown name or a bad value. The key `network` is not a parameter of
+ * the hardware and is passed over. */
+static void point_arg(lua_State *L, int idx, const char *fn, st_point *pt)
+{
+    st_err err;
+
+    st_point_init(pt);
+    st_err_clear(&err);
+    if (lua_isnoneornil(L, idx))
+        return;
+    if (!lua_istable(L, idx))
+        luaL_error(L, "st.%s(point): point must be a table name = value, not %s", fn,
+                   luaL_typename(L, idx));
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *name;
+        int rc;
+        if (lua_type(L, -2) != LUA_TSTRING)
+            luaL_error(L, "st.%s(point): keys must be parameter names, not %s", fn,
+                       luaL_typename(L, -2));
+        name = lua_tostring(L, -2);
+        if (!strcmp(name, "network")) {
+            lua_pop(L, 1);
+            continue;
+        }
+        switch (lua_type(L, -1)) {
+        case LUA_TSTRING:
+            rc = st_point_set(pt, name, lua_tostring(L, -1), &err);
+            break;
+        case LUA_TNUMBER:
+            rc = st_point_set_num(pt, name, lua_tonumber(L, -1), &err);
+            break;
+        case LUA_TBOOLEAN:
+            rc = st_point_set_num(pt, name, lua_toboolean(L, -1), &err);
+            break;
+        default:
+            luaL_error(L, "st.%s(point): %s = %s: must be a number, a boolean or a choice name",
+                       fn, name, luaL_typename(L, -1));
+            return;
+        }
+        if (rc != ST_OK)
+            luaL_error(L, "st.%s(point): %s", fn, err.msg);
+        lua_pop(L, 1);
+    }
+    if (st_point_check(pt, &err) != ST_OK)
+        luaL_error(L, "st.%s(point): %s", fn, err.msg);
+}
+
+/* st.area_mm2(point): the silicon area the simulator reports for the point (area_mm2). */
+static int l_area_mm2(lua_State *L)
+{
+    st_point pt;
+    st_area a;
+
+    point_arg(L, 1, "area_mm2", &pt);
+    if (st_area_get(&pt, &a) != ST_OK)
+        return luaL_error(L, "st.area_mm2(point): the area is not a finite number");
+    lua_pushnumber(L, a.total_mm2);
+    return 1;
+}
+
+/* st.sram_kib(point): the on-chip buffer capacity, ch0 + ch1 + ch2, in KiB. */
+static int l_sram_kib(lua_State *L)
+{
+    st_point pt;
+
+    point_arg(L, 1, "sram_kib", &pt);
+    lua_pushnumber(L, pt.ch0_kib + pt.ch1_kib + pt.ch2_kib);
+    return 1;
+}
+
+/* st.peak_macs(point): multiply-accumulates the array can issue in one cycle,
+ * pe_rows * pe_cols * macs_per_pe. */
+static int l_peak_macs(lua_State *L)
+{
+    st_point pt;
+
+    point_arg(L, 1, "peak_macs", &pt);
+    lua_pushinteger(L, (lua_Integer)pt.pe_rows * pt.pe_cols * pt.macs_per_pe);
     return 1;
 }
 
@@ -504,6 +592,9 @@ void ex_luamod_open(lua_State *L)
                                    {"lhs", l_lhs},
                                    {"params", l_params},
                                    {"metrics", l_metrics},
+                                   {"area_mm2", l_area_mm2},
+                                   {"sram_kib", l_sram_kib},
+                                   {"peak_macs", l_peak_macs},
                                    {"networks", l_networks},
                                    {"network", l_network},
                                    {"conv", l_conv},

@@ -359,7 +359,7 @@ static int on_local(ex_master *m, slot *s, int evaluated, double eval_s, st_err 
     return rc;
 }
 
-static int setup_send(ex_master *m, int kind, const ex_evaluator *ev, const ex_netspec *net,
+static int setup_send(ex_master *m, int kind, const ex_evaluator *ev, const ex_sweep *sw,
                       st_err *err)
 {
     ex_wire_setup ws;
@@ -371,7 +371,7 @@ static int setup_send(ex_master *m, int kind, const ex_evaluator *ev, const ex_n
         ws.detail = ev->detail;
         ws.nparam = ev->ptab->n;
         ex_metrics(&ws.nmetric);
-        if ((rc = ex_wire_put_setup(&m->in, &ws, net, err)) != 0)
+        if ((rc = ex_wire_put_setup(&m->in, &ws, sw, err)) != 0)
             goto done;
         head[1] = m->in.n;
     }
@@ -404,7 +404,7 @@ static int idle(ex_master *m, long *nap_ns, slot **s, int *evaluated, double *ev
     return got;
 }
 
-static int master_run(void *ctx, const ex_evaluator *ev, const ex_netspec *net, const ex_feed *feed,
+static int master_run(void *ctx, const ex_evaluator *ev, const ex_sweep *sw, const ex_feed *feed,
                       const ex_farm_opts *fo, int *stopped, st_err *err)
 {
     ex_master *m = ctx;
@@ -419,7 +419,7 @@ static int master_run(void *ctx, const ex_evaluator *ev, const ex_netspec *net, 
     m->feed = feed;
     m->ran = 1;
     m->clean = 0;
-    if ((rc = setup_send(m, EX_MPI_WORK, ev, net, err)) != 0)
+    if ((rc = setup_send(m, EX_MPI_WORK, ev, sw, err)) != 0)
         goto done;
     m->local = m->size == 1 || (m->o.local < 0 ? m->size < EX_MASTER_LOCAL_MAX : m->o.local);
     if (m->local && (rc = ex_helper_create(ev, &m->helper, err)) != 0)
@@ -494,6 +494,27 @@ done:
     return rc;
 }
 
+/* Training jobs, spread over every rank (root too) in turn; collective on comm. */
+static int master_train(void *ctx, const ex_trainjob *jobs, int n, FILE *log, const void *stop,
+                        st_err *err)
+{
+    ex_master *m = ctx;
+    uint64_t head[2] = {EX_MPI_TRAIN, 0};
+    int rc;
+
+    if ((rc = ex_trainjobs_put(&m->in, jobs, n, err)) != 0)
+        return rc;
+    head[1] = m->in.n;
+    if (MPI_Bcast(head, 2, MPI_UINT64_T, m->rank, m->comm) != MPI_SUCCESS ||
+        MPI_Bcast(m->in.p, (int)m->in.n, MPI_BYTE, m->rank, m->comm) != MPI_SUCCESS)
+        return st_err_set(err, ST_EIO, "MPI_Bcast of the training jobs failed");
+    rc = ex_trainjobs_run_share(jobs, n, m->rank, m->size, log, stop, err);
+    /* Every rank has finished its trainings (and their files are in place) past here. */
+    if (MPI_Barrier(m->comm) != MPI_SUCCESS && rc == ST_OK)
+        rc = st_err_set(err, ST_EIO, "MPI_Barrier after the trainings failed");
+    return rc;
+}
+
 /* ---------------------------------------------------------------- lifetime */
 
 int ex_master_create(MPI_Comm comm, const ex_master_opts *o, ex_master **out, st_err *err)
@@ -515,6 +536,7 @@ int ex_master_create(MPI_Comm comm, const ex_master_opts *o, ex_master **out, st
     m->farm.ctx = m;
     m->farm.ranks = m->size;
     m->farm.run = master_run;
+    m->farm.train = master_train;
     *out = m;
 done:
     return rc;

@@ -7,6 +7,10 @@
  *   1. setup (collective): MPI_Bcast from root of {kind, length}, then of the encoded
  *      evaluator (ex_wire_put_setup) when kind is EX_MPI_WORK; kind EX_MPI_RELEASE ends
  *      the workers at once (nothing to evaluate: --check, or an error before the sweep).
+ *      Before it, a sweep that trains sends kind EX_MPI_TRAIN with its training jobs
+ *      (ex_trainjobs_put): every rank, root included, runs the jobs i with i % size equal
+ *      to its rank, then all meet in an MPI_Barrier, and the workers wait for the next
+ *      setup.
  *   2. root sends batches (tag EX_TAG_WORK, ex_wire_put_points) to each worker; a worker
  *      answers each with its records (EX_TAG_RESULT) in the order received. Root keeps two
  *      batches at each worker, so that the next one is there when the current one ends.
@@ -23,7 +27,7 @@
 #include "ex.h"
 
 enum { EX_TAG_WORK = 101, EX_TAG_RESULT, EX_TAG_STOP, EX_TAG_DONE };
-enum { EX_MPI_RELEASE = 0, EX_MPI_WORK = 1 };
+enum { EX_MPI_RELEASE = 0, EX_MPI_WORK = 1, EX_MPI_TRAIN = 2 };
 
 typedef struct ex_master_opts {
     int local;      /* root evaluates too (on a helper thread): 1, 0, or -1 for "when comm

@@ -183,3 +183,40 @@ uint64_t ex_net_fingerprint(const st_net *net)
     }
     return h;
 }
+
+void ex_nets_fini(ex_nets *ns)
+{
+    if (!ns)
+        return;
+    for (int i = 0; i < ns->n; i++)
+        st_net_destroy(&ns->net[i]);
+    free(ns->net);
+    free(ns->fp);
+    memset(ns, 0, sizeof *ns);
+}
+
+int ex_nets_build(ex_nets *ns, const ex_netspec *specs, int n, int *bad_net, int *bad_op,
+                  st_err *err)
+{
+    int rc = ST_OK;
+
+    memset(ns, 0, sizeof *ns);
+    *bad_net = *bad_op = -1;
+    ns->net = calloc(n > 0 ? (size_t)n : 1, sizeof *ns->net);
+    ns->fp = calloc(n > 0 ? (size_t)n : 1, sizeof *ns->fp);
+    if (!ns->net || !ns->fp) {
+        rc = st_err_set(err, ST_ENOMEM, "%d networks: out of memory", n);
+        goto done;
+    }
+    for (; ns->n < n; ns->n++) {
+        if ((rc = ex_netspec_build(&specs[ns->n], &ns->net[ns->n], bad_op, err)) != 0) {
+            *bad_net = ns->n;
+            goto done;
+        }
+        ns->fp[ns->n] = ex_net_fingerprint(ns->net[ns->n]);
+    }
+done:
+    if (rc != ST_OK)
+        ex_nets_fini(ns);
+    return rc;
+}

@@ -10,7 +10,7 @@
 #include "ex.h"
 
 int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_hooks *hooks,
-                 uint64_t net_fp, st_err *err)
+                 st_err *err)
 {
     int rc;
 
@@ -18,7 +18,6 @@ int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_h
     p->sw = sw;
     p->ptab = ptab;
     p->hooks = hooks;
-    p->net_fp = net_fp;
     ex_ranges_init(&p->done);
     ex_idset_init(&p->seen);
     if ((rc = ex_space_count(&sw->space, &p->total, err)) != 0)
@@ -49,6 +48,32 @@ int ex_plan_seen(ex_plan *p, uint64_t id, st_err *err)
     return p->sw->space.sampler == EX_GRID ? ST_OK : ex_idset_add(&p->seen, id, &added, err);
 }
 
+/* The id of the point in vals. A sweep that trains first sets the point's own training
+ * (vals[trace_row]), which the id covers. */
+static uint64_t point_id(const ex_plan *p, double *vals)
+{
+    const ex_ptab *t = p->ptab;
+
+    if (p->sw->train.ready)
+        vals[t->trace_row] = ex_train_trace_of(p->sw, t, vals);
+    return ex_id_of(t, ex_ptab_label_fp(t, t->net_row, vals[t->net_row]), vals, !p->sw->seed_given);
+}
+
+/* 1 when the point in vals belongs to the plan's shard; vals is left as it was, so that
+ * `where` sees what it sees in a run of the whole sweep. */
+static int in_shard(const ex_plan *p, double *vals)
+{
+    double trace;
+    uint64_t id;
+
+    if (p->shard.n <= 1)
+        return 1;
+    trace = vals[p->ptab->trace_row];
+    id = point_id(p, vals);
+    vals[p->ptab->trace_row] = trace;
+    return ex_shard_has(&p->shard, id);
+}
+
 int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *span, st_err *err)
 {
     const ex_sweep *sw = p->sw;
@@ -74,8 +99,7 @@ int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *sp
         if (h && h->derive && (rc = h->derive(h->ctx, p->scratch, err)) != 0)
             goto done;
         /* Another shard's point: skipped before `where`, which that shard runs. */
-        if (p->shard.n > 1 &&
-            !ex_shard_has(&p->shard, ex_id_of(p->ptab, p->net_fp, p->scratch, !sw->seed_given))) {
+        if (!in_shard(p, p->scratch)) {
             p->elsewhere++;
             continue;
         }
@@ -87,7 +111,8 @@ int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *sp
                 continue;
             }
         }
-        id = ex_id_of(p->ptab, p->net_fp, p->scratch, !sw->seed_given);
+        /* A sweep that trains replays each point's own training. */
+        id = point_id(p, p->scratch);
         if (sw->space.sampler != EX_GRID) {
             if ((rc = ex_idset_add(&p->seen, id, &added, err)) != 0)
                 goto done;

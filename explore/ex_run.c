@@ -96,8 +96,7 @@ typedef struct runner {
     const ex_sweep *sw;
     const ex_ptab *t;
     const ex_run_opts *o;
-    st_net *net;
-    uint64_t net_fp;
+    ex_nets nets;
     char *space;
     char journal_path[4096];
     ex_journal *j;
@@ -112,6 +111,17 @@ typedef struct runner {
     uint64_t covered; /* indices journaled, this run and before */
     uint64_t handed;  /* indices handed out, this run and before */
     double last_snap, snap_cost;
+    /* --reuse: the other file, and the reused points of each batch in flight, by the first
+     * index of its span, until the batch comes back. */
+    ex_reuse *reuse;
+    struct stash {
+        uint64_t first;
+        int busy;
+        ex_batch b;
+    } * stash;
+    int nstash;
+    int premerged; /* records of the frame in hand that local_run took from the stash */
+    ex_batch scratch, merged;
 } runner;
 
 static int add_range(void *ctx, uint64_t lo, uint64_t hi)
@@ -204,6 +214,95 @@ static int make_parent(const char *path, st_err *err)
     return ST_OK;
 }
 
+/* ------------------------------------------------------------------- reuse */
+
+/* Move record i of from (status, message, metrics, detail) to the end of to. */
+static void move_record(ex_batch *to, ex_batch *from, int i)
+{
+    ex_record *s = &from->recs[i], *d;
+
+    ex_batch_add(to, s->index, s->id, s->vals);
+    d = &to->recs[to->n - 1];
+    d->status = s->status;
+    memcpy(d->msg, s->msg, sizeof d->msg);
+    memcpy(d->metrics, s->metrics, (size_t)to->nmetric * sizeof *d->metrics);
+    d->detail = s->detail;
+    d->ndetail = s->ndetail;
+    s->detail = NULL;
+    s->ndetail = 0;
+}
+
+/* Take the points of b that the other file has out of b, into a stash for the span that
+ * starts at first: b keeps only the points to evaluate. */
+static int reuse_take(runner *r, ex_batch *b, uint64_t first, st_err *err)
+{
+    struct stash *st = NULL;
+    int rc;
+
+    for (int k = 0; k < r->nstash && !st; k++)
+        if (!r->stash[k].busy)
+            st = &r->stash[k];
+    if (!st) {
+        struct stash *g = realloc(r->stash, (size_t)(r->nstash + 1) * sizeof *g);
+        if (!g)
+            return st_err_set(err, ST_ENOMEM, "out of memory");
+        r->stash = g;
+        st = &r->stash[r->nstash++];
+        ex_batch_init(&st->b);
+    }
+    if ((rc = ex_batch_reserve(&st->b, b->n, r->t->n, err)) != 0 ||
+        (rc = ex_batch_reserve(&r->scratch, b->n, r->t->n, err)) != 0)
+        return rc;
+    st->first = first;
+    st->busy = 1;
+    for (int i = 0; i < b->n; i++) {
+        ex_record *rec = &b->recs[i];
+        ex_batch_add(&st->b, rec->index, rec->id, rec->vals);
+        if ((rc = ex_reuse_fill(r->reuse, &st->b.recs[st->b.n - 1], err)) < 0)
+            return rc;
+        if (rc == 0) {
+            st->b.n--;
+            ex_batch_add(&r->scratch, rec->index, rec->id, rec->vals);
+        }
+    }
+    if (st->b.n == 0) {
+        st->busy = 0;
+        return ST_OK;
+    }
+    ex_batch_clear(b);
+    for (int i = 0; i < r->scratch.n; i++)
+        ex_batch_add(b, r->scratch.recs[i].index, r->scratch.recs[i].id, r->scratch.recs[i].vals);
+    ex_batch_clear(&r->scratch);
+    return ST_OK;
+}
+
+/* The batch of the span that starts at first, evaluated points and reused ones together in
+ * index order: r->merged, or b itself when nothing of it was reused. */
+static int reuse_give(runner *r, ex_batch **b, uint64_t first, st_err *err)
+{
+    struct stash *st = NULL;
+    int i = 0, j = 0, rc;
+
+    for (int k = 0; k < r->nstash && !st; k++)
+        if (r->stash[k].busy && r->stash[k].first == first)
+            st = &r->stash[k];
+    if (!st)
+        return ST_OK;
+    if ((rc = ex_batch_reserve(&r->merged, (*b)->n + st->b.n, r->t->n, err)) != 0)
+        return rc;
+    while (i < (*b)->n || j < st->b.n) {
+        if (j == st->b.n || (i < (*b)->n && (*b)->recs[i].index < st->b.recs[j].index))
+            move_record(&r->merged, *b, i++);
+        else
+            move_record(&r->merged, &st->b, j++);
+    }
+    r->st->reused += (uint64_t)st->b.n;
+    ex_batch_clear(&st->b);
+    st->busy = 0;
+    *b = &r->merged;
+    return ST_OK;
+}
+
 /* ---------------------------------------------------------------- the feed */
 
 /* The feed side of a run: what a farm asks for and hands back (ex_feed), over the plan,
@@ -222,16 +321,32 @@ static int feed_next(void *ctx, ex_batch *b, int max, ex_span *sp, st_err *err)
     sp->excluded = r->plan.excluded - exc0;
     sp->duplicates = r->plan.duplicates - dup0;
     r->handed += sp->span;
+    if (r->reuse && b->n > 0)
+        rc = reuse_take(r, b, sp->first, err);
 done:
     return rc;
+}
+
+/* Progress counts the points to evaluate: those journaled, of the candidates less what
+ * `where` and de-duplication removed so far (an upper bound that reaches the exact count
+ * at the end). */
+static void progress(runner *r, int force)
+{
+    uint64_t gone = ex_journal_excluded(r->j) + ex_journal_duplicates(r->j);
+
+    r->pg.total = r->plan.total > gone ? r->plan.total - gone : 0;
+    ex_progress_update(&r->pg, ex_journal_records(r->j), r->st->failed, force);
 }
 
 static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
 {
     runner *r = ctx;
     const ex_hooks *h = ex_script_hooks(r->s);
-    int rc = ST_OK, keep;
+    int rc = ST_OK, keep, evaluated = b->n - r->premerged;
 
+    r->premerged = 0;
+    if (r->reuse && (rc = reuse_give(r, &b, sp->first, err)) != 0)
+        goto done;
     for (int i = 0; h->keep && i < b->n; i++) {
         ex_record *rec = &b->recs[i];
         if (rec->status != EX_OK)
@@ -246,9 +361,9 @@ static int feed_done(void *ctx, ex_batch *b, const ex_span *sp, st_err *err)
         goto done;
     for (int i = 0; i < b->n; i++)
         r->st->failed += b->recs[i].status == EX_FAILED;
-    r->st->evaluated += (uint64_t)b->n;
+    r->st->evaluated += (uint64_t)evaluated;
     r->covered += sp->span;
-    ex_progress_update(&r->pg, r->covered, r->st->failed, 0);
+    progress(r, 0);
     /* Rewriting the file costs time in its size: never spend more than a tenth of the
      * run on snapshots. */
     if (ex_now() - r->last_snap >= r->o->snapshot_s &&
@@ -274,40 +389,91 @@ static uint64_t feed_left(void *ctx)
     return r->plan.total > r->handed ? r->plan.total - r->handed : 0;
 }
 
-/* Evaluate in this process: batches from the feed, one at a time, sized to about batch_s
- * of work (few syncs for cheap points, little lost work for dear ones). */
+/* A stop signal is pending (not taken: feed_stop takes it between frames). */
+static int stop_pending(const runner *r)
+{
+    sigset_t p;
+
+    if (!r->o->stop_signals || sigpending(&p) != 0)
+        return 0;
+    for (int sig = 1; sig < 65; sig++)
+        if (sigismember((const sigset_t *)r->o->stop_signals, sig) == 1 &&
+            sigismember(&p, sig) == 1)
+            return 1;
+    return 0;
+}
+
+/* Evaluate in this process. Frames (the journal's batches) are sized as under MPI
+ * (ex_sizer, with one worker), and filled one point at a time until that size or batch_s
+ * seconds of work, whichever comes first: a sweep whose cost per point jumps (points that
+ * fail at once, then dear ones) still journals, reports progress and notices a stop
+ * within batch_s plus one point, where a size estimated from the cheap points alone
+ * would have made the next batch the rest of the sweep. */
 static int local_run(runner *r, const ex_evaluator *ev, int *stopped, st_err *err)
 {
-    ex_span sp;
-    double per_point;
-    int size = 1, rc = ST_OK;
+    ex_sizer z;
+    ex_batch one, *pb;
+    ex_span sp, s1;
+    int rc = ST_OK;
 
+    ex_sizer_init(&z, 1, r->o->batch_max, r->o->batch_s);
+    ex_batch_init(&one);
     for (;;) {
+        int size;
         double t1;
         if ((*stopped = feed_stop(r)) != 0)
             break;
-        if ((rc = feed_next(r, &r->batch, size, &sp, err)) != 0)
+        size = ex_sizer_next(&z, feed_left(r));
+        if ((rc = ex_batch_reserve(&r->batch, size, r->t->n, err)) != 0)
             goto done;
+        memset(&sp, 0, sizeof sp);
+        t1 = ex_now();
+        while (r->batch.n < size) {
+            /* A frame covers one contiguous run of indices: it ends before a range that
+             * a previous run finished. */
+            if (sp.span > 0 && (ex_now() - t1 >= r->o->batch_s || stop_pending(r) ||
+                                ex_ranges_skip(&r->plan.done, r->plan.next) != r->plan.next))
+                break;
+            if ((rc = feed_next(r, &one, 1, &s1, err)) != 0)
+                goto done;
+            if (s1.span == 0)
+                break;
+            if (sp.span == 0)
+                sp.first = s1.first;
+            sp.span += s1.span;
+            sp.excluded += s1.excluded;
+            sp.duplicates += s1.duplicates;
+            if ((rc = ex_eval_batch(ev, &one, err)) != 0)
+                goto done;
+            /* a point taken from --reuse's file joins the frame here, in index order */
+            pb = &one;
+            if (r->reuse && (rc = reuse_give(r, &pb, s1.first, err)) != 0)
+                goto done;
+            r->premerged += pb->n - one.n;
+            for (int i = 0; i < pb->n; i++)
+                move_record(&r->batch, pb, i);
+            ex_batch_clear(pb);
+        }
         if (sp.span == 0)
             break;
-        t1 = ex_now();
-        if ((rc = ex_eval_batch(ev, &r->batch, err)) != 0)
-            goto done;
-        if (r->batch.n > 0) {
-            per_point = (ex_now() - t1) / r->batch.n;
-            size = per_point > 0 ? (int)(r->o->batch_s / per_point) : r->o->batch_max;
-            size = size < 1 ? 1 : size > r->o->batch_max ? r->o->batch_max : size;
-        }
+        ex_sizer_observe(&z, r->batch.n, ex_now() - t1);
         if ((rc = feed_done(r, &r->batch, &sp, err)) != 0)
             goto done;
     }
 done:
+    ex_batch_fini(&one);
     return rc;
 }
 
 static int run_loop(runner *r, ex_run_stats *st, st_err *err)
 {
-    ex_evaluator ev = {r->t, r->net, r->sw->eval, r->sw->detail};
+    ex_evaluator ev = {.ptab = r->t,
+                       .nets = r->nets.net,
+                       .nnet = r->nets.n,
+                       .traces = r->sw->traces,
+                       .ntrace = r->sw->ntrace,
+                       .mode = r->sw->eval,
+                       .detail = r->sw->detail};
     ex_feed feed = {r, feed_next, feed_done, feed_stop, feed_left};
     ex_farm_opts fo = {r->o->batch_max, r->o->batch_s};
     int rc;
@@ -315,10 +481,10 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
     r->st = st;
     r->covered = r->handed = ex_ranges_total(&r->plan.done);
     r->last_snap = ex_now();
-    ex_progress_init(&r->pg, r->o->log, r->o->tty, r->plan.total, r->covered);
+    ex_progress_init(&r->pg, r->o->log, r->o->tty, r->plan.total, ex_journal_records(r->j));
     st->failed = ex_journal_failed(r->j);
     if (r->o->farm)
-        rc = r->o->farm->run(r->o->farm->ctx, &ev, &r->sw->net, &feed, &fo, &st->interrupted, err);
+        rc = r->o->farm->run(r->o->farm->ctx, &ev, r->sw, &feed, &fo, &st->interrupted, err);
     else
         rc = local_run(r, &ev, &st->interrupted, err);
     if (rc == EX_ESTOPPED) {
@@ -331,17 +497,17 @@ static int run_loop(runner *r, ex_run_stats *st, st_err *err)
         rc = 0;
     }
     if (rc == 0) {
-        ex_progress_update(&r->pg, r->covered, st->failed, 1);
+        progress(r, 1);
         ex_progress_end(&r->pg);
     }
     return rc;
 }
 
-int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err)
+int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_err *err)
 {
     runner r;
     ex_journal_head head;
-    int bad = -1, fresh = 1, rc;
+    int bad_net = -1, bad = -1, fresh = 1, rc;
 
     memset(&r, 0, sizeof r);
     memset(st, 0, sizeof *st);
@@ -352,18 +518,22 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     r.t0 = ex_now();
     ex_batch_init(&r.batch);
     snprintf(r.journal_path, sizeof r.journal_path, "%s.journal", o->out);
-    if ((rc = ex_netspec_build(&r.sw->net, &r.net, &bad, err)) != 0 ||
+    if ((rc = ex_nets_build(&r.nets, r.sw->nets, r.sw->nnet, &bad_net, &bad, err)) != 0 ||
         (rc = ex_batch_reserve(&r.batch, 1, t->n, err)) != 0)
         goto done;
-    r.net_fp = ex_net_fingerprint(r.net);
-    if (!(r.space = ex_shard_describe(ex_sweep_describe(r.sw, t, r.net_fp), &o->shard))) {
+    if (!(r.space = ex_shard_describe(ex_sweep_describe(r.sw, t), &o->shard))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), r.net_fp, err)) != 0)
+    if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), err)) != 0)
         goto done;
     r.plan.shard = o->shard;
     st->candidates = r.plan.total;
+    ex_batch_init(&r.scratch);
+    ex_batch_init(&r.merged);
+    if (o->reuse &&
+        (rc = ex_reuse_load(o->reuse, t, r.space, &r.nets, r.sw->detail, &r.reuse, err)) != 0)
+        goto done;
 
     if (o->resume) {
         if ((rc = resume_open(&r, &fresh, st, err)) != 0 || st->already_complete)
@@ -398,6 +568,11 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
             goto done;
         }
     }
+    /* Trainings first: the points replay their traces, and a resume finds them cached. */
+    if (r.sw->train.on && (rc = ex_train_prepare(ex_script_sweep_edit(s), t, ex_script_hooks(s),
+                                                 o->out, o->trainer ? o->trainer : "sttrain",
+                                                 o->farm, o->log, o->stop_signals, err)) != 0)
+        goto done;
     if (fresh) {
         head.nparam = (uint32_t)t->n;
         head.nmetric = (uint32_t)r.batch.nmetric;
@@ -422,8 +597,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     gethostname(r.hosts, sizeof r.hosts - 1);
     r.meta.sw = r.sw;
     r.meta.ptab = t;
-    r.meta.net = r.net;
-    r.meta.net_fp = r.net_fp;
+    r.meta.nets = &r.nets;
     r.meta.script_path = ex_script_path(s);
     r.meta.script = ex_script_text(s);
     r.meta.space = r.space;
@@ -436,6 +610,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     r.meta.started = r.started;
     r.meta.finished = r.finished;
     r.meta.sessions = 1 + !fresh;
+    r.meta.reused_from = o->reuse;
     /* The result path holds a readable file from the start. */
     if ((rc = snapshot(&r, 0, err)) != 0) {
         if (fresh) {
@@ -459,6 +634,7 @@ int ex_run(ex_script *s, const ex_ptab *t, const ex_run_opts *o, ex_run_stats *s
     }
     if ((rc = snapshot(&r, !st->interrupted, err)) != 0)
         goto done;
+    st->reuse_other = ex_reuse_other(r.reuse);
     st->points = ex_journal_records(r.j);
     st->failed = ex_journal_failed(r.j);
     st->rejected = ex_journal_rejected(r.j);
@@ -477,7 +653,13 @@ done:
     ex_journal_destroy(&r.j);
     ex_plan_fini(&r.plan);
     ex_batch_fini(&r.batch);
-    st_net_destroy(&r.net);
+    ex_batch_fini(&r.scratch);
+    ex_batch_fini(&r.merged);
+    for (int k = 0; k < r.nstash; k++)
+        ex_batch_fini(&r.stash[k].b);
+    free(r.stash);
+    ex_reuse_destroy(&r.reuse);
+    ex_nets_fini(&r.nets);
     free(r.space);
     return rc;
 }
@@ -499,27 +681,24 @@ static void print_point(FILE *out, const ex_ptab *t, const ex_sweep *sw, const e
     fputc('\n', out);
 }
 
-int ex_check(ex_script *s, const ex_ptab *t, const ex_shard *shard, FILE *out, int first,
+int ex_check(ex_script *s, ex_ptab *t, const ex_shard *shard, FILE *out, int first,
              uint64_t count_limit, st_err *err)
 {
     const ex_sweep *sw = ex_script_sweep(s);
     const ex_hooks *h = ex_script_hooks(s);
-    st_net *net = NULL;
     ex_plan plan;
     ex_batch b;
     uint64_t f, span, points = 0;
     char *space = NULL;
-    int bad, rc, shown = 0, counted = 0;
+    int rc, shown = 0, counted = 0;
 
     memset(&plan, 0, sizeof plan);
     ex_batch_init(&b);
-    if ((rc = ex_netspec_build(&sw->net, &net, &bad, err)) != 0)
-        goto done;
-    if (!(space = ex_shard_describe(ex_sweep_describe(sw, t, ex_net_fingerprint(net)), shard))) {
+    if (!(space = ex_shard_describe(ex_sweep_describe(sw, t), shard))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
-    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0 ||
+    if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0 ||
         (rc = ex_batch_reserve(&b, 1024, t->n, err)) != 0)
         goto done;
     plan.shard = *shard;
@@ -537,6 +716,13 @@ int ex_check(ex_script *s, const ex_ptab *t, const ex_shard *shard, FILE *out, i
             goto done;
         counted = 1;
     }
+    /* A sweep that trains: its settings, and each point's, so that ids are those of a run. */
+    if (sw->train.on && plan.total <= count_limit) {
+        int n = 0;
+        if ((rc = ex_train_plan(ex_script_sweep_edit(s), t, h, &n, err)) != 0)
+            goto done;
+        fprintf(out, "training settings: %d (each trained once by a run)\n", n);
+    }
     if (counted && shard->n > 1)
         fprintf(out, "points: %llu (%llu excluded by where, %llu repeats, %llu in other shards)\n",
                 (unsigned long long)points, (unsigned long long)plan.excluded,
@@ -552,7 +738,7 @@ int ex_check(ex_script *s, const ex_ptab *t, const ex_shard *shard, FILE *out, i
                 (unsigned long long)count_limit);
     /* The first points, enumerated again from the start. */
     ex_plan_fini(&plan);
-    if ((rc = ex_plan_init(&plan, sw, t, h, ex_net_fingerprint(net), err)) != 0)
+    if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0)
         goto done;
     plan.shard = *shard;
     if (first > 0)
@@ -564,7 +750,6 @@ int ex_check(ex_script *s, const ex_ptab *t, const ex_shard *shard, FILE *out, i
 done:
     ex_plan_fini(&plan);
     ex_batch_fini(&b);
-    st_net_destroy(&net);
     free(space);
     return rc;
 }

@@ -34,6 +34,7 @@ struct ex_script {
 
 typedef struct rctx {
     const ex_ptab *t;
+    ex_ptab *tw; /* the same table: the resolver names the choices of network and trace */
     const char *path, *text;
     int sweep_line;
     char msg[1024];
@@ -648,10 +649,507 @@ static char *csv_path(const char *script_path, const char *name)
     return p;
 }
 
+/* One network value at idx (a built-in name, a layer list "NAME.csv" or st.network{...})
+ * added to sw; *index is its index among the sweep's networks. */
+static int net_value(rctx *c, lua_State *L, int idx, int line, ex_sweep *sw, int *index)
+{
+    ex_netspec spec;
+    st_err err;
+    st_net *net = NULL;
+    int ty = lua_type(L, idx), rc = -1;
+
+    idx = lua_absindex(L, idx);
+    ex_netspec_init(&spec);
+    st_err_clear(&err);
+    if (ty == LUA_TSTRING && cstring(L, idx) && is_csv(lua_tostring(L, idx))) {
+        char *path = csv_path(c->path, lua_tostring(L, idx));
+        if (!path)
+            return luaL_error(L, "out of memory");
+        if (ex_netspec_load_csv(&spec, path, &err) != 0) {
+            fail(c, line, "network = '%s': %s", lua_tostring(L, idx), err.msg);
+            free(path);
+            goto done;
+        }
+        free(path);
+    } else if (ty == LUA_TSTRING && cstring(L, idx)) {
+        if (st_net_builtin(lua_tostring(L, idx), &net, &err) != 0) {
+            fail(c, line, "network = '%s': %s", lua_tostring(L, idx), err.msg);
+            goto done;
+        }
+        st_net_destroy(&net);
+        spec.builtin = 1;
+        snprintf(spec.name, sizeof spec.name, "%s", lua_tostring(L, idx));
+    } else if (ty == LUA_TUSERDATA && luaL_testudata(L, idx, "st.network")) {
+        const ex_netspec *u = lua_touserdata(L, idx);
+        snprintf(spec.name, sizeof spec.name, "%s", u->name);
+        spec.c = u->c;
+        spec.h = u->h;
+        spec.w = u->w;
+        for (int i = 0; i < u->n; i++)
+            if (ex_netspec_push(&spec, &u->ops[i], &err) != 0) {
+                ex_netspec_fini(&spec);
+                return luaL_error(L, "%s", err.msg);
+            }
+    } else {
+        fail(c, line,
+             "network = %s: must be a built-in name (st.networks()), a layer list "
+             "('NAME.csv') or st.network{...}",
+             shown(L, idx));
+        goto done;
+    }
+    /* Network names label a column of choices, which commas would split. */
+    if (strchr(spec.name, ',')) {
+        fail(c, line, "network '%s': a network name with a comma cannot label its points",
+             spec.name);
+        goto done;
+    }
+    if (ex_sweep_add_net(sw, &spec, index, &err) != 0) {
+        fail(c, line, "%s", err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    ex_netspec_fini(&spec);
+    return rc;
+}
+
+/* One trace value at idx, a file name (relative to the script's folder, as layer lists);
+ * *index is 1 + its index among the sweep's traces, which are read once the networks are
+ * known (nets_traces_load), or 0 for "none". */
+static int trace_value(rctx *c, lua_State *L, int idx, int line, ex_sweep *sw, int *index)
+{
+    ex_tracemem **grown, *t = NULL;
+    const char *name = cstring(L, idx);
+    st_err err;
+
+    st_err_clear(&err);
+    if (!name || !*name || strchr(name, ','))
+        return fail(c, line,
+                    "trace = %s: must be the name of a trace file that sttrain --trace wrote "
+                    "(without a comma)",
+                    shown(L, idx));
+    /* "none": the sparsity model, so that a list can set traces beside the model. */
+    if (!strcmp(name, "none")) {
+        *index = 0;
+        return 0;
+    }
+    for (*index = 0; *index < sw->ntrace; ++*index)
+        if (!strcmp(sw->traces[*index]->path, name)) {
+            ++*index;
+            return 0;
+        }
+    if (!(grown = realloc(sw->traces, ((size_t)sw->ntrace + 1) * sizeof *grown)) ||
+        ex_tracemem_create(name, 0, &t, &err) != 0) {
+        if (grown)
+            sw->traces = grown;
+        return luaL_error(L, "out of memory");
+    }
+    sw->traces = grown;
+    sw->traces[sw->ntrace++] = t;
+    *index = sw->ntrace;
+    return 0;
+}
+
+/* The value of `network` or `trace` at idx, in section (NULL: the sweep's own field): one
+ * value (fixed), or in `params` or the sweep's field a list of them (swept). */
+static int named_values(rctx *c, lua_State *L, int idx, const char *section, int row, ex_sweep *sw)
+{
+    const char *name = c->t->rows[row].name;
+    int line = find_line(c, section, name), index = 0, n, list;
+    ex_dim d;
+    st_err err;
+
+    idx = lua_absindex(L, idx);
+    if (check_dup(c, sw, row, section ? section : name) != 0)
+        return -1;
+    /* A plain table is a list; anything else (a string, st.network{...}) one value. */
+    list = lua_type(L, idx) == LUA_TTABLE && !lua_getmetatable(L, idx);
+    if (lua_type(L, idx) == LUA_TTABLE && !list)
+        lua_pop(L, 1);
+    if (!list) {
+        if ((row == c->t->net_row ? net_value(c, L, idx, line, sw, &index)
+                                  : trace_value(c, L, idx, line, sw, &index)) != 0)
+            return -1;
+        sw->base[row] = index;
+        sw->role[row] = EX_ROLE_FIXED;
+        return 0;
+    }
+    if (section && strcmp(section, "params") != 0)
+        return fail(c, line, "%s: %s takes one value, not a list", section, name);
+    n = (int)lua_rawlen(L, idx);
+    if (n < 1 || n > 4096)
+        return fail(c, line, "%s = %s: must be a list of 1 to 4096 values", name, shown(L, idx));
+    memset(&d, 0, sizeof d);
+    d.param = row;
+    d.kind = EX_DOM_LIST;
+    if (!(d.v = malloc((size_t)n * sizeof *d.v)))
+        return luaL_error(L, "out of memory");
+    for (int i = 1; i <= n; i++) {
+        int rc, seen = 0;
+        lua_rawgeti(L, idx, i);
+        rc = row == c->t->net_row ? net_value(c, L, -1, line, sw, &index)
+                                  : trace_value(c, L, -1, line, sw, &index);
+        lua_pop(L, 1);
+        if (rc != 0) {
+            free(d.v);
+            return -1;
+        }
+        for (uint64_t k = 0; k < d.n; k++)
+            seen |= d.v[k] == index;
+        if (!seen)
+            d.v[d.n++] = index;
+    }
+    st_err_clear(&err);
+    if (ex_space_add(&sw->space, &d, &err) != 0)
+        return luaL_error(L, "%s", err.msg);
+    sw->role[row] = EX_ROLE_SWEPT;
+    return 0;
+}
+
+/* train = {epochs = 1, batch = 64, ...}: a training per point (sttrain's settings). */
+static int train_read(rctx *c, lua_State *L, int idx, ex_sweep *sw)
+{
+    static const char *const keys[] = {"epochs",       "batch",        "lr",
+                                       "momentum",     "weight_decay", "seed",
+                                       "train_images", "test_images",  NULL};
+    ex_train *tr = &sw->train;
+    int line = find_line(c, NULL, "train");
+
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(c, line, "train = %s: must be a table {epochs = N, train_images = N, ...}",
+                    shown(L, idx));
+    tr->on = 1;
+    tr->epochs = 1;
+    tr->batch = 64;
+    tr->lr = 0.01;
+    tr->momentum = 0.9;
+    tr->weight_decay = 5e-4;
+    tr->seed = 1;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+        int i = 0, isnum = lua_type(L, -1) == LUA_TNUMBER;
+        double v = lua_tonumber(L, -1);
+        while (k && keys[i] && strcmp(keys[i], k))
+            i++;
+        if (!k || !keys[i])
+            return fail(c, line,
+                        "train: unknown setting %s (settings: epochs, batch, lr, momentum, "
+                        "weight_decay, seed, train_images, test_images)",
+                        shown(L, -2));
+        line = find_line(c, "train", k);
+        /* The integer settings and their bounds are sttrain's. */
+        if (!isnum || !isfinite(v) || (i != 2 && i != 3 && i != 4 && v != floor(v)) ||
+            (i == 0 && (v < 1 || v > 1000)) || (i == 1 && (v < 1 || v > 65536)) ||
+            (i == 2 && !(v > 0)) || (i >= 3 && i <= 4 && v < 0) ||
+            (i == 5 && (v < 0 || v > 2147483647.0)) || (i >= 6 && (v < 0 || v > 1e7)))
+            return fail(c, line, "train: %s = %s: must be %s", k, shown(L, -1),
+                        i == 0   ? "a whole number in [1, 1000]"
+                        : i == 1 ? "a whole number in [1, 65536]"
+                        : i == 2 ? "a number > 0"
+                        : i <= 4 ? "a number >= 0"
+                        : i == 5 ? "a whole number in [0, 2147483647]"
+                                 : "a whole number in [0, 10000000] (0: all)");
+        switch (i) {
+        case 0:
+            tr->epochs = (long)v;
+            break;
+        case 1:
+            tr->batch = (int)v;
+            break;
+        case 2:
+            tr->lr = v;
+            break;
+        case 3:
+            tr->momentum = v;
+            break;
+        case 4:
+            tr->weight_decay = v;
+            break;
+        case 5:
+            tr->seed = (uint64_t)v;
+            break;
+        case 6:
+            tr->train_images = (long)v;
+            break;
+        default:
+            tr->test_images = (long)v;
+            break;
+        }
+        lua_pop(L, 1);
+    }
+    return 0;
+}
+
+/* With every network known: name the choices of `network`, read each trace (of one of the
+ * networks), name the choices of `trace`, and refuse a fixed batch larger than a trace. */
+static int nets_traces_load(rctx *c, ex_sweep *sw, long iter)
+{
+    const ex_ptab *t = c->t;
+    const char **names = NULL;
+    uint64_t *fps = NULL;
+    ex_nets ns;
+    st_err err;
+    char tnet[ST_NAME_MAX];
+    int bad_net, bad_op, rc = -1, brow = ex_ptab_find(t, "batch");
+
+    st_err_clear(&err);
+    if (ex_nets_build(&ns, sw->nets, sw->nnet, &bad_net, &bad_op, &err) != 0) {
+        fail(c, find_line(c, NULL, "network"), "network '%s': %s",
+             bad_net >= 0 ? sw->nets[bad_net].name : "?", err.msg);
+        return -1;
+    }
+    names = calloc((size_t)(sw->nnet > sw->ntrace ? sw->nnet : sw->ntrace) + 1, sizeof *names);
+    fps = calloc((size_t)(sw->nnet > sw->ntrace ? sw->nnet : sw->ntrace) + 1, sizeof *fps);
+    if (!names || !fps) {
+        fail(c, 0, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < sw->nnet; i++)
+        names[i] = sw->nets[i].name;
+    if (ex_ptab_set_labels(c->tw, t->net_row, names, ns.fp, sw->nnet, &err) != 0) {
+        fail(c, 0, "%s", err.msg);
+        goto done;
+    }
+    names[0] = "none";
+    fps[0] = 0;
+    for (int i = 0; i < sw->ntrace; i++) {
+        ex_tracemem *tm = NULL;
+        char *label = sw->traces[i]->path, *path = csv_path(c->path, label);
+        uint64_t fp = 0;
+        int k = 0, line = find_line(c, NULL, "trace");
+
+        if (!path) {
+            fail(c, 0, "out of memory");
+            goto done;
+        }
+        if (ex_trace_network(path, tnet, sizeof tnet, &fp, &err) != 0) {
+            fail(c, line, "trace = '%s': %s", label, err.msg);
+            free(path);
+            goto done;
+        }
+        while (k < ns.n && ns.fp[k] != fp)
+            k++;
+        if (k == ns.n) {
+            char *list = ex_ptab_labels_text(t, t->net_row);
+            if (ns.n > 1)
+                fail(c, line,
+                     "trace = '%s': a trace of network '%s', not of any of the sweep's networks "
+                     "(%s)",
+                     label, tnet, list ? list : "?");
+            else
+                fail(c, line, "trace = '%s': a trace of network '%s', not of the sweep's '%s'",
+                     label, tnet, list ? list : "?");
+            free(list);
+            free(path);
+            goto done;
+        }
+        if (ex_trace_load(path, ns.net[k], iter, &tm, &err) != 0) {
+            fail(c, line, "trace = '%s': %s", label, err.msg);
+            free(path);
+            goto done;
+        }
+        free(path);
+        /* The name the script gave labels the trace; the loaded masks replace the stub. */
+        free(tm->path);
+        tm->path = label;
+        sw->traces[i]->path = NULL;
+        ex_tracemem_destroy(&sw->traces[i]);
+        sw->traces[i] = tm;
+        tm->net = k;
+        names[i + 1] = tm->path;
+        fps[i + 1] = tm->fp;
+        if (brow >= 0 && sw->role[brow] != EX_ROLE_SWEPT && sw->role[brow] != EX_ROLE_DERIVED &&
+            sw->base[brow] > tm->images) {
+            fail(c, find_line(c, NULL, "batch"),
+                 "batch = %g: trace '%s' holds %d images of %s (sttrain --batch sets how many)",
+                 sw->base[brow], label, tm->images, tm->iter);
+            goto done;
+        }
+    }
+    if (ex_ptab_set_labels(c->tw, t->trace_row, names, fps, sw->ntrace + 1, &err) != 0) {
+        fail(c, 0, "%s", err.msg);
+        goto done;
+    }
+    rc = 0;
+done:
+    free(names);
+    free(fps);
+    ex_nets_fini(&ns);
+    return rc;
+}
+
 static int sweep_gc(lua_State *L)
 {
     ex_sweep_fini(lua_touserdata(L, 1));
     return 0;
+}
+
+/* Past a string literal or comment that starts at p, or p itself when none does. Long
+ * brackets ([[...]], [==[...]==], --[[...]]) are skipped whole. */
+static const char *skip_literal(const char *p)
+{
+    int comment = p[0] == '-' && p[1] == '-', level = 0;
+    const char *q = comment ? p + 2 : p;
+
+    if (q[0] == '[') {
+        const char *r = q + 1;
+        while (*r == '=')
+            r++, level++;
+        if (*r == '[') {
+            for (r++; *r; r++) {
+                int k = 0;
+                if (*r != ']')
+                    continue;
+                while (k < level && r[1 + k] == '=')
+                    k++;
+                if (k == level && r[1 + k] == ']')
+                    return r + 2 + k;
+            }
+            return r;
+        }
+    }
+    if (comment)
+        return q + strcspn(q, "\n");
+    if (*p == '"' || *p == '\'') {
+        for (q = p + 1; *q && *q != *p && *q != '\n'; q++)
+            if (*q == '\\' && q[1])
+                q++;
+        return *q == *p ? q + 1 : q;
+    }
+    return p;
+}
+
+/* The entries of the list written at brace (its '{'): the commas at its own depth, plus
+ * one when something follows the last; 0 for {}. Keyed entries count too, so a caller
+ * compares only with the length of a plain list, and only when the text has no more. */
+static int list_items(const char *brace)
+{
+    int depth = 0, n = 0, pending = 0;
+
+    for (const char *p = brace; *p; p++) {
+        const char *q = skip_literal(p);
+        if (q != p) {
+            p = q - 1;
+            pending = 1;
+            continue;
+        }
+        if (*p == '{' || *p == '(' || *p == '[') {
+            if (depth++ > 0)
+                pending = 1;
+        } else if (*p == '}' || *p == ')' || *p == ']') {
+            if (--depth == 0)
+                break;
+        } else if (depth == 1 && (*p == ',' || *p == ';')) {
+            n += pending;
+            pending = 0;
+        } else if (depth >= 1 && !(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+            pending = 1;
+        }
+    }
+    return n + pending;
+}
+
+/* A table written in the text at brace (its '{') whose field `key = value` is written but
+ * missing from the table at idx, whose keys are those of `known` (a parameter name, or
+ * one of the names list): the value was nil, an undefined local or a misspelt field
+ * (`pe_rows = cfg.row`). Lua drops such a field silently, so the text is read. Returns 0,
+ * or -1 with c->msg naming the line and the key. */
+static int nil_fields(rctx *c, lua_State *L, int idx, const char *brace,
+                      const char *const *names, const char *section)
+{
+    int depth = 0, field_start = 0;
+
+    for (const char *p = brace; *p; p++) {
+        const char *q = skip_literal(p);
+        if (q != p) {
+            p = q - 1;
+            continue;
+        }
+        if (*p == '{' || *p == '(' || *p == '[') {
+            depth++;
+            field_start = depth == 1;
+        } else if (*p == '}' || *p == ')' || *p == ']') {
+            if (--depth == 0)
+                break;
+        } else if (depth == 1 && (*p == ',' || *p == ';')) {
+            field_start = 1;
+        } else if (is_ident(*p) && (p == brace || !is_ident(p[-1]))) {
+            const char *e = p, *eq;
+            char key[64];
+            int known = 0, start = depth == 1 && field_start;
+            while (is_ident(*e))
+                e++;
+            for (eq = e; *eq == ' ' || *eq == '\t' || *eq == '\r' || *eq == '\n'; eq++)
+                ;
+            field_start = 0;
+            snprintf(key, sizeof key, "%.*s", (int)(e - p < 63 ? e - p : 63), p);
+            /* A function body's blocks nest like brackets, so its locals are no fields. */
+            if (!strcmp(key, "function") || !strcmp(key, "if") || !strcmp(key, "do") ||
+                !strcmp(key, "repeat"))
+                depth++;
+            else if (!strcmp(key, "end") || !strcmp(key, "until"))
+                depth--;
+            else if (start && (size_t)(e - p) < sizeof key && eq[0] == '=' && eq[1] != '=') {
+                snprintf(key, sizeof key, "%.*s", (int)(e - p), p);
+                if (names)
+                    for (int k = 0; names[k] && !known; k++)
+                        known = !strcmp(names[k], key);
+                else
+                    known = ex_ptab_find(c->t, key) >= 0;
+                if (known && lua_getfield(L, idx, key) == LUA_TNIL) {
+                    lua_pop(L, 1);
+                    return fail(c, line_at(c->text, p),
+                                "%s%s%s = nil: the value is nil (an undefined local or a "
+                                "misspelt field?)",
+                                section ? section : "", section ? ": " : "", key);
+                }
+                if (known) {
+                    const char *v = eq + 1;
+                    while (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n')
+                        v++;
+                    /* A list of values written in place with a nil among them: {4, x}
+                     * with x nil reads as {4}, {x, 8} as a list with a hole. */
+                    if ((!names || !strcmp(key, "batch")) && *v == '{' &&
+                        lua_type(L, -1) == LUA_TTABLE && !lua_getmetatable(L, -1)) {
+                        int written = list_items(v), hole = 0;
+                        for (int k = 1; k <= written && !hole; k++) {
+                            hole = lua_rawgeti(L, -1, k) == LUA_TNIL ? k : 0;
+                            lua_pop(L, 1);
+                        }
+                        if (hole) {
+                            lua_pop(L, 1);
+                            return fail(c, line_at(c->text, p),
+                                        "%s%s%s: value %d of the %d written is nil (an "
+                                        "undefined local or a misspelt field?)",
+                                        section ? section : "", section ? ": " : "", key, hole,
+                                        written);
+                        }
+                    }
+                    lua_pop(L, 1);
+                }
+            }
+            p = e - 1;
+        } else if (!(*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')) {
+            field_start = 0;
+        }
+    }
+    return 0;
+}
+
+/* The '{' that opens the table written as `section = {`, or NULL when it is written
+ * otherwise (a variable, a call). */
+static const char *section_brace(const rctx *c, const char *section)
+{
+    const char *p = find_key(c->text, c->text, section);
+
+    if (!p)
+        return NULL;
+    p = strchr(p, '=') + 1;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
+        p++;
+    return *p == '{' ? p : NULL;
 }
 
 /* The protected resolver: (sweep table, rctx) -> the sweep box, or nil and a message.
@@ -660,12 +1158,14 @@ static int l_resolve(lua_State *L)
 {
     static const char *const fields[] = {"name",  "description", "network", "batch",  "params",
                                          "fixed", "derived",     "sample",  "where",  "keep",
-                                         "seed",  "common_seed", "eval",    "detail", NULL};
+                                         "seed",  "common_seed", "eval",    "detail", "trace_iter",
+                                         "train", NULL};
     rctx *c = lua_touserdata(L, 2);
     const ex_ptab *t = c->t;
     ex_sweep *sw;
     char msg[512];
     int T = 1, row, ty, given;
+    long trace_iter;
     uint64_t u;
     double v;
 
@@ -699,10 +1199,34 @@ static int l_resolve(lua_State *L)
             int line = lua_type(L, -1) == LUA_TSTRING ? find_line(c, NULL, lua_tostring(L, -1)) : 0;
             fail(c, line,
                  "unknown field %s in the sweep (fields: name, network, batch, params, fixed, "
-                 "derived, sample, where, keep, seed, common_seed, eval, detail, description)",
+                 "derived, sample, where, keep, seed, common_seed, eval, detail, trace_iter, "
+                 "train, description)",
                  shown(L, -1));
             goto fail;
         }
+    }
+
+    /* A field written with a nil value is missing from the table: find it in the text. */
+    {
+        const char *ret = NULL, *b;
+        for (const char *p = strstr(c->text, "return"); p; p = strstr(p + 1, "return"))
+            ret = p;
+        /* `return st.sweep {`, `return st.sweep({` or `return {` */
+        for (b = ret ? ret + 6 : ""; *b && *b != '{'; b++)
+            if (!(is_ident(*b) || *b == '.' || *b == '(' || *b == ' ' || *b == '\t' ||
+                  *b == '\r' || *b == '\n'))
+                break;
+        if (*b == '{' && nil_fields(c, L, T, b, fields, NULL) != 0)
+            goto fail;
+    }
+    for (int k = 0; k < 3; k++) {
+        static const char *const secs[] = {"params", "fixed", "derived"};
+        const char *b = section_brace(c, secs[k]);
+        if (b && lua_getfield(L, T, secs[k]) == LUA_TTABLE &&
+            nil_fields(c, L, lua_gettop(L), b, NULL, secs[k]) != 0)
+            goto fail;
+        if (b)
+            lua_pop(L, 1);
     }
 
     /* name: it names the output file, so it is kept to safe characters. */
@@ -723,52 +1247,14 @@ static int l_resolve(lua_State *L)
     snprintf(sw->name, sizeof sw->name, "%s", lua_tostring(L, -1));
     lua_pop(L, 1);
 
-    /* network: a built-in name, a layer list (*.csv) or st.network{...} */
-    ty = lua_getfield(L, T, "network");
-    if (ty == LUA_TSTRING && cstring(L, -1) && is_csv(lua_tostring(L, -1))) {
-        st_err err;
-        char *path = csv_path(c->path, lua_tostring(L, -1));
-        st_err_clear(&err);
-        if (!path)
-            return luaL_error(L, "out of memory");
-        if (ex_netspec_load_csv(&sw->net, path, &err) != 0) {
-            fail(c, find_line(c, NULL, "network"), "network = '%s': %s", lua_tostring(L, -1),
-                 err.msg);
-            free(path);
-            goto fail;
-        }
-        free(path);
-    } else if (ty == LUA_TSTRING && cstring(L, -1)) {
-        st_net *net = NULL;
-        st_err err;
-        st_err_clear(&err);
-        if (st_net_builtin(lua_tostring(L, -1), &net, &err) != 0) {
-            fail(c, find_line(c, NULL, "network"), "network = '%s': %s", lua_tostring(L, -1),
-                 err.msg);
-            goto fail;
-        }
-        st_net_destroy(&net);
-        sw->net.builtin = 1;
-        snprintf(sw->net.name, sizeof sw->net.name, "%s", lua_tostring(L, -1));
-    } else if (ty == LUA_TUSERDATA && luaL_testudata(L, -1, "st.network")) {
-        const ex_netspec *s = lua_touserdata(L, -1);
-        st_err err;
-        st_err_clear(&err);
-        snprintf(sw->net.name, sizeof sw->net.name, "%s", s->name);
-        sw->net.c = s->c;
-        sw->net.h = s->h;
-        sw->net.w = s->w;
-        for (int i = 0; i < s->n; i++)
-            if (ex_netspec_push(&sw->net, &s->ops[i], &err) != 0)
-                return luaL_error(L, "%s", err.msg);
-    } else {
-        fail(c, find_line(c, NULL, "network"),
-             "network = %s: must be a built-in name (st.networks()), a layer list "
-             "('NAME.csv') or st.network{...}",
-             shown(L, -1));
+    /* network: a built-in name, a layer list (*.csv) or st.network{...}, or a list of them */
+    if (lua_getfield(L, T, "network") != LUA_TNIL &&
+        named_values(c, L, -1, NULL, t->net_row, sw) != 0)
         goto fail;
-    }
     lua_pop(L, 1);
+    if (opt_u64(c, L, T, "trace_iter", NULL, &u, &given) != 0)
+        goto fail;
+    trace_iter = given ? (long)(u > 100000000 ? 100000000 : u) : -1;
 
     /* seeds, switches, eval mode */
     if (opt_u64(c, L, T, "seed", NULL, &sw->seed, NULL) != 0)
@@ -807,8 +1293,13 @@ static int l_resolve(lua_State *L)
         }
         lua_pushnil(L);
         while (lua_next(L, P)) {
-            if (param_row(c, L, -2, "params", &row) != 0 || check_dup(c, sw, row, "params") != 0 ||
-                read_dim(c, L, -1, row, "params", sw) != 0)
+            if (param_row(c, L, -2, "params", &row) != 0)
+                goto fail;
+            if (row == t->net_row || row == t->trace_row) {
+                if (named_values(c, L, -1, "params", row, sw) != 0)
+                    goto fail;
+            } else if (check_dup(c, sw, row, "params") != 0 ||
+                       read_dim(c, L, -1, row, "params", sw) != 0)
                 goto fail;
             lua_pop(L, 1);
         }
@@ -841,7 +1332,15 @@ static int l_resolve(lua_State *L)
         }
         lua_pushnil(L);
         while (lua_next(L, F)) {
-            if (param_row(c, L, -2, "fixed", &row) != 0 || check_dup(c, sw, row, "fixed") != 0)
+            if (param_row(c, L, -2, "fixed", &row) != 0)
+                goto fail;
+            if (row == t->net_row || row == t->trace_row) {
+                if (named_values(c, L, -1, "fixed", row, sw) != 0)
+                    goto fail;
+                lua_pop(L, 1);
+                continue;
+            }
+            if (check_dup(c, sw, row, "fixed") != 0)
                 goto fail;
             if (to_value(L, -1, t, row, 1, &v, msg, sizeof msg) != 0) {
                 fail(c, find_line(c, "fixed", t->rows[row].name), "%s", msg);
@@ -865,6 +1364,13 @@ static int l_resolve(lua_State *L)
         while (lua_next(L, D)) {
             if (param_row(c, L, -2, "derived", &row) != 0 || check_dup(c, sw, row, "derived") != 0)
                 goto fail;
+            if (row == t->net_row || row == t->trace_row) {
+                fail(c, find_line(c, "derived", t->rows[row].name),
+                     "derived %s: the networks and traces of a sweep are listed, not computed "
+                     "(use params)",
+                     t->rows[row].name);
+                goto fail;
+            }
             if (!lua_isfunction(L, -1)) {
                 fail(c, find_line(c, "derived", t->rows[row].name),
                      "derived %s = %s: must be a function(p) returning the value",
@@ -891,6 +1397,34 @@ static int l_resolve(lua_State *L)
     }
     if (t->seed_row >= 0)
         sw->seed_given = sw->role[t->seed_row] != EX_ROLE_DEFAULT;
+    if (sw->nnet == 0) {
+        fail(c, c->sweep_line,
+             "the sweep needs a network (network = a built-in name, 'NAME.csv' or "
+             "st.network{...}, or a list of them in params)");
+        goto fail;
+    }
+    if (nets_traces_load(c, sw, trace_iter) != 0)
+        goto fail;
+    if (lua_getfield(L, T, "train") != LUA_TNIL) {
+        int brow = ex_ptab_find(t, "batch");
+        if (train_read(c, L, -1, sw) != 0)
+            goto fail;
+        if (sw->role[t->trace_row] != EX_ROLE_DEFAULT) {
+            fail(c, find_line(c, NULL, "train"),
+                 "train: the points replay the traces of their own training; the sweep cannot "
+                 "set trace too");
+            goto fail;
+        }
+        if (brow >= 0 && sw->role[brow] != EX_ROLE_SWEPT && sw->role[brow] != EX_ROLE_DERIVED &&
+            sw->base[brow] > sw->train.batch) {
+            fail(c, find_line(c, NULL, "batch"),
+                 "batch = %g: more than the training's batch of %d (train.batch): the points "
+                 "replay one batch of their training",
+                 sw->base[brow], sw->train.batch);
+            goto fail;
+        }
+    }
+    lua_pop(L, 1);
 
     /* sample: "grid", st.random{...} or st.lhs{...} */
     ty = lua_getfield(L, T, "sample");
@@ -943,9 +1477,43 @@ fail:
 /* ------------------------------------------------------------------ hooks */
 
 /* Push the point table p: every parameter by name, enums as names, bools as booleans. */
+/* The __index of point and metric tables: a name that is not there is a typo (p.pe_row
+ * would be nil, and `p.pe_row ~= 4` true for every point), so reading it is an error. The
+ * upvalue says which table: "p" or "m". */
+static int l_no_field(lua_State *L)
+{
+    const char *what = lua_tostring(L, lua_upvalueindex(1));
+    const char *key = luaL_tolstring(L, 2, NULL);
+    st_point pt;
+    st_err err;
+
+    if (what[0] == 'm')
+        return luaL_error(L, "m.%s: no metric '%s' (st.metrics() lists them)", key, key);
+    st_point_init(&pt);
+    st_err_clear(&err);
+    st_point_set_num(&pt, key, 0, &err); /* its message suggests the name meant */
+    return luaL_error(L, "p.%s: %s", key, err.msg);
+}
+
+/* Set the metatable of the table at the top: registry["ex.strict_p"] or ["ex.strict_m"],
+ * made at the first use. */
+static void set_strict(lua_State *L, const char *what)
+{
+    char name[32];
+
+    snprintf(name, sizeof name, "ex.strict_%s", what);
+    if (luaL_newmetatable(L, name)) {
+        lua_pushstring(L, what);
+        lua_pushcclosure(L, l_no_field, 1);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_setmetatable(L, -2);
+}
+
 static void push_point(lua_State *L, const ex_ptab *t, const double *vals)
 {
     lua_createtable(L, 0, t->n);
+    set_strict(L, "p");
     for (int i = 0; i < t->n; i++) {
         const st_param *row = &t->rows[i];
         double v = vals[i];
@@ -1002,14 +1570,22 @@ static int hook_derive(void *ctx, double *vals, st_err *err)
     for (int k = 0; k < s->nderived; k++) {
         int i = s->derived_rows[k];
         const char *name = s->ptab->rows[i].name;
+        lua_Debug ar;
+        int line = 0;
         lua_getfield(L, P - 1, name);
+        lua_pushvalue(L, -1);
+        if (lua_getinfo(L, ">S", &ar))
+            line = ar.linedefined;
         lua_pushvalue(L, P);
         snprintf(what, sizeof what, "derived %s", name);
         if ((rc = call_hook(s, what, 1, 1, err)) != 0)
             goto done;
         /* Types are the script's to get right; ranges are the point's (it fails alone). */
         if (to_value(L, -1, s->ptab, i, 0, &vals[i], msg, sizeof msg) != 0) {
-            rc = st_err_set(err, ST_EINVAL, "%s: derived %s", s->path, msg);
+            if (line > 0)
+                rc = st_err_set(err, ST_EINVAL, "%s:%d: derived %s", s->path, line, msg);
+            else
+                rc = st_err_set(err, ST_EINVAL, "%s: derived %s", s->path, msg);
             goto done;
         }
         lua_setfield(L, P, name); /* later derived functions see this value */
@@ -1043,6 +1619,7 @@ static int hook_keep(void *ctx, const ex_record *rec, int *keep, st_err *err)
 
     lua_rawgeti(L, LUA_REGISTRYINDEX, s->ref_keep);
     lua_createtable(L, 0, n);
+    set_strict(L, "m");
     for (int i = 0; i < n; i++) {
         if (m[i].type == EX_U64)
             lua_pushinteger(L, (lua_Integer)rec->metrics[i].u);
@@ -1124,7 +1701,7 @@ static int deep_line(const char *text)
     return 1;
 }
 
-int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script **out, st_err *err)
+int ex_script_load(ex_lua *lua, const char *path, ex_ptab *ptab, ex_script **out, st_err *err)
 {
     lua_State *L = ex_lua_state(lua);
     ex_script *s = NULL;
@@ -1178,6 +1755,7 @@ int ex_script_load(ex_lua *lua, const char *path, const ex_ptab *ptab, ex_script
     }
     memset(&c, 0, sizeof c);
     c.t = ptab;
+    c.tw = ptab;
     c.path = path;
     c.text = s->text;
     for (const char *p = strstr(s->text, "return"); p; p = strstr(p + 1, "return"))
@@ -1261,6 +1839,11 @@ void ex_script_destroy(ex_script **sp)
     free(s->text);
     free(s);
     *sp = NULL;
+}
+
+ex_sweep *ex_script_sweep_edit(ex_script *s)
+{
+    return &s->sw;
 }
 
 const ex_sweep *ex_script_sweep(const ex_script *s)

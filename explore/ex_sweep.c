@@ -12,7 +12,6 @@
 void ex_sweep_init(ex_sweep *sw)
 {
     memset(sw, 0, sizeof *sw);
-    ex_netspec_init(&sw->net);
     ex_space_init(&sw->space);
 }
 
@@ -20,7 +19,12 @@ void ex_sweep_fini(ex_sweep *sw)
 {
     if (!sw)
         return;
-    ex_netspec_fini(&sw->net);
+    for (int i = 0; i < sw->nnet; i++)
+        ex_netspec_fini(&sw->nets[i]);
+    free(sw->nets);
+    for (int i = 0; i < sw->ntrace; i++)
+        ex_tracemem_destroy(&sw->traces[i]);
+    free(sw->traces);
     ex_space_fini(&sw->space);
     free(sw->base);
     free(sw->role);
@@ -100,17 +104,81 @@ static void describe_dim(sbuf *b, const ex_ptab *t, const ex_dim *d)
     }
 }
 
-char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *t, uint64_t net_fp)
+int ex_sweep_add_net(ex_sweep *sw, const ex_netspec *spec, int *index, st_err *err)
+{
+    ex_netspec *grown, *s;
+    int rc = ST_OK;
+
+    for (*index = 0; *index < sw->nnet; ++*index) {
+        const ex_netspec *o = &sw->nets[*index];
+        if (strcmp(o->name, spec->name) != 0)
+            continue;
+        /* A built-in named twice is one network; anything else would give two columns
+         * values of the same name. */
+        if (o->builtin && spec->builtin)
+            goto done;
+        rc =
+            st_err_set(err, ST_EINVAL,
+                       "network '%s' is listed twice (or two networks have that name)", spec->name);
+        goto done;
+    }
+    if (!(grown = realloc(sw->nets, ((size_t)sw->nnet + 1) * sizeof *grown))) {
+        rc = st_err_set(err, ST_ENOMEM, "network '%s': out of memory", spec->name);
+        goto done;
+    }
+    sw->nets = grown;
+    s = &sw->nets[sw->nnet];
+    ex_netspec_init(s);
+    snprintf(s->name, sizeof s->name, "%s", spec->name);
+    s->builtin = spec->builtin;
+    s->c = spec->c, s->h = spec->h, s->w = spec->w;
+    for (int i = 0; rc == ST_OK && i < spec->n; i++)
+        rc = ex_netspec_push(s, &spec->ops[i], err);
+    if (rc == ST_OK && spec->csv)
+        rc = ex_netspec_set_csv(s, spec->csv_path, spec->csv, spec->csv_len, err);
+    if (rc != ST_OK) {
+        ex_netspec_fini(s);
+        goto done;
+    }
+    *index = sw->nnet++;
+done:
+    return rc;
+}
+
+char *ex_sweep_describe(const ex_sweep *sw, const ex_ptab *t)
 {
     static const char *const samplers[] = {"grid", "random", "lhs"};
     sbuf b = {NULL, 0, 0, 0};
     char v[48];
 
     sb_put(&b, "name: %s\n", sw->name);
-    sb_put(&b, "network: %s %s (fingerprint %016llx)\n", ex_netspec_source(&sw->net), sw->net.name,
-           (unsigned long long)net_fp);
-    if (sw->net.csv)
-        sb_put(&b, "layer list: %s\n", sw->net.csv_path);
+    for (int i = 0; i < sw->nnet; i++) {
+        const ex_netspec *n = &sw->nets[i];
+        sb_put(&b, "network: %s %s (fingerprint %016llx)\n", ex_netspec_source(n), n->name,
+               (unsigned long long)ex_ptab_label_fp(t, t->net_row, i));
+        if (n->csv)
+            sb_put(&b, "layer list: %s\n", n->csv_path);
+    }
+    /* A trace's contents, not only its name: a resume refuses a changed file. */
+    if (sw->train.on) {
+        char lr[32], mom[32], wd[32];
+        ex_real_text(sw->train.lr, lr, sizeof lr);
+        ex_real_text(sw->train.momentum, mom, sizeof mom);
+        ex_real_text(sw->train.weight_decay, wd, sizeof wd);
+        sb_put(&b,
+               "train: epochs %ld, batch %d, lr %s, momentum %s, weight_decay %s, seed %llu, "
+               "train_images %ld, test_images %ld\n",
+               sw->train.epochs, sw->train.batch, lr, mom, wd, (unsigned long long)sw->train.seed,
+               sw->train.train_images, sw->train.test_images);
+    }
+    for (int i = 0; i < sw->ntrace; i++) {
+        const ex_tracemem *m = sw->traces[i];
+        if (m->key) /* a training's: the train line and the points say what made it */
+            continue;
+        sb_put(&b, "trace %s: %llu bytes, siphash %016llx, network %s, %s, %d images\n", m->path,
+               (unsigned long long)m->bytes, (unsigned long long)m->fp, m->net_name, m->iter,
+               m->images);
+    }
     if (sw->space.sampler == EX_GRID)
         sb_put(&b, "sample: grid\n");
     else

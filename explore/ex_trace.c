@@ -1,9 +1,10 @@
 /*
- * ex_trace.c - the zero masks of a training trace (written by sttrain, laid out
- * as docs/training.md says) as a mask source of the engine, so that stsim
- * replays the sparsity of real training. What the engine does with the masks
- * is core's; how they were recorded is the trainer's.
+ * ex_trace.c - reading a training trace (written by sttrain, laid out as
+ * docs/training.md says): one iteration's masks of every compute layer into an
+ * ex_tracemem, the mask source that stsim and the explorer replay. What the
+ * engine does with the masks is core's; how they were recorded is the trainer's.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,26 +12,86 @@
 #include "ex.h"
 #include "ex_h5attr.h"
 
-struct ex_trace {
-    hid_t f, it; /* the file, the iteration's group */
-    char *path;
-    char iter[32]; /* the iteration's group name */
-    int images;    /* images of each layer in the iteration */
-};
-
-void ex_trace_close(ex_trace **tp)
+/* Open path and check that it is a trace: *f is the file (caller closes), its network's
+ * name and fingerprint in name[size] and *fp. */
+static int trace_file(const char *path, hid_t *f, char *name, size_t size, uint64_t *fp,
+                      st_err *err)
 {
-    ex_trace *t = tp ? *tp : NULL;
+    char *kind = NULL, *net = NULL;
+    int64_t format = 0;
+    int rc = ST_OK;
 
-    if (!t)
-        return;
-    if (t->it >= 0)
-        H5Gclose(t->it);
-    if (t->f >= 0)
-        H5Fclose(t->f);
-    free(t->path);
-    free(t);
-    *tp = NULL;
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+    if ((*f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
+        rc = st_err_set(err, ST_EIO,
+                        "%s: cannot open it as an HDF5 file (a trace that sttrain --trace wrote)",
+                        path);
+        goto done;
+    }
+    kind = ex_h5_attr_str(*f, "kind");
+    if (!kind || strcmp(kind, "sparsetrain-trace") != 0) {
+        rc = st_err_set(err, ST_EINVAL,
+                        "%s: not a training trace (no attribute kind = 'sparsetrain-trace')", path);
+        goto done;
+    }
+    if (ex_h5_attr_num(*f, "format", H5T_NATIVE_INT64, &format) != 0 || format != 1) {
+        rc = st_err_set(err, ST_EINVAL, "%s: trace format %lld, this program reads format 1", path,
+                        (long long)format);
+        goto done;
+    }
+    net = ex_h5_attr_str(*f, "network");
+    if (!net || ex_h5_attr_num(*f, "network_fingerprint", H5T_NATIVE_UINT64, fp) != 0) {
+        rc = st_err_set(err, ST_EINVAL, "%s: a trace without its network's name and fingerprint",
+                        path);
+        goto done;
+    }
+    snprintf(name, size, "%s", net);
+done:
+    if (rc != ST_OK && *f >= 0) {
+        H5Fclose(*f);
+        *f = -1;
+    }
+    free(kind);
+    free(net);
+    return rc;
+}
+
+int ex_trace_network(const char *path, char *name, size_t size, uint64_t *fp, st_err *err)
+{
+    hid_t f = -1;
+    int rc = trace_file(path, &f, name, size, fp, err);
+
+    if (f >= 0)
+        H5Fclose(f);
+    return rc;
+}
+
+/* Read dataset lname/name of group it (images x elems values) whole into buf. */
+static int read_all(const ex_tracemem *t, hid_t it, const char *lname, const char *name,
+                    size_t elems, uint8_t *buf, st_err *err)
+{
+    char path[64];
+    hid_t d, sp = -1;
+    hsize_t dims[4];
+    int rc = ST_OK;
+
+    snprintf(path, sizeof path, "%s/%s", lname, name);
+    d = H5Dopen2(it, path, H5P_DEFAULT);
+    if (d < 0 || (sp = H5Dget_space(d)) < 0 || H5Sget_simple_extent_ndims(sp) != 4 ||
+        H5Sget_simple_extent_dims(sp, dims, NULL) != 4 ||
+        (size_t)(dims[1] * dims[2] * dims[3]) != elems || dims[0] != (hsize_t)t->images) {
+        rc = st_err_set(err, ST_EINVAL, "%s: %s/%s is missing, or is not %d images of %zu values",
+                        t->path, t->iter, path, t->images, elems);
+        goto done;
+    }
+    if (H5Dread(d, H5T_NATIVE_UINT8, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0)
+        rc = st_err_set(err, ST_EIO, "%s: cannot read %s/%s", t->path, t->iter, path);
+done:
+    if (sp >= 0)
+        H5Sclose(sp);
+    if (d >= 0)
+        H5Dclose(d);
+    return rc;
 }
 
 /* The first dimension of dataset name of group g (its images), or -1. */
@@ -50,170 +111,110 @@ static long images_of(hid_t g, const char *name)
     return n;
 }
 
-int ex_trace_open(const char *path, const st_net *net, long iter, ex_trace **out, st_err *err)
+/* The size and SipHash of the file's bytes, read in pieces. */
+static int file_hash(const char *path, uint64_t *bytes, uint64_t *fp, st_err *err)
 {
-    ex_trace *t = NULL;
-    char *kind = NULL, *name = NULL, lname[32];
-    int64_t format = 0;
+    FILE *f = fopen(path, "rb");
+    unsigned char buf[1 << 16];
+    size_t n;
+    int rc = ST_OK;
+
+    *bytes = 0;
+    *fp = 0x74726163u; /* "trac" */
+    if (!f)
+        return st_err_set(err, ST_EIO, "%s: cannot read it", path);
+    /* Chained: the hash of each piece is keyed by the hash so far. */
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        *fp = ex_siphash(*fp, *bytes, buf, n);
+        *bytes += n;
+    }
+    if (ferror(f))
+        rc = st_err_set(err, ST_EIO, "%s: cannot read it", path);
+    fclose(f);
+    return rc;
+}
+
+int ex_trace_load(const char *path, const st_net *net, long iter, ex_tracemem **out, st_err *err)
+{
+    ex_tracemem *t = NULL;
+    char name[ST_NAME_MAX], iname[32], lname[32];
+    hid_t f = -1, it = -1, g = -1;
     uint64_t fp = 0;
-    int rc = 0, first = -1;
+    int rc, n = 0, k = 0, first = -1;
 
     *out = NULL;
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-    if (!(t = calloc(1, sizeof *t)) || !(t->path = strdup(path))) {
-        rc = st_err_set(err, ST_ENOMEM, "%s: out of memory", path);
+    if ((rc = trace_file(path, &f, name, sizeof name, &fp, err)) != 0)
         goto done;
-    }
-    t->it = -1;
-    if ((t->f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT)) < 0) {
-        rc = st_err_set(err, ST_EIO,
-                        "%s: cannot open it as an HDF5 file (a trace that sttrain "
-                        "--trace wrote)",
-                        path);
-        goto done;
-    }
-    kind = ex_h5_attr_str(t->f, "kind");
-    if (!kind || strcmp(kind, "sparsetrain-trace") != 0) {
+    if (fp != ex_net_fingerprint(net)) {
         rc = st_err_set(err, ST_EINVAL,
-                        "%s: not a training trace (no attribute kind = "
-                        "'sparsetrain-trace')",
-                        path);
-        goto done;
-    }
-    if (ex_h5_attr_num(t->f, "format", H5T_NATIVE_INT64, &format) != 0 || format != 1) {
-        rc = st_err_set(err, ST_EINVAL, "%s: trace format %lld, this program reads format 1", path,
-                        (long long)format);
-        goto done;
-    }
-    name = ex_h5_attr_str(t->f, "network");
-    if (ex_h5_attr_num(t->f, "network_fingerprint", H5T_NATIVE_UINT64, &fp) != 0 ||
-        fp != ex_net_fingerprint(net)) {
-        rc = st_err_set(err, ST_EINVAL,
-                        "%s: a trace of network '%s', not of '%s' (their layers "
-                        "differ)",
-                        path, name ? name : "?", st_net_name(net));
+                        "%s: a trace of network '%s', not of '%s' (their layers differ)", path,
+                        name, st_net_name(net));
         goto done;
     }
     if (iter >= 0) {
-        snprintf(t->iter, sizeof t->iter, "iter_%06ld", iter);
+        snprintf(iname, sizeof iname, "iter_%06ld", iter);
     } else {
         /* the first iteration the trace holds */
-        ssize_t n = H5Lget_name_by_idx(t->f, ".", H5_INDEX_NAME, H5_ITER_INC, 0, t->iter,
-                                       sizeof t->iter, H5P_DEFAULT);
-        if (n <= 0 || strncmp(t->iter, "iter_", 5) != 0) {
+        ssize_t len = H5Lget_name_by_idx(f, ".", H5_INDEX_NAME, H5_ITER_INC, 0, iname, sizeof iname,
+                                         H5P_DEFAULT);
+        if (len <= 0 || strncmp(iname, "iter_", 5) != 0) {
             rc = st_err_set(err, ST_EINVAL, "%s: the trace holds no iteration", path);
             goto done;
         }
     }
-    if ((t->it = H5Gopen2(t->f, t->iter, H5P_DEFAULT)) < 0) {
+    if ((it = H5Gopen2(f, iname, H5P_DEFAULT)) < 0) {
         rc = st_err_set(err, ST_EINVAL,
-                        "%s: the trace holds no iteration %ld (sttrain "
-                        "--trace-iters chooses them)",
+                        "%s: the trace holds no iteration %ld (sttrain --trace-iters chooses them)",
                         path, iter);
         goto done;
     }
-    for (int i = 0; i < st_net_count(net) && first < 0; i++)
-        if (st_kind_is_compute(st_net_layer(net, i)->kind))
+    for (int i = 0; i < st_net_count(net); i++)
+        if (st_kind_is_compute(st_net_layer(net, i)->kind) && n++ == 0)
             first = i;
+    if ((rc = ex_tracemem_create(path, n, &t, err)) != 0)
+        goto done;
+    snprintf(t->net_name, sizeof t->net_name, "%s", st_net_name(net));
+    snprintf(t->iter, sizeof t->iter, "%s", iname);
     snprintf(lname, sizeof lname, "layer_%03d/act", first);
-    if (first < 0 || (t->images = (int)images_of(t->it, lname)) <= 0) {
+    if (first < 0 || (t->images = (int)images_of(it, lname)) <= 0) {
         rc = st_err_set(err, ST_EINVAL, "%s: %s has no images of its first compute layer", path,
-                        t->iter);
+                        iname);
         goto done;
     }
+    for (int i = 0; i < st_net_count(net); i++) {
+        const st_layer *l = st_net_layer(net, i);
+        if (!st_kind_is_compute(l->kind))
+            continue;
+        snprintf(lname, sizeof lname, "layer_%03d", i);
+        if ((rc = ex_tracemem_layer_alloc(t, k, i, st_layer_in_elems(l), st_layer_out_elems(l),
+                                          err)) != 0 ||
+            (rc = read_all(t, it, lname, "act", t->layers[k].na, t->layers[k].act, err)) != 0 ||
+            (rc = read_all(t, it, lname, "dz_out", t->layers[k].ng, t->layers[k].dz, err)) != 0)
+            goto done;
+        if ((g = H5Gopen2(it, lname, H5P_DEFAULT)) < 0 ||
+            ex_h5_attr_num(g, "tau", H5T_NATIVE_DOUBLE, &t->layers[k].tau) != 0)
+            t->layers[k].tau = 0;
+        if (g >= 0)
+            H5Gclose(g);
+        g = -1;
+        k++;
+    }
+    /* The training's own figures, when the trace has them (sttrain writes them). */
+    if (ex_h5_attr_num(f, "test_accuracy", H5T_NATIVE_DOUBLE, &t->accuracy) != 0)
+        t->accuracy = NAN;
+    if (ex_h5_attr_num(f, "test_loss", H5T_NATIVE_DOUBLE, &t->test_loss) != 0)
+        t->test_loss = NAN;
+    if (ex_h5_attr_num(f, "train_loss", H5T_NATIVE_DOUBLE, &t->train_loss) != 0)
+        t->train_loss = NAN;
+    if ((rc = file_hash(path, &t->bytes, &t->fp, err)) != 0)
+        goto done;
     *out = t;
     t = NULL;
 done:
-    free(kind);
-    free(name);
-    ex_trace_close(&t);
+    if (it >= 0)
+        H5Gclose(it);
+    if (f >= 0)
+        H5Fclose(f);
+    ex_tracemem_destroy(&t);
     return rc;
-}
-
-int ex_trace_images(const ex_trace *t)
-{
-    return t->images;
-}
-
-const char *ex_trace_iteration(const ex_trace *t)
-{
-    return t->iter;
-}
-
-/* Read image `image` of dataset name (b x elems) of group g into buf. */
-static int read_image(const ex_trace *t, hid_t g, const char *lname, const char *name, int image,
-                      size_t elems, uint8_t *buf, st_err *err)
-{
-    hid_t d = H5Dopen2(g, name, H5P_DEFAULT), sp = -1, ms = -1;
-    hsize_t dims[4], start[4] = {0}, count[4];
-    int rc = 0;
-
-    if (d < 0 || (sp = H5Dget_space(d)) < 0 || H5Sget_simple_extent_ndims(sp) != 4 ||
-        H5Sget_simple_extent_dims(sp, dims, NULL) != 4 ||
-        (size_t)(dims[1] * dims[2] * dims[3]) != elems || (hsize_t)image >= dims[0]) {
-        rc = st_err_set(err, ST_EINVAL,
-                        "%s: %s/%s/%s is missing, or is not images of %zu "
-                        "values",
-                        t->path, t->iter, lname, name, elems);
-        goto done;
-    }
-    start[0] = (hsize_t)image;
-    count[0] = 1, count[1] = dims[1], count[2] = dims[2], count[3] = dims[3];
-    if (H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-        (ms = H5Screate_simple(4, count, NULL)) < 0 ||
-        H5Dread(d, H5T_NATIVE_UINT8, ms, sp, H5P_DEFAULT, buf) < 0)
-        rc = st_err_set(err, ST_EIO, "%s: cannot read %s/%s/%s", t->path, t->iter, lname, name);
-done:
-    if (ms >= 0)
-        H5Sclose(ms);
-    if (sp >= 0)
-        H5Sclose(sp);
-    if (d >= 0)
-        H5Dclose(d);
-    return rc;
-}
-
-static double density(const uint8_t *m, size_t n)
-{
-    size_t z = 0;
-
-    for (size_t i = 0; i < n; i++)
-        z += m[i] != 0;
-    return n ? (double)z / (double)n : 0;
-}
-
-int ex_trace_masks(void *ctx, const st_net *net, int layer, int image, const uint8_t *act_want,
-                   const uint8_t *grad_want, st_layer_masks *m, st_err *err)
-{
-    const ex_trace *t = ctx;
-    const st_layer *l = st_net_layer(net, layer);
-    size_t na = st_layer_in_elems(l), ng = st_layer_out_elems(l);
-    char lname[32];
-    hid_t g;
-    int rc;
-
-    (void)act_want, (void)grad_want; /* a trace holds whole tensors: every row */
-    m->layer = -1;
-    snprintf(lname, sizeof lname, "layer_%03d", layer);
-    if (image >= t->images)
-        return st_err_set(err, ST_EINVAL, "%s: image %d of layer '%s': %s holds %d images", t->path,
-                          image, l->name, t->iter, t->images);
-    if ((rc = st_layer_masks_reserve(m, na, ng, err)) != 0)
-        return rc;
-    if ((g = H5Gopen2(t->it, lname, H5P_DEFAULT)) < 0)
-        return st_err_set(err, ST_EINVAL, "%s: %s has no group %s (layer '%s')", t->path, t->iter,
-                          lname, l->name);
-    rc = read_image(t, g, lname, "act", image, na, m->act_in, err);
-    if (rc == 0)
-        rc = read_image(t, g, lname, "dz_out", image, ng, m->grad, err);
-    if (rc == 0 && ex_h5_attr_num(g, "tau", H5T_NATIVE_DOUBLE, &m->tau) != 0)
-        m->tau = 0;
-    H5Gclose(g);
-    if (rc != 0)
-        return rc;
-    m->layer = layer;
-    m->act_density = density(m->act_in, na);
-    m->grad_density = m->grad_density_natural = density(m->grad, ng);
-    m->chan_known = 0;
-    return 0;
 }

@@ -4,8 +4,14 @@
  * ex_master.c's and ex_worker.c's business; decoders here check every length.
  *
  *   setup:   u32 "STW1" i32 mode i32 detail i32 nparam i32 nmetric
- *            netspec: name[ST_NAME_MAX] i32 builtin i32 c h w i32 nops
+ *            i32 nnet, nnet x netspec, i32 ntrace, ntrace x trace
+ *   netspec: name[ST_NAME_MAX] i32 builtin i32 c h w i32 nops
  *            nops x (i32 kind name[ST_NAME_MAX] i32 src0 src1 out k stride pad groups line)
+ *            u64 plen path u64 tlen text (a layer list; 0 and 0 otherwise)
+ *   trace:   u64 plen path u64 fp u64 bytes net_name[ST_NAME_MAX] i32 net iter[32]
+ *            i32 images i32 nlayer f64 accuracy test_loss train_loss u64 key
+ *            u64 flen fail[flen] nlayer x (i32 layer u64 na u64 ng f64 tau
+ *            u8 act[images][na] u8 dz[images][ng])
  *   points:  u32 "STP1" u32 n u64 seq u32 nparam u32 ncols f64 first[nparam]
  *            u32 cols[ncols] f64 values[n][ncols]
  *   records: u32 "STR1" u32 n u64 seq f64 eval_s u32 nmetric u32 0
@@ -119,24 +125,23 @@ static double get_f64(cursor *c)
 
 /* ------------------------------------------------------------------- setup */
 
-#define OP_SIZE (4 + ST_NAME_MAX + 8 * 4)
+#define OP_SIZE     (4 + ST_NAME_MAX + 8 * 4)
+#define NET_MIN     (ST_NAME_MAX + 5 * 4 + 16)
+#define TRACE_MIN   (8 * 3 + ST_NAME_MAX + 4 + 32 + 4 * 2 + 8 * 5)
+#define TLAYER_SIZE (4 + 8 * 3)
+
+static size_t net_size(const ex_netspec *net)
+{
+    size_t plen = net->csv ? strlen(net->csv_path) : 0, tlen = net->csv ? net->csv_len : 0;
+    return NET_MIN + (size_t)net->n * OP_SIZE + plen + tlen;
+}
 
 /* A layer list travels as its path and text, each a 64-bit length and the bytes (lengths
  * 0 when the network is not a layer list). */
-int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_netspec *net, st_err *err)
+static void put_net(ex_buf *out, const ex_netspec *net)
 {
     size_t plen = net->csv ? strlen(net->csv_path) : 0, tlen = net->csv ? net->csv_len : 0;
-    size_t size = 5 * 4 + ST_NAME_MAX + 5 * 4 + (size_t)net->n * OP_SIZE + 16 + plen + tlen;
-    int rc;
 
-    out->n = 0;
-    if ((rc = ex_buf_reserve(out, size, err)) != 0)
-        goto done;
-    put_u32(out, W_SETUP);
-    put_i32(out, (int32_t)s->mode);
-    put_i32(out, s->detail);
-    put_i32(out, s->nparam);
-    put_i32(out, s->nmetric);
     put(out, net->name, ST_NAME_MAX);
     put_i32(out, net->builtin);
     put_i32(out, net->c);
@@ -160,17 +165,219 @@ int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_netspec *net
     put(out, net->csv_path ? net->csv_path : "", plen);
     put_u64(out, tlen);
     put(out, net->csv ? net->csv : "", tlen);
+}
+
+static size_t trace_size(const ex_tracemem *t)
+{
+    size_t size = TRACE_MIN + strlen(t->path) + (t->fail ? strlen(t->fail) : 0);
+
+    for (int i = 0; i < t->n; i++)
+        size += TLAYER_SIZE + (size_t)t->images * (t->layers[i].na + t->layers[i].ng);
+    return size;
+}
+
+static void put_trace(ex_buf *out, const ex_tracemem *t)
+{
+    put_u64(out, strlen(t->path));
+    put(out, t->path, strlen(t->path));
+    put_u64(out, t->fp);
+    put_u64(out, t->bytes);
+    put(out, t->net_name, ST_NAME_MAX);
+    put_i32(out, t->net);
+    put(out, t->iter, sizeof t->iter);
+    put_i32(out, t->images);
+    put_i32(out, t->n);
+    put_f64(out, t->accuracy);
+    put_f64(out, t->test_loss);
+    put_f64(out, t->train_loss);
+    put_u64(out, t->key);
+    put_u64(out, t->fail ? strlen(t->fail) : 0);
+    put(out, t->fail ? t->fail : "", t->fail ? strlen(t->fail) : 0);
+    for (int i = 0; i < t->n; i++) {
+        const ex_tracelayer *l = &t->layers[i];
+        put_i32(out, l->layer);
+        put_u64(out, l->na);
+        put_u64(out, l->ng);
+        put_f64(out, l->tau);
+        put(out, l->act, (size_t)t->images * l->na);
+        put(out, l->dz, (size_t)t->images * l->ng);
+    }
+}
+
+int ex_wire_put_setup(ex_buf *out, const ex_wire_setup *s, const ex_sweep *sw, st_err *err)
+{
+    size_t size = 7 * 4;
+    int rc;
+
+    for (int i = 0; i < sw->nnet; i++)
+        size += net_size(&sw->nets[i]);
+    for (int i = 0; i < sw->ntrace; i++)
+        size += trace_size(sw->traces[i]);
+    out->n = 0;
+    if ((rc = ex_buf_reserve(out, size, err)) != 0)
+        goto done;
+    put_u32(out, W_SETUP);
+    put_i32(out, (int32_t)s->mode);
+    put_i32(out, s->detail);
+    put_i32(out, s->nparam);
+    put_i32(out, s->nmetric);
+    put_i32(out, sw->nnet);
+    for (int i = 0; i < sw->nnet; i++)
+        put_net(out, &sw->nets[i]);
+    put_i32(out, sw->ntrace);
+    for (int i = 0; i < sw->ntrace; i++)
+        put_trace(out, sw->traces[i]);
 done:
     return rc;
 }
 
-int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_netspec *net, st_err *err)
+/* Bytes of length len at the cursor, or NULL (short read flagged). */
+static const unsigned char *get_bytes(cursor *c, uint64_t len)
+{
+    const unsigned char *p = c->p;
+
+    if (c->short_read || len > (uint64_t)(c->end - c->p)) {
+        c->short_read = 1;
+        return NULL;
+    }
+    c->p += len;
+    return p;
+}
+
+static int get_net(cursor *c, size_t n, ex_netspec *net, st_err *err)
+{
+    int nops, rc = ST_OK;
+    uint64_t plen, tlen;
+    const unsigned char *path, *text;
+    ex_netop op;
+
+    get(c, net->name, ST_NAME_MAX);
+    net->name[ST_NAME_MAX - 1] = '\0';
+    net->builtin = get_i32(c);
+    net->c = get_i32(c);
+    net->h = get_i32(c);
+    net->w = get_i32(c);
+    nops = get_i32(c);
+    if (nops < 0 || (size_t)nops > (size_t)(c->end - c->p) / OP_SIZE) {
+        rc = st_err_set(err, ST_EFORMAT, "setup: %d layer operations do not fit in %zu bytes", nops,
+                        n);
+        goto done;
+    }
+    for (int i = 0; i < nops; i++) {
+        memset(&op, 0, sizeof op);
+        op.kind = (st_kind)get_i32(c);
+        get(c, op.name, ST_NAME_MAX);
+        op.name[ST_NAME_MAX - 1] = '\0';
+        op.src[0] = get_i32(c);
+        op.src[1] = get_i32(c);
+        op.out = get_i32(c);
+        op.k = get_i32(c);
+        op.stride = get_i32(c);
+        op.pad = get_i32(c);
+        op.groups = get_i32(c);
+        op.line = get_i32(c);
+        if ((rc = ex_netspec_push(net, &op, err)) != 0)
+            goto done;
+    }
+    plen = get_u64(c);
+    path = get_bytes(c, plen);
+    tlen = get_u64(c);
+    text = get_bytes(c, tlen);
+    if (!c->short_read && (tlen > 0 || plen > 0)) {
+        char *pathz = malloc((size_t)plen + 1);
+        if (!pathz) {
+            rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for a %llu-byte path",
+                            (unsigned long long)plen);
+            goto done;
+        }
+        memcpy(pathz, path, (size_t)plen);
+        pathz[plen] = '\0';
+        rc = ex_netspec_set_csv(net, pathz, (const char *)text, (size_t)tlen, err);
+        free(pathz);
+    }
+done:
+    return rc;
+}
+
+static int get_trace(cursor *c, size_t n, int nnet, ex_tracemem **out, st_err *err)
+{
+    ex_tracemem *t = NULL;
+    char path[4096];
+    uint64_t plen = get_u64(c), fp, bytes, flen;
+    const unsigned char *p = get_bytes(c, plen);
+    int32_t images, nl;
+    int rc = ST_OK;
+
+    if (c->short_read || plen >= sizeof path)
+        goto bad;
+    memcpy(path, p, (size_t)plen);
+    path[plen] = '\0';
+    fp = get_u64(c);
+    bytes = get_u64(c);
+    if ((rc = ex_tracemem_create(path, 0, &t, err)) != 0)
+        goto done;
+    t->fp = fp;
+    t->bytes = bytes;
+    get(c, t->net_name, ST_NAME_MAX);
+    t->net_name[ST_NAME_MAX - 1] = '\0';
+    t->net = get_i32(c);
+    get(c, t->iter, sizeof t->iter);
+    t->iter[sizeof t->iter - 1] = '\0';
+    images = get_i32(c);
+    nl = get_i32(c);
+    t->accuracy = get_f64(c);
+    t->test_loss = get_f64(c);
+    t->train_loss = get_f64(c);
+    t->key = get_u64(c);
+    flen = get_u64(c);
+    p = get_bytes(c, flen);
+    if (c->short_read || t->net < 0 || t->net >= nnet || images < 0 ||
+        (images == 0 && (flen == 0 || nl > 0)) || nl < 0 ||
+        (size_t)nl > (size_t)(c->end - c->p) / TLAYER_SIZE)
+        goto bad;
+    if (flen > 0) {
+        if (!(t->fail = malloc((size_t)flen + 1))) {
+            rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for trace %s", path);
+            goto done;
+        }
+        memcpy(t->fail, p, (size_t)flen);
+        t->fail[flen] = '\0';
+    }
+    free(t->layers);
+    if (!(t->layers = calloc((size_t)nl + 1, sizeof *t->layers))) {
+        rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for trace %s", path);
+        goto done;
+    }
+    t->n = nl;
+    t->images = images;
+    for (int i = 0; i < nl; i++) {
+        int32_t layer = get_i32(c);
+        uint64_t na = get_u64(c), ng = get_u64(c);
+        double tau = get_f64(c);
+        size_t left = (size_t)(c->end - c->p);
+        if (c->short_read || na > left / (size_t)images || ng > left / (size_t)images ||
+            (size_t)images * (na + ng) > left)
+            goto bad;
+        if ((rc = ex_tracemem_layer_alloc(t, i, layer, (size_t)na, (size_t)ng, err)) != 0)
+            goto done;
+        t->layers[i].tau = tau;
+        memcpy(t->layers[i].act, get_bytes(c, (uint64_t)images * na), (size_t)images * na);
+        memcpy(t->layers[i].dz, get_bytes(c, (uint64_t)images * ng), (size_t)images * ng);
+    }
+    *out = t;
+    t = NULL;
+    goto done;
+bad:
+    rc = st_err_set(err, ST_EFORMAT, "setup message of %zu bytes: a malformed trace", n);
+done:
+    ex_tracemem_destroy(&t);
+    return rc;
+}
+
+int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_sweep *sw, st_err *err)
 {
     cursor c = {p, (const unsigned char *)p + n, 0};
-    int nmetric = 0, nops, rc = ST_OK;
-    uint64_t plen, tlen;
-    const char *path;
-    ex_netop op;
+    int nmetric = 0, nnet, ntrace, rc = ST_OK;
 
     ex_metrics(&nmetric);
     if (get_u32(&c) != W_SETUP) {
@@ -181,65 +388,38 @@ int ex_wire_get_setup(const void *p, size_t n, ex_wire_setup *s, ex_netspec *net
     s->detail = get_i32(&c);
     s->nparam = get_i32(&c);
     s->nmetric = get_i32(&c);
-    get(&c, net->name, ST_NAME_MAX);
-    net->name[ST_NAME_MAX - 1] = '\0';
-    net->builtin = get_i32(&c);
-    net->c = get_i32(&c);
-    net->h = get_i32(&c);
-    net->w = get_i32(&c);
-    nops = get_i32(&c);
+    nnet = get_i32(&c);
     if (s->nmetric != nmetric) {
         rc = st_err_set(err, ST_EFORMAT,
                         "setup: the sender has %d metrics, this program %d: mixed versions?",
                         s->nmetric, nmetric);
         goto done;
     }
-    if (nops < 0 || (size_t)nops > (size_t)(c.end - c.p) / OP_SIZE) {
-        rc = st_err_set(err, ST_EFORMAT, "setup: %d layer operations do not fit in %zu bytes", nops,
-                        n);
+    if (nnet < 1 || (size_t)nnet > (size_t)(c.end - c.p) / NET_MIN) {
+        rc = st_err_set(err, ST_EFORMAT, "setup: %d networks do not fit in %zu bytes", nnet, n);
         goto done;
     }
-    for (int i = 0; i < nops; i++) {
-        memset(&op, 0, sizeof op);
-        op.kind = (st_kind)get_i32(&c);
-        get(&c, op.name, ST_NAME_MAX);
-        op.name[ST_NAME_MAX - 1] = '\0';
-        op.src[0] = get_i32(&c);
-        op.src[1] = get_i32(&c);
-        op.out = get_i32(&c);
-        op.k = get_i32(&c);
-        op.stride = get_i32(&c);
-        op.pad = get_i32(&c);
-        op.groups = get_i32(&c);
-        op.line = get_i32(&c);
-        if ((rc = ex_netspec_push(net, &op, err)) != 0)
-            goto done;
+    if (!(sw->nets = calloc((size_t)nnet, sizeof *sw->nets))) {
+        rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for %d networks", nnet);
+        goto done;
     }
-    plen = get_u64(&c);
-    path = (const char *)c.p;
-    if (!c.short_read && plen <= (uint64_t)(c.end - c.p))
-        c.p += plen;
-    else
-        c.short_read = 1;
-    tlen = get_u64(&c);
-    if (!c.short_read && tlen <= (uint64_t)(c.end - c.p)) {
-        if (tlen > 0 || plen > 0) {
-            char *pathz = malloc((size_t)plen + 1);
-            if (!pathz) {
-                rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for a %llu-byte path",
-                                (unsigned long long)plen);
-                goto done;
-            }
-            memcpy(pathz, path, (size_t)plen);
-            pathz[plen] = '\0';
-            rc = ex_netspec_set_csv(net, pathz, (const char *)c.p, (size_t)tlen, err);
-            free(pathz);
-            if (rc != 0)
-                goto done;
+    for (; sw->nnet < nnet; sw->nnet++)
+        if ((rc = get_net(&c, n, &sw->nets[sw->nnet], err)) != 0) {
+            sw->nnet++; /* what it holds is freed with the sweep */
+            goto done;
         }
-        c.p += tlen;
-    } else
-        c.short_read = 1;
+    ntrace = get_i32(&c);
+    if (c.short_read || ntrace < 0 || (size_t)ntrace > (size_t)(c.end - c.p) / TRACE_MIN) {
+        rc = st_err_set(err, ST_EFORMAT, "setup message of %zu bytes: malformed", n);
+        goto done;
+    }
+    if (ntrace > 0 && !(sw->traces = calloc((size_t)ntrace, sizeof *sw->traces))) {
+        rc = st_err_set(err, ST_ENOMEM, "setup: out of memory for %d traces", ntrace);
+        goto done;
+    }
+    for (; sw->ntrace < ntrace; sw->ntrace++)
+        if ((rc = get_trace(&c, n, nnet, &sw->traces[sw->ntrace], err)) != 0)
+            goto done;
     if (c.short_read || c.p != c.end)
         rc = st_err_set(err, ST_EFORMAT, "setup message of %zu bytes: malformed", n);
 done:

@@ -9,18 +9,19 @@
 
 #include "ex_mpi.h"
 
-/* Receive the setup broadcast: *work is 0 when root releases the workers. Collective. */
-static int setup_recv(MPI_Comm comm, int root, int *work, ex_buf *buf, st_err *err)
+/* Receive the setup broadcast into buf: *kind is EX_MPI_WORK (an evaluator),
+ * EX_MPI_TRAIN (training jobs) or EX_MPI_RELEASE (root releases the workers). Collective. */
+static int setup_recv(MPI_Comm comm, int root, int *kind, ex_buf *buf, st_err *err)
 {
     uint64_t head[2] = {0, 0};
     int rc = ST_OK;
 
-    *work = 0;
+    *kind = EX_MPI_RELEASE;
     if (MPI_Bcast(head, 2, MPI_UINT64_T, root, comm) != MPI_SUCCESS) {
         rc = st_err_set(err, ST_EIO, "MPI_Bcast of the sweep setup failed");
         goto done;
     }
-    if (head[0] != EX_MPI_WORK)
+    if (head[0] != EX_MPI_WORK && head[0] != EX_MPI_TRAIN)
         goto done;
     if (head[1] > (uint64_t)1 << 30 || (rc = ex_buf_reserve(buf, (size_t)head[1], err)) != 0) {
         rc = st_err_set(err, ST_EFORMAT, "sweep setup of %llu bytes: too large",
@@ -32,8 +33,25 @@ static int setup_recv(MPI_Comm comm, int root, int *work, ex_buf *buf, st_err *e
         rc = st_err_set(err, ST_EIO, "MPI_Bcast of the sweep setup failed");
         goto done;
     }
-    *work = 1;
+    *kind = (int)head[0];
 done:
+    return rc;
+}
+
+/* Run this rank's share of the training jobs in buf, then meet the others. Collective. */
+static int train_share(MPI_Comm comm, const ex_buf *buf, st_err *err)
+{
+    ex_trainjob *jobs = NULL;
+    int n = 0, rank = 0, size = 1, rc;
+
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    rc = ex_trainjobs_get(buf->p, buf->n, &jobs, &n, err);
+    if (rc == ST_OK)
+        rc = ex_trainjobs_run_share(jobs, n, rank, size, stderr, NULL, err);
+    ex_trainjobs_free(jobs, n);
+    if (MPI_Barrier(comm) != MPI_SUCCESS && rc == ST_OK)
+        rc = st_err_set(err, ST_EIO, "MPI_Barrier after the trainings failed");
     return rc;
 }
 
@@ -58,8 +76,8 @@ int ex_worker_run(MPI_Comm comm, int root, st_err *err)
 {
     ex_ptab ptab;
     ex_wire_setup setup;
-    ex_netspec spec;
-    st_net *net = NULL;
+    ex_sweep sw;
+    ex_nets nets;
     ex_evaluator ev;
     ex_batch b;
     ex_buf in, out[2];
@@ -67,18 +85,23 @@ int ex_worker_run(MPI_Comm comm, int root, st_err *err)
     MPI_Message msg;
     MPI_Status status;
     uint64_t received = 0, evaluated = 0, stop_sent = 0, seq;
-    int work = 0, bad = -1, flag, rc;
+    int work = 0, bad_net = -1, bad = -1, flag, rc;
 
     memset(&ptab, 0, sizeof ptab);
-    ex_netspec_init(&spec);
+    ex_sweep_init(&sw);
+    memset(&nets, 0, sizeof nets);
     ex_batch_init(&b);
     ex_buf_init(&in);
     ex_buf_init(&out[0]);
     ex_buf_init(&out[1]);
-    if ((rc = setup_recv(comm, root, &work, &in, err)) != 0 || !work)
+    /* Trainings come first, when the sweep has any; then the evaluator, or the release. */
+    while ((rc = setup_recv(comm, root, &work, &in, err)) == 0 && work == EX_MPI_TRAIN)
+        if ((rc = train_share(comm, &in, err)) != 0)
+            goto done;
+    if (rc != 0 || work != EX_MPI_WORK)
         goto done;
     if ((rc = ex_ptab_init(&ptab, err)) != 0 ||
-        (rc = ex_wire_get_setup(in.p, in.n, &setup, &spec, err)) != 0)
+        (rc = ex_wire_get_setup(in.p, in.n, &setup, &sw, err)) != 0)
         goto done;
     if (setup.nparam != ptab.n) {
         rc = st_err_set(err, ST_EFORMAT,
@@ -86,12 +109,16 @@ int ex_worker_run(MPI_Comm comm, int root, st_err *err)
                         setup.nparam, ptab.n);
         goto done;
     }
-    /* The master built the same network before it sent it: a failure here is not the
+    /* The master built the same networks before it sent them: a failure here is not the
      * user's. */
-    if ((rc = ex_netspec_build(&spec, &net, &bad, err)) != 0)
+    if ((rc = ex_nets_build(&nets, sw.nets, sw.nnet, &bad_net, &bad, err)) != 0)
         goto done;
+    memset(&ev, 0, sizeof ev);
     ev.ptab = &ptab;
-    ev.net = net;
+    ev.nets = nets.net;
+    ev.nnet = nets.n;
+    ev.traces = sw.traces;
+    ev.ntrace = sw.ntrace;
     ev.mode = setup.mode;
     ev.detail = setup.detail;
 
@@ -156,8 +183,8 @@ done:
     ex_buf_fini(&in);
     ex_buf_fini(&out[0]);
     ex_buf_fini(&out[1]);
-    st_net_destroy(&net);
-    ex_netspec_fini(&spec);
+    ex_nets_fini(&nets);
+    ex_sweep_fini(&sw);
     ex_ptab_fini(&ptab);
     return rc;
 }

@@ -47,6 +47,9 @@ static void usage(FILE *f)
           "                          points that constraints leave (default 1000000)\n"
           "  --force                 overwrite an existing result file and its journal\n"
           "  --resume                continue an interrupted run of the same script\n"
+          "  --reuse OLD.h5          take the points OLD.h5 has (same id and parameter values)\n"
+          "                          from it instead of evaluating them; OLD.h5 must be of the\n"
+          "                          same network and evaluation\n"
           "  --trust                 lift the sandbox: full Lua library, no limits\n"
           "  --max-instructions N    instruction budget of each call into the script\n"
           "                          (default 200000000)\n"
@@ -192,6 +195,8 @@ static int parse_args(int argc, char **argv, cli *c, int loud)
             c->lo.lib_dir = v;
         } else if (!strcmp(a, "--status-file")) {
             c->status_file = v;
+        } else if (!strcmp(a, "--reuse")) {
+            c->ro.reuse = v;
         } else if (!strcmp(a, "--shard")) {
             st_err e;
             if (v && (bad = ex_shard_parse(v, &c->ro.shard, &e)) != 0)
@@ -261,6 +266,24 @@ static void print_stats(const ex_master_stats *s)
             s->messages ? 1e6 * s->wire_s / (double)s->messages : 0);
 }
 
+/* Under mpirun, rank 0's stderr is a pipe to mpirun even when mpirun writes to a
+ * terminal (and its stdout a pseudo-terminal whatever mpirun writes to), so neither says
+ * whether a person watches. mpirun's own stderr does: on one node, mpirun is rank 0's
+ * parent, and Linux shows what its stderr is. 1 when that is a terminal, 0 otherwise
+ * (another system, a remote node, a file or a pipe). */
+static int parent_tty(void)
+{
+    char path[64], target[256];
+    ssize_t n;
+
+    snprintf(path, sizeof path, "/proc/%ld/fd/2", (long)getppid());
+    n = readlink(path, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    return !strncmp(target, "/dev/pts/", 9) || !strncmp(target, "/dev/tty", 8);
+}
+
 /* Rank 0, or the only process: run the script. comm is MPI_COMM_NULL without MPI. *clean
  * is 0 when workers may still be busy (MPI_Finalize would wait for them). */
 static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const char *hosts,
@@ -273,7 +296,7 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
     ex_master *master = NULL;
     ex_master_stats ms;
     st_err err;
-    char def_out[300], command[4096];
+    char def_out[300], command[4096], trainer[4096];
     const char *out = c->out;
     int rc = 0, status = 0, farm_used = 0;
     size_t used = 0;
@@ -306,12 +329,23 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
             (size_t)snprintf(command + used, sizeof command - used, "%s%s", i ? " " : "", argv[i]);
     c->ro.out = out;
     c->ro.command = command;
+    /* The trainer is the sttrain installed beside this program. */
+    {
+        ssize_t n = readlink("/proc/self/exe", trainer, sizeof trainer - 16);
+        char *slash = n > 0 ? (trainer[n] = '\0', strrchr(trainer, '/')) : NULL;
+        if (slash)
+            snprintf(slash + 1, 16, "sttrain");
+        else
+            snprintf(trainer, sizeof trainer, "sttrain");
+        c->ro.trainer = trainer;
+    }
     c->ro.version = EX_VERSION;
     c->ro.git_revision = EX_GIT_REVISION;
     c->ro.lua_version = LUA_RELEASE;
     c->ro.hosts = hosts;
     c->ro.log = c->quiet || !strcmp(c->progress, "none") ? NULL : stderr;
-    c->ro.tty = !strcmp(c->progress, "live") || (!strcmp(c->progress, "auto") && isatty(2));
+    c->ro.tty = !strcmp(c->progress, "live") ||
+                (!strcmp(c->progress, "auto") && (isatty(2) || (c->ro.farm && parent_tty())));
     farm_used = 1;
     rc = ex_run(script, &ptab, &c->ro, &st, &err);
     if (rc == 0 && !c->quiet) {
@@ -330,6 +364,10 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
         if (st.failed)
             printf("stexplore: %llu points failed; their messages are in /failures of %s\n",
                    (unsigned long long)st.failed, out);
+        if (c->ro.reuse)
+            printf("stexplore: %llu points taken from %s instead of evaluated (%llu of its ids "
+                   "had other parameter values and were evaluated)\n",
+                   (unsigned long long)st.reused, c->ro.reuse, (unsigned long long)st.reuse_other);
     }
     if (rc == 0 && st.interrupted) {
         fprintf(stderr, "stexplore: stopped by signal %d; run again with --resume to finish\n",

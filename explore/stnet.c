@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "st.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 
 #define EXIT_USAGE 2
 
@@ -54,6 +55,7 @@ static void usage(FILE *f)
     fputs("  --skip-zeros   leave exact zeros out of the pruning statistic\n"
           "  --csv          comma-separated output for machines\n"
           "  --list         list the built-in networks\n"
+          "  --version      the version and git revision\n"
           "  -h, --help     this text\n"
           "\n"
           "--p, --seed and --law are the design-point parameters p, seed and\n"
@@ -87,6 +89,9 @@ static int parse_args(int argc, char **argv, options *o)
 
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "--version")) {
+            printf("stnet %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
             return -1;
         } else if (!strcmp(a, "--list")) {
             for (const char *const *nm = st_net_builtin_names(); *nm; nm++)

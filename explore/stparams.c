@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "st.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 
 #define EXIT_USAGE 2
 
@@ -75,6 +76,10 @@ int main(int argc, char **argv)
     const char *group = NULL;
     st_point pt;
 
+    if (argc == 2 && !strcmp(argv[1], "--version")) {
+        printf("stparams %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
+        return 0;
+    }
     if (argc > 1) {
         FILE *f = (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout : stderr;
         fputs("usage: stparams\n\nPrint the design-point parameter table as Markdown, the text "

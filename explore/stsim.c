@@ -3,12 +3,15 @@
  * on the SparseTrain array, next to the same hardware run densely.
  * Parameters come from the core's one table; this file only parses and prints.
  */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ex.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 #include "st.h"
 
 #define EXIT_USAGE 2
@@ -21,7 +24,7 @@ static void usage(FILE *f)
     st_point pt;
 
     st_point_init(&pt);
-    fputs("usage: stsim [options] NETWORK|LAYERS.csv [name=value ...]\n"
+    fputs("usage: stsim [options] NETWORK|LAYERS.csv [name=value | @FILE ...]\n"
           "\n"
           "Simulate one training iteration (forward FP, input gradient BP, weight\n"
           "gradient WG) of a network on one design point of the SparseTrain array,\n"
@@ -29,12 +32,18 @@ static void usage(FILE *f)
           "\n"
           "options:\n"
           "  --json          machine-readable output\n"
+          "  --csv           the per-layer, per-phase report as CSV, in the layout of\n"
+          "                  SCALE-Sim's COMPUTE_REPORT.csv (columns: README.md)\n"
           "  --no-layers     totals only\n"
+          "  --params FILE   parameters from FILE, one name = value a line, # or --\n"
+          "                  comments; @FILE is the same. Applied in command-line\n"
+          "                  order with the name=value arguments: the last one wins\n"
           "  --trace FILE.h5 replay the zero masks of a training trace (sttrain\n"
           "                  --trace) instead of the sparsity model's; batch images\n"
           "                  are taken from it\n"
           "  --trace-iter N  the trace's iteration to replay (default: its first)\n"
           "  --NAME VALUE    same as NAME=VALUE\n"
+          "  --version       the version and git revision\n"
           "  -h, --help      this text\n"
           "\n"
           "NETWORK is a built-in name (",
@@ -83,8 +92,9 @@ static void json_phase(const st_phase_stats *s, double pes)
         printf("%s\"%s\": %.9g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
     printf("}, \"dram_floor_bytes\": %llu", (unsigned long long)s->dram_floor_bytes);
     if (s->order)
-        printf(", \"order\": \"%s\", \"store\": [\"%s\", \"%s\", \"%s\"]", st_order_name(s->order),
-               st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]));
+        printf(", \"order\": \"%s\", \"rounds\": %d, \"store\": [\"%s\", \"%s\", \"%s\"]",
+               st_order_name(s->order), s->rounds, st_store_name(s->store[0]),
+               st_store_name(s->store[1]), st_store_name(s->store[2]));
     printf("}");
 }
 
@@ -155,6 +165,48 @@ static double ratio(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
+/* Call fn for each phase of each compute layer that has work, on the run or the dense
+ * baseline, in network order: the rows of the per-layer reports. */
+typedef void (*phase_fn)(const st_net *net, const st_layer_stats *ls, int ph, double pes);
+
+static void each_phase(const st_net *net, const st_result *res, double pes, phase_fn fn)
+{
+    for (int i = 0; i < res->nlayers; i++)
+        for (int ph = 0; ph < ST_PHASE_COUNT; ph++)
+            if (st_phase_cycles(&res->layers[i].run[ph]) != 0 ||
+                st_phase_cycles(&res->layers[i].dense[ph]) != 0)
+                fn(net, &res->layers[i], ph, pes);
+}
+
+/* A phase's loop order, with its rounds when it splits the reduction:
+ * "weights+batch/3". */
+static const char *order_label(char *buf, size_t n, const st_phase_stats *s)
+{
+    if (s->rounds > 1)
+        snprintf(buf, n, "%s/%d", st_order_name(s->order), s->rounds);
+    else
+        snprintf(buf, n, "%s", st_order_name(s->order));
+    return buf;
+}
+
+static void human_row(const st_net *net, const st_layer_stats *ls, int ph, double pes)
+{
+    const st_phase_stats *s = &ls->run[ph], *d = &ls->dense[ph];
+    uint64_t c = st_phase_cycles(s);
+    char os[48], od[48];
+
+    printf("%-22.22s %-2s %12llu %12llu %7.2f %5.1f%% %5.1f%% %10.1f %6.2f %11.3f  "
+           "%s (%s), %s/%s/%s\n",
+           ph == 0 ? st_net_layer(net, ls->layer)->name : "", st_phase_name((st_phase)ph),
+           (unsigned long long)c, (unsigned long long)st_phase_cycles(d),
+           ratio((double)st_phase_cycles(d), (double)c),
+           100 * ratio((double)s->useful_macs, (double)c * pes),
+           100 * ratio((double)s->stall_cycles, (double)c), s->dram_bytes / 1024.0,
+           ratio((double)s->dram_bytes, (double)s->dram_floor_bytes), st_phase_energy_pj(s) / 1e6,
+           order_label(os, sizeof os, s), order_label(od, sizeof od, d),
+           st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]));
+}
+
 static void print_human(const st_net *net, const st_point *pt, const st_result *res, int layers)
 {
     double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
@@ -165,28 +217,8 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
     if (layers) {
         printf("\n%-22s %-2s %12s %12s %7s %6s %6s %10s %6s %11s  %s\n", "layer", "ph", "cycles",
                "dense cyc", "speedup", "util", "stall", "DRAM KiB", "/floor", "energy uJ",
-               "order (dense), storage of operands and output");
-        for (int i = 0; i < res->nlayers; i++) {
-            const st_layer_stats *ls = &res->layers[i];
-            for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
-                const st_phase_stats *s = &ls->run[ph], *d = &ls->dense[ph];
-                uint64_t c = st_phase_cycles(s);
-                if (c == 0 && st_phase_cycles(d) == 0)
-                    continue;
-                printf("%-22.22s %-2s %12llu %12llu %7.2f %5.1f%% %5.1f%% %10.1f %6.2f %11.3f  "
-                       "%s (%s), %s/%s/%s\n",
-                       ph == 0 ? st_net_layer(net, ls->layer)->name : "",
-                       st_phase_name((st_phase)ph), (unsigned long long)c,
-                       (unsigned long long)st_phase_cycles(d),
-                       ratio((double)st_phase_cycles(d), (double)c),
-                       100 * ratio((double)s->useful_macs, (double)c * pes),
-                       100 * ratio((double)s->stall_cycles, (double)c), s->dram_bytes / 1024.0,
-                       ratio((double)s->dram_bytes, (double)s->dram_floor_bytes),
-                       st_phase_energy_pj(s) / 1e6, st_order_name(s->order),
-                       st_order_name(d->order), st_store_name(s->store[0]),
-                       st_store_name(s->store[1]), st_store_name(s->store[2]));
-            }
-        }
+               "order/rounds (dense), storage of operands and output");
+        each_phase(net, res, pes, human_row);
     }
     printf("\n%-8s %14s %14s %9s\n", "phase", "cycles", "dense cycles", "speedup");
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++)
@@ -215,6 +247,121 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
     printf("time: %.3f ms per iteration, %.1f images/s\n", res->time_s * 1e3, res->images_per_s);
 }
 
+/* Read parameters from a file: one `name = value` (or name=value) a line; blank lines and
+ * comments (from # or -- to the end of the line) are skipped; a value may be quoted and
+ * may end in a comma, as in a sweep's `fixed = {...}`. Fails naming path:line and the
+ * parameter (st_point_set's message) or the line that is not name = value. */
+static int load_params(const char *path, st_point *pt, st_err *err)
+{
+    char line[1024];
+    FILE *f = fopen(path, "r");
+    int lineno = 0, rc = ST_OK;
+
+    if (!f)
+        return st_err_set(err, ST_EINVAL, "parameter file %s: cannot read it: %s", path,
+                          strerror(errno));
+    while (fgets(line, sizeof line, f)) {
+        char *p = line, *eq, *e, *c;
+        size_t len = strlen(line);
+        lineno++;
+        if (len == sizeof line - 1 && line[len - 1] != '\n' && !feof(f)) {
+            rc = st_err_set(err, ST_EINVAL, "%s:%d: a line longer than %zu bytes", path, lineno,
+                            sizeof line - 2);
+            goto done;
+        }
+        if ((c = strchr(p, '#')) != NULL)
+            *c = '\0';
+        if ((c = strstr(p, "--")) != NULL)
+            *c = '\0';
+        while (isspace((unsigned char)*p))
+            p++;
+        e = p + strlen(p);
+        while (e > p && (isspace((unsigned char)e[-1]) || e[-1] == ','))
+            *--e = '\0';
+        if (!*p)
+            continue;
+        if (!(eq = strchr(p, '='))) {
+            rc = st_err_set(err, ST_EINVAL, "%s:%d: '%.100s': expected name = value", path,
+                            lineno, p);
+            goto done;
+        }
+        for (e = eq; e > p && isspace((unsigned char)e[-1]); e--)
+            ;
+        *e = '\0';
+        for (eq++; isspace((unsigned char)*eq); eq++)
+            ;
+        len = strlen(eq);
+        if (len >= 2 && (eq[0] == '"' || eq[0] == '\'') && eq[len - 1] == eq[0]) {
+            eq[len - 1] = '\0';
+            eq++;
+        }
+        if (!*p || !*eq) {
+            rc = st_err_set(err, ST_EINVAL, "%s:%d: '%s = %s': expected name = value", path,
+                            lineno, p, eq);
+            goto done;
+        }
+        if (st_point_set(pt, p, eq, err) != ST_OK) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            rc = st_err_set(err, ST_EINVAL, "%s:%d: %s", path, lineno, msg);
+            goto done;
+        }
+    }
+    if (ferror(f))
+        rc = st_err_set(err, ST_EINVAL, "parameter file %s: cannot read it: %s", path,
+                        strerror(errno));
+done:
+    fclose(f);
+    return rc;
+}
+
+/* A CSV field: as it is, or quoted when it holds a comma, a quote or a line break. */
+static void csv_field(const char *s)
+{
+    if (!strpbrk(s, ",\"\n\r")) {
+        fputs(s, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static void csv_row(const st_net *net, const st_layer_stats *ls, int ph, double pes)
+{
+    const st_phase_stats *s = &ls->run[ph], *d = &ls->dense[ph];
+    uint64_t c = st_phase_cycles(s);
+
+    printf("%d, ", ls->layer);
+    csv_field(st_net_layer(net, ls->layer)->name);
+    printf(", %s, %llu, %llu, %.6f, %.6f, %llu, %.6f, %llu, %llu, %llu, %llu, %.9g, %.9g, %.6g, "
+           "%.6g,\n",
+           st_phase_name((st_phase)ph), (unsigned long long)c, (unsigned long long)s->stall_cycles,
+           100 * ratio((double)s->useful_macs, (double)c * pes),
+           100 * ratio((double)s->useful_macs, (double)s->compute_cycles * pes),
+           (unsigned long long)st_phase_cycles(d), ratio((double)st_phase_cycles(d), (double)c),
+           (unsigned long long)s->useful_macs, (unsigned long long)s->dense_macs,
+           (unsigned long long)s->dram_bytes, (unsigned long long)s->dram_floor_bytes,
+           st_phase_energy_pj(s), st_phase_energy_pj(d), ls->act_density, ls->grad_density);
+}
+
+/* The per-layer, per-phase report in the layout of SCALE-Sim's COMPUTE_REPORT.csv (its
+ * first columns, the same names and units, ", " between fields and one at the end of each
+ * line), with the dense baseline, the traffic and the energy after them. */
+static void print_csv(const st_net *net, const st_point *pt, const st_result *res)
+{
+    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
+
+    printf("LayerID, Layer Name, Phase, Total Cycles, Stall Cycles, Overall Util %%, "
+           "Compute Util %%, Dense Cycles, Speedup, Useful MACs, Dense MACs, DRAM Bytes, "
+           "DRAM Floor Bytes, Energy pJ, Dense Energy pJ, Act Density, Grad Density,\n");
+    each_phase(net, res, pes, csv_row);
+}
+
 int main(int argc, char **argv)
 {
     st_point pt;
@@ -223,8 +370,8 @@ int main(int argc, char **argv)
     st_err err;
     const char *netname = NULL, *trace_path = NULL;
     long trace_iter = -1;
-    ex_trace *trace = NULL;
-    int json = 0, layers = 1, rc = 0;
+    ex_tracemem *trace = NULL;
+    int json = 0, csv = 0, layers = 1, rc = 0;
 
     st_err_clear(&err);
     st_point_init(&pt);
@@ -237,8 +384,18 @@ int main(int argc, char **argv)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(a, "--version")) {
+            printf("stsim %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
+            return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--csv")) {
+            csv = 1;
+        } else if (a[0] == '@' && a[1]) {
+            if (load_params(a + 1, &pt, &err) != 0) {
+                fprintf(stderr, "stsim: %s\n", err.msg);
+                return EXIT_USAGE;
+            }
         } else if (!strcmp(a, "--no-layers")) {
             layers = 0;
         } else if (a[0] == '-' && a[1] == '-') {
@@ -248,7 +405,12 @@ int main(int argc, char **argv)
                 fprintf(stderr, "stsim: option --%s needs a value\n", name);
                 return EXIT_USAGE;
             }
-            if (!strcmp(name, "trace")) {
+            if (!strcmp(name, "params")) {
+                if (load_params(v, &pt, &err) != 0) {
+                    fprintf(stderr, "stsim: %s\n", err.msg);
+                    return EXIT_USAGE;
+                }
+            } else if (!strcmp(name, "trace")) {
                 trace_path = v;
             } else if (!strcmp(name, "trace-iter")) {
                 trace_iter = strtol(v, &end, 10);
@@ -273,6 +435,10 @@ int main(int argc, char **argv)
             netname = a;
         }
     }
+    if (json && csv) {
+        fputs("stsim: --json and --csv: choose one output\n", stderr);
+        return EXIT_USAGE;
+    }
     if (!netname) {
         fputs("stsim: no network given (see stsim --help)\n", stderr);
         return EXIT_USAGE;
@@ -282,18 +448,20 @@ int main(int argc, char **argv)
     else
         rc = st_net_builtin(netname, &net, &err);
     if (rc == 0 && trace_path) {
-        rc = ex_trace_open(trace_path, net, trace_iter, &trace, &err);
-        if (rc == 0 && pt.batch > ex_trace_images(trace))
+        rc = ex_trace_load(trace_path, net, trace_iter, &trace, &err);
+        if (rc == 0 && pt.batch > trace->images)
             rc = st_err_set(&err, ST_EINVAL, "batch = %d: %s holds %d images of %s", pt.batch,
-                            trace_path, ex_trace_images(trace), ex_trace_iteration(trace));
+                            trace_path, trace->images, trace->iter);
         if (rc == 0)
-            rc = st_sim_run_src(net, &pt, ex_trace_masks, trace, &res, &err);
+            rc = st_sim_run_src(net, &pt, ex_tracemem_masks, trace, &res, &err);
     } else if (rc == 0)
         rc = st_sim_run(net, &pt, &res, &err);
     if (rc == 0)
         rc = st_result_check(&res, &pt, &err);
     if (rc == 0) {
-        if (json)
+        if (csv)
+            print_csv(net, &pt, &res);
+        else if (json)
             print_json(net, &pt, &res, layers);
         else
             print_human(net, &pt, &res, layers);
@@ -301,7 +469,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "stsim: %s\n", err.msg);
     }
     st_result_fini(&res);
-    ex_trace_close(&trace);
+    ex_tracemem_destroy(&trace);
     st_net_destroy(&net);
     return rc == 0 ? 0 : rc == ST_ENOMEM ? 1 : EXIT_USAGE;
 }

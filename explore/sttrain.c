@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ex.h"
+#include "ex_revision.h" /* EX_GIT_REVISION, written at build time */
 #include "train.h"
 
 #define EXIT_USAGE 2
@@ -59,6 +60,7 @@ static void usage(FILE *f)
           "  --trace-iters LIST  iterations to trace: 0,10,100 or every:N   (default 0)\n"
           "  --json              one JSON document on stdout instead of tables\n"
           "  --quiet             the per-epoch line only, no layer table\n"
+          "  --version           the version and git revision\n"
           "  -h, --help          this text\n"
           "\n"
           "Pruning parameters, as name=value (see docs/parameters.md):\n"
@@ -212,6 +214,9 @@ static int parse_args(int argc, char **argv, options *o)
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return -1;
+        } else if (!strcmp(a, "--version")) {
+            printf("sttrain %s (git %s)\n", EX_VERSION, EX_GIT_REVISION);
+            return -1;
         } else if (!strcmp(a, "--json")) {
             o->json = 1;
         } else if (!strcmp(a, "--quiet")) {
@@ -362,6 +367,9 @@ typedef struct trace {
     uint64_t written, last; /* iterations written; the last iteration run */
     uint8_t *mask;
     size_t mask_n;
+    /* the last epoch's figures, kept with the masks for whoever replays them */
+    long epochs;
+    double train_loss, test_accuracy, test_loss;
 } trace;
 
 static int h5_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v)
@@ -592,7 +600,10 @@ static int trace_close(trace *tr, st_err *err)
 {
     int rc = ST_OK, missed = 0;
 
-    if (h5_attr_u64(tr->f, "iterations", tr->written) || H5Fclose(tr->f) < 0)
+    if (h5_attr_u64(tr->f, "iterations", tr->written) || h5_attr_i64(tr->f, "epochs", tr->epochs) ||
+        h5_attr_f64(tr->f, "train_loss", tr->train_loss) ||
+        h5_attr_f64(tr->f, "test_accuracy", tr->test_accuracy) ||
+        h5_attr_f64(tr->f, "test_loss", tr->test_loss) || H5Fclose(tr->f) < 0)
         rc = st_err_set(err, ST_EIO, "%s: cannot finish the trace file", tr->tmp);
     tr->f = -1;
     if (rc == ST_OK && rename(tr->tmp, tr->path) != 0)
@@ -686,6 +697,10 @@ static int run(const options *o, st_err *err)
         dc = cpu_s() - c0;
         if ((rc = st_trainer_evaluate(t, &test, &acc, &tloss, err)) != 0)
             goto done;
+        tr.epochs = e;
+        tr.train_loss = loss;
+        tr.test_accuracy = acc;
+        tr.test_loss = tloss;
         if (o->json) {
             printf("%s{\"epoch\":%ld,\"train_loss\":%.9g,\"test_accuracy\":%.9g,"
                    "\"test_loss\":%.9g,\"time_s\":%.6g,\"cpu_s\":%.6g,\"images_per_s\":%.6g,",

@@ -185,9 +185,10 @@ static int write_file(const char *path, const variant *v)
 static void test_good(const char *dir)
 {
     static const char *const names[] = {"row",     "id",       "index", "status", "p",
-                                        "pe_rows", "prune_fc", "sync",  "cycles", "energy_pj"};
-    static const an_type types[] = {AN_T_INT, AN_T_ID,   AN_T_U64,  AN_T_ENUM, AN_T_REAL,
-                                    AN_T_INT, AN_T_BOOL, AN_T_ENUM, AN_T_U64,  AN_T_REAL};
+                                        "pe_rows", "prune_fc", "sync",  "cycles", "energy_pj",
+                                        "message"};
+    static const an_type types[] = {AN_T_INT, AN_T_ID,   AN_T_U64,  AN_T_ENUM, AN_T_REAL, AN_T_INT,
+                                    AN_T_BOOL, AN_T_ENUM, AN_T_U64,  AN_T_REAL, AN_T_ENUM};
     variant v = {1, 1, 3, 1, 0};
     char path[512], buf[64];
     an_table *t = NULL;
@@ -204,11 +205,11 @@ static void test_good(const char *dir)
     ok(t->n == 3 && !strcmp(t->name, "tiny") && t->complete == 1 && t->candidates == 4 &&
            t->excluded == 1 && t->failed == 1,
        "h5-1.2 rows, name and counts from the file's attributes");
-    same = t->ncol == 10;
-    for (int i = 0; same && i < 10; i++)
+    same = t->ncol == 11;
+    for (int i = 0; same && i < 11; i++)
         same = !strcmp(t->col[i].name, names[i]) && t->col[i].type == types[i];
     ok(same, "h5-1.3 columns row, id, index, status, then parameters and metrics by name, "
-             "with their types");
+             "with their types, then the failed points' message");
     c = an_table_find(t, "pe_rows");
     ok(c >= 0 && !strcmp(t->col[c].unit, "PEs") && !strcmp(t->col[c].role, "swept") &&
            !strcmp(t->col[c].help, "PE rows"),
@@ -216,6 +217,11 @@ static void test_good(const char *dir)
     c = an_table_find(t, "sync");
     ok(c >= 0 && t->col[c].nchoice == 2 && !strcmp(t->col[c].choice[1], "fifo"),
        "h5-1.5 an enum's choices from its range");
+    c = an_table_find(t, "message");
+    ok(c >= 0 && t->col[c].v && t->col[c].nchoice == 1 &&
+           !strcmp(t->col[c].choice[0], "buffer too small") && isnan(t->col[c].v[0]) &&
+           t->col[c].v[1] == 0 && isnan(t->col[c].v[2]),
+       "h5-1.5b the column message: /failures/message on the failed row, NaN elsewhere");
     c = an_table_find(t, "cycles");
     ok(c >= 0 && t->col[c].v == NULL, "h5-1.6 a column is not read before it is needed");
     rc = an_table_load_col(t, c, &err);

@@ -283,7 +283,7 @@ static void test_defaults(void)
     ok(pt.skip_fp_stream && pt.skip_bp_stream && pt.skip_bp_output && pt.skip_wg_stream &&
            pt.skip_wg_operand,
        "param-2.10 every kind of zero skipping is on by default");
-    /* sigma = sqrt(pi/2) E|g| for a normal law (DESIGN.md section 1). */
+    /* sigma = sqrt(pi/2) E|g| for a normal law (docs/pruning.md). */
     ok(pt.p == 0 && fabs(pt.prune_sigma_scale - sqrt(acos(-1.0) / 2)) < 1e-15 &&
            !pt.prune_skip_zeros && pt.prune_first && pt.prune_fc,
        "param-2.11 pruning defaults: p 0, sigma scale sqrt(pi/2), zeros counted, first and "

@@ -1,6 +1,6 @@
 /*
- * t_prune.c - TAP tests of the stochastic gradient pruning (DESIGN.md
- * section 1), and of its two halves in engine.h. Samples come from the
+ * t_prune.c - TAP tests of the stochastic gradient pruning
+ * (docs/pruning.md), and of its two halves in engine.h. Samples come from the
  * test's own generator, never from st_rng; expectations are closed forms or
  * counts made here.
  */
@@ -302,7 +302,7 @@ static void test_normal_law(const float *g, float *out)
            "prune-4.%d p = %g: every output is 0, +-(float)tau, or the input where |g| >= tau",
            k + 1, p);
 
-        /* DESIGN.md section 1: p - sqrt(2/pi) (1 - exp(-z^2/2)) / z, from the
+        /* docs/pruning.md: p - sqrt(2/pi) (1 - exp(-z^2/2)) / z, from the
          * published z. The measured fraction has a binomial standard error
          * of at most 5e-4 at n = 10^6, and sigma is estimated from the same
          * sample (relative error ~1e-3): 0.005 is about 10 standard errors. */
@@ -330,7 +330,7 @@ static void test_normal_law(const float *g, float *out)
  * and with t = tau / b = z sqrt(pi/2):
  *   P(|g| < tau) = 1 - e^{-t},  E[|g| / tau; |g| < tau] = (1 - (1 + t) e^{-t}) / t,
  * zero fraction = (1 - e^{-t}) - (1 - (1 + t) e^{-t}) / t. Heavier tails than
- * the normal law the threshold assumes: more zeros (DESIGN.md section 1). */
+ * the normal law the threshold assumes: more zeros (docs/pruning.md). */
 static void test_laplace_law(const float *g, float *out)
 {
     st_prune_opts o;
@@ -375,7 +375,7 @@ static void test_zero_fraction_normal(void)
                 k + 1, p, want);
     }
     ok_near(st_prune_zero_fraction_normal(0.9), 0.54, 0.005,
-            "prune-8.5 p = 0.9 gives about 0.54 (DESIGN.md section 1)");
+            "prune-8.5 p = 0.9 gives about 0.54 (docs/pruning.md)");
     for (k = 1; k < 1000; k++) {
         f = st_prune_zero_fraction_normal(k / 1000.0);
         mono = mono && f > prev;

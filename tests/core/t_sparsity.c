@@ -900,10 +900,10 @@ static void test_pruning(void)
     }
     c.prune.p = 0.9;
     zn = check_law(bn, &c, ST_LAW_NORMAL, "spars-8.1");
-    /* The same closed form written as in DESIGN.md: p - sqrt(2/pi) (1 - e^(-z^2/2)) / z. */
+    /* The same closed form written as in docs/pruning.md: p - sqrt(2/pi) (1 - e^(-z^2/2)) / z. */
     z = st_norm_quantile(0.95);
     ok_near(zero_frac(ST_LAW_NORMAL, 1, z), 0.9 - sqrt(2 / PI) * (1 - exp(-z * z / 2)) / z, 1e-12,
-            "spars-8.2 the test's normal closed form is DESIGN.md's");
+            "spars-8.2 the test's normal closed form is docs/pruning.md's");
     /* tau = z * sqrt(pi/2) * mean|g|; mean|g| has relative SE sqrt((pi/2 - 1) / n). */
     rc = masks(bn, &c, 0, 0, &m);
     ok_near(rc ? -1 : m.tau, z, 4 * z * sqrt((PI / 2 - 1) / n),
@@ -976,7 +976,7 @@ done:
 }
 
 /* Every compute layer of the built-in networks: the call works and the densities are
- * ordered; nets built of Conv-BN blocks have a dense natural dZ everywhere (DESIGN.md:
+ * ordered; nets built of Conv-BN blocks have a dense natural dZ everywhere (docs/pruning.md:
  * in Conv-BN-ReLU networks the sparsity of dZ is all artificial). */
 static void test_builtins(void)
 {

@@ -568,7 +568,7 @@ static void test_real(void)
                     rule = 0;
             }
         }
-        ok(rule, "train-9 dZ after pruning follows the rule of DESIGN.md section 1 element by "
+        ok(rule, "train-9 dZ after pruning follows the rule of docs/pruning.md element by "
                  "element");
         st_trainer_destroy(&t);
         st_net_destroy(&net);

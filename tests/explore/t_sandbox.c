@@ -74,7 +74,7 @@ static int run_plan(fx *f)
 
     ex_batch_init(&b);
     st_err_clear(&f->err);
-    rc = ex_plan_init(&plan, ex_script_sweep(f->s), &f->t, ex_script_hooks(f->s), 1, &f->err);
+    rc = ex_plan_init(&plan, ex_script_sweep(f->s), &f->t, ex_script_hooks(f->s), &f->err);
     while (rc == 0 && (rc = ex_plan_next(&plan, &b, 64, &first, &span, &f->err)) == 0 && span > 0)
         ;
     ex_plan_fini(&plan);

@@ -213,7 +213,7 @@ int main(void)
                  "  where = function(p) return p.pe_rows * p.pe_cols <= 8 end,\n}\n",
             0) == 0,
        "script-4.1 a sweep with where and derived loads: %s", msg1(&f));
-    ex_plan_init(&plan, ex_script_sweep(f.s), &f.t, ex_script_hooks(f.s), 1, NULL);
+    ex_plan_init(&plan, ex_script_sweep(f.s), &f.t, ex_script_hooks(f.s), NULL);
     ex_batch_reserve(&b, 100, f.t.n, NULL);
     ex_plan_next(&plan, &b, 100, &first, &span, &f.err);
     ok(b.n == 10 && span == 16 && plan.excluded == 6,
@@ -230,7 +230,7 @@ int main(void)
                  "  params = { pe_rows = {4, 8}, sync = {'lockstep', 'fifo'} },\n}\n",
             0) == 0,
        "script-4.4 a random sample loads");
-    ex_plan_init(&plan, ex_script_sweep(f.s), &f.t, ex_script_hooks(f.s), 1, NULL);
+    ex_plan_init(&plan, ex_script_sweep(f.s), &f.t, ex_script_hooks(f.s), NULL);
     while (ex_plan_next(&plan, &b, 7, &first, &span, &f.err) == 0 && span > 0)
         n += (uint64_t)b.n;
     ok(n == 4 && plan.duplicates == 46,
@@ -242,7 +242,7 @@ int main(void)
                  "end },\n}\n",
             0) == 0,
        "script-4.6 a derived function of the wrong type loads");
-    ex_plan_init(&plan, ex_script_sweep(f.s), &f.t, ex_script_hooks(f.s), 1, NULL);
+    ex_plan_init(&plan, ex_script_sweep(f.s), &f.t, ex_script_hooks(f.s), NULL);
     ok(ex_plan_next(&plan, &b, 7, &first, &span, &f.err) == ST_EINVAL &&
            has(&f, "derived ch1_kib = 'big': must be a number", NULL),
        "script-4.7 ... and fails when it returns a string: %s", msg1(&f));

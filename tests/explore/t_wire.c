@@ -29,16 +29,17 @@ int main(void)
     ex_ptab t;
     ex_batch a, b;
     ex_buf buf;
-    ex_netspec net, got_net;
+    ex_netspec net;
+    ex_sweep sw, got;
     ex_netop op;
     ex_wire_setup ws = {EX_EVAL_SIM, 1, 0, 0}, got_ws;
     ex_sizer z;
     st_err err;
     uint64_t seq = 0;
     double eval_s = 0;
-    int np, same;
+    int np, same, idx = 0;
 
-    tap_plan(28);
+    tap_plan(33);
     st_err_clear(&err);
     ex_ptab_init(&t, &err);
     np = t.n;
@@ -48,7 +49,8 @@ int main(void)
 
     /* ---------------------------------------------------------------- setup */
     ex_netspec_init(&net);
-    ex_netspec_init(&got_net);
+    ex_sweep_init(&sw);
+    ex_sweep_init(&got);
     snprintf(net.name, sizeof net.name, "tiny");
     net.c = 1;
     net.h = net.w = 28;
@@ -63,29 +65,34 @@ int main(void)
     op.groups = 1;
     op.line = 12;
     ex_netspec_push(&net, &op, &err);
+    ex_sweep_add_net(&sw, &net, &idx, &err);
     ws.nparam = np;
     ex_metrics(&ws.nmetric);
-    ok(ex_wire_put_setup(&buf, &ws, &net, &err) == 0, "wire-1.1 a setup is encoded");
-    ok(ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == 0 && got_ws.nparam == np &&
-           got_ws.detail == 1 && got_net.n == 1 && !strcmp(got_net.ops[0].name, "c1") &&
-           got_net.ops[0].line == 12 && got_net.h == 28 && !strcmp(got_net.name, "tiny"),
+    ok(ex_wire_put_setup(&buf, &ws, &sw, &err) == 0, "wire-1.1 a setup is encoded");
+    ok(ex_wire_get_setup(buf.p, buf.n, &got_ws, &got, &err) == 0 && got_ws.nparam == np &&
+           got_ws.detail == 1 && got.nnet == 1 && got.nets[0].n == 1 &&
+           !strcmp(got.nets[0].ops[0].name, "c1") && got.nets[0].ops[0].line == 12 &&
+           got.nets[0].h == 28 && !strcmp(got.nets[0].name, "tiny") && got.ntrace == 0,
        "wire-1.2 ... and decoded with its network");
-    ex_netspec_fini(&got_net);
-    ex_netspec_init(&got_net);
-    /* Cut into the last operation (the setup ends with it and two 8-byte lengths of 0). */
-    ok(ex_wire_get_setup(buf.p, buf.n - 16 - 3, &got_ws, &got_net, &err) == ST_EFORMAT &&
+    ex_sweep_fini(&got);
+    ex_sweep_init(&got);
+    /* Cut into the last operation (then come two 8-byte lengths of 0 and the trace count). */
+    ok(ex_wire_get_setup(buf.p, buf.n - 4 - 16 - 3, &got_ws, &got, &err) == ST_EFORMAT &&
            strstr(err.msg, "1 layer operations do not fit"),
        "wire-1.3 a truncated setup is refused: %s", err.msg);
-    ex_netspec_fini(&got_net);
-    ex_netspec_init(&got_net);
+    ex_sweep_fini(&got);
+    ex_sweep_init(&got);
     ws.nmetric++;
-    ex_wire_put_setup(&buf, &ws, &net, &err);
-    ok(ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == ST_EFORMAT &&
+    ex_wire_put_setup(&buf, &ws, &sw, &err);
+    ok(ex_wire_get_setup(buf.p, buf.n, &got_ws, &got, &err) == ST_EFORMAT &&
            strstr(err.msg, "mixed versions"),
        "wire-1.4 a setup from a program with other metrics is refused: %s", err.msg);
-    ok(ex_wire_get_setup("junk", 4, &got_ws, &got_net, &err) == ST_EFORMAT &&
+    ex_sweep_fini(&got);
+    ex_sweep_init(&got);
+    ok(ex_wire_get_setup("junk", 4, &got_ws, &got, &err) == ST_EFORMAT &&
            strstr(err.msg, "not a setup"),
        "wire-1.5 bytes that are not a setup are refused");
+    ws.nmetric--;
 
     /* A layer list travels as its path and text; the worker builds the chain from them. */
     {
@@ -96,32 +103,36 @@ int main(void)
                                        "Filter Width,Channels,Num Filter,Strides,\n"
                                        "A,8,8,3,3,0,4,1,\n";
         ex_netspec csv;
+        ex_sweep one;
         st_net *built = NULL;
         int bad = -1;
         ex_netspec_init(&csv);
-        ex_netspec_fini(&got_net);
-        ex_netspec_init(&got_net);
-        ws.nmetric--;
+        ex_sweep_init(&one);
+        ex_sweep_fini(&got);
+        ex_sweep_init(&got);
         snprintf(csv.name, sizeof csv.name, "lst");
         ok(ex_netspec_set_csv(&csv, "dir/lst.csv", text, sizeof text - 1, &err) == 0 &&
-               ex_wire_put_setup(&buf, &ws, &csv, &err) == 0 &&
-               ex_wire_get_setup(buf.p, buf.n, &got_ws, &got_net, &err) == 0 && got_net.csv &&
-               got_net.csv_len == sizeof text - 1 && !memcmp(got_net.csv, text, sizeof text) &&
-               !strcmp(got_net.csv_path, "dir/lst.csv"),
+               ex_sweep_add_net(&one, &csv, &idx, &err) == 0 &&
+               ex_wire_put_setup(&buf, &ws, &one, &err) == 0 &&
+               ex_wire_get_setup(buf.p, buf.n, &got_ws, &got, &err) == 0 && got.nets[0].csv &&
+               got.nets[0].csv_len == sizeof text - 1 &&
+               !memcmp(got.nets[0].csv, text, sizeof text) &&
+               !strcmp(got.nets[0].csv_path, "dir/lst.csv"),
            "wire-1.6 a layer list's path and text travel byte for byte: %s", err.msg);
         /* A: 2x8x8 -> 4x6x6; B reads it through A's ReLU: 3 layers, B has BP 4*4*9*4*5. */
-        ok(ex_netspec_build(&got_net, &built, &bad, &err) == 0 && st_net_count(built) == 3 &&
+        ok(ex_netspec_build(&got.nets[0], &built, &bad, &err) == 0 && st_net_count(built) == 3 &&
                st_layer_macs(st_net_layer(built, 2), ST_BP) == 4ull * 4 * 9 * 4 * 5 &&
                !strcmp(st_net_name(built), "lst"),
            "wire-1.7 ... and the received spec builds the chain: %s", err.msg);
         st_net_destroy(&built);
-        ex_netspec_fini(&got_net);
-        ex_netspec_init(&got_net);
-        ok(ex_wire_get_setup(buf.p, buf.n - 1, &got_ws, &got_net, &err) == ST_EFORMAT &&
+        ex_sweep_fini(&got);
+        ex_sweep_init(&got);
+        /* The trace count after the list goes first: cut 5 bytes into the list's text. */
+        ok(ex_wire_get_setup(buf.p, buf.n - 5, &got_ws, &got, &err) == ST_EFORMAT &&
                strstr(err.msg, "malformed"),
            "wire-1.8 a setup whose layer list is cut short is refused: %s", err.msg);
-        ex_netspec_fini(&got_net);
-        ex_netspec_init(&got_net);
+        ex_sweep_fini(&got);
+        ex_sweep_init(&got);
         /* The text is parsed when the network is built: a bad row names the path, line. */
         ex_netspec_set_csv(&csv, "dir/lst.csv", bad_text, sizeof bad_text - 1, &err);
         ok(ex_netspec_build(&csv, &built, &bad, &err) == ST_EFORMAT && built == NULL &&
@@ -129,6 +140,86 @@ int main(void)
            "wire-1.9 a spec with a bad layer list fails to build, naming path and line: %s",
            err.msg);
         ex_netspec_fini(&csv);
+
+        ex_sweep_fini(&one);
+
+        /* Several networks and a trace: every mask byte arrives. */
+        ex_netspec_set_csv(&csv, "dir/lst.csv", text, sizeof text - 1, &err);
+        snprintf(csv.name, sizeof csv.name, "lst");
+        ex_sweep_add_net(&sw, &csv, &idx, &err);
+        ex_netspec_fini(&csv);
+        {
+            ex_tracemem *tm = NULL;
+            int same_masks = 1;
+            ex_tracemem_create("t.h5", 2, &tm, &err);
+            tm->images = 3;
+            tm->net = 1;
+            tm->fp = 0x1234;
+            snprintf(tm->iter, sizeof tm->iter, "iter_000007");
+            ex_tracemem_layer_alloc(tm, 0, 0, 5, 7, &err);
+            ex_tracemem_layer_alloc(tm, 1, 2, 4, 2, &err);
+            tm->layers[1].tau = 0.25;
+            for (int k = 0; k < 15; k++)
+                tm->layers[0].act[k] = (uint8_t)(k % 3 == 0);
+            for (int k = 0; k < 6; k++)
+                tm->layers[1].dz[k] = (uint8_t)(k & 1);
+            sw.traces = malloc(sizeof *sw.traces);
+            sw.traces[0] = tm;
+            sw.ntrace = 1;
+            ok(ex_wire_put_setup(&buf, &ws, &sw, &err) == 0 &&
+                   ex_wire_get_setup(buf.p, buf.n, &got_ws, &got, &err) == 0,
+               "wire-1.10 two networks and a trace are encoded and decoded: %s", err.msg);
+            if (got.ntrace == 1) {
+                const ex_tracemem *g = got.traces[0];
+                for (int l = 0; l < 2; l++)
+                    same_masks &=
+                        g->layers[l].layer == tm->layers[l].layer &&
+                        g->layers[l].na == tm->layers[l].na &&
+                        g->layers[l].ng == tm->layers[l].ng &&
+                        !memcmp(g->layers[l].act, tm->layers[l].act, 3 * tm->layers[l].na) &&
+                        !memcmp(g->layers[l].dz, tm->layers[l].dz, 3 * tm->layers[l].ng);
+            }
+            ok(got.nnet == 2 && !strcmp(got.nets[1].name, "lst") && got.ntrace == 1 && same_masks &&
+                   got.traces[0]->images == 3 && got.traces[0]->net == 1 &&
+                   got.traces[0]->fp == 0x1234 && got.traces[0]->layers[1].tau == 0.25 &&
+                   !strcmp(got.traces[0]->iter, "iter_000007") &&
+                   !strcmp(got.traces[0]->path, "t.h5"),
+               "wire-1.11 ... the networks in order, the trace's masks byte for byte");
+            ex_sweep_fini(&got);
+            ex_sweep_init(&got);
+            ok(ex_wire_get_setup(buf.p, buf.n - 1, &got_ws, &got, &err) == ST_EFORMAT &&
+                   strstr(err.msg, "malformed trace"),
+               "wire-1.12 a setup whose trace is cut short is refused: %s", err.msg);
+            ex_sweep_fini(&got);
+            ex_sweep_init(&got);
+        }
+    }
+
+    /* ------------------------------------------------------- training jobs */
+    {
+        static const char *const a1[] = {"/bin/sttrain", "fmnist-cnn", "p=0.9"};
+        static const char *const a2[] = {"/bin/sttrain", "net with spaces.lua"};
+        ex_trainjob jobs[2], *got_jobs = NULL;
+        int nj = 0;
+        ex_trainjob_args(&jobs[0], "d/1.log", 3, a1, &err);
+        ex_trainjob_args(&jobs[1], "d/2.log", 2, a2, &err);
+        ok(ex_trainjobs_put(&buf, jobs, 2, &err) == 0 &&
+               ex_trainjobs_get(buf.p, buf.n, &got_jobs, &nj, &err) == 0 && nj == 2 &&
+               !strcmp(got_jobs[0].argv[2], "p=0.9") && !got_jobs[0].argv[3] &&
+               !strcmp(got_jobs[1].argv[1], "net with spaces.lua") && !got_jobs[1].argv[2] &&
+               !strcmp(got_jobs[1].log, "d/2.log"),
+           "wire-1.13 training jobs travel argument for argument: %s", err.msg);
+        ex_trainjobs_free(got_jobs, nj);
+        got_jobs = NULL;
+        ok(ex_trainjobs_get(buf.p, buf.n - 2, &got_jobs, &nj, &err) == ST_EFORMAT && !got_jobs &&
+               strstr(err.msg, "malformed"),
+           "wire-1.14 cut short, they are refused: %s", err.msg);
+        for (int k = 0; k < 2; k++) {
+            for (int q = 0; jobs[k].argv[q]; q++)
+                free(jobs[k].argv[q]);
+            free(jobs[k].argv);
+            free(jobs[k].log);
+        }
     }
 
     /* --------------------------------------------------------------- points */
@@ -206,7 +297,8 @@ int main(void)
     ex_batch_fini(&b);
     ex_buf_fini(&buf);
     ex_netspec_fini(&net);
-    ex_netspec_fini(&got_net);
+    ex_sweep_fini(&sw);
+    ex_sweep_fini(&got);
     ex_ptab_fini(&t);
     return tap_done();
 }

@@ -1,8 +1,9 @@
-"""h5same.py [--ranks] A.h5 B.h5 - exit 0 when two stexplore result files hold the same
+"""h5same.py [--ranks] [--merged] A.h5 B.h5 - exit 0 when two stexplore result files hold the same
 points, values, attributes and provenance, timing and the command line aside; else print
 the first difference and exit 1. With --ranks, also the provenance of where the runs ran
 (ranks, hosts) is set aside, to compare runs on different numbers of MPI ranks. Used by
-stexplore.t and stexplore_mpi.t. Reads with h5py and numpy only."""
+stexplore.t and stexplore_mpi.t. With --merged, also the provenance that stquery merge and
+stexplore --reuse add (merged_from, reused_from), to compare such a file with one plain run. Reads with h5py and numpy only."""
 import sys
 
 import h5py
@@ -64,7 +65,7 @@ def main(pa, pb):
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    if args and args[0] == "--ranks":
-        TIMING |= PLACE
+    while args and args[0] in ("--ranks", "--merged"):
+        TIMING |= PLACE if args[0] == "--ranks" else {"merged_from", "reused_from"}
         args = args[1:]
     sys.exit(main(args[0], args[1]))

@@ -5,7 +5,8 @@
 # MACs, cycles, stalls, DRAM bytes, loop orders, SRAM accesses, energy.
 # REF_CASES (default 600) sets how many cases, REF_SEED (default 1) the first;
 # the cases of REF_EXTRA (seeds, default 6318 6430: transfer times that are
-# exact integers) are added.
+# exact integers; 3848: a BP segment of two words followed by a short one;
+# 9594: partial sums that go to DRAM between rounds) are added.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
 DUMP="$ST_BUILD/tests/ref/ref_dump"
@@ -25,7 +26,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 st=0
 "$DUMP" "${REF_SEED:-1}" "${REF_CASES:-600}" >"$tmp/cases.jsonl" 2>"$tmp/err" || st=$?
-for seed in ${REF_EXTRA-6318 6430}; do
+for seed in ${REF_EXTRA-6318 6430 3848 9594}; do
     [ "$st" -ne 0 ] || "$DUMP" "$seed" >>"$tmp/cases.jsonl" 2>>"$tmp/err" || st=$?
 done
 if [ "$st" -ne 0 ]; then

@@ -11,7 +11,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 
-plan 94
+plan 97
 
 run "$EXP" --help
 is_status 0 "stexplore-1.1 --help exits 0"
@@ -19,7 +19,7 @@ has_out "--resume" "stexplore-1.2 --help documents --resume"
 has_out "exit status" "stexplore-1.3 --help documents the exit statuses"
 
 # ------------------------------------------------------------ the examples
-for ex in quickstart pe_buffers pruning lua_network lhs_many; do
+for ex in quickstart pe_buffers pruning lua_network networks accuracy lhs_many; do
     run "$EXP" --check "$ST_SRC/lua_scripts/$ex.lua"
     is_status 0 "stexplore-2.$ex --check of lua_scripts/$ex.lua exits 0"
 done
@@ -36,7 +36,7 @@ ok_ $? "stexplore-3.2 ... within 30 s"
 has_out "24 points evaluated" "stexplore-3.3 ... and evaluates its 24 points"
 [ -f results/quickstart.h5 ] && [ ! -e results/quickstart.h5.journal ]
 ok_ $? "stexplore-3.4 the default output is results/<name>.h5, and the journal is gone"
-for ex in pe_buffers pruning lua_network lhs_many; do
+for ex in pe_buffers pruning lua_network lhs_many networks; do
     run "$EXP" --progress none "$ST_SRC/lua_scripts/$ex.lua"
     is_status 0 "stexplore-3.$ex lua_scripts/$ex.lua runs in full"
 done

@@ -41,12 +41,12 @@ run "$EXP" -q grid.lua -o clean.h5
 is_status 0 "files-0.1 the uninterrupted run"
 
 # --------------------------------------------------------------- a full disk
-# A tmpfs of 100 KiB holds the journal and one empty result file (73 KiB), not a second:
+# A tmpfs of 160 KiB holds the journal and one empty result file (89 KiB), not a second:
 # the first snapshot after a batch fails inside HDF5. 50 KiB fails the first snapshot,
 # 300 KiB the journal (its records are larger than the compressed file).
 if [ "$(id -u)" -ne 0 ]; then
     why="not root: cannot mount a small tmpfs"
-elif ! mkdir -p "$disk" || ! mount -t tmpfs -o size=100k tmpfs "$disk" 2>"$tmp/mnt"; then
+elif ! mkdir -p "$disk" || ! mount -t tmpfs -o size=160k tmpfs "$disk" 2>"$tmp/mnt"; then
     why="cannot mount a tmpfs here ($(head -1 "$tmp/mnt"))"
 else
     mounted=1
@@ -78,7 +78,7 @@ with h5py.File(sys.argv[1], "r") as f:
 
     # The same under mpirun: rank 0 writes, and every rank ends.
     rm -f "$disk"/r.h5*
-    mount -o remount,size=100k "$disk"
+    mount -o remount,size=160k "$disk"
     if command -v mpirun >/dev/null 2>&1; then
         run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
             OMPI_MCA_btl_vader_single_copy_mechanism=none \

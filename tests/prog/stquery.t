@@ -135,11 +135,12 @@ elif cmd == "json":                    # json FILE JSON
             assert r["id"] == "%016x" % f["points/id"][i]
         units = {c["name"]: c["unit"] for c in d["columns"]}
         assert units["energy_pj"] == "pJ" and units["pe_rows"] == "PEs"
-elif cmd == "png":                     # png FILE: a real PNG of 1000 x 600
+elif cmd == "png":                     # png FILE [WxH]: a real PNG of 1000 x 600, or WxH
     b = open(path, "rb").read(24)
     assert b[:8] == b"\x89PNG\r\n\x1a\n" and b[12:16] == b"IHDR", b
     w, h = int.from_bytes(b[16:20], "big"), int.from_bytes(b[20:24], "big")
-    assert (w, h) == (1000, 600), (w, h)
+    want = tuple(int(v) for v in sys.argv[3].split("x")) if len(sys.argv) > 3 else (1000, 600)
+    assert (w, h) == want, (w, h)
 elif cmd == "layers":                  # layers FILE ROW CSV
     row = int(sys.argv[3])
     lines = open(sys.argv[4]).read().splitlines()
@@ -265,7 +266,7 @@ run "$Q" front q.h5 --min cycles --min area_mm2 --plot front2.png
 py "stquery-8.3" "front --plot writes the plot beside the table" png front2.png
 run "$Q" plot-layers pr.h5 --row 5 -o layers.png
 is_status 0 "stquery-8.4 plot-layers exits 0"
-py "stquery-8.5" "plot-layers writes a real PNG of 1000 x 600" png layers.png
+py "stquery-8.5" "plot-layers writes a real PNG of 1000 x 800 (speedups, cycles, energy)" png layers.png 1000x800
 run "$Q" layers pr.h5 --row 5 --csv
 cp "$tmp/out" layers.csv
 py "stquery-8.6" "layers: the cycles of every layer and phase of the point" layers pr.h5 5 \

@@ -55,3 +55,28 @@ skip() {
 }
 
 tap_end() { [ "$tap_fail" -eq 0 ]; }
+
+# need_h5py N NAME: when /usr/bin/python3 lacks h5py or numpy, skip the N tests of NAME and
+# exit: tests that compare with h5py have nothing to compare with then.
+need_h5py() {
+    if ! [ -x /usr/bin/python3 ] || ! /usr/bin/python3 -c 'import h5py, numpy' 2>/dev/null; then
+        i=0
+        while [ $i -lt "$1" ]; do
+            skip "no h5py or numpy for /usr/bin/python3" "$2"
+            i=$((i + 1))
+        done
+        exit 0
+    fi
+}
+
+# prog_setup: the programs ($EXP stexplore, $Q stquery, $SIM stsim, $PY the system's
+# Python) and a private folder $tmp, removed at exit, as the current directory.
+prog_setup() {
+    EXP="$ST_BUILD/bin/stexplore"
+    Q="$ST_BUILD/bin/stquery"
+    SIM="$ST_BUILD/bin/stsim"
+    PY=/usr/bin/python3
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    cd "$tmp" || exit 1
+}

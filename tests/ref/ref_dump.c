@@ -353,9 +353,10 @@ static void print_phase(FILE *f, const st_phase_stats *s)
     print_u64s(f, s->sram_wr, 3);
     fprintf(f,
             ", \"dram_bytes\": %" PRIu64 ", \"dram_floor_bytes\": %" PRIu64
-            ", \"order\": \"%s\", \"store\": [\"%s\", \"%s\", \"%s\"], \"energy_pj\": {",
-            s->dram_bytes, s->dram_floor_bytes, st_order_name(s->order), st_store_name(s->store[0]),
-            st_store_name(s->store[1]), st_store_name(s->store[2]));
+            ", \"order\": \"%s\", \"rounds\": %d, \"store\": [\"%s\", \"%s\", \"%s\"], "
+            "\"energy_pj\": {",
+            s->dram_bytes, s->dram_floor_bytes, st_order_name(s->order), s->rounds,
+            st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]));
     for (int e = 0; e < ST_E_COUNT; e++)
         fprintf(f, "%s\"%s\": %.17g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
     fputs("}}", f);

@@ -120,6 +120,7 @@ class PhaseRun:
         self.may0 = self.may1 = False
         self.out_may, self.out_density, self.out_bitmap = False, 1.0, False
         self.win_pos, self.spill = 0, Fraction(1)
+        self.nred = 1
 
     def totals(self, op):
         """[positions, non-zeros] of an operand's whole tensor over the batch."""
@@ -407,6 +408,8 @@ def layer_phases(layer, masks, batch, pt, dense):
             rows = min((R + p.KH - 2) // p.SH + 1, p.OH)
             bp.win_pos = rows * ((seg + p.KW - 2) // p.SW + 1)
             bp.spill = max(Fraction(1), Fraction(min(R, p.IH) * p.KH, p.SH * rows))
+        # the reduction a visit may be split along (docs/engine.md "Rounds")
+        fp.nred, bp.nred, wg.nred = p.C, (1 if p.fc else p.M), p.OH
         fp.may0, bp.may0, wg.may0, wg.may1 = s_fp, s_bp, s_wg, s_op
         fp.out_may = s_fp and bool(layer["post"] & 1)  # ST_OP_RELU: a fused ReLU
         fp.out_density = pt["relu_density"] if fp.out_may else 1.0
@@ -504,6 +507,46 @@ def out_bits(pt, store, o, density, bitmap):
         o if bitmap else 0)
 
 
+class Rounds:
+    """A visit's reduction of nred split into parts of ceil(nred / nr)
+    (docs/engine.md "Rounds"); of a whole number x, round r takes
+    floor(x hi / nred) - floor(x lo / nred) for its [lo, hi)."""
+
+    def __init__(self, nred, nr):
+        self.nred = max(nred, 1)
+        nr = min(max(nr, 1), self.nred)
+        self.len = -(-self.nred // nr)
+        self.n = -(-self.nred // self.len)
+
+    def part(self, r, x):
+        if self.n == 1:
+            return x
+        lo, hi = r * self.len, min(self.nred, (r + 1) * self.len)
+        return x * hi // self.nred - x * lo // self.nred
+
+    def most(self, x):
+        """No part is larger: ceil(x len / nred)."""
+        return x if self.n == 1 else -(-x * self.len // self.nred)
+
+
+def rounds_needed(mx, cap, nred):
+    """The fewest rounds whose parts of a tile of mx bits fit in cap, when
+    one does not: 0 when it fits, or when no split makes it fit."""
+    if mx <= cap or nred < 2 or cap <= 0:
+        return 0
+    nr = math.ceil(mx / cap)
+    while nr <= nred:
+        R = Rounds(nred, nr)
+        if R.most(mx) <= cap:
+            return R.n
+        nr += 1
+    return 0
+
+
+def fit_count(mx, cap, n):
+    return 0 if mx > cap else (min(n, math.floor(cap / mx)) if mx else n)
+
+
 def reduce_sizes(run, pt, s0):
     """What the orders of a reduce phase share, for streamed storage s0,
     bits and values scaled by D."""
@@ -537,6 +580,13 @@ def reduce_sizes(run, pt, s0):
     else:
         z["ks"] = 0
     z["h0D"] = h0 * D
+    # unscaled, for the orders in rounds
+    z["h0"], z["h1"], z["ch2"] = h0, h1, Fraction(pt["ch2_kib"]) * 8192
+    z["nred"], z["spills"], z["f"] = run.nred, spills, f
+    z["win_raw"] = [[stored_bits(pt, s0, *run.win[b][s]) for s in range(nsp)] for b in range(B)]
+    z["winv_raw"] = [[stored_values(s0, *run.win[b][s]) for s in range(nsp)] for b in range(B)]
+    z["wraw"], z["wvals"] = wbits, [run.wts[c] for c in range(nct)]
+    z["outs"] = {(t.c, t.s): t.outs for t in run.tiles[0]}
     # outputs: FP's as stored (the next activation), BP's dense plus bitmap bits
     on = sum(t.outs for t in run.tiles[0]) * B
     so = store_of(pt, on, round_half_up(Fraction(on) * Fraction(run.out_density)), run.out_may)
@@ -549,68 +599,87 @@ def reduce_sizes(run, pt, s0):
     return z
 
 
-def reduce_order(z, pt, cyc, order, whole_ok):
+def reduce_order(z, pt, cyc, order, whole_ok, nr=1):
     """One loop order of a reduce phase, whole tensors held where they fit
-    (whole_ok) or not."""
-    B, nct, nsp = z["B"], z["nct"], z["nsp"]
-    all_w, fits, D = z["all_w"], z["fits"], z["D"]
-    k = z["ks"] if order == "stream" else z["kb"]
-    bs = max(k, 1)
-    n_h = nsp if order == "stream" else nct
-    blocks = [list(range(lo, min(lo + bs, n_h))) for lo in range(0, n_h, bs)]
-    seq = []  # (b, block index, c, s)
-    if order == "stream":
-        for b in range(B):
-            for bi, blk in enumerate(blocks):
-                for c in range(nct):
-                    for s in blk:
-                        seq.append((b, bi, c, s))
-    elif order == "weights":
-        for b in range(B):
-            for bi, blk in enumerate(blocks):
-                for s in range(nsp):
-                    for c in blk:
-                        seq.append((b, bi, c, s))
+    (whole_ok) or not, in nr rounds (docs/engine.md "Loop orders", "Rounds")."""
+    B, nct, nsp, D = z["B"], z["nct"], z["nsp"], z["D"]
+    R = Rounds(z["nred"], nr)
+    batch, stream = order == "weights+batch", order == "stream"
+    all_w = sum(z["wraw"]) <= z["h1"]
+    win_fits = [[not z["spills"] and R.most(z["win_raw"][b][s]) <= z["h0"] for s in range(nsp)]
+                for b in range(B)]
+    if stream:
+        k = 0 if z["spills"] else fit_count(
+            R.most(max(max(row) for row in z["win_raw"])), z["h0"], nsp)
     else:
-        for bi, blk in enumerate(blocks):
-            for b in range(B):
-                for s in range(nsp):
-                    for c in blk:
-                        seq.append((b, bi, c, s))
+        k = nct if all_w else fit_count(R.most(max(z["wraw"])), z["h1"], nct)
+    bs = max(k, 1)
+    n_h, n_o = (nsp, nct) if stream else (nct, nsp)
+    blocks = [list(range(lo, min(lo + bs, n_h))) for lo in range(0, n_h, bs)]
+
+    def psums(q, blk):
+        c_s = [(q, h) if stream else (h, q) for h in blk]
+        return sum(z["outs"][cs] for cs in c_s) * (B if batch else 1) * pt["psum_bits"]
+
+    # (b, held block, visiting block index, round, q, h)
+    seq = []
+    outer = [(None, bi) for bi in range(len(blocks))] if batch else \
+        [(b, bi) for b in range(B) for bi in range(len(blocks))]
+    for (b0, bi) in outer:
+        blk = blocks[bi]
+        kv, spill = n_o, False
+        if R.n > 1:
+            kv = fit_count(max(psums(q, blk) for q in range(n_o)), z["ch2"], n_o)
+            spill = kv == 0
+            kv = kv or n_o
+        vblocks = [list(range(lo, min(lo + kv, n_o))) for lo in range(0, n_o, kv)]
+        for vi, vb in enumerate(vblocks):
+            for r in range(R.n):
+                for b in (range(B) if batch else [b0]):
+                    for q in vb:
+                        for h in blk:
+                            seq.append((b, bi, vi, vb[0], r, q, h, spill))
     acc = Account(pt, D)
-    img_in, w_seen = set(), set()
-    for (b, bi, c, s) in seq:
+    img_in, w_seen, w_round = set(), set(), {}
+    for (b, bi, vi, v_lo, r, q, h, spill) in seq:
+        c, s = (q, h) if stream else (h, q)
         t = z["tile"][(b, c, s)]
         blk = blocks[bi]
+        last = r == R.n - 1
         bits = 0
-        whole = whole_ok and (
-            (z["imgsum"] if order == "weights+batch" else z["img"][b]) <= z["h0D"])
+        whole = R.n == 1 and whole_ok and (
+            (z["imgsum"] if batch else z["img"][b]) <= z["h0D"])
         if whole:
             if b not in img_in:
                 img_in.add(b)
                 bits += z["img"][b]
                 acc.wr[0] += z["imgv"][b]
-        elif (k == 0 or c == 0) if order == "stream" else (not fits[b][s] or c == blk[0]):
-            bits += z["win"][b][s]
-            acc.wr[0] += z["winv"][b][s]
+        elif (k == 0 or q == v_lo) if stream else (not win_fits[b][s] or h == blk[0]):
+            bits += R.part(r, z["win_raw"][b][s]) * z["f"]
+            acc.wr[0] += R.part(r, z["winv_raw"][b][s]) * z["f"]
         # the weights of channel tile c
         if all_w:
-            fetch_w = c not in w_seen
-            w_seen.add(c)
-        elif order == "stream":
-            fetch_w = not z["w_fits"][c] or s == blk[0]
+            fetch_w = w_round.get(c, -1) < r
+            w_round[c] = max(w_round.get(c, -1), r)
+        elif stream:
+            fetch_w = R.most(z["wraw"][c]) > z["h1"] or h == blk[0]
         else:
-            epoch = (c, bi) if order == "weights+batch" else (c, b, bi)
+            epoch = (c, bi, vi, r) if batch else (c, b, bi, vi, r)
             fetch_w = k == 0 or epoch not in w_seen
             w_seen.add(epoch)
         if fetch_w:
-            bits += z["wbits"][c]
-            acc.wr[1] += z["wbits"][c] // pt["data_bits"]
-        bits += z["out"][(c, s)]
+            bits += R.part(r, z["wraw"][c]) * D
+            acc.wr[1] += R.part(r, z["wvals"][c]) * D
+        # outputs at the last round; partial sums in ch2, or to DRAM and back
+        if last:
+            bits += z["out"][(c, s)]
+        if spill:
+            bits += t.outs * pt["psum_bits"] * ((not last) + (r > 0)) * D
         acc.io2 += t.outs
-        acc.rd0 += t.rd0[1] if z["s0"] == "dense" else t.rd0[0]
-        acc.rd1 += t.rd1[1]
-        acc.visit(cyc(t), t.macs(), bits)
+        if last:
+            acc.rd0 += t.rd0[1] if z["s0"] == "dense" else t.rd0[0]
+            acc.rd1 += t.rd1[1]
+        acc.visit(R.part(r, cyc(t)), R.part(r, t.macs()), bits)
     return acc
 
 
@@ -633,38 +702,38 @@ def wg_sizes(run, pt):
     z["tile"] = {(b, t.c, t.s): t for b in range(B) for t in run.tiles[b]}
     z["outs"] = {(t.c, t.s): t.outs for t in run.tiles[0]}
     z["dw_fits"] = sum(z["outs"].values()) * pt["psum_bits"] <= Fraction(pt["ch2_kib"]) * 8192
+    z["nred"] = run.nred
     z["floor"] = sum(z["img"][0]) + sum(z["img"][1]) + sum(z["outs"].values()) * pt["data_bits"]
     return z
 
 
-def wg_order(z, pt, cyc, order, whole_ok):
+def wg_order(z, pt, cyc, order, whole_ok, nr=1):
     """One loop order of the weight-gradient phase; whole_ok[op]: whole
-    tensors of operand op held where they fit."""
+    tensors of operand op held where they fit; in nr rounds (bands of dZ
+    rows, docs/engine.md "Rounds")."""
     B, nt, st, cap, sz, szB = z["B"], z["nt"], z["st"], z["cap"], z["sz"], z["szB"]
+    R = Rounds(z["nred"], nr)
     batch = order.endswith("+batch")
     h = 0 if order.startswith("dz") else 1
     n_h, n_o = nt[h], nt[1 - h]
     mx = max(szB[h]) if batch else max(sz[h][b][i] for b in range(B) for i in range(n_h))
-    k = (min(n_h, math.floor(cap[h] / mx)) if mx else n_h) if mx <= cap[h] else 0
+    k = fit_count(R.most(mx), cap[h], n_h)
     bs = max(k, 1)
     blocks = [list(range(lo, min(lo + bs, n_h))) for lo in range(0, n_h, bs)]
-    seq = []  # (b, block, q: visiting tile, i: held tile)
-    if batch:
+    seq = []  # (b, block, round, q: visiting tile, i: held tile)
+    for b0 in ([None] if batch else range(B)):
         for blk in blocks:
-            for q in range(n_o):
-                for i in blk:
-                    for b in range(B):
-                        seq.append((b, blk, q, i))
-    else:
-        for b in range(B):
-            for blk in blocks:
+            for r in range(R.n):
                 for q in range(n_o):
                     for i in blk:
-                        seq.append((b, blk, q, i))
+                        for b in (range(B) if batch else [b0]):
+                            seq.append((b, blk, r, q, i))
+    # dW comes in parts: per image and round, or per round (batch inside)
+    nparts = (1 if batch else B) * R.n
     acc = Account(pt, 1)
     seen = set()
     whole = [whole_ok[op] and (sum(z["img"][op]) if batch else None) for op in range(2)]
-    for (b, blk, q, i) in seq:
+    for (b, blk, r, q, i) in seq:
         c, s = (i, q) if h == 0 else (q, i)
         t = z["tile"][(b, c, s)]
         bits = 0
@@ -679,24 +748,26 @@ def wg_order(z, pt, cyc, order, whole_ok):
             if op == h:
                 fetch = k == 0 or q == 0
             else:
-                fetch = i == blk[0] or (szB[op][tl] if batch else sz[op][b][tl]) > cap[op]
+                fetch = i == blk[0] or R.most(szB[op][tl] if batch else sz[op][b][tl]) > cap[op]
             if fetch:
-                bits += sz[op][b][tl]
-                acc.wr[op] += z["szv"][op][b][tl]
+                bits += R.part(r, sz[op][b][tl])
+                acc.wr[op] += R.part(r, z["szv"][op][b][tl])
         o = t.outs
-        if batch or z["dw_fits"]:
-            # dW adds up in the PE registers (batch inside) or in ch2
-            if not batch or b == B - 1:
+        part = (0 if batch else b * R.n) + r
+        if not batch or b == B - 1:
+            if z["dw_fits"] or nparts == 1:
+                # dW adds up in the PE registers (batch inside) or in ch2
                 acc.io2 += o
-            if b == B - 1:
-                bits += o * pt["data_bits"]
-        else:
-            # in DRAM: written at every visit, read back from the second image on
-            bits += o * pt["data_bits"] * (2 if b > 0 else 1)
-            acc.io2 += o * (2 if b > 0 else 1)
-        acc.rd0 += t.rd0[1] if st[0] == "dense" else t.rd0[0]
-        acc.rd1 += t.rd1[1] if st[1] == "dense" else t.rd1[0]
-        acc.visit(cyc(t), t.macs(), bits)
+                if part == nparts - 1:
+                    bits += o * pt["data_bits"]
+            else:
+                # in DRAM: written at every part, read back from the second on
+                bits += o * pt["data_bits"] * (2 if part > 0 else 1)
+                acc.io2 += o * (2 if part > 0 else 1)
+        if r == R.n - 1:
+            acc.rd0 += t.rd0[1] if st[0] == "dense" else t.rd0[0]
+            acc.rd1 += t.rd1[1] if st[1] == "dense" else t.rd1[0]
+        acc.visit(R.part(r, cyc(t)), R.part(r, t.macs()), bits)
     return acc
 
 
@@ -718,18 +789,41 @@ def choose(run, pt, cyc):
         pick = store_of(pt, n, nz, run.may0)
         for s0 in [pick] + (["dense"] if pick != "dense" else []):
             z = reduce_sizes(run, pt, s0)
+            # rounds where the held operand's largest tile does not fit: the
+            # fewest for a block of one tile, the fewest for all of them
+            nct, nsp, nred = z["nct"], z["nsp"], z["nred"]
+            wmax = max(z["wraw"])
+            nr_w = [] if sum(z["wraw"]) <= z["h1"] else [
+                rounds_needed(wmax, z["h1"], nred), rounds_needed(wmax, z["h1"] / nct, nred)]
+            winmax = max(max(row) for row in z["win_raw"])
+            nr_s = [] if z["spills"] else [
+                rounds_needed(winmax, z["h0"], nred), rounds_needed(winmax, z["h0"] / nsp, nred)]
             for w in (False, True):
                 for o in REDUCE_ORDERS:
-                    acc = reduce_order(z, pt, cyc, o, w)
-                    if best is None or acc.key() < best[0].key():
-                        best = (acc, z["floor"], [s0, "dense", z["so"]], o)
+                    split = [] if w else [n for n in (nr_s if o == "stream" else nr_w) if n]
+                    for nr in [1] + sorted(set(split), key=split.index):
+                        acc = reduce_order(z, pt, cyc, o, w, nr)
+                        if best is None or acc.key() < best[0].key():
+                            best = (acc, z["floor"], [s0, "dense", z["so"]], o,
+                                    Rounds(z["nred"], nr).n)
     else:
         z = wg_sizes(run, pt)
+        B, nt = z["B"], z["nt"]
+        nr_h = {}
+        for op in range(2):
+            for batch in (False, True):
+                mx = max(z["szB"][op]) if batch else max(max(row) for row in z["sz"][op])
+                nr_h[(op, batch)] = [rounds_needed(mx, z["cap"][op], run.nred),
+                                     rounds_needed(mx, z["cap"][op] / nt[op], run.nred)]
         for w in ((False, False), (True, False), (False, True), (True, True)):
             for o in WG_ORDERS:
-                acc = wg_order(z, pt, cyc, o, w)
-                if best is None or acc.key() < best[0].key():
-                    best = (acc, z["floor"], [z["st"][0], z["st"][1], "dense"], o)
+                nro = nr_h[(0 if o.startswith("dz") else 1, o.endswith("+batch"))]
+                split = [n for n in nro if n] if w == (False, False) else []
+                for nr in [1] + sorted(set(split), key=split.index):
+                    acc = wg_order(z, pt, cyc, o, w, nr)
+                    if best is None or acc.key() < best[0].key():
+                        best = (acc, z["floor"], [z["st"][0], z["st"][1], "dense"], o,
+                                Rounds(run.nred, nr).n)
     return best
 
 
@@ -764,7 +858,7 @@ def phase_stats(runs, pt):
     its own (docs/engine.md "Buffers, DRAM and stalls: the memory model")."""
     q = {k: 0 for k in ("useful_macs", "compute_cycles", "stall_cycles", "dram_bytes",
                         "dram_floor_bytes", "rd0", "rd1", "rd2", "wr0", "wr1", "wr2")}
-    q["store"] = q["order"] = None
+    q["store"] = q["order"] = q["rounds"] = None
     memo = {}
 
     def cyc(t):
@@ -773,9 +867,9 @@ def phase_stats(runs, pt):
         return memo[id(t)]
 
     for r in runs:
-        acc, floor, st, order = choose(r, pt, cyc)
+        acc, floor, st, order, rounds = choose(r, pt, cyc)
         # the engine reports one order and storage per layer and phase: the last group's
-        q["store"], q["order"] = st, order
+        q["store"], q["order"], q["rounds"] = st, order, rounds
         q["useful_macs"] += acc.work
         q["compute_cycles"] += acc.compute
         q["stall_cycles"] += acc.stall
@@ -812,6 +906,7 @@ QUANTITIES = (
     ("floor", "DRAM floor bytes", lambda r: r["dram_floor_bytes"],
      lambda e: e["dram_floor_bytes"]),
     ("order", "loop order", lambda r: r["order"], lambda e: e["order"]),
+    ("rounds", "rounds", lambda r: r["rounds"], lambda e: e["rounds"]),
     ("store0", "storage of the streamed operand", lambda r: r["store"][0],
      lambda e: e["store"][0]),
     ("store1", "storage of the second operand", lambda r: r["store"][1],
@@ -874,7 +969,7 @@ def check_case(doc, record):
                             continue
                         if q == "dense_macs" and not dense:
                             continue
-                        if (q == "order" or q.startswith("store")) and not runs:
+                        if (q in ("order", "rounds") or q.startswith("store")) and not runs:
                             continue  # a phase that does not run
                         r, e = fr(ref), fe(eng)
                         where = "seed %d layer %s %s %s (sync %s): engine %s, reference %s" % (
