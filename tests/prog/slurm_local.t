@@ -21,7 +21,7 @@ have_h5py=0
 have_mpi=0
 command -v mpirun >/dev/null 2>&1 && have_mpi=1
 
-plan 16
+plan 17
 
 # ------------------------------------------------------------ 1. --shard values
 cat >rnd.lua <<'EOF'
@@ -82,6 +82,23 @@ EOF
 else
     skip "no h5py for /usr/bin/python3" "shard-2.3 shards split by id"
     skip "no h5py for /usr/bin/python3" "shard-2.4 shards joined"
+fi
+
+# The network as a swept parameter: a point's id covers its network, so shards split
+# over networks too.
+cat >nets.lua <<'EOF'
+return { name = "nets", params = { network = {"fmnist-cnn", "fmnist-resnet"},
+  pe_rows = st.range(4, 9) } }
+EOF
+"$EXP" -q -o nets.h5 nets.lua && "$EXP" -q --shard 0/2 -o nets0.h5 nets.lua &&
+    "$EXP" -q --shard 1/2 -o nets1.h5 nets.lua
+if [ $have_h5py -eq 1 ]; then
+    "$PY" "$ST_SRC/tests/slurm/merge.py" -o nets-joined.h5 nets0.h5 nets1.h5 &&
+        "$PY" "$ST_SRC/tests/slurm/same_points.py" nets.h5 nets-joined.h5 >/dev/null &&
+        "$PY" -c 'import h5py, sys; sys.exit(min(len(h5py.File(f)["points/id"]) for f in sys.argv[1:]) == 0)' nets0.h5 nets1.h5
+    ok_ $? "shard-2.5 a sweep over two networks: both shards hold points, and joined equal the unsharded file"
+else
+    skip "no h5py for /usr/bin/python3" "shard-2.5 shards of a sweep over networks"
 fi
 
 # ------------------------------------------------------------ 3. a shard resumes
