@@ -71,6 +71,7 @@ same srun.h5 ref.h5 slurm-3.5 "... the file equals the uninterrupted run's, poin
 ev=$(sed -n 's/.*, \([0-9]*\) points evaluated by this link/\1/p' srun.log | awk '{ s += $1 } END { print s }')
 [ "$ev" = "$n" ]
 ok_ $? "slurm-3.6 ... the links evaluated $ev points in all, each of the $n once"
+resubmission_times srun.log
 
 # ------------------------------------------------------------ 4. cancelled, killed outright
 # scancel --signal=KILL is a cancel to Slurm 22.05: SIGTERM to every process, SIGKILL

@@ -51,17 +51,7 @@ ok_ $? "chain-8 the links evaluated $ev points in all: each of the $n once"
 # What the chain cost: for each resubmission, the seconds from the signal to the link's
 # end (the stop) and to the next link's start; and the whole chain against the
 # uninterrupted run (on a machine shared with other work, that difference is noisy).
-grep -E "SIGUSR1 received|launcher exit status|link [0-9]+ of the chain" chain.log |
-    awk '{ print $2, $3 }' | while read -r t what; do
-        s=$(date -d "$t" +%s.%3N)
-        case "$what" in
-        SIGUSR1) sig=$s ;;
-        launcher) [ -n "${sig:-}" ] && stop=$(awk -v a="$sig" -v b="$s" 'BEGIN { printf "%.1f", b - a }') ;;
-        link) [ -n "${sig:-}" ] &&
-            echo "# measured: signal to the link's end ${stop} s, to the next link's start $(awk -v a="$sig" -v b="$s" 'BEGIN { printf "%.1f", b - a }') s"
-            sig= ;;
-        esac
-    done
+resubmission_times chain.log
 chain_s=$(awk -v a="$(at "link 1 of the chain" chain.log)" \
     -v b="$(date -d "$(grep "stexplore exit status" chain.log | tail -n 1 | awk '{ print $2 }')" +%s.%3N)" \
     'BEGIN { printf "%.1f", b - a }')

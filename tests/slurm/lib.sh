@@ -139,6 +139,22 @@ logs_if_failed() {
     done
 }
 
+# resubmission_times LOG: for each stop in the job log of a chain, the seconds from the
+# SIGUSR1 to the link's end and to the next link's start, as TAP comments.
+resubmission_times() {
+    grep -E "SIGUSR1 received|launcher exit status|link [0-9]+ of the chain" "$1" |
+        awk '{ print $2, $3 }' | while read -r t what; do
+            s=$(date -d "$t" +%s.%3N)
+            case "$what" in
+            SIGUSR1) sig=$s ;;
+            launcher) [ -n "${sig:-}" ] && stop=$(awk -v a="$sig" -v b="$s" 'BEGIN { printf "%.1f", b - a }') ;;
+            link) [ -n "${sig:-}" ] &&
+                echo "# measured: signal to the link's end ${stop} s, to the next link's start $(awk -v a="$sig" -v b="$s" 'BEGIN { printf "%.1f", b - a }') s"
+                sig= ;;
+            esac
+        done
+}
+
 # same A.h5 B.h5 ID TEXT: a test that the two files hold the same points by id.
 same() {
     local msg
