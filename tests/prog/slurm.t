@@ -68,7 +68,7 @@ ok_ $? "slurm-3.3 ... SIGUSR1 to the batch shell, then to every process: each li
 grep -q "link 3 of the chain" srun.log && grep -q "stexplore exit status 0" srun.log
 ok_ $? "slurm-3.4 ... and link 3 finishes the sweep, status 0"
 same srun.h5 ref.h5 slurm-3.5 "... the file equals the uninterrupted run's, point by point by id"
-ev=$(sed -n 's/.*, \([0-9]*\) points evaluated by this link/\1/p' srun.log | awk '{ s += $1 } END { print s }')
+ev=$(evaluated srun.log)
 [ "$ev" = "$n" ]
 ok_ $? "slurm-3.6 ... the links evaluated $ev points in all, each of the $n once"
 resubmission_times srun.log

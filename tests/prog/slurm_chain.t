@@ -44,7 +44,7 @@ ok_ $? "chain-5 ... and no link reached its time limit"
 seq 1 "$links" | while read -r k; do grep -q "link $k of the chain" chain.log || exit 1; done
 ok_ $? "chain-6 ... the links are numbered 1 to $links"
 same chain.h5 ref.h5 chain-7 "the chain's file equals the uninterrupted run's, point by point by id"
-ev=$(sed -n 's/.*, \([0-9]*\) points evaluated by this link/\1/p' chain.log | awk '{ s += $1 } END { print s }')
+ev=$(evaluated chain.log)
 [ "$ev" = "$n" ]
 ok_ $? "chain-8 the links evaluated $ev points in all: each of the $n once"
 

@@ -8,11 +8,7 @@
 # number, and a second link in a row that evaluates nothing does not resubmit.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
-EXP="$ST_BUILD/bin/stexplore"
-PY=/usr/bin/python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+prog_setup
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_btl_vader_single_copy_mechanism=none
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"

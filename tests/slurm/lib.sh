@@ -155,6 +155,11 @@ resubmission_times() {
         done
 }
 
+# evaluated LOG: the points the links of a chain evaluated, added up from its job log.
+evaluated() {
+    sed -n 's/.*, \([0-9]*\) points evaluated by this link/\1/p' "$1" | awk '{ s += $1 } END { print s + 0 }'
+}
+
 # same A.h5 B.h5 ID TEXT: a test that the two files hold the same points by id.
 same() {
     local msg
