@@ -6,7 +6,7 @@
 # process, exits 130 and resubmits itself until done; a job cancelled (scancel
 # --signal=KILL) or killed outright (SIGKILL to every process) resubmits nothing, and
 # resubmitted by hand finishes; a job array of shards and a dependent job that merges
-# them; a chain whose links make no progress stops after two. Every final file is
+# them (stquery merge); a chain whose links make no progress stops after two. Every final file is
 # compared, point by point by id, with an uninterrupted run (tests/slurm/same_points.py,
 # h5py). The minute-long chain under a real time limit is slurm_chain.t.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
@@ -102,7 +102,7 @@ ok_ $? "slurm-4.4 scancel: the sweep stopped cleanly (130) and the log says why 
 # ------------------------------------------------------------ 5. job array and merge
 arr=$(sbatch --parsable --array=0-2 $ONE --time=10 -o arr-%a.log "$JOB" -o arr-%a.h5 small.lua)
 sbatch -Q --dependency=afterok:"$arr" -n 1 -o merge.log \
-    --wrap "$PY $ST_SRC/tests/slurm/merge.py -o arr.h5 arr-0.h5 arr-1.h5 arr-2.h5"
+    --wrap "$ST_BUILD/bin/stquery merge arr-0.h5 arr-1.h5 arr-2.h5 -o arr.h5"
 wait_idle 90
 ok_ $? "slurm-5.1 an array of 3 shards and a job depending on it end by themselves"
 "$PY" - "$n" <<'EOF'

@@ -1,11 +1,12 @@
 #!/bin/bash
 # slurm_local.t - what of the job arrays and the job scripts needs no batch server:
 # stexplore --shard I/N (bad values refused; shards of a random sweep with `where` and
-# repeats split it exactly by id, counts included, and join into the unsharded file; a
-# shard resumes, and only as itself); hpc/pbs.sh, for which Debian has no server, with a
-# stand-in qsub that records what it is asked: a sweep that fails --check is refused
-# before qsub, a good one is submitted, a stop exits 130 and resubmits with the link's
-# number, and a second link in a row that evaluates nothing does not resubmit.
+# repeats, and of a sweep over networks, split it exactly by id, counts included, and
+# stquery merge makes them the unsharded file; a shard resumes, and only as itself);
+# hpc/pbs.sh, for which Debian has no server, with a stand-in qsub that records what it
+# is asked: a sweep that fails --check is refused before qsub, a good one is submitted, a
+# stop exits 130 and resubmits with the link's number, and a second link in a row that
+# evaluates nothing does not resubmit.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
 
 prog_setup
@@ -72,9 +73,9 @@ for k, v in counts.items():
         sys.exit("%s: the shards add up to %d, the sweep has %d" % (k, v, int(a.attrs[k])))
 EOF
     ok_ $? "shard-2.3 shard i/3 holds exactly the points whose id modulo 3 is i; points, excluded and repeats add up"
-    "$PY" "$ST_SRC/tests/slurm/merge.py" -o joined.h5 s0.h5 s1.h5 s2.h5 &&
+    "$Q" merge s0.h5 s1.h5 s2.h5 -o joined.h5 >/dev/null &&
         "$PY" "$ST_SRC/tests/slurm/same_points.py" all.h5 joined.h5 >/dev/null
-    ok_ $? "shard-2.4 the three shards joined equal the unsharded file, point by point by id"
+    ok_ $? "shard-2.4 the three shards merged (stquery merge) equal the unsharded file, point by point by id"
 else
     skip "no h5py for /usr/bin/python3" "shard-2.3 shards split by id"
     skip "no h5py for /usr/bin/python3" "shard-2.4 shards joined"
@@ -89,7 +90,7 @@ EOF
 "$EXP" -q -o nets.h5 nets.lua && "$EXP" -q --shard 0/2 -o nets0.h5 nets.lua &&
     "$EXP" -q --shard 1/2 -o nets1.h5 nets.lua
 if [ $have_h5py -eq 1 ]; then
-    "$PY" "$ST_SRC/tests/slurm/merge.py" -o nets-joined.h5 nets0.h5 nets1.h5 &&
+    "$Q" merge nets0.h5 nets1.h5 -o nets-joined.h5 >/dev/null &&
         "$PY" "$ST_SRC/tests/slurm/same_points.py" nets.h5 nets-joined.h5 >/dev/null &&
         "$PY" -c 'import h5py, sys; sys.exit(min(len(h5py.File(f)["points/id"]) for f in sys.argv[1:]) == 0)' nets0.h5 nets1.h5
     ok_ $? "shard-2.5 a sweep over two networks: both shards hold points, and joined equal the unsharded file"
