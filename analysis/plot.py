@@ -23,6 +23,7 @@ and the layers' figure is 1000 x 800 (a panel of speedups above the cycles and e
 """
 import json
 import sys
+import textwrap
 
 import matplotlib
 
@@ -30,6 +31,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
 
 WIDTH_IN, HEIGHT_IN, DPI = 10, 6, 100
+
+
+def title(d, width=100):
+    """The description's title, wrapped so that it stays inside the figure."""
+    return "\n".join(textwrap.wrap(d.get("title", ""), width)) or ""
 
 
 def label(axis):
@@ -67,7 +73,7 @@ def plot_front(d, out):
             label=f"Pareto front ({len(front)})")
     ax.set_xlabel(label(d["x"]))
     ax.set_ylabel(label(d["y"]))
-    ax.set_title(d.get("title", ""))
+    ax.set_title(title(d))
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -122,7 +128,7 @@ def plot_layers(d, out):
             if b > a:
                 axes[0].text((a + b) / 2, 1.02, name, transform=axes[0].get_xaxis_transform(),
                              ha="center", va="bottom", fontsize="small")
-    axes[0].set_title(d.get("title", ""), pad=18 if len(stages) < n else 6)
+    axes[0].set_title(title(d), pad=18 if len(stages) < n else 6)
     axes[2].set_xticks(range(n))
     axes[2].set_xticklabels(layers, rotation=90, fontsize="x-small" if n <= 60 else 6)
     fig.tight_layout()
@@ -141,7 +147,7 @@ def plot_sweep(d, out):
     if "ticks" in d["x"]:
         ax.set_xticks([t[0] for t in d["x"]["ticks"]])
         ax.set_xticklabels([t[1] for t in d["x"]["ticks"]])
-    ax.set_title(d.get("title", ""))
+    ax.set_title(title(d))
     ax.grid(True, alpha=0.3)
     if len(d["lines"]) > 1 or d["lines"][0]["label"] != d["y"]["name"]:
         ax.legend(fontsize="small", ncol=2 if len(d["lines"]) > 8 else 1)
@@ -164,7 +170,7 @@ def plot_energy(d, out):
     ax.set_xticks(range(n))
     ax.set_xticklabels([p["label"] for p in pts], fontsize="x-small")
     ax.set_ylabel("energy per training iteration [pJ]")
-    ax.set_title(d.get("title", ""))
+    ax.set_title(title(d))
     ax.grid(True, axis="y", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     ax.legend(handles[::-1], labels[::-1], fontsize="small", loc="upper left",

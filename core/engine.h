@@ -18,11 +18,39 @@
  * unaligned 64-bit window starting anywhere inside the row can be read. */
 #define ST_BITS_WORDS(n) ((size_t)(((n) + 63) / 64) + 1)
 
+/* 64 bits of row a starting at bit pos (pos >= 0, inside the row or just
+ * past it; the trailing zero word makes the second read safe). */
+static inline uint64_t st_bits_window(const uint64_t *a, int pos)
+{
+    int w = pos >> 6, b = pos & 63;
+    uint64_t lo = a[w] >> b;
+    return b ? lo | (a[w + 1] << (64 - b)) : lo;
+}
+
 /* Ones of a in [lo, hi), clipped to [0, a_len). */
 uint64_t st_bits_count(const uint64_t *a, int a_len, int lo, int hi);
+
 /* Copy bits [pos, pos + len) of a into out[0 .. ceil(len / 64)), bit 0
- * first; positions outside [0, a_len) read as zero. pos may be negative. */
-void st_bits_extract(const uint64_t *a, int a_len, int pos, int len, uint64_t *out);
+ * first; positions outside [0, a_len) read as zero. pos may be negative.
+ * Inline: the kernels call it for every row of every step. */
+static inline void st_bits_extract(const uint64_t *a, int a_len, int pos, int len, uint64_t *out)
+{
+    int nw = (len + 63) / 64;
+
+    for (int w = 0; w < nw; w++) {
+        int p = pos + 64 * w;
+        uint64_t v;
+        if (p >= a_len || p <= -64)
+            v = 0;
+        else if (p < 0)
+            v = st_bits_window(a, 0) << (-p);
+        else
+            v = st_bits_window(a, p);
+        out[w] = v;
+    }
+    if (len & 63)
+        out[nw - 1] &= ((uint64_t)1 << (len & 63)) - 1;
+}
 /* Set bit i. */
 static inline void st_bits_set(uint64_t *a, int i)
 {

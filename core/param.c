@@ -58,6 +58,7 @@ static const char *const sync_names[] = {"lockstep", "fifo", NULL};
 /* The laws' names, in st_law order: st_law_name and st_law_parse read them too. */
 static const char *const law_names[ST_LAW_COUNT + 1] = {"normal", "laplace", "lognormal", NULL};
 static const char *const fid_names[] = {"exact", "sampled", NULL};
+static const char *const sparsity_names[] = {"default", "calibrated", NULL};
 
 /* Row builders: the name is the field's own name, so they cannot drift apart. */
 #define P_INT(f, unit, lo, hi, d, grp, help)                                                       \
@@ -151,6 +152,10 @@ static const st_param param_table[] = {
            "correlation of zeros inside a spatial block"),
     P_INT(spatial_block, "elements", 1, 1024, 4, "sparsity", "edge of a correlated block"),
     P_INT(seed, "", 0, 2147483647, 1, "sparsity", "key of every random number of the point"),
+    P_ENUM(sparsity, sparsity_names, 2, ST_SPARSITY_DEFAULT, "sparsity",
+           "default: relu_density, grad_law and lognormal_sigma as given; calibrated: per-layer "
+           "ReLU densities and lognormal dZ fitted on training traces (calib/fmnist.calib, "
+           "docs/sparsity.md), which replace those three"),
     /* fidelity */
     P_ENUM(fidelity, fid_names, 2, ST_FID_EXACT, "fidelity",
            "simulate every row step, or a sample of channels"),
@@ -711,6 +716,7 @@ void st_point_sparsity(const st_point *pt, st_sparsity_cfg *cfg)
         for (i = 0; i < CFG_FIELD_COUNT; i++)
             cfg_write(cfg, &cfg_fields[i], field_read(pt, st_param_find(cfg_fields[i].name)));
         cfg->relu_density_by_layer = NULL;
+        cfg->lognormal_sigma_by_layer = NULL;
     }
 }
 

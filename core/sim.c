@@ -145,14 +145,11 @@ static void rs_free(rowset *rs)
     rs->cnt = NULL;
 }
 
-/* Non-zeros of row `row` of channel c in positions [lo, hi) of the unsplit
- * row. */
-static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
+/* rs_count of part of a row: its stride phases' bits counted. */
+static uint64_t rs_count_part(const rowset *rs, int c, int row, int lo, int hi)
 {
     uint64_t n = 0;
 
-    if (lo <= 0 && hi >= rs->len)
-        return rs->cnt[rs_index(rs, c, row)];
     for (int ph = 0; ph < rs->S; ph++) {
         int a = lo - ph, b = hi - ph;
         /* u with lo <= u*S + ph < hi */
@@ -161,6 +158,16 @@ static uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
         n += st_bits_count(rs_row(rs, c, row, ph), rs->plen, a, b);
     }
     return n;
+}
+
+/* Non-zeros of row `row` of channel c in positions [lo, hi) of the unsplit
+ * row: a whole row's were counted when it was built (the kernels ask at every
+ * step). */
+static inline uint64_t rs_count(const rowset *rs, int c, int row, int lo, int hi)
+{
+    if (lo <= 0 && hi >= rs->len)
+        return rs->cnt[rs_index(rs, c, row)];
+    return rs_count_part(rs, c, row, lo, hi);
 }
 
 /* The bit planes of the per-bit sum of words v[0..n): bit b of P[k] is bit k
@@ -1420,18 +1427,25 @@ static int model_masks(void *ctx, const st_net *net, int layer, int image, const
                             err);
 }
 
-int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err)
+int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib,
+                     st_result *res, st_err *err)
 {
     st_sparsity_cfg cfg;
+    st_calib_own own = {NULL, NULL};
     int rc;
 
     st_result_fini(res);
-    if ((rc = st_point_check(pt, err)) != 0)
-        return rc;
-    st_point_sparsity(pt, &cfg);
-    if ((rc = st_sparsity_cfg_check(&cfg, err)) != 0)
-        return rc;
-    return st_sim_run_src(net, pt, model_masks, &cfg, res, err);
+    if ((rc = st_point_check(pt, err)) == 0 &&
+        (rc = st_calib_cfg(pt, net, calib, &cfg, &own, err)) == 0 &&
+        (rc = st_sparsity_cfg_check(&cfg, err)) == 0)
+        rc = st_sim_run_src(net, pt, model_masks, &cfg, res, err);
+    st_calib_own_fini(&own);
+    return rc;
+}
+
+int st_sim_run(const st_net *net, const st_point *pt, st_result *res, st_err *err)
+{
+    return st_sim_run_calib(net, pt, NULL, res, err);
 }
 
 int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx, st_result *res,

@@ -1013,7 +1013,8 @@ static float masked(float f, uint8_t keep)
  * (0, 1) so that both logarithms are finite (|value| < 22.2). It is written as
  * +-ln(1 - |2u - 1|), whose arithmetic is exact for u on that grid, so that the sign
  * multiplies instead of choosing between two branches on a coin flip. Lognormal: magnitude
- * exp(sigma N) with a fair random sign, the top bit of the sign word. */
+ * exp(sigma N) with a fair random sign, the top bit of the sign word; sigma is the layer's
+ * entry of lognormal_sigma_by_layer when that is given and > 0 (a calibration). */
 static void grad_values(const st_sparsity_cfg *cfg, int layer, int image, const uint8_t *mask,
                         uint64_t first, size_t n, float *v)
 {
@@ -1021,9 +1022,12 @@ static void grad_values(const st_sparsity_cfg *cfg, int layer, int image, const 
     uint64_t sv = ST_RNG_STREAM(layer, image, WHAT_GRAD_VALUE);
     uint64_t ss = ST_RNG_STREAM(layer, image, WHAT_GRAD_SIGN);
     uint32_t w[DRAW_CHUNK], sw[DRAW_CHUNK];
-    double z[DRAW_CHUNK], u, g;
+    double z[DRAW_CHUNK], u, g, sigma = cfg->lognormal_sigma;
     size_t i, k, len;
     int any;
+
+    if (cfg->lognormal_sigma_by_layer && cfg->lognormal_sigma_by_layer[layer] > 0)
+        sigma = cfg->lognormal_sigma_by_layer[layer];
 
     for (i = 0; i < n; i += len) {
         len = n - i < DRAW_CHUNK ? n - i : DRAW_CHUNK;
@@ -1047,7 +1051,7 @@ static void grad_values(const st_sparsity_cfg *cfg, int layer, int image, const 
             st_rng_normals(cfg->seed, sv, first + i, len, z);
             st_rng_words(cfg->seed, ss, first + i, len, sw);
             for (k = 0; k < len; k++) {
-                g = sign[sw[k] >> 31] * exp(cfg->lognormal_sigma * z[k]);
+                g = sign[sw[k] >> 31] * exp(sigma * z[k]);
                 v[i + k] = masked((float)g, mask[i + k]);
             }
             break;
@@ -1249,6 +1253,14 @@ static int sparsity_rows(const char *who, const st_net *net, const st_sparsity_c
         goto done;
     }
     l = st_net_layer(net, layer);
+    if (cfg->lognormal_sigma_by_layer && (isnan(cfg->lognormal_sigma_by_layer[layer]) ||
+                                          cfg->lognormal_sigma_by_layer[layer] > 10)) {
+        rc = st_err_set(err, ST_EINVAL,
+                        "lognormal_sigma_by_layer[%d] = %g (layer '%s'): must be in (0, 10], or "
+                        "<= 0 for lognormal_sigma",
+                        layer, cfg->lognormal_sigma_by_layer[layer], l->name);
+        goto done;
+    }
     if (!st_kind_is_compute(l->kind)) {
         rc = st_err_set(err, ST_EINVAL, "layer %d '%s' is not a compute layer (it is a %s)", layer,
                         l->name, st_kind_name(l->kind));

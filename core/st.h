@@ -328,6 +328,9 @@ typedef struct st_sparsity_cfg {
     double lognormal_sigma;/* shape of the lognormal magnitude law */
     double relu_density;   /* density of every ReLU output, in (0, 1] */
     const double *relu_density_by_layer; /* optional, per layer index; <= 0 means default */
+    /* optional, per layer index: lognormal_sigma of that compute layer's dZ when grad_law is
+     * lognormal; <= 0 means lognormal_sigma (a calibration sets it, calib.c) */
+    const double *lognormal_sigma_by_layer;
     double channel_cv;     /* coefficient of variation of per-channel density */
     double spatial_corr;   /* in [0, 1): correlation of zeros inside a block */
     int spatial_block;     /* block edge (elements) of that correlation */
@@ -451,6 +454,7 @@ typedef struct st_point {
     double lognormal_sigma, relu_density, channel_cv, spatial_corr;
     int spatial_block;
     int seed;
+    int sparsity; /* ST_SPARSITY_*: the parameters above, or the calibration */
     /* fidelity */
     int fidelity; /* ST_FID_* */
     double sample_fraction;
@@ -463,6 +467,7 @@ typedef struct st_point {
 enum { ST_FMT_OFFSET = 0, ST_FMT_BITMAP = 1, ST_FMT_AUTO = 2 };
 enum { ST_SYNC_LOCKSTEP = 0, ST_SYNC_FIFO = 1 };
 enum { ST_FID_EXACT = 0, ST_FID_SAMPLED = 1 };
+enum { ST_SPARSITY_DEFAULT = 0, ST_SPARSITY_CALIBRATED = 1 };
 
 /* One row of the parameter table. */
 typedef struct st_param {
@@ -622,6 +627,92 @@ typedef int (*st_mask_fn)(void *ctx, const st_net *net, int layer, int image,
  * (whose parameters in pt are then ignored). */
 int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx,
                    st_result *res, st_err *err);
+
+/* ------------------------------------------------------------ calibration */
+
+/* A calibration of the statistical model, fitted from training traces (stcalib,
+ * docs/sparsity.md): per family of networks (plain Conv-ReLU, or with batch norm), ReLU
+ * output densities and the lognormal shape of dZ, each as points (relative depth, value)
+ * of one group of layers. A network takes its family's values by relative depth within
+ * each group, linearly interpolated (calib.c). */
+enum { ST_CALIB_FAMILY_PLAIN = 0, ST_CALIB_FAMILY_BN = 1, ST_CALIB_FAMILY_COUNT };
+/* The groups: ReLUs whose producer is a convolution (through BN or an add) or an FC
+ * layer; and compute layers, convolutions or FC. */
+enum {
+    ST_CALIB_RELU_CONV = 0,
+    ST_CALIB_RELU_FC,
+    ST_CALIB_SIGMA_CONV,
+    ST_CALIB_SIGMA_FC,
+    ST_CALIB_GROUP_COUNT
+};
+#define ST_CALIB_POINTS 128
+
+typedef struct st_calib_section {
+    int present;
+    char source[ST_NAME_MAX]; /* the network it was fitted on */
+    int n[ST_CALIB_GROUP_COUNT];
+    double depth[ST_CALIB_GROUP_COUNT][ST_CALIB_POINTS],
+        value[ST_CALIB_GROUP_COUNT][ST_CALIB_POINTS];
+} st_calib_section;
+
+typedef struct st_calib {
+    char name[256]; /* the file, for messages */
+    st_calib_section fam[ST_CALIB_FAMILY_COUNT];
+} st_calib;
+
+/* Parse the text of a calibration file (format in docs/sparsity.md); name is used in the
+ * messages, which give the line and the bad value. ST_EINVAL on any defect, c then
+ * holds no section. */
+int st_calib_parse(const char *text, const char *name, st_calib *c, st_err *err);
+/* st_calib_parse of the file at path; ST_EIO when it cannot be read. */
+int st_calib_load(const char *path, st_calib *c, st_err *err);
+/* The calibration built into the library: calib/fmnist.calib of the source tree as it
+ * was at build time. */
+int st_calib_builtin(st_calib *c, st_err *err);
+
+/* The family of net (ST_CALIB_FAMILY_BN when it has a batch-norm layer) and, for layer
+ * i, its group (ST_CALIB_*, -1 for a layer of none) and its relative depth in [0, 1]
+ * within the group (k / (n - 1) for the k-th of n; 0 when alone). */
+int st_calib_family(const st_net *net);
+int st_calib_group(const st_net *net, int i, double *depth);
+const char *st_calib_family_name(int family);
+
+/* Fill relu[] and sigma[] (st_net_count(net) entries each, 0 for layers of no group)
+ * from c for net, and point cfg at them with grad_law lognormal. The caller keeps the
+ * arrays alive while cfg is used. ST_EINVAL when c has no section for net's family or
+ * lacks a group net needs (the message names the file, the family and the network). */
+int st_calib_apply(const st_calib *c, const st_net *net, st_sparsity_cfg *cfg, double *relu,
+                   double *sigma, st_err *err);
+
+/* The fraction of the non-zeros of dZ that the pruning keeps, in expectation, when
+ * their magnitudes are lognormal with shape sigma and tau = k E|g|:
+ * 1 - Phi(ln k / sigma + sigma / 2) + Phi(ln k / sigma - sigma / 2) / k. With the
+ * statistic over all entries, k = Phi^-1((1 + p) / 2) * sigma_scale * d, d the density
+ * of dZ before pruning; over non-zeros, the same with d = 1. */
+double st_calib_retention(double sigma, double k);
+/* The sigma in (0, 10] whose retention is r (bisection on the decreasing branch). Returns
+ * 0 with *sigma set; 1 when r is out of reach, *sigma then the closest end. */
+int st_calib_fit_sigma(double r, double k, double *sigma);
+/* The density of each ReLU layer r of net for which act[c] >= 0 is measured at a compute
+ * layer c that reads r directly or through pooling only: the value that makes the
+ * model's act_density of c (over `images` images, default parameters) equal act[c], by
+ * bisection. relu[] gets it (st_net_count entries; 0 where nothing was measured). */
+int st_calib_fit_relu(const st_net *net, const double *act, int images, double *relu, st_err *err);
+
+/* The sparsity configuration of point pt for net: st_point_sparsity, and when
+ * pt->sparsity is calibrated, st_calib_apply of calib (the built-in one when NULL), into
+ * arrays held by *own. st_calib_own_fini frees them; cfg must not be used after. */
+typedef struct st_calib_own {
+    double *relu, *sigma;
+} st_calib_own;
+int st_calib_cfg(const st_point *pt, const st_net *net, const st_calib *calib, st_sparsity_cfg *cfg,
+                 st_calib_own *own, st_err *err);
+void st_calib_own_fini(st_calib_own *own);
+
+/* st_sim_run with the calibration calib instead of the built-in one when pt->sparsity
+ * is calibrated. */
+int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib, st_result *res,
+                     st_err *err);
 
 /* -------------------------------------------------------- energy and area */
 

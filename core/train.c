@@ -511,12 +511,15 @@ static void valid_range(int n_in, int n_out, int s, int pad, int k, int *lo, int
         *lo = *hi;
 }
 
-/* col[r][q], r = (ci k_h + ky) k_w + kx over all input channels, q = image * ohw + pixel:
- * the input under tap (ky, kx) of output pixel q, 0 in the padding. One image per
- * iteration of the parallel loop: each writes its own columns. */
+/* col[image][r][q], r = (ci k_h + ky) k_w + kx over all input channels, q an output pixel:
+ * the input under tap (ky, kx) of output pixel q, 0 in the padding. Each image's K x ohw
+ * matrix is contiguous, so that the GEMMs read it at unit stride (with the images side by
+ * side in one K x (b ohw) matrix, packing a row of it for BLAS jumped b ohw floats per row,
+ * and cost more than the multiplication). One image per iteration of the parallel loop. */
 static void im2col(const st_layer *l, const float *in, int b, float *col)
 {
-    size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
+    size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
+    size_t kn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
 
 #pragma omp parallel for schedule(static)
@@ -525,9 +528,8 @@ static void im2col(const st_layer *l, const float *in, int b, float *col)
             const float *plane = in + ((size_t)im * (size_t)l->in_c + (size_t)ci) * ihw;
             for (int ky = 0; ky < l->k_h; ky++)
                 for (int kx = 0; kx < l->k_w; kx++) {
-                    float *r = col +
-                               ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * nq +
-                               (size_t)im * ohw;
+                    float *r = col + (size_t)im * kn * ohw +
+                               ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
                     int xlo, xhi, ylo, yhi, ix0 = kx - l->pad_l;
                     valid_range(l->in_w, l->out_w, l->stride_w, l->pad_l, kx, &xlo, &xhi);
                     valid_range(l->in_h, l->out_h, l->stride_h, l->pad_t, ky, &ylo, &yhi);
@@ -595,7 +597,7 @@ static void conv_forward(tlayer *y, const float *in, int b)
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
     int kg = (l->in_c / g) * l->k_h * l->k_w;
-    size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
+    size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
 
     im2col(l, in, b, y->col);
 #pragma omp parallel for schedule(static)
@@ -607,8 +609,8 @@ static void conv_forward(tlayer *y, const float *in, int b)
         for (int gi = 0; gi < g; gi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, (int)ohw, kg, 1.0f,
                         y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                        y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw, (int)nq, 1.0f,
-                        o + (size_t)gi * (size_t)ocg * ohw, (int)ohw);
+                        y->col + ((size_t)im * (size_t)g + (size_t)gi) * (size_t)kg * ohw, (int)ohw,
+                        1.0f, o + (size_t)gi * (size_t)ocg * ohw, (int)ohw);
     }
 }
 
@@ -624,7 +626,7 @@ static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
     int kg = (l->in_c / g) * l->k_h * l->k_w;
-    size_t ohw = (size_t)l->out_h * (size_t)l->out_w, nq = (size_t)b * ohw;
+    size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
     size_t nw = (size_t)l->out_c * (size_t)kg;
     int chunks = (b + WG_CHUNK - 1) / WG_CHUNK;
 
@@ -643,8 +645,9 @@ static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
             for (int gi = 0; gi < g; gi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
                             y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw,
-                            (int)ohw, y->col + (size_t)gi * (size_t)kg * nq + (size_t)im * ohw,
-                            (int)nq, im > c * WG_CHUNK ? 1.0f : 0.0f,
+                            (int)ohw,
+                            y->col + ((size_t)im * (size_t)g + (size_t)gi) * (size_t)kg * ohw,
+                            (int)ohw, im > c * WG_CHUNK ? 1.0f : 0.0f,
                             part + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
     }
     if (chunks > 1) {

@@ -245,7 +245,8 @@ static void point_arg(lua_State *L, int idx, const char *fn, st_point *pt)
             luaL_error(L, "st.%s(point): keys must be parameter names, not %s", fn,
                        luaL_typename(L, -2));
         name = lua_tostring(L, -2);
-        if (!strcmp(name, "network")) {
+        if (!strcmp(name, "network") || !strcmp(name, "trace")) {
+            /* the sweep's own parameters: what the cost functions need is the design's */
             lua_pop(L, 1);
             continue;
         }

@@ -15,7 +15,8 @@
 
 typedef struct options {
     const char *net;
-    st_point pt; /* p, seed, grad_law, prune_skip_zeros: the table's defaults and checks */
+    st_point
+        pt; /* p, seed, grad_law, prune_skip_zeros, sparsity: the table's defaults and checks */
     long batch;
     long images;
     int csv;
@@ -53,6 +54,7 @@ static void usage(FILE *f)
     usage_param(f, "--seed S", "seed", "seed of the sparsity model");
     usage_param(f, "--law L", "grad_law", "law of raw gradients");
     fputs("  --skip-zeros   leave exact zeros out of the pruning statistic\n"
+          "  --calibrated   the calibrated model (sparsity=calibrated, docs/sparsity.md)\n"
           "  --csv          comma-separated output for machines\n"
           "  --list         list the built-in networks\n"
           "  --version      the version and git revision\n"
@@ -101,6 +103,8 @@ static int parse_args(int argc, char **argv, options *o)
             o->csv = 1;
         } else if (!strcmp(a, "--skip-zeros")) {
             o->pt.prune_skip_zeros = 1;
+        } else if (!strcmp(a, "--calibrated")) {
+            o->pt.sparsity = ST_SPARSITY_CALIBRATED;
         } else if (!strcmp(a, "--p") || !strcmp(a, "--batch") || !strcmp(a, "--images") ||
                    !strcmp(a, "--seed") || !strcmp(a, "--law")) {
             if (!v) {
@@ -167,13 +171,14 @@ static const char *human(uint64_t v, char *buf, size_t size)
 static int print_table(const st_net *net, const options *o, st_err *err)
 {
     st_sparsity_cfg cfg;
+    st_calib_own own = {NULL, NULL};
     st_layer_masks m;
     uint64_t tot[ST_PHASE_COUNT] = {0};
     int rc;
 
-    st_point_sparsity(&o->pt, &cfg);
     st_layer_masks_init(&m);
-    if ((rc = st_sparsity_cfg_check(&cfg, err)) != 0)
+    if ((rc = st_calib_cfg(&o->pt, net, NULL, &cfg, &own, err)) != 0 ||
+        (rc = st_sparsity_cfg_check(&cfg, err)) != 0)
         goto done;
 
     if (o->csv)
@@ -230,6 +235,7 @@ static int print_table(const st_net *net, const options *o, st_err *err)
                (unsigned long long)(tot[ST_FP] + tot[ST_BP] + tot[ST_WG]));
 done:
     st_layer_masks_fini(&m);
+    st_calib_own_fini(&own);
     return rc;
 }
 

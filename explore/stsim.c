@@ -42,6 +42,9 @@ static void usage(FILE *f)
           "                  --trace) instead of the sparsity model's; batch images\n"
           "                  are taken from it\n"
           "  --trace-iter N  the trace's iteration to replay (default: its first)\n"
+          "  --calib FILE    with sparsity=calibrated (which it sets), take the\n"
+          "                  calibration from FILE (stcalib -o) instead of the one\n"
+          "                  built in (calib/fmnist.calib)\n"
           "  --NAME VALUE    same as NAME=VALUE\n"
           "  --version       the version and git revision\n"
           "  -h, --help      this text\n"
@@ -368,7 +371,8 @@ int main(int argc, char **argv)
     st_net *net = NULL;
     st_result res;
     st_err err;
-    const char *netname = NULL, *trace_path = NULL;
+    const char *netname = NULL, *trace_path = NULL, *calib_path = NULL;
+    st_calib *calib = NULL;
     long trace_iter = -1;
     ex_tracemem *trace = NULL;
     int json = 0, csv = 0, layers = 1, rc = 0;
@@ -412,6 +416,9 @@ int main(int argc, char **argv)
                 }
             } else if (!strcmp(name, "trace")) {
                 trace_path = v;
+            } else if (!strcmp(name, "calib")) {
+                calib_path = v;
+                pt.sparsity = ST_SPARSITY_CALIBRATED;
             } else if (!strcmp(name, "trace-iter")) {
                 trace_iter = strtol(v, &end, 10);
                 if (*end || end == v || trace_iter < 0) {
@@ -443,6 +450,12 @@ int main(int argc, char **argv)
         fputs("stsim: no network given (see stsim --help)\n", stderr);
         return EXIT_USAGE;
     }
+    if (calib_path && (trace_path || pt.sparsity != ST_SPARSITY_CALIBRATED)) {
+        fprintf(stderr, "stsim: --calib %s: %s\n", calib_path,
+                trace_path ? "a trace and a calibration are two sources of sparsity: give one"
+                           : "the calibration is used with sparsity=calibrated only");
+        return EXIT_USAGE;
+    }
     if (ends_with(netname, ".csv"))
         rc = st_topo_load(netname, &net, &err);
     else
@@ -454,6 +467,13 @@ int main(int argc, char **argv)
                             trace_path, trace->images, trace->iter);
         if (rc == 0)
             rc = st_sim_run_src(net, &pt, ex_tracemem_masks, trace, &res, &err);
+    } else if (rc == 0 && calib_path) {
+        if (!(calib = malloc(sizeof *calib)))
+            rc = st_err_set(&err, ST_ENOMEM, "out of memory");
+        if (rc == 0)
+            rc = st_calib_load(calib_path, calib, &err);
+        if (rc == 0)
+            rc = st_sim_run_calib(net, &pt, calib, &res, &err);
     } else if (rc == 0)
         rc = st_sim_run(net, &pt, &res, &err);
     if (rc == 0)
@@ -470,6 +490,7 @@ int main(int argc, char **argv)
     }
     st_result_fini(&res);
     ex_tracemem_destroy(&trace);
+    free(calib);
     st_net_destroy(&net);
     return rc == 0 ? 0 : rc == ST_ENOMEM ? 1 : EXIT_USAGE;
 }

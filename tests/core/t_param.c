@@ -62,6 +62,7 @@ static const field fields[] = {
     F(spatial_corr, ST_PT_REAL),
     F(spatial_block, ST_PT_INT),
     F(seed, ST_PT_INT),
+    F(sparsity, ST_PT_ENUM),
     F(fidelity, ST_PT_ENUM),
     F(sample_fraction, ST_PT_REAL),
     F(e_mac_pj, ST_PT_REAL),

@@ -24,7 +24,7 @@ def sim(*args):
     return subprocess.run([SIM] + list(args), capture_output=True, text=True)
 
 
-PROGS = ["stsim", "stexplore", "stquery", "stnet", "stparams", "sttrain", "bench_sim",
+PROGS = ["stsim", "stexplore", "stquery", "stnet", "stparams", "sttrain", "stcalib", "bench_sim",
          "bench_front", "bench_sparsity"]
 print("1..%d" % (13 + len(PROGS) + 1))
 tmp = tempfile.mkdtemp()
