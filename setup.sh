@@ -14,7 +14,8 @@ ROOT=$(pwd)
 PACKAGES="build-essential cmake pkg-config perl clang-format
 libopenmpi-dev openmpi-bin libhdf5-openmpi-dev libhdf5-dev hdf5-tools
 liblua5.4-dev lua5.4 zlib1g-dev dataset-fashion-mnist libopenblas-dev
-python3 python3-h5py python3-numpy python3-pandas python3-matplotlib"
+python3 python3-h5py python3-numpy python3-pandas python3-matplotlib
+slurm-wlm munge"
 
 install_packages() {
     missing=""

@@ -578,6 +578,22 @@ typedef struct ex_hooks {
 /* The enumerator of a sweep on the process that owns the script: candidates in index
  * order, derived parameters, pre-evaluation constraints, ids, seeds, de-duplication, and
  * skipping indices a previous run finished. */
+/* A shard of a sweep (ex_shard.c): shard i of n holds the points whose id modulo n is i.
+ * n = 0 or 1: the whole sweep. */
+typedef struct ex_shard {
+    uint32_t i, n;
+} ex_shard;
+#define EX_SHARD_MAX 1000000
+
+/* Read "I/N" into s; ST_EINVAL with a message naming the text and the rule otherwise. */
+int ex_shard_parse(const char *text, ex_shard *s, st_err *err);
+/* 1 when the point of this id belongs to shard s. */
+int ex_shard_has(const ex_shard *s, uint64_t id);
+/* Append the shard's line to the space description (a malloc'ed string, taken): a resume
+ * then refuses another shard's file. Returns the new string, or NULL when out of memory
+ * (space freed). A whole sweep adds nothing. */
+char *ex_shard_describe(char *space, const ex_shard *s);
+
 typedef struct ex_plan {
     const ex_sweep *sw;
     const ex_ptab *ptab; /* its `network` labels give each point's network fingerprint */
@@ -588,6 +604,8 @@ typedef struct ex_plan {
     ex_idset seen; /* ids drawn so far (samplers only; a grid cannot repeat) */
     double *scratch;
     uint64_t excluded, duplicates; /* skipped by `where`, and as repeats */
+    ex_shard shard;                /* the points to enumerate; set after init */
+    uint64_t elsewhere;            /* candidates of other shards, skipped */
 } ex_plan;
 
 int ex_plan_init(ex_plan *p, const ex_sweep *sw, const ex_ptab *ptab, const ex_hooks *hooks,
@@ -865,9 +883,9 @@ int ex_train_prepare(ex_sweep *sw, ex_ptab *t, const ex_hooks *hooks, const char
 typedef struct ex_reuse ex_reuse;
 
 /* Read the result file at path for a sweep of parameter table t, resolved space `space`
- * (ex_sweep_describe) and networks nets (the same, in order, by fingerprint); with detail, its per-layer detail
- * too. ST_EINVAL naming the file: not a result file, another network, another evaluation
- * (the space's eval line), missing parameter or metric columns, no detail when detail is
+ * (ex_sweep_describe) and networks nets (the same, in order, by fingerprint); with detail, its
+ * per-layer detail too. ST_EINVAL naming the file: not a result file, another network, another
+ * evaluation (the space's eval line), missing parameter or metric columns, no detail when detail is
  * asked for. ST_ENOMEM. *out is NULL on failure. */
 int ex_reuse_load(const char *path, const ex_ptab *t, const char *space, const ex_nets *nets,
                   int detail, ex_reuse **out, st_err *err);
@@ -895,12 +913,13 @@ typedef struct ex_run_opts {
     const char *hosts;        /* for provenance; NULL for this host's name */
     const char *reuse;        /* a result file whose points stand for evaluations, or NULL */
     const char *trainer;      /* the program that trains (sttrain), for sweeps with train */
+    ex_shard shard;           /* the part of the sweep to run: {0, 0} for all of it */
 } ex_run_opts;
 
 typedef struct ex_run_stats {
     uint64_t candidates, points, failed, rejected, excluded, duplicates;
-    uint64_t evaluated; /* by this run */
-    uint64_t reused;    /* by this run, from o->reuse instead of evaluated */
+    uint64_t evaluated;   /* by this run */
+    uint64_t reused;      /* by this run, from o->reuse instead of evaluated */
     uint64_t reuse_other; /* ids of o->reuse found with other parameter values */
     double elapsed_s;
     int interrupted; /* the signal that stopped the run, 0 if none */
@@ -916,8 +935,9 @@ int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_
 /* Describe the sweep of s on out without evaluating: the space, the candidate count, the
  * points left after constraints when there are at most count_limit candidates, the
  * training settings of a sweep that trains (without training), and the first `first`
- * points. */
-int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limit, st_err *err);
+ * points; of shard only, when it is not the whole sweep. */
+int ex_check(ex_script *s, ex_ptab *t, const ex_shard *shard, FILE *out, int first,
+             uint64_t count_limit, st_err *err);
 
 /* Open the `st` module into a Lua state (as the global `st` and for require "st"). */
 void ex_luamod_open(struct lua_State *L);

@@ -48,6 +48,32 @@ int ex_plan_seen(ex_plan *p, uint64_t id, st_err *err)
     return p->sw->space.sampler == EX_GRID ? ST_OK : ex_idset_add(&p->seen, id, &added, err);
 }
 
+/* The id of the point in vals. A sweep that trains first sets the point's own training
+ * (vals[trace_row]), which the id covers. */
+static uint64_t point_id(const ex_plan *p, double *vals)
+{
+    const ex_ptab *t = p->ptab;
+
+    if (p->sw->train.ready)
+        vals[t->trace_row] = ex_train_trace_of(p->sw, t, vals);
+    return ex_id_of(t, ex_ptab_label_fp(t, t->net_row, vals[t->net_row]), vals, !p->sw->seed_given);
+}
+
+/* 1 when the point in vals belongs to the plan's shard; vals is left as it was, so that
+ * `where` sees what it sees in a run of the whole sweep. */
+static int in_shard(const ex_plan *p, double *vals)
+{
+    double trace;
+    uint64_t id;
+
+    if (p->shard.n <= 1)
+        return 1;
+    trace = vals[p->ptab->trace_row];
+    id = point_id(p, vals);
+    vals[p->ptab->trace_row] = trace;
+    return ex_shard_has(&p->shard, id);
+}
+
 int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *span, st_err *err)
 {
     const ex_sweep *sw = p->sw;
@@ -72,6 +98,11 @@ int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *sp
         ex_space_point(&sw->space, i, p->scratch);
         if (h && h->derive && (rc = h->derive(h->ctx, p->scratch, err)) != 0)
             goto done;
+        /* Another shard's point: skipped before `where`, which that shard runs. */
+        if (!in_shard(p, p->scratch)) {
+            p->elsewhere++;
+            continue;
+        }
         if (h && h->where) {
             if ((rc = h->where(h->ctx, p->scratch, &keep, err)) != 0)
                 goto done;
@@ -81,11 +112,7 @@ int ex_plan_next(ex_plan *p, ex_batch *b, int max, uint64_t *first, uint64_t *sp
             }
         }
         /* A sweep that trains replays each point's own training. */
-        if (sw->train.ready)
-            p->scratch[p->ptab->trace_row] = ex_train_trace_of(sw, p->ptab, p->scratch);
-        id = ex_id_of(p->ptab,
-                      ex_ptab_label_fp(p->ptab, p->ptab->net_row, p->scratch[p->ptab->net_row]),
-                      p->scratch, !sw->seed_given);
+        id = point_id(p, p->scratch);
         if (sw->space.sampler != EX_GRID) {
             if ((rc = ex_idset_add(&p->seen, id, &added, err)) != 0)
                 goto done;

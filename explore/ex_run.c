@@ -521,12 +521,13 @@ int ex_run(ex_script *s, ex_ptab *t, const ex_run_opts *o, ex_run_stats *st, st_
     if ((rc = ex_nets_build(&r.nets, r.sw->nets, r.sw->nnet, &bad_net, &bad, err)) != 0 ||
         (rc = ex_batch_reserve(&r.batch, 1, t->n, err)) != 0)
         goto done;
-    if (!(r.space = ex_sweep_describe(r.sw, t))) {
+    if (!(r.space = ex_shard_describe(ex_sweep_describe(r.sw, t), &o->shard))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
     if ((rc = ex_plan_init(&r.plan, r.sw, t, ex_script_hooks(s), err)) != 0)
         goto done;
+    r.plan.shard = o->shard;
     st->candidates = r.plan.total;
     ex_batch_init(&r.scratch);
     ex_batch_init(&r.merged);
@@ -680,7 +681,8 @@ static void print_point(FILE *out, const ex_ptab *t, const ex_sweep *sw, const e
     fputc('\n', out);
 }
 
-int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limit, st_err *err)
+int ex_check(ex_script *s, ex_ptab *t, const ex_shard *shard, FILE *out, int first,
+             uint64_t count_limit, st_err *err)
 {
     const ex_sweep *sw = ex_script_sweep(s);
     const ex_hooks *h = ex_script_hooks(s);
@@ -692,18 +694,19 @@ int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limi
 
     memset(&plan, 0, sizeof plan);
     ex_batch_init(&b);
-    if (!(space = ex_sweep_describe(sw, t))) {
+    if (!(space = ex_shard_describe(ex_sweep_describe(sw, t), shard))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory");
         goto done;
     }
     if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0 ||
         (rc = ex_batch_reserve(&b, 1024, t->n, err)) != 0)
         goto done;
+    plan.shard = *shard;
     fprintf(out, "script: %s\n%s", ex_script_path(s), space);
     fprintf(out, "candidates: %llu\n", (unsigned long long)plan.total);
     /* A grid with no `where` has exactly its candidates; otherwise they are enumerated,
      * lazily, when there are not too many. */
-    if (sw->space.sampler == EX_GRID && !sw->has_where) {
+    if (sw->space.sampler == EX_GRID && !sw->has_where && shard->n <= 1) {
         points = plan.total;
         counted = 1;
     } else if (plan.total <= count_limit) {
@@ -720,7 +723,11 @@ int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limi
             goto done;
         fprintf(out, "training settings: %d (each trained once by a run)\n", n);
     }
-    if (counted)
+    if (counted && shard->n > 1)
+        fprintf(out, "points: %llu (%llu excluded by where, %llu repeats, %llu in other shards)\n",
+                (unsigned long long)points, (unsigned long long)plan.excluded,
+                (unsigned long long)plan.duplicates, (unsigned long long)plan.elsewhere);
+    else if (counted)
         fprintf(out, "points: %llu (%llu excluded by where, %llu repeats)\n",
                 (unsigned long long)points, (unsigned long long)plan.excluded,
                 (unsigned long long)plan.duplicates);
@@ -733,6 +740,7 @@ int ex_check(ex_script *s, ex_ptab *t, FILE *out, int first, uint64_t count_limi
     ex_plan_fini(&plan);
     if ((rc = ex_plan_init(&plan, sw, t, h, err)) != 0)
         goto done;
+    plan.shard = *shard;
     if (first > 0)
         fprintf(out, "first points:\n  %10s  %-16s  parameters\n", "index", "id");
     while (shown < first && (rc = ex_plan_next(&plan, &b, first - shown, &f, &span, err)) == 0 &&

@@ -58,6 +58,10 @@ static void usage(FILE *f)
           "  --batch N               points per batch at most (default 4096)\n"
           "  --sync SECONDS          at most this long between syncs of the journal to disk;\n"
           "                          0 syncs every batch (default 1)\n"
+          "  --shard I/N             run shard I of N (0 <= I < N): the points whose id\n"
+          "                          modulo N is I, so that N runs (a job array) split the\n"
+          "                          sweep; each writes its own file (resume it with the\n"
+          "                          same --shard); --check counts the shard's points\n"
           "  --progress MODE         auto (a live line on a terminal, log lines otherwise),\n"
           "                          live, log or none (default auto)\n"
           "  --lib DIR               where require() looks after the script's folder\n"
@@ -193,6 +197,10 @@ static int parse_args(int argc, char **argv, cli *c, int loud)
             c->status_file = v;
         } else if (!strcmp(a, "--reuse")) {
             c->ro.reuse = v;
+        } else if (!strcmp(a, "--shard")) {
+            st_err e;
+            if (v && (bad = ex_shard_parse(v, &c->ro.shard, &e)) != 0)
+                fprintf(err, "stexplore: %s\n", e.msg);
         } else {
             takes = 0;
             if (!strcmp(a, "--check"))
@@ -308,7 +316,7 @@ static int explore(MPI_Comm comm, int size, cli *c, int argc, char **argv, const
         (rc = ex_script_load(lua, c->path, &ptab, &script, &err)) != 0)
         goto done;
     if (c->check) {
-        rc = ex_check(script, &ptab, stdout, (int)c->first, c->count_limit, &err);
+        rc = ex_check(script, &ptab, &c->ro.shard, stdout, (int)c->first, c->count_limit, &err);
         goto done;
     }
 

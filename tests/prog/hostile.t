@@ -251,7 +251,7 @@ EOF2
     export STUB_LOG="$tmp/stub.log"
     rm -f slow.h5 slow.h5.journal stub.log
     # PBS signals every process of the job at the walltime: the whole process group here.
-    PATH="$tmp/stub:$PATH" SCRIPT=slow.lua OUTPUT=slow.h5 STEXPLORE="$EXP" \
+    PATH="$tmp/stub:$PATH" SCRIPT=slow.lua OUTPUT=slow.h5 STEXPLORE="$EXP" PBS_JOBID=$$ \
         STEXPLORE_ROOT="$ST_SRC" LAUNCH="mpirun --oversubscribe -np 2" \
         setsid bash "$ST_SRC/hpc/pbs.sh" >pbs.out 2>&1 &
     pid=$!
@@ -260,11 +260,11 @@ EOF2
     kill -TERM -$pid
     st=0
     wait $pid || st=$?
-    [ "$st" -eq 130 ] && grep -q "qsub -v SCRIPT=slow.lua,OUTPUT=slow.h5 .*hpc/pbs.sh" stub.log
+    [ "$st" -eq 130 ] && grep -q "qsub -v SCRIPT=slow.lua,OUTPUT=slow.h5,STEXPLORE_LINK=2,STEXPLORE_IDLE=0 .*hpc/pbs.sh" stub.log
     ok_ $? "hostile-5.3 pbs.sh: SIGTERM to the job exits 130 and resubmits (status $st; $(cat stub.log 2>/dev/null))"
     for how in USR1 TERM; do
         rm -f slow.h5 slow.h5.journal stub.log
-        PATH="$tmp/stub:$PATH" STEXPLORE="$EXP" STEXPLORE_ROOT="$ST_SRC" \
+        PATH="$tmp/stub:$PATH" STEXPLORE="$EXP" STEXPLORE_ROOT="$ST_SRC" SLURM_JOB_ID=$$ \
             LAUNCH="mpirun --oversubscribe -np 2" \
             setsid bash "$ST_SRC/hpc/slurm.sh" -o slow.h5 slow.lua >slurm.out 2>&1 &
         pid=$!
