@@ -15,7 +15,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tap import BUILD, SRC, end, ok, skip  # noqa: E402
+from tap import BUILD, SRC, end, ok, sanitized, skip  # noqa: E402
 
 SKIP = re.compile(r"^<!--\s*docs-run:\s*skip\s+(.*?)\s*-->\s*$")
 BLOCK_S = 60  # no one block may take longer
@@ -46,15 +46,6 @@ def tracked_files():
     if r.returncode != 0:
         return None
     return [p for p in r.stdout.decode().split("\0") if p]
-
-
-def sanitized():
-    """Whether BUILD is the AddressSanitizer build (ST_SANITIZE=ON in its CMake cache)."""
-    try:
-        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
-            return "ST_SANITIZE:BOOL=ON" in f.read()
-    except OSError:
-        return False
 
 
 if sanitized():

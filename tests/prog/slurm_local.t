@@ -8,6 +8,7 @@
 # stop exits 130 and resubmits with the link's number, and a second link in a row that
 # evaluates nothing does not resubmit.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
+normal_build_only "job scripts and shards through the batch-system stand-ins"
 
 prog_setup
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1

@@ -6,6 +6,7 @@
 # train nothing twice; bad training settings are refused, and a network the trainer cannot
 # take fails its points with the trainer's message; lua_scripts/accuracy.lua's front.
 . "${ST_SRC:-.}/tests/prog/tap.sh"
+normal_build_only "trainings in sub-processes, minutes under the sanitizer"
 
 EXP="$ST_BUILD/bin/stexplore"
 SIM="$ST_BUILD/bin/stsim"

@@ -33,3 +33,19 @@ def skip(what, reason):
 def end():
     """Exit 1 when an assertion failed, else 0."""
     sys.exit(1 if _failed else 0)
+
+
+def sanitized():
+    """Whether BUILD is the AddressSanitizer build (ST_SANITIZE=ON in its CMake cache)."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            return "ST_SANITIZE:BOOL=ON" in f.read()
+    except OSError:
+        return False
+
+
+def normal_build_only(reason):
+    """In the sanitizer build, skip the whole file with the reason (tap.sh's twin)."""
+    if sanitized():
+        print("1..0 # SKIP %s (run on the normal build; this is the sanitizer build)" % reason)
+        sys.exit(0)
