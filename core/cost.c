@@ -298,9 +298,8 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                         int whole = use_whole && (batch ? z->imgsum <= z->h0 : z->img[b] <= z->h0);
                         /* one epoch per held block of weights, visiting block
                          * and round: per image, or per batch */
-                        epoch++;
-                        if (batch && ib > 0)
-                            epoch--;
+                        if (!batch || ib == 0)
+                            epoch++;
                         for (int q = v_lo; q < v_lo + kv && q < n_o; q++)
                             for (int h = h_lo; h < h_hi; h++) {
                                 int c = sh ? q : h, s = sh ? h : q;
