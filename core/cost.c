@@ -6,10 +6,17 @@
  * tiling and the buffer minimums are map.c's.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
+
+#ifdef ST_CHECK_BITS
+#define CHECK_BITS 1
+#else
+#define CHECK_BITS 0
+#endif
 
 const char *st_order_name(int order)
 {
@@ -351,6 +358,82 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
     return t;
 }
 
+/*
+ * The DRAM bits of reduce_order(z, pt, o, use_whole, nr) in closed form,
+ * without walking the visits: every quantity a visit fetches comes in
+ * round parts that add up to it, so each tensor counts as a whole times
+ * how often its fetch condition holds. Equal to the walk's bits up to the
+ * order of floating-point sums (the spill factor is not a whole number).
+ */
+static double reduce_bits(const rsize *z, const st_point *pt, st_order o, int use_whole, int nr)
+{
+    const st_ledger *lg = z->lg;
+    int B = lg->B, nct = lg->nct, nsp = lg->nsp;
+    rounds R = rounds_of(lg->nred, nr);
+    int all_w = z->wsum <= z->h1, batch = o == ST_ORD_WEIGHTS_B, sh = o == ST_ORD_STREAM;
+    int ks = z->spills ? 0 : fit_count(part_max(&R, z->winmax), z->h0, nsp);
+    int k = sh ? ks : all_w ? nct : fit_count(part_max(&R, z->wmax), z->h1, nct);
+    int n_h = sh ? nsp : nct, n_o = sh ? nct : nsp;
+    int bs = k > 0 ? k : 1, nblk = (n_h + bs - 1) / bs;
+    double bits = 0, outsum = 0;
+
+    for (size_t i = 0; i < (size_t)nct * nsp; i++)
+        outsum += z->out[i];
+    bits += B * outsum;
+    if (all_w)
+        bits += z->wsum;
+    else if (sh || k == 0)
+        for (int c = 0; c < nct; c++)
+            bits += B * z->wct[c] * (sh ? (part_max(&R, z->wct[c]) > z->h1 ? n_h : nblk) : n_o);
+    /* what depends on the visiting blocks of each held block */
+    for (int blk = 0; blk < nblk; blk++) {
+        int h_lo = blk * bs, h_hi = h_lo + bs < n_h ? h_lo + bs : n_h, nvblk = 1;
+        double hsum = 0;
+        if (R.n > 1) {
+            double mx = 0, ps_all = 0;
+            int kv;
+            for (int q = 0; q < n_o; q++) {
+                double ps = 0;
+                for (int h = h_lo; h < h_hi; h++)
+                    ps += (double)lg->outs[sh ? (size_t)q * nsp + h : (size_t)h * nsp + q];
+                mx = fmax(mx, ps * (batch ? B : 1) * pt->psum_bits);
+                ps_all += ps;
+            }
+            kv = fit_count(mx, z->ch2, n_o);
+            if (kv == 0) /* partial sums to DRAM and back between rounds */
+                bits += B * ps_all * pt->psum_bits * 2 * (R.n - 1);
+            else
+                nvblk = (n_o + kv - 1) / kv;
+        }
+        if (!sh && !all_w && k > 0) {
+            for (int c = h_lo; c < h_hi; c++)
+                hsum += z->wct[c];
+            bits += (batch ? 1 : B) * nvblk * hsum;
+        }
+        for (int b = 0; sh && b < B; b++) {
+            if (use_whole && z->img[b] <= z->h0)
+                continue;
+            hsum = 0;
+            for (int s = h_lo; s < h_hi; s++)
+                hsum += z->win[(size_t)b * nsp + s];
+            bits += (k == 0 ? n_o : nvblk) * hsum * z->f;
+        }
+    }
+    /* the streamed operand: whole images, or windows */
+    for (int b = 0; b < B; b++) {
+        if (use_whole && (batch ? z->imgsum <= z->h0 : z->img[b] <= z->h0)) {
+            bits += z->img[b];
+            continue;
+        }
+        for (int s = 0; !sh && s < nsp; s++) {
+            double w = z->win[(size_t)b * nsp + s];
+            int fits = !z->spills && part_max(&R, w) <= z->h0;
+            bits += w * z->f * (fits ? nblk : n_h);
+        }
+    }
+    return bits;
+}
+
 /* Keep t if it is the first candidate or better than *best. */
 static int keep_best(const tally *t, int first, tally *best)
 {
@@ -368,6 +451,7 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     uint64_t n = 0, zz = 0, on = 0;
     double dens;
     st_store pick;
+    double least = INFINITY;
     rsize z;
     uint8_t *img_in = NULL;
     long *w_epoch = NULL;
@@ -413,64 +497,84 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
      * windows may be denser than the tensor, and the mapper keeps the
      * storage that moves less. */
     dens = n ? (double)zz / (double)n : 1;
-    for (int cand = 0; cand < 2; cand++) {
-        st_store s0 = cand ? ST_STORE_DENSE : pick;
-        int any_whole = 0; /* does holding whole tensors change anything? */
-        int nr_c[ST_ORD_END][2] = {{0}};
-        if (cand && pick == ST_STORE_DENSE)
-            break;
-        /* The window of one channel stays in half of ch0 at its size as
-         * stored (at the tensor's density), or every step fetches its rows
-         * again. */
-        z.s0 = s0;
-        z.spills = st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens)) > z.h0;
-        z.f = z.spills ? lg->spill : 1;
-        z.winmax = 0;
-        for (size_t i = 0; i < nbs; i++) {
-            z.win[i] = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
-            z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]);
-            z.winmax = z.win[i] > z.winmax ? z.win[i] : z.winmax;
-        }
-        z.imgsum = 0;
-        for (int b = 0; b < B; b++) {
-            z.img[b] = st_store_bits(pt, s0, lg->img_n0[b], lg->img_z0[b]);
-            z.imgw[b] = (double)st_store_words(s0, lg->img_n0[b], lg->img_z0[b]);
-            z.imgsum += z.img[b];
-        }
-        for (int b = 0; b < B; b++)
-            any_whole |= z.img[b] <= z.h0;
-        /* rounds, where the held operand's tile does not fit without them:
-         * the fewest that make a block of one tile fit, and the fewest that
-         * make all of them fit together */
-        if (!z.spills) {
-            nr_c[ST_ORD_STREAM][0] = rounds_needed(z.winmax, z.h0, lg->nred);
-            nr_c[ST_ORD_STREAM][1] = rounds_needed(z.winmax, z.h0 / nsp, lg->nred);
-        }
-        if (z.wsum > z.h1)
-            for (st_order o = ST_ORD_WEIGHTS; o <= ST_ORD_WEIGHTS_B; o++) {
-                nr_c[o][0] = rounds_needed(z.wmax, z.h1, lg->nred);
-                nr_c[o][1] = rounds_needed(z.wmax, z.h1 / nct, lg->nred);
+    /* Two passes over the candidates: the first counts each one's bits in
+     * closed form, the second walks the visits of those that come within
+     * rounding of the fewest (to count their cycles and accesses). */
+    for (int pass = 0; pass < 2; pass++)
+        for (int cand = 0; cand < 2; cand++) {
+            st_store s0 = cand ? ST_STORE_DENSE : pick;
+            int any_whole = 0; /* does holding whole tensors change anything? */
+            int nr_c[ST_ORD_END][2] = {{0}};
+            if (cand && pick == ST_STORE_DENSE)
+                break;
+            /* The window of one channel stays in half of ch0 at its size as
+             * stored (at the tensor's density), or every step fetches its rows
+             * again. */
+            z.s0 = s0;
+            z.spills =
+                st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens)) > z.h0;
+            z.f = z.spills ? lg->spill : 1;
+            z.winmax = 0;
+            for (size_t i = 0; i < nbs; i++) {
+                z.win[i] = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
+                z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]);
+                z.winmax = z.win[i] > z.winmax ? z.win[i] : z.winmax;
             }
-        for (int whole = 0; whole < 1 + any_whole; whole++)
-            for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++)
-                for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
-                    int nr = ri ? nr_c[o][ri - 1] : 1;
-                    tally t;
-                    if (nr == 0 || (ri == 2 && nr == nr_c[o][0]))
-                        continue; /* no such split, or tried already */
-                    t = reduce_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, img_in,
-                                     w_epoch);
-                    if (keep_best(&t, first, best)) {
-                        *best_o = o;
-                        st->rounds = rounds_of(lg->nred, nr).n;
-                        st->store[0] = s0;
-                        *floor_bits = z.imgsum + z.wsum;
-                        for (size_t i = 0; i < ncs; i++)
-                            *floor_bits += z.out[i] * B;
-                    }
-                    first = 0;
+            z.imgsum = 0;
+            for (int b = 0; b < B; b++) {
+                z.img[b] = st_store_bits(pt, s0, lg->img_n0[b], lg->img_z0[b]);
+                z.imgw[b] = (double)st_store_words(s0, lg->img_n0[b], lg->img_z0[b]);
+                z.imgsum += z.img[b];
+            }
+            for (int b = 0; b < B; b++)
+                any_whole |= z.img[b] <= z.h0;
+            /* rounds, where the held operand's tile does not fit without them:
+             * the fewest that make a block of one tile fit, and the fewest that
+             * make all of them fit together */
+            if (!z.spills) {
+                nr_c[ST_ORD_STREAM][0] = rounds_needed(z.winmax, z.h0, lg->nred);
+                nr_c[ST_ORD_STREAM][1] = rounds_needed(z.winmax, z.h0 / nsp, lg->nred);
+            }
+            if (z.wsum > z.h1)
+                for (st_order o = ST_ORD_WEIGHTS; o <= ST_ORD_WEIGHTS_B; o++) {
+                    nr_c[o][0] = rounds_needed(z.wmax, z.h1, lg->nred);
+                    nr_c[o][1] = rounds_needed(z.wmax, z.h1 / nct, lg->nred);
                 }
-    }
+            for (int whole = 0; whole < 1 + any_whole; whole++)
+                for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++)
+                    for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                        int nr = ri ? nr_c[o][ri - 1] : 1;
+                        tally t;
+                        double bits;
+                        if (nr == 0 || (ri == 2 && nr == nr_c[o][0]))
+                            continue; /* no such split, or tried already */
+                        bits = reduce_bits(&z, pt, o, whole, nr);
+                        if (pass == 0) {
+                            least = fmin(least, bits);
+                            continue;
+                        }
+                        if (bits > least * (1 + 1e-9) && !CHECK_BITS)
+                            continue;
+                        t = reduce_order(&z, pt, o, whole, nr,
+                                         first || CHECK_BITS ? INFINITY : best->bits, img_in,
+                                         w_epoch);
+#ifdef ST_CHECK_BITS
+                        if (!t.over && fabs(t.bits - bits) > 1e-9 * fmax(1, t.bits))
+                            fprintf(stderr,
+                                    "reduce_bits %s %d whole %d nr %d: walk %.17g closed %.17g\n",
+                                    st_order_name(o), cand, whole, nr, t.bits, bits);
+#endif
+                        if (keep_best(&t, first, best)) {
+                            *best_o = o;
+                            st->rounds = rounds_of(lg->nred, nr).n;
+                            st->store[0] = s0;
+                            *floor_bits = z.imgsum + z.wsum;
+                            for (size_t i = 0; i < ncs; i++)
+                                *floor_bits += z.out[i] * B;
+                        }
+                        first = 0;
+                    }
+        }
     st->store[1] = ST_STORE_DENSE;
     st->store[2] = z.so;
 done:
@@ -605,6 +709,53 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
     return t;
 }
 
+/* The DRAM bits of wg_order(z, pt, o, use_whole, nr) in closed form (see
+ * reduce_bits). */
+static double wg_bits(const wsize *z, const st_point *pt, st_order o, int use_whole, int nr)
+{
+    const st_ledger *lg = z->lg;
+    int B = lg->B, nct = lg->nct, nsp = lg->nsp;
+    rounds R = rounds_of(lg->nred, nr);
+    int batch = o == ST_ORD_DZ_B || o == ST_ORD_ACT_B,
+        h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
+    int n_h = h ? nsp : nct, n_o = h ? nct : nsp;
+    int onchip = z->dwsum <= z->ch2, nparts = (batch ? 1 : B) * R.n;
+    double cap[2] = {z->h0, z->h1}, mx = 0, bits = 0, outsum = 0;
+    int k, bs, nblk;
+
+    for (int i = 0; i < n_h; i++)
+        if (batch)
+            mx = fmax(mx, z->sz[h][(size_t)B * n_h + i]);
+        else
+            for (int b = 0; b < B; b++)
+                mx = fmax(mx, z->sz[h][(size_t)b * n_h + i]);
+    k = fit_count(part_max(&R, mx), cap[h], n_h);
+    bs = k > 0 ? k : 1;
+    nblk = (n_h + bs - 1) / bs;
+    for (int op = 0; op < 2; op++) {
+        int nt = op ? nsp : nct;
+        for (int b = 0; b < B; b++) {
+            if ((use_whole >> op & 1) &&
+                (batch ? z->imgsum[op] <= cap[op] : z->img[op][b] <= cap[op])) {
+                bits += z->img[op][b];
+                continue;
+            }
+            for (int t = 0; t < nt; t++) {
+                double x = z->sz[op][(size_t)b * nt + t];
+                if (op == h) /* at the block's first visit, or every one */
+                    bits += x * (k == 0 ? n_o : 1);
+                else /* at the block's first held tile, or every one */
+                    bits += x * (part_max(&R, batch ? z->sz[op][(size_t)B * nt + t] : x) > cap[op]
+                                     ? n_h
+                                     : nblk);
+            }
+        }
+    }
+    for (size_t i = 0; i < (size_t)nct * nsp; i++)
+        outsum += (double)lg->outs[i] * pt->data_bits;
+    return bits + outsum * (onchip || nparts == 1 ? 1 : 2 * nparts - 1);
+}
+
 static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, tally *best,
                    st_order *best_o, double *floor_bits)
 {
@@ -617,6 +768,7 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
     uint8_t *in;
     size_t off = 0, need = 0;
     int fits = 0, first = 1, nr_c[2][2][2];
+    double least = INFINITY;
 
     memset(&z, 0, sizeof z);
     z.lg = lg;
@@ -679,26 +831,42 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
         nr_c[op][1][0] = rounds_needed(mxb, cap, lg->nred);
         nr_c[op][1][1] = rounds_needed(mxb, cap / nt[op], lg->nred);
     }
-    for (int whole = 0; whole < 4; whole++) {
-        if (whole & ~fits)
-            continue;
-        for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
-            int h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
-            const int *nro = nr_c[h][o == ST_ORD_DZ_B || o == ST_ORD_ACT_B];
-            for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
-                int nr = ri ? nro[ri - 1] : 1;
-                tally t;
-                if (nr == 0 || (ri == 2 && nr == nro[0]))
-                    continue; /* no such split, or tried already */
-                t = wg_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, in);
-                if (keep_best(&t, first, best)) {
-                    *best_o = o;
-                    st->rounds = rounds_of(lg->nred, nr).n;
+    /* as cost_reduce: closed-form bits first, then the walk of the least */
+    for (int pass = 0; pass < 2; pass++)
+        for (int whole = 0; whole < 4; whole++) {
+            if (whole & ~fits)
+                continue;
+            for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
+                int h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
+                const int *nro = nr_c[h][o == ST_ORD_DZ_B || o == ST_ORD_ACT_B];
+                for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                    int nr = ri ? nro[ri - 1] : 1;
+                    tally t;
+                    double bits;
+                    if (nr == 0 || (ri == 2 && nr == nro[0]))
+                        continue; /* no such split, or tried already */
+                    bits = wg_bits(&z, pt, o, whole, nr);
+                    if (pass == 0) {
+                        least = fmin(least, bits);
+                        continue;
+                    }
+                    if (bits > least * (1 + 1e-9) && !CHECK_BITS)
+                        continue;
+                    t = wg_order(&z, pt, o, whole, nr, first || CHECK_BITS ? INFINITY : best->bits,
+                                 in);
+#ifdef ST_CHECK_BITS
+                    if (!t.over && fabs(t.bits - bits) > 1e-9 * fmax(1, t.bits))
+                        fprintf(stderr, "wg_bits %s whole %d nr %d: walk %.17g closed %.17g\n",
+                                st_order_name(o), whole, nr, t.bits, bits);
+#endif
+                    if (keep_best(&t, first, best)) {
+                        *best_o = o;
+                        st->rounds = rounds_of(lg->nred, nr).n;
+                    }
+                    first = 0;
                 }
-                first = 0;
             }
         }
-    }
     st->store[0] = z.s0;
     st->store[1] = z.s1;
     st->store[2] = ST_STORE_DENSE;
