@@ -1539,16 +1539,27 @@ static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int
         if (rc != 0)
             goto done;
     }
-    /* The mapper and the memory model on the arrays chosen. */
+    /* The mapper and the memory model on the arrays chosen. A smaller
+     * array's run again moves what its ledger said, but for a sampled run,
+     * whose traffic is estimated from the rows its own sample generated:
+     * the array is kept if the smaller one then moves more bytes. */
     for (size_t i = 0; i < nlg; i++) {
         st_phase ph = (st_phase)(i % ST_PHASE_COUNT);
         st_phase_stats *st = (i / ST_PHASE_COUNT % 2 ? ls->dense : ls->run) + ph;
-        const st_ledger *lg = shape[i] >= 0 ? &redo[i] : &r->lgs[i];
-        const st_point *on = shape[i] >= 0 ? &r->shapes[shape[i]] : pt;
-        if (!lg->v)
+        st_phase_stats on_array, on_sub;
+        const st_point *on = pt;
+        if (!r->lgs[i].v)
             continue;
-        if ((rc = st_cost_phase(lg, pt, l, ph, st, err)) != 0)
+        memset(&on_array, 0, sizeof on_array);
+        memset(&on_sub, 0, sizeof on_sub);
+        if ((rc = st_cost_phase(&r->lgs[i], pt, l, ph, &on_array, err)) != 0 ||
+            (shape[i] >= 0 && (rc = st_cost_phase(&redo[i], pt, l, ph, &on_sub, err)) != 0))
             goto done;
+        if (shape[i] >= 0 && on_sub.dram_bytes <= on_array.dram_bytes)
+            on_array = on_sub, on = &r->shapes[shape[i]];
+        stats_add(st, &on_array);
+        st->order = on_array.order, st->rounds = on_array.rounds;
+        memcpy(st->store, on_array.store, sizeof st->store);
         st->pe_rows = on->pe_rows, st->pe_cols = on->pe_cols;
     }
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
