@@ -389,12 +389,16 @@ static double reduce_bits(const rsize *z, const st_point *pt, st_order o, int us
         int h_lo = blk * bs, h_hi = h_lo + bs < n_h ? h_lo + bs : n_h, nvblk = 1;
         double hsum = 0;
         if (R.n > 1) {
+            /* a visit's outputs are channels x positions: the held block's
+             * sum of one factor times each visiting tile's other one */
+            const uint64_t *vf = sh ? lg->outc : lg->outsp, *hf = sh ? lg->outsp : lg->outc;
+            uint64_t hs = 0;
             double mx = 0, ps_all = 0;
             int kv;
+            for (int h = h_lo; h < h_hi; h++)
+                hs += hf[h];
             for (int q = 0; q < n_o; q++) {
-                double ps = 0;
-                for (int h = h_lo; h < h_hi; h++)
-                    ps += (double)(sh ? lg->outc[q] * lg->outsp[h] : lg->outc[h] * lg->outsp[q]);
+                double ps = (double)(vf[q] * hs);
                 mx = fmax(mx, ps * (batch ? B : 1) * pt->psum_bits);
                 ps_all += ps;
             }

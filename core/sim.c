@@ -530,7 +530,7 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
         else
             for (int c = 0; c < g->C; c++)
                 lg->z0[bs] += reach_count(X, c, ri, nr, ci, nc);
-        for (int mt = 0; mt < nmt; mt++)
+        for (int mt = 0; lg->v && mt < nmt; mt++)
             visit_set(r, mt, (int)u, u, (uint64_t)st_imin(Cc, g->M - mt * Cc));
         lg->outsp[u] = (uint64_t)Ract * (o_hi - o_lo);
     }
@@ -802,6 +802,8 @@ fill:
     lg->img_z0[r->b] = tensor_nz(r, DZ, lg->img_n0[r->b]);
     for (size_t u = 0; u < n; u++) {
         int ct = (int)(u / nsp), c0 = ct * Cc, sp = (int)(u % nsp);
+        if (!lg->v && ct > 0 && sp > 0) /* nothing of it is counted */
+            continue;
         int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
         int Cact = st_imin(Cc, g->C - c0), Ract = st_imin(R, g->IH - ih0),
             i_hi = st_imin(i_lo + seg, g->IW);
@@ -1168,7 +1170,7 @@ fill:
         lg->n1[(size_t)r->b * nrt + tt] = na_t[tt];
         lg->z1[(size_t)r->b * nrt + tt] = za_t[tt];
     }
-    for (size_t u = 0; u < n; u++)
+    for (size_t u = 0; lg->v && u < n; u++)
         visit_set(r, (int)(u / nrt), (int)(u % nrt), u, 1);
     /* dW values: each triple's taps (a last piece may be short), each column */
     for (int mt = 0; mt < nmt; mt++)
