@@ -139,16 +139,17 @@ typedef struct st_ledger {
     st_visit *v;
     uint64_t *n0, *z0, *img_n0, *img_z0;
     uint64_t *n1, *z1, *img_n1, *img_z1; /* z1, img_*1: wg only */
-    uint64_t *outc, *outsp;              /* a visit (c, s) has outc[c] x outsp[s] output values */
-    int skip0, skip1;                    /* the operands may be stored compressed */
-    int skip_out;                        /* FP: the output may be (ReLU zeros) */
-    double out_density;                  /* FP: expected density of the output */
-    int out_bitmap;                      /* BP: each output's bit of the output bitmap is read */
-    uint64_t win;                        /* reduce: streamed window of one channel, and its */
-    double spill;                        /* traffic factor when it does not fit in half of ch0 */
-    int nred; /* the length of a visit's reduction, which the mapper may split
-                 into rounds: input channels (FP), dZ channels (BP), dZ rows
-                 (WG); 1 where it may not be split (FC input gradient) */
+    /* visit (c, s) has outc[c] x outsp[s] output values */
+    uint64_t *outc, *outsp;
+    int skip0, skip1;   /* the operands may be stored compressed */
+    int skip_out;       /* FP: the output may be (ReLU zeros) */
+    double out_density; /* FP: expected density of the output */
+    int out_bitmap;     /* BP: each output's bit of the output bitmap is read */
+    uint64_t win;       /* reduce: streamed window of one channel, and its */
+    double spill;       /* traffic factor when it does not fit in half of ch0 */
+    int nred;           /* the length of a visit's reduction, which the mapper may split
+                           into rounds: input channels (FP), dZ channels (BP), dZ rows
+                           (WG); 1 where it may not be split (FC input gradient) */
 } st_ledger;
 
 /* Allocate lg's arrays for B x nct x nsp visits, zeroed; 0 or ST_ENOMEM.
@@ -264,9 +265,9 @@ typedef struct st_run {
     st_unit *units;
     size_t units_cap;
     st_phase_stats *st;
-    st_ledger *lgs;   /* per group, variant (run, dense) and phase */
-    st_point *shapes; /* smaller arrays the mapper may use, nshapes */
-    int nshapes;
+    st_ledger *lgs;                   /* per group, variant (run, dense) and phase */
+    st_point *shapes;                 /* smaller arrays the mapper may use, nshapes of them */
+    int nshapes;                      /* (pe_subarrays) */
     st_ledger *sub;                   /* per ledger of lgs, what its visits move on each shape */
     int bytes_only;                   /* fill a ledger of what the visits move, no kernels */
     int redo;                         /* a run again on a smaller array chosen */

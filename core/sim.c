@@ -1642,8 +1642,8 @@ static int model_masks(void *ctx, const st_net *net, int layer, int image, const
                             err);
 }
 
-int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib, st_result *res,
-                     st_err *err)
+int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib,
+                     st_result *res, st_err *err)
 {
     st_sparsity_cfg cfg;
     st_calib_own own = {NULL, NULL};

@@ -91,7 +91,7 @@ uint32_t st_rng_tie(uint64_t seed, uint64_t a, uint64_t i);
 void st_rng_normals(uint64_t seed, uint64_t a, uint64_t first, size_t n, double *out);
 
 /* Compose a counter word from small identifiers: (layer, phase, kind) keys. */
-#define ST_RNG_STREAM(layer, image, what)                                                          \
+#define ST_RNG_STREAM(layer, image, what) \
     (((uint64_t)(uint32_t)(layer) << 32) | ((uint64_t)(uint16_t)(image) << 16) | (uint16_t)(what))
 
 /* ------------------------------------------------------------ statistics */
@@ -186,9 +186,9 @@ int st_net_conv_ex(st_net *net, const char *name, int src, int out_c, int k_h, i
 /* Append a convolution that reads its own input tensor of shape
  * in_c x in_h x in_w instead of another layer's output (its src is -1), as
  * the independent rows of an imported layer list do. Implemented in net.c. */
-int st_net_conv_at(st_net *net, const char *name, int in_c, int in_h, int in_w, int out_c, int k_h,
-                   int k_w, int stride_h, int stride_w, int pad_t, int pad_b, int pad_l, int pad_r,
-                   st_err *err);
+int st_net_conv_at(st_net *net, const char *name, int in_c, int in_h, int in_w, int out_c,
+                   int k_h, int k_w, int stride_h, int stride_w, int pad_t, int pad_b, int pad_l,
+                   int pad_r, st_err *err);
 int st_net_fc(st_net *net, const char *name, int src, int out_features, st_err *err);
 int st_net_pool(st_net *net, const char *name, int src, st_kind kind, int k, int stride, int pad,
                 st_err *err);
@@ -322,18 +322,18 @@ int st_law_parse(const char *name);
 typedef struct st_sparsity_cfg {
     uint64_t seed;
     st_prune_opts prune;
-    int prune_first;                     /* prune dZ of layers fed by the network input */
-    int prune_fc;                        /* prune dZ of fully connected layers */
-    st_law grad_law;                     /* law of raw dZ values */
-    double lognormal_sigma;              /* shape of the lognormal magnitude law */
-    double relu_density;                 /* density of every ReLU output, in (0, 1] */
+    int prune_first;       /* prune dZ of layers fed by the network input */
+    int prune_fc;          /* prune dZ of fully connected layers */
+    st_law grad_law;       /* law of raw dZ values */
+    double lognormal_sigma;/* shape of the lognormal magnitude law */
+    double relu_density;   /* density of every ReLU output, in (0, 1] */
     const double *relu_density_by_layer; /* optional, per layer index; <= 0 means default */
     /* optional, per layer index: lognormal_sigma of that compute layer's dZ when grad_law is
      * lognormal; <= 0 means lognormal_sigma (a calibration sets it, calib.c) */
     const double *lognormal_sigma_by_layer;
-    double channel_cv;   /* coefficient of variation of per-channel density */
-    double spatial_corr; /* in [0, 1): correlation of zeros inside a block */
-    int spatial_block;   /* block edge (elements) of that correlation */
+    double channel_cv;     /* coefficient of variation of per-channel density */
+    double spatial_corr;   /* in [0, 1): correlation of zeros inside a block */
+    int spatial_block;     /* block edge (elements) of that correlation */
 } st_sparsity_cfg;
 
 /* Fill cfg with the parameter table's defaults (st_point_init, st_point_sparsity);
@@ -474,12 +474,12 @@ enum { ST_SPARSITY_DEFAULT = 0, ST_SPARSITY_CALIBRATED = 1 };
 typedef struct st_param {
     const char *name;
     st_ptype type;
-    const char *unit;           /* "" when unitless */
-    double min, max;            /* bounds, inclusive unless min_open/max_open; ENUM 0 .. count-1 */
-    double def;                 /* default */
+    const char *unit;    /* "" when unitless */
+    double min, max;     /* bounds, inclusive unless min_open/max_open; ENUM 0 .. count-1 */
+    double def;          /* default */
     const char *const *choices; /* ENUM: NULL-terminated names */
-    size_t offset;              /* of the field in st_point (int or double) */
-    const char *group;          /* "array", "buffers", "energy", ... */
+    size_t offset;       /* of the field in st_point (int or double) */
+    const char *group;   /* "array", "buffers", "energy", ... */
     const char *help;
     int min_open, max_open; /* 1: the bound itself is excluded, as in (0, 1] */
 } st_param;
@@ -591,11 +591,11 @@ typedef struct st_result {
     st_layer_stats *layers;
     st_phase_stats run, dense; /* totals over layers and phases */
     st_phase_stats run_phase[ST_PHASE_COUNT], dense_phase[ST_PHASE_COUNT];
-    double speedup;     /* dense cycles / run cycles */
-    double energy_gain; /* dense energy / run energy */
+    double speedup;        /* dense cycles / run cycles */
+    double energy_gain;    /* dense energy / run energy */
     double area_mm2;
-    double time_s;       /* one iteration on the design point */
-    double images_per_s; /* training throughput at the clock */
+    double time_s;         /* one iteration on the design point */
+    double images_per_s;   /* training throughput at the clock */
 } st_result;
 
 void st_result_init(st_result *r);
@@ -629,8 +629,8 @@ typedef int (*st_mask_fn)(void *ctx, const st_net *net, int layer, int image,
 
 /* st_sim_run with masks from fn(ctx, ...) instead of the statistical model
  * (whose parameters in pt are then ignored). */
-int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx, st_result *res,
-                   st_err *err);
+int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *ctx,
+                   st_result *res, st_err *err);
 
 /* ------------------------------------------------------------ calibration */
 

@@ -292,8 +292,8 @@ static int load_params(const char *path, st_point *pt, st_err *err)
         if (!*p)
             continue;
         if (!(eq = strchr(p, '='))) {
-            rc = st_err_set(err, ST_EINVAL, "%s:%d: '%.100s': expected name = value", path, lineno,
-                            p);
+            rc = st_err_set(err, ST_EINVAL, "%s:%d: '%.100s': expected name = value", path,
+                            lineno, p);
             goto done;
         }
         for (e = eq; e > p && isspace((unsigned char)e[-1]); e--)
@@ -307,8 +307,8 @@ static int load_params(const char *path, st_point *pt, st_err *err)
             eq++;
         }
         if (!*p || !*eq) {
-            rc = st_err_set(err, ST_EINVAL, "%s:%d: '%s = %s': expected name = value", path, lineno,
-                            p, eq);
+            rc = st_err_set(err, ST_EINVAL, "%s:%d: '%s = %s': expected name = value", path,
+                            lineno, p, eq);
             goto done;
         }
         if (st_point_set(pt, p, eq, err) != ST_OK) {
