@@ -12,6 +12,9 @@
 
 #include "engine.h"
 
+/* Built with -DST_CHECK_BITS, the mapper walks every candidate in full and
+ * prints to stderr any whose closed-form bits (reduce_bits, wg_bits) differ
+ * from the walk's: a check of the closed forms, e.g. over ref_dump's cases. */
 #ifdef ST_CHECK_BITS
 #define CHECK_BITS 1
 #else
