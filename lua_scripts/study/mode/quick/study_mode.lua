@@ -8,7 +8,7 @@ return {
     fidelity = "sampled",
     sample_fraction = 0.05,
     imbalance = { networks = {"alexnet", "resnet18"}, p = {0, 0.9}, fifo_depth = {1, 4, 16} },
-    energy = { network = "resnet18", kib = {32, 64, 128}, batch = {1, 4} },
+    energy = { network = "resnet18", kib = {64, 256}, batch = {1, 4} },
     pareto = { networks = {"resnet18", "resnet50"}, pe_rows = {8, 16, 32}, pe_cols = {8, 16, 32},
                ch0_kib = {64, 128}, ch1_kib = {64}, ch2_kib = {64, 128} },
     accuracy = { networks = {"fmnist-cnn", "fmnist-resnet"}, p = {0, 0.9, 0.99},

@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""study_check.py OUT REPORT - tests/prog/study.t's checks of a study report: every number
+in REPORT must be a value of the result files in OUT, or one recomputed here from them
+with h5py and numpy (not with the report's code, nor its loader), at the precision the
+report prints it. Prints TAP lines from number FIRST (argument 3) on.
+"""
+import json
+import math
+import os
+import re
+import sys
+
+import h5py
+import numpy as np
+
+OUT, REPORT, FIRST = sys.argv[1], sys.argv[2], int(sys.argv[3])
+n = FIRST - 1
+
+
+def ok(cond, desc, diag=()):
+    global n
+    n += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", n, desc))
+    for d in diag:
+        print("#   %s" % d)
+
+
+def read(name):
+    """A result file as {column: array} with the status, and the network names."""
+    with h5py.File(os.path.join(OUT, name + ".h5"), "r") as f:
+        c = {"status": f["points/status"][()]}
+        for g in ("params", "metrics"):
+            for k in f[g]:
+                c[k] = f[g][k][()]
+        labels = [v.decode() if isinstance(v, bytes) else v
+                  for v in f["params/network"].attrs["labels"]]
+        c["_net"] = np.array([labels[i] for i in c["network"]])
+        c["_space"] = f["provenance"].attrs["space"]
+        if isinstance(c["_space"], bytes):
+            c["_space"] = c["_space"].decode()
+        c["_default"] = {k: f["params"][k].attrs["default"] for k in f["params"]}
+    return c
+
+
+pool = []
+
+
+def add(*vals):
+    for v in vals:
+        v = np.asarray(v, dtype=float).ravel()
+        pool.extend(float(x) for x in v if np.isfinite(x))
+
+
+def nondominated(v):
+    """Brute force: the rows of v (minimise every column) no other row dominates."""
+    return [i for i in range(len(v))
+            if not any(np.all(v[j] <= v[i]) and np.any(v[j] < v[i]) for j in range(len(v)))]
+
+
+files = {k: read(k) for k in ("speedup", "imbalance", "energy", "pareto", "accuracy")}
+for c in files.values():
+    for k, v in c.items():
+        if not k.startswith("_"):
+            add(v)
+man = json.load(open(os.path.join(OUT, "manifest.json")))
+
+
+def walk(x):
+    if isinstance(x, dict):
+        for v in x.values():
+            walk(v)
+    elif isinstance(x, list):
+        for v in x:
+            walk(v)
+    elif isinstance(x, (int, float)) and not isinstance(x, bool):
+        add(x)
+    elif isinstance(x, str):
+        add([float(t) for t in re.findall(r"(?<![\w.])\d+(?:\.\d+)?(?![\w.])", x)])
+
+
+walk(man)
+exact = json.load(open(os.path.join(OUT, "pareto_exact.json")))["points"]
+for e in exact:
+    add(e["cycles"], e["energy_pj"])
+
+# speedup: geometric means over the networks, pruning's factor, calibrated over default
+s = files["speedup"]
+ok_s = s["status"] == 0
+nets = sorted(set(s["_net"]))
+cols = ["speedup", "speedup_fp", "speedup_bp", "speedup_wg", "energy_gain"]
+for p in set(s["p"]):
+    for model in set(s["sparsity"]):
+        m = ok_s & (s["p"] == p) & (s["sparsity"] == model)
+        for col in cols:
+            add(math.exp(np.mean(np.log(s[col][m]))))
+for net in nets:
+    for model in set(s["sparsity"]):
+        m = ok_s & (s["_net"] == net) & (s["sparsity"] == model)
+        p0 = m & (s["p"] == s["p"][m].min())
+        for col in cols:
+            add(s[col][m] / s[col][p0][0])
+    for p in set(s["p"]):
+        a = s["speedup"][ok_s & (s["_net"] == net) & (s["p"] == p)]
+        if len(a) == 2:
+            add(a[0] / a[1], a[1] / a[0])
+# energy shares, per image
+for c in (files["speedup"], files["energy"], files["pareto"]):
+    for comp in ("mac", "reg", "ch0", "ch1", "ch2", "dram", "leak"):
+        add(c["energy_pj_" + comp] / c["energy_pj"],
+            c["dense_energy_pj_" + comp] / c["dense_energy_pj"])
+    add(c["energy_pj"] / c["batch"], c["dense_energy_pj"] / c["batch"])
+# imbalance
+c = files["imbalance"]
+ideal = c["dense_macs"] / c["useful_macs"]
+add(ideal, c["speedup"] / ideal, 1 - c["speedup"] / ideal, c["stall_cycles"] / c["cycles"])
+# the fronts and their counts
+fronts = {}
+for name, objs, maxs in (("pareto", ["cycles", "energy_pj", "area_mm2"], []),
+                         ("accuracy", ["cycles", "energy_pj", "area_mm2"], ["test_accuracy"])):
+    c = files[name]
+    for net in set(c["_net"]):
+        m = c["_net"] == net
+        okm = m & (c["status"] == 0)
+        v = np.column_stack([c[o][okm] for o in objs] + [-c[o][okm] for o in maxs])
+        fr = nondominated(v)
+        fronts[(name, net)] = (np.nonzero(okm)[0][fr])
+        add(len(fr), m.sum(), okm.sum(), m.sum() - okm.sum())
+# sampled against exact
+p = files["pareto"]
+gc = [abs(p["cycles"][e["row"]] / e["cycles"] - 1) for e in exact]
+ge = [abs(p["energy_pj"][e["row"]] / e["energy_pj"] - 1) for e in exact]
+add(np.mean(gc), max(gc), np.mean(ge), max(ge), len(exact))
+# accuracy: the training's settings and binomial standard errors
+a = files["accuracy"]
+train = dict(re.findall(r"(\w+) ([\d.e+-]+)", a["_space"].split("train:", 1)[1].splitlines()[0]))
+n_test = float(train["test_images"])
+add([float(v) for v in train.values()])
+se = np.sqrt(a["test_accuracy"] * (1 - a["test_accuracy"]) / n_test)
+add(se)
+
+# --- the report's numbers -----------------------------------------------------------
+text = open(REPORT).read()
+body = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
+body = re.sub(r"`[^`]*`", " ", body)
+body = re.sub(r"\]\([^)]*\)", "]", body)
+tokens = re.findall(r"(?<![\w.\-])(\d+(?:\.\d+)?)(%?)(?![\w]|\.\d)", body)
+pool_a = np.array(pool)
+cands = np.concatenate([pool_a, 100 * pool_a, pool_a / 1e6, pool_a / 1e9])
+bad = []
+for t, percent in tokens:
+    dec = len(t.split(".")[1]) if "." in t else 0
+    tol = 0.5 * 10 ** -dec * (1 + 1e-9) + 1e-12
+    if not np.any(np.abs(cands - float(t)) <= tol):
+        bad.append(t + percent)
+ok(len(tokens) >= 40, "study-2.1 the report holds numbers to check (%d)" % len(tokens))
+ok(not bad, "study-2.2 every number of the report is a value of the result files or "
+   "recomputed from them", ["not found: %s" % " ".join(bad[:20])] if bad else ())
+
+# strong checks of a few figures, recomputed here and looked for as printed
+want = []
+for net in nets:
+    for p_ in sorted(set(s["p"])):
+        m = ok_s & (s["_net"] == net) & (s["p"] == p_)
+        want += ["%.3f" % v for v in s["speedup"][m]]
+miss = [w for w in want if w not in text]
+ok(not miss, "study-2.3 the total speedup of every network and p is in the report",
+   ["missing: %s" % " ".join(miss)] if miss else ())
+sent = "the sampled cycles are off by %.1f%% on average and %.1f%% at most" % (
+    100 * np.mean(gc), 100 * max(gc))
+ok(sent in text, "study-2.4 the sampled-against-exact gap, recomputed: '%s'" % sent)
+# the designer's pick: the p of highest speedup on the default array whose accuracy is
+# within two standard errors of the difference from that of the lowest p
+picks = []
+for net in sorted(set(a["_net"])):
+    m = (a["_net"] == net) & (a["status"] == 0) & (a["pe_rows"] == a["_default"]["pe_rows"]) & \
+        (a["pe_cols"] == a["_default"]["pe_cols"])
+    idx = np.nonzero(m)[0]
+    i0 = idx[np.argmin(a["p"][idx])]
+    good = [i for i in idx if a["test_accuracy"][i] >= a["test_accuracy"][i0] -
+            2 * math.sqrt(se[i0] ** 2 + se[i] ** 2)]
+    best = max(good, key=lambda i: a["speedup"][i])
+    picks.append("Pick p = %g: speedup %.3f" % (a["p"][best], a["speedup"][best]))
+miss = [w for w in picks if w not in text]
+ok(not miss, "study-2.5 the pick of p per small network, recomputed",
+   ["missing: %s" % " | ".join(miss)] if miss else ())
