@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
 import stload  # noqa: E402
@@ -43,8 +44,13 @@ def pct(x):
 
 
 def mega(x):
-    """A count in millions, two decimals (cycles: Mcycles)."""
-    return "%.2f" % (x / 1e6)
+    """A count in millions, four significant digits (cycles: Mcycles)."""
+    return sig(x / 1e6, 4)
+
+
+def pct2(x):
+    """A small fraction (a gap) as a percentage, two decimals."""
+    return "%.2f%%" % (100 * x)
 
 
 def mj(x_pj):
@@ -53,10 +59,14 @@ def mj(x_pj):
 
 
 def sig3(x):
-    """Three significant digits, never in exponent form."""
+    return sig(x, 3)
+
+
+def sig(x, n):
+    """n significant digits, never in exponent form."""
     if x == 0:
         return "0"
-    d = max(0, 2 - int(math.floor(math.log10(abs(x)))))
+    d = max(0, n - 1 - int(math.floor(math.log10(abs(x)))))
     return "%.*f" % (d, x)
 
 
@@ -174,6 +184,7 @@ def write(out, report, figs):
     exact = json.load(open(os.path.join(out, "pareto_exact.json")))["points"]
     r = Report()
     header(r, man, sp, out)
+    summary(r, sp, im, ac)
     assumptions(r, sp)
     speedup(r, sp, figs, report)
     imbalance(r, im, figs, report)
@@ -195,7 +206,9 @@ def header(r, man, sp, out):
         "AlexNet and the ResNets; where does the gain come from, and what does it cost in "
         "accuracy? Every figure below is read from the result files of one run of the "
         "study (`%s`, the HDF5 files of `stexplore`, `pareto_exact.json` and "
-        "`manifest.json`) by `analysis/study_report.py`; the text between them is fixed." %
+        "`manifest.json`) by `analysis/study_report.py`; the text between them is fixed. "
+        "`./setup.sh study` (or `analysis/study.py`) runs the study again and rewrites "
+        "this page; `--quick` runs a smaller one into `results/study-quick/`." %
         os.path.relpath(out, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     r.p("")
     r.p("**This run** (%s mode): %s of wall time for the whole study on a %s machine of %s "
@@ -209,6 +222,75 @@ def header(r, man, sp, out):
     r.p("")
     r.table(["step", "wall time"], [[k.replace("_", " "), secs(v)] for k, v in s.items()
                                     if k != "total"])
+
+
+def pick_p(d, n_test):
+    """The designer's pick among the points d of one network on one array: the p of
+    highest speedup whose test accuracy is not below that of the lowest p by more than
+    two standard errors of the difference (binomial errors over n_test images). Returns
+    (the pick's row, the lowest p's row)."""
+    d = d.sort_values("p")
+    x0 = d.iloc[0]
+    se0 = math.sqrt(x0.test_accuracy * (1 - x0.test_accuracy) / n_test)
+    good = []
+    for _, x in d.iterrows():
+        se = math.sqrt(x.test_accuracy * (1 - x.test_accuracy) / n_test)
+        if x.test_accuracy >= x0.test_accuracy - 2 * math.sqrt(se0 ** 2 + se ** 2):
+            good.append(x)
+    return max(good, key=lambda x: x.speedup), x0
+
+
+def summary(r, sp, im, ac):
+    nets = networks_of(sp)
+    ps = sorted(sp.p.unique())
+    cal = only(sp, sparsity="calibrated")
+
+    def gm(p, col):
+        return geomean([one(cal, network=n, p=p)[col] for n in nets])
+
+    r.p("## In short")
+    r.p("")
+    r.p("- **Speedup over dense**, geometric mean over %s: %s from natural sparsity alone "
+        "(p = %s), %s with pruning. **Energy gain**: %s alone, %s with pruning." % (
+            ", ".join(NET_NAMES.get(n, n) for n in nets), f3(gm(ps[0], "speedup")),
+            num(ps[0]), ", ".join("%s at p = %s" % (f3(gm(p, "speedup")), num(p))
+                                  for p in ps[1:]),
+            f3(gm(ps[0], "energy_gain")),
+            ", ".join("%s at p = %s" % (f3(gm(p, "energy_gain")), num(p)) for p in ps[1:])))
+    top = ps[-1]
+    ph = sorted(PHASES, key=lambda h: -gm(top, "speedup_" + h))
+    r.p("- **By phase** at p = %s (geometric means): %s. The pruning speeds up only BP and "
+        "WG, which stream the pruned gradients." % (
+            num(top), ", ".join("%s %s" % (h.upper(), f3(gm(top, "speedup_" + h)))
+                                for h in ph)))
+    ok = im[im.status == "ok"].copy()
+    ok["reached"] = ok.speedup / (ok.dense_macs / ok.useful_macs)
+    ls = ok[ok.sync.astype(str) == "lockstep"]
+    ff = ok[ok.sync.astype(str) == "fifo"]
+    r.p("- **Load imbalance and stalls**: of the ideal speedup (dense MACs over useful "
+        "MACs), lock-step PEs reach %s to %s and decoupled PEs with FIFOs %s to %s over "
+        "the imbalance study's points." % (pct(ls.reached.min()), pct(ls.reached.max()),
+                                          pct(ff.reached.min()), pct(ff.reached.max())))
+    dr = [one(cal, network=n, p=top) for n in nets]
+    r.p("- **Energy**: at p = %s on the default array DRAM is %s to %s of the sparse energy "
+        "(%s to %s of the dense): skipping zeros saves DRAM energy only as far as the "
+        "compressed tensors are smaller than the dense ones." % (
+            num(top), pct(min(x.energy_pj_dram / x.energy_pj for x in dr)),
+            pct(max(x.energy_pj_dram / x.energy_pj for x in dr)),
+            pct(min(x.dense_energy_pj_dram / x.dense_energy_pj for x in dr)),
+            pct(max(x.dense_energy_pj_dram / x.dense_energy_pj for x in dr))))
+    n_test = train_setting(ac, "test_images")
+    rd, cd = default_of(ac, "pe_rows"), default_of(ac, "pe_cols")
+    aok = ac[(ac.status == "ok") & (ac.pe_rows == rd) & (ac.pe_cols == cd)]
+    picks = []
+    for n in networks_of(ac):
+        pk, x0 = pick_p(aok[aok.network.astype(str) == n], n_test)
+        picks.append("%s p = %s (speedup %s against %s at p = %s, accuracy %s against %s)" % (
+            NET_NAMES.get(n, n), num(pk.p), f3(pk.speedup), f3(x0.speedup), num(x0.p),
+            f3(pk.test_accuracy), f3(x0.test_accuracy)))
+    r.p("- **Accuracy**, on the small networks trained here: the pick is %s." %
+        "; ".join(picks))
+    r.p("")
 
 
 def assumptions(r, sp):
@@ -351,9 +433,9 @@ def imbalance(r, im, figs, report):
     ok["stall"] = ok.stall_cycles / ok.cycles
     r.p("## Load imbalance: how much of the ideal speedup is lost")
     r.p("")
-    r.p("The ideal speedup is the dense MACs over the useful ones (what a perfectly "
-        "balanced array with no overheads would reach); *reached* is the achieved speedup "
-        "over it. Lock-step rows wait at every row step for the longest row; decoupled "
+    r.p("The ideal speedup is the dense MACs over the useful ones: what the array would "
+        "reach if skipping zeros cost nothing else. *reached* is the achieved speedup over "
+        "it, which equals the sparse run's PE utilisation over the dense run's. Lock-step rows wait at every row step for the longest row; decoupled "
         "PEs (`sync=fifo`) wait only when a FIFO between them is full or empty. *stalls* "
         "is the share of cycles spent waiting for DRAM, the part of the loss that is not "
         "imbalance. Calibrated sparsity, the default array.")
@@ -376,7 +458,8 @@ def imbalance(r, im, figs, report):
                 continue
             b = ff.loc[ff.reached.idxmax()]
             r.p("%s at p = %s: lock-step reaches %s of the ideal %s; FIFOs reach at most "
-                "%s (depth %s), so imbalance and overheads still take %s of the ideal "
+                "%s (depth %s); imbalance, step overheads and DRAM stalls take the other %s of "
+                "the ideal "
                 "speedup." % (NET_NAMES.get(n, n), num(p), pct(ls.iloc[0].reached),
                               f3(ls.iloc[0].ideal), pct(b.reached), num(b.fifo_depth),
                               pct(1 - b.reached)))
@@ -448,13 +531,17 @@ def energy(r, sp, en, figs, report):
                      pct(x.dense_energy_pj_dram / x.dense_energy_pj)])
     r.table(["batch", "buffers [KiB]", "sparse [mJ/image]", "dense [mJ/image]", "gain",
              "DRAM share sparse", "DRAM share dense"], rows)
-    shares = [x.energy_pj_dram / x.energy_pj for _, x in ok.iterrows()]
-    gains = list(ok.energy_gain)
-    r.p("Over these designs DRAM takes %s to %s of the sparse energy, and the energy gain "
-        "ranges from %s to %s: zero skipping saves MACs and register accesses in "
-        "proportion to the skipped work, and DRAM traffic only as far as the compressed "
-        "tensors are smaller, so the gain is largest where DRAM's share is smallest." % (
-            pct(min(shares)), pct(max(shares)), f3(min(gains)), f3(max(gains))))
+    shares = ok.energy_pj_dram / ok.energy_pj
+    dshares = ok.dense_energy_pj_dram / ok.dense_energy_pj
+    lo, hi = ok.loc[ok.energy_gain.idxmin()], ok.loc[ok.energy_gain.idxmax()]
+    r.p("Over these designs DRAM takes %s to %s of the sparse energy and %s to %s of the "
+        "dense; the energy gain ranges from %s (batch %s, %s KiB buffers) to %s (batch "
+        "%s, %s KiB). Zero skipping saves MAC and register energy in proportion to the "
+        "skipped work, but DRAM energy only as far as the compressed tensors are smaller "
+        "than the dense ones." % (
+            pct(shares.min()), pct(shares.max()), pct(dshares.min()), pct(dshares.max()),
+            f3(lo.energy_gain), num(lo.batch), num(lo.ch0_kib), f3(hi.energy_gain),
+            num(hi.batch), num(hi.ch0_kib)))
     r.p("")
     plot_energy(sp, nets, ps, ok, os.path.join(figs, "sparsetrain_energy.png"))
     r.p("![energy per component, dense and sparse, and per image against buffers and "
@@ -546,15 +633,16 @@ def pareto(r, pa, exact, figs, report):
         ge = x.energy_pj / e["energy_pj"] - 1
         gaps.append((abs(gc), abs(ge)))
         rows.append([NET_NAMES.get(e["network"], e["network"]), num(x.pe_rows),
-                     num(x.pe_cols), mega(e["cycles"]), mega(x.cycles), pct(abs(gc)),
-                     mj(e["energy_pj"]), mj(x.energy_pj), pct(abs(ge))])
+                     num(x.pe_cols), mega(e["cycles"]), mega(x.cycles), pct2(abs(gc)),
+                     mj(e["energy_pj"]), mj(x.energy_pj), pct2(abs(ge))])
     r.p("**Sampled against exact.** The sweep simulates a sample of channels in every "
         "layer (`fidelity=sampled`); exact simulation of the whole grid would take too "
         "long here. The study re-simulated %s points of the fronts exactly with `stsim` "
         "(`pareto_exact.json`): the sampled cycles are off by %s on average and %s at "
         "most, the energy by %s and %s." % (
-            num(len(exact)), pct(np.mean([g[0] for g in gaps])), pct(max(g[0] for g in gaps)),
-            pct(np.mean([g[1] for g in gaps])), pct(max(g[1] for g in gaps))))
+            num(len(exact)), pct2(np.mean([g[0] for g in gaps])),
+            pct2(max(g[0] for g in gaps)), pct2(np.mean([g[1] for g in gaps])),
+            pct2(max(g[1] for g in gaps))))
     r.p("")
     r.table(["network", "PE rows", "PE cols", "exact cycles [M]", "sampled cycles [M]",
              "gap", "exact energy [mJ]", "sampled energy [mJ]", "gap"], rows)
@@ -575,6 +663,8 @@ def plot_pareto(pa, nets, path):
         ax.scatter(f.cycles / 1e6, f.energy_pj / 1e9, s=40, facecolors="none",
                    edgecolors="red", label="front (cycles, energy, area)")
         ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("cycles [M]")
         ax.set_ylabel("energy [mJ]")
         ax.set_title(NET_NAMES.get(n, n))
@@ -615,14 +705,7 @@ def accuracy(r, ac, figs, report):
         r.p("**%s**" % NET_NAMES.get(n, n))
         r.p("")
         r.table(["p", "test accuracy", "SE", "cycles [M]", "speedup", "energy gain"], rows)
-        x0 = d.iloc[0]
-        se0 = math.sqrt(x0.test_accuracy * (1 - x0.test_accuracy) / n_test)
-        good = []
-        for _, x in d.iterrows():
-            se = math.sqrt(x.test_accuracy * (1 - x.test_accuracy) / n_test)
-            if x.test_accuracy >= x0.test_accuracy - 2 * math.sqrt(se0 ** 2 + se ** 2):
-                good.append(x)
-        pick = max(good, key=lambda x: x.speedup)
+        pick, x0 = pick_p(d, n_test)
         nd = ok[ok.network.astype(str) == n]
         fr = front_rows(nd, ["cycles", "energy_pj", "area_mm2"], ["test_accuracy"])
         fps = sorted(nd.loc[fr].p.unique())

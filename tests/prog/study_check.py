@@ -165,7 +165,7 @@ for net in nets:
 miss = [w for w in want if w not in text]
 ok(not miss, "study-2.3 the total speedup of every network and p is in the report",
    ["missing: %s" % " ".join(miss)] if miss else ())
-sent = "the sampled cycles are off by %.1f%% on average and %.1f%% at most" % (
+sent = "the sampled cycles are off by %.2f%% on average and %.2f%% at most" % (
     100 * np.mean(gc), 100 * max(gc))
 ok(sent in text, "study-2.4 the sampled-against-exact gap, recomputed: '%s'" % sent)
 # the designer's pick: the p of highest speedup on the default array whose accuracy is
