@@ -17,6 +17,7 @@ import datetime
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -144,10 +145,14 @@ def main():
         limit = {"full": 8, "quick": 4, "tiny": 2}[mode]
         manifest["seconds"]["exact_check"] = check_front(out, limit)
         manifest["seconds"]["total"] = time.monotonic() - start
+        ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+        manifest["cpu_s"] = ru.ru_utime + ru.ru_stime
         manifest["load_end"] = list(os.getloadavg())
         manifest["git_revision"] = subprocess.run(
             ["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"],
             capture_output=True, text=True).stdout.strip()
+        if subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD"]).returncode == 1:
+            manifest["git_revision"] += "-dirty"
         with open(os.path.join(out, "manifest.json"), "w") as f:
             json.dump(manifest, f, indent=1)
     study_report.write(out, report, figs)

@@ -211,10 +211,12 @@ def header(r, man, sp, out):
         "this page; `--quick` runs a smaller one into `results/study-quick/`." %
         os.path.relpath(out, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
     r.p("")
-    r.p("**This run** (%s mode): %s of wall time for the whole study on a %s machine of %s "
-        "cores (%s), shared with other work: load average %s at the start and %s at the "
+    r.p("**This run** (%s mode): %s of wall time for the whole study%s on a %s machine of "
+        "%s cores (%s), shared with other work: load average %s at the start and %s at the "
         "end; sweeps on %s MPI ranks%s; git revision %s." % (
-            man["mode"], secs(s["total"]), man["machine"], num(man["cores"]),
+            man["mode"], secs(s["total"]),
+            " (%s of CPU in its sub-processes)" % secs(man["cpu_s"]) if "cpu_s" in man else "",
+            man["machine"], num(man["cores"]),
             man.get("os", "Linux"), " ".join("%.2f" % x for x in man["load_start"]),
             " ".join("%.2f" % x for x in man["load_end"]), num(man["ranks"]),
             "" if man["mpirun"] else " (mpirun missing: one process)",
