@@ -269,10 +269,12 @@ def summary(r, sp, im, ac):
     ok["reached"] = ok.speedup / (ok.dense_macs / ok.useful_macs)
     ls = ok[ok.sync.astype(str) == "lockstep"]
     ff = ok[ok.sync.astype(str) == "fifo"]
+    ff = ff[ff.fifo_depth == ff.fifo_depth.max()]
     r.p("- **Load imbalance and stalls**: of the ideal speedup (dense MACs over useful "
-        "MACs), lock-step PEs reach %s to %s and decoupled PEs with FIFOs %s to %s over "
-        "the imbalance study's points." % (pct(ls.reached.min()), pct(ls.reached.max()),
-                                          pct(ff.reached.min()), pct(ff.reached.max())))
+        "MACs), lock-step PEs reach %s to %s, and decoupled PEs with FIFOs %s to %s (depth "
+        "%s), over the networks and rates of the imbalance study." % (
+            pct(ls.reached.min()), pct(ls.reached.max()), pct(ff.reached.min()),
+            pct(ff.reached.max()), num(ff.fifo_depth.max())))
     dr = [one(cal, network=n, p=top) for n in nets]
     r.p("- **Energy**: at p = %s on the default array DRAM is %s to %s of the sparse energy "
         "(%s to %s of the dense): skipping zeros saves DRAM energy only as far as the "
