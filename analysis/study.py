@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "analysis"))
 import stload  # noqa: E402
 import study_report  # noqa: E402
 
-SWEEPS = ["speedup", "imbalance", "energy", "pareto", "accuracy"]
+SWEEPS = ["speedup", "imbalance", "energy", "pareto", "accuracy", "accuracy_seed2"]
 
 
 def build_dir():

@@ -180,17 +180,19 @@ def write(out, report, figs):
     im = load(out, "imbalance")
     en = load(out, "energy")
     pa = load(out, "pareto")
-    ac = load(out, "accuracy")
+    acs = [load(out, "accuracy")]
+    if os.path.exists(os.path.join(out, "accuracy_seed2.h5")):
+        acs.append(load(out, "accuracy_seed2"))
     exact = json.load(open(os.path.join(out, "pareto_exact.json")))["points"]
     r = Report()
     header(r, man, sp, out)
-    summary(r, sp, im, ac)
+    summary(r, sp, im, acs)
     assumptions(r, sp)
     speedup(r, sp, figs, report)
     imbalance(r, im, figs, report)
     energy(r, sp, en, figs, report)
     pareto(r, pa, exact, figs, report)
-    accuracy(r, ac, figs, report)
+    accuracy(r, acs, figs, report)
     with open(report, "w") as f:
         f.write(r.text())
 
@@ -226,23 +228,51 @@ def header(r, man, sp, out):
                                     if k != "total"])
 
 
-def pick_p(d, n_test):
-    """The designer's pick among the points d of one network on one array: the p of
-    highest speedup whose test accuracy is not below that of the lowest p by more than
-    two standard errors of the difference (binomial errors over n_test images). Returns
-    (the pick's row, the lowest p's row)."""
-    d = d.sort_values("p")
+KEY = ["network", "p", "pe_rows", "pe_cols"]
+HW = ["cycles", "energy_pj", "area_mm2", "speedup", "energy_gain"]
+
+
+def seeds_table(acs):
+    """The accuracy sweeps of every seed as one table: per design (network, p, PE rows,
+    PE columns) simulated in every seed's file, the mean over the seeds of its cycles,
+    energy, area, speedup, energy gain and test accuracy, and acc_<k>, the accuracy of
+    seed k's training."""
+    parts = []
+    for k, ac in enumerate(acs):
+        d = ac[ac.status == "ok"][KEY + HW + ["test_accuracy"]].copy()
+        d["network"] = d.network.astype(str)
+        d = d.rename(columns={c: "%s_%d" % (c, k) for c in HW + ["test_accuracy"]})
+        parts.append(d.set_index(KEY))
+    t = parts[0].join(parts[1:], how="inner") if len(parts) > 1 else parts[0]
+    for c in HW + ["test_accuracy"]:
+        t[c] = t[["%s_%d" % (c, k) for k in range(len(acs))]].mean(axis=1)
+    return t.reset_index()
+
+
+def spread(t, net, k):
+    """The pooled standard deviation of one network's test accuracy between the k seeds'
+    trainings, over its rates (one training per rate and seed)."""
+    if k < 2:
+        raise ValueError("the accuracy's spread needs two seeds' sweeps (accuracy_seed2.h5)")
+    a = t[t.network == net].groupby("p")[["test_accuracy_%d" % i for i in range(k)]].first()
+    dev = a.sub(a.mean(axis=1), axis=0)
+    return math.sqrt((dev.to_numpy() ** 2).sum() / (len(a) * (k - 1)))
+
+
+def pick_p(t, net, k, rows, cols):
+    """The designer's pick for one network on the array rows x cols: the p of highest
+    mean speedup whose mean accuracy is not below that of the lowest p by more than two
+    standard errors of the difference (sqrt(2 / k) times the pooled spread). Returns (the
+    pick's row, the lowest p's row, the spread, the tolerance)."""
+    d = t[(t.network == net) & (t.pe_rows == rows) & (t.pe_cols == cols)].sort_values("p")
     x0 = d.iloc[0]
-    se0 = math.sqrt(x0.test_accuracy * (1 - x0.test_accuracy) / n_test)
-    good = []
-    for _, x in d.iterrows():
-        se = math.sqrt(x.test_accuracy * (1 - x.test_accuracy) / n_test)
-        if x.test_accuracy >= x0.test_accuracy - 2 * math.sqrt(se0 ** 2 + se ** 2):
-            good.append(x)
-    return max(good, key=lambda x: x.speedup), x0
+    sd = spread(t, net, k)
+    tol = 2 * sd * math.sqrt(2 / k)
+    good = [x for _, x in d.iterrows() if x.test_accuracy >= x0.test_accuracy - tol]
+    return max(good, key=lambda x: x.speedup), x0, sd, tol
 
 
-def summary(r, sp, im, ac):
+def summary(r, sp, im, acs):
     nets = networks_of(sp)
     ps = sorted(sp.p.unique())
     cal = only(sp, sparsity="calibrated")
@@ -283,16 +313,17 @@ def summary(r, sp, im, ac):
             pct(max(x.energy_pj_dram / x.energy_pj for x in dr)),
             pct(min(x.dense_energy_pj_dram / x.dense_energy_pj for x in dr)),
             pct(max(x.dense_energy_pj_dram / x.dense_energy_pj for x in dr))))
-    n_test = train_setting(ac, "test_images")
+    ac = acs[0]
+    t = seeds_table(acs)
     rd, cd = default_of(ac, "pe_rows"), default_of(ac, "pe_cols")
-    aok = ac[(ac.status == "ok") & (ac.pe_rows == rd) & (ac.pe_cols == cd)]
     picks = []
     for n in networks_of(ac):
-        pk, x0 = pick_p(aok[aok.network.astype(str) == n], n_test)
+        pk, x0, _, _ = pick_p(t, n, len(acs), rd, cd)
         picks.append("%s p = %s (speedup %s against %s at p = %s, accuracy %s against %s)" % (
             NET_NAMES.get(n, n), num(pk.p), f3(pk.speedup), f3(x0.speedup), num(x0.p),
             f3(pk.test_accuracy), f3(x0.test_accuracy)))
-    r.p("- **Accuracy**, on the small networks trained here: the pick is %s." %
+    r.p("- **Accuracy**, on the small networks trained here (means over the seeds): the pick "
+        "is %s." %
         "; ".join(picks))
     r.p("")
 
@@ -628,6 +659,8 @@ def pareto(r, pa, exact, figs, report):
             "mm^2." % (mega(fx.cycles.min()), mega(fx.cycles.max()), mj(fx.energy_pj.min()),
                        mj(fx.energy_pj.max()), f3(fx.area_mm2.min()), f3(fx.area_mm2.max())))
         r.p("")
+        r.p(default_design(pa, ok, fr))
+        r.p("")
     # sampled against exact on the front
     gaps = []
     rows = []
@@ -637,7 +670,8 @@ def pareto(r, pa, exact, figs, report):
         ge = x.energy_pj / e["energy_pj"] - 1
         gaps.append((abs(gc), abs(ge)))
         rows.append([NET_NAMES.get(e["network"], e["network"]), num(x.pe_rows),
-                     num(x.pe_cols), mega(e["cycles"]), mega(x.cycles), pct2(abs(gc)),
+                     num(x.pe_cols), "%s / %s / %s" % (num(x.ch0_kib), num(x.ch1_kib),
+                                                       num(x.ch2_kib)), mega(e["cycles"]), mega(x.cycles), pct2(abs(gc)),
                      mj(e["energy_pj"]), mj(x.energy_pj), pct2(abs(ge))])
     r.p("**Sampled against exact.** The sweep simulates a sample of channels in every "
         "layer (`fidelity=sampled`); exact simulation of the whole grid would take too "
@@ -648,12 +682,42 @@ def pareto(r, pa, exact, figs, report):
             pct2(max(g[0] for g in gaps)), pct2(np.mean([g[1] for g in gaps])),
             pct2(max(g[1] for g in gaps))))
     r.p("")
-    r.table(["network", "PE rows", "PE cols", "exact cycles [M]", "sampled cycles [M]",
+    r.table(["network", "PE rows", "PE cols", "buffers [KiB]", "exact cycles [M]",
+             "sampled cycles [M]",
              "gap", "exact energy [mJ]", "sampled energy [mJ]", "gap"], rows)
     plot_pareto(pa, nets, os.path.join(figs, "sparsetrain_pareto.png"))
     r.p("![cycles against energy, coloured by area, front ringed](%s)" %
         fig_path(figs, report, "sparsetrain_pareto.png"))
     r.p("")
+
+
+def default_design(pa, ok, fr):
+    """A sentence on the default design among the points ok (front fr): on the front, or
+    which front design beats it in all three objectives by how much."""
+    names = ["pe_rows", "pe_cols", "ch0_kib", "ch1_kib", "ch2_kib"]
+    m = np.ones(len(ok), bool)
+    for c in names:
+        m &= ok[c].to_numpy(float) == default_of(pa, c)
+    if not m.any():
+        return "The default design is not among the simulated ones."
+    i = ok.index[m][0]
+    x = ok.loc[i]
+    if i in fr:
+        return "The default design (%s) is on the front." % design(x)
+    o = ["cycles", "energy_pj", "area_mm2"]
+    better = [j for j in fr if all(ok.at[j, c] <= x[c] for c in o)]
+    if not better:
+        return "The default design (%s) is off the front." % design(x)
+    b = ok.loc[min(better, key=lambda j: ok.at[j, "cycles"])]
+    return ("The default design (%s) is off the front: %s takes %s of its cycles, %s of its "
+            "energy and %s of its area." % (design(x), design(b), pct(b.cycles / x.cycles),
+                                             pct(b.energy_pj / x.energy_pj),
+                                             pct(b.area_mm2 / x.area_mm2)))
+
+
+def design(x):
+    return "%s x %s PEs, buffers %s / %s / %s KiB" % (
+        num(x.pe_rows), num(x.pe_cols), num(x.ch0_kib), num(x.ch1_kib), num(x.ch2_kib))
 
 
 def plot_pareto(pa, nets, path):
@@ -680,62 +744,66 @@ def plot_pareto(pa, nets, path):
     plt.close(fig)
 
 
-def accuracy(r, ac, figs, report):
+def accuracy(r, acs, figs, report):
+    ac = acs[0]
+    k = len(acs)
     nets = networks_of(ac)
-    n_test = train_setting(ac, "test_images")
-    n_train = train_setting(ac, "train_images")
-    epochs = train_setting(ac, "epochs")
-    ok = ac[ac.status == "ok"]
+    t = seeds_table(acs)
+    seeds = [train_setting(a, "seed") for a in acs]
     rows_d, cols_d = default_of(ac, "pe_rows"), default_of(ac, "pe_cols")
     r.p("## Accuracy as a fourth axis")
     r.p("")
     r.p("The small networks trained on Fashion-MNIST at each p (%s epoch(s) of the first "
-        "%s training images, tested on the first %s test images, one seed), every design "
-        "simulated with the zero masks of its own training's last iteration. *SE* is the "
-        "binomial standard error of the test accuracy. The speedup and energy gain are "
-        "those of the default array (%s x %s PEs). A designer's pick: the p of highest "
-        "speedup whose accuracy is not below that of p = %s by more than two standard "
-        "errors of the difference." % (num(epochs), num(n_train), num(n_test),
-                                       num(rows_d), num(cols_d), num(min(ok.p))))
+        "%s training images, tested on the first %s test images) with %s seeds (%s), "
+        "every design simulated with the zero masks of its own training's last iteration; "
+        "the hardware figures and the accuracy are means over the seeds. The table is the "
+        "default array (%s x %s PEs). *spread* is the pooled standard deviation of the "
+        "accuracy between seeds over the rates. A designer's pick: the p of highest speedup "
+        "whose mean accuracy is not below that of p = %s by more than two standard errors "
+        "of the difference." % (
+            num(train_setting(ac, "epochs")), num(train_setting(ac, "train_images")),
+            num(train_setting(ac, "test_images")), num(k),
+            ", ".join(num(v) for v in seeds), num(rows_d), num(cols_d), num(min(t.p))))
     r.p("")
     for n in nets:
-        d = ok[(ok.network.astype(str) == n) & (ok.pe_rows == rows_d) & (ok.pe_cols == cols_d)]
-        d = d.sort_values("p")
+        d = t[(t.network == n) & (t.pe_rows == rows_d) & (t.pe_cols == cols_d)].sort_values("p")
         rows = []
         for _, x in d.iterrows():
-            se = math.sqrt(x.test_accuracy * (1 - x.test_accuracy) / n_test)
-            rows.append([num(x.p), f3(x.test_accuracy), f3(se), mega(x.cycles),
-                         f3(x.speedup), f3(x.energy_gain)])
+            rows.append([num(x.p)] + [f3(x["test_accuracy_%d" % i]) for i in range(k)] +
+                        [f3(x.test_accuracy), mega(x.cycles), f3(x.speedup),
+                         f3(x.energy_gain)])
         r.p("**%s**" % NET_NAMES.get(n, n))
         r.p("")
-        r.table(["p", "test accuracy", "SE", "cycles [M]", "speedup", "energy gain"], rows)
-        pick, x0 = pick_p(d, n_test)
-        nd = ok[ok.network.astype(str) == n]
+        r.table(["p"] + ["accuracy, seed %s" % num(v) for v in seeds] +
+                ["mean accuracy", "cycles [M]", "speedup", "energy gain"], rows)
+        pick, x0, sd, tol = pick_p(t, n, k, rows_d, cols_d)
+        nd = t[t.network == n]
         fr = front_rows(nd, ["cycles", "energy_pj", "area_mm2"], ["test_accuracy"])
         fps = sorted(nd.loc[fr].p.unique())
-        r.p("Pick p = %s: speedup %s and energy gain %s on the default array (natural "
-            "sparsity alone: %s and %s), at a test accuracy of %s against %s at p = %s. "
-            "The four-axis front (cycles, energy, area, accuracy) holds %s of the %s "
-            "designs, at p = %s." % (
-                num(pick.p), f3(pick.speedup), f3(pick.energy_gain), f3(x0.speedup),
-                f3(x0.energy_gain), f3(pick.test_accuracy), f3(x0.test_accuracy),
-                num(x0.p), num(len(fr)), num(len(nd)), ", ".join(num(v) for v in fps)))
+        r.p("The spread between seeds is %s, so the tolerance is %s. Pick p = %s: speedup %s and "
+            "energy gain %s on the default array (natural sparsity alone, p = %s: %s and "
+            "%s), at a mean test accuracy of %s against %s. The four-axis front (cycles, "
+            "energy, area, accuracy; designs of every array) holds %s of the %s designs, "
+            "at p = %s." % (
+                f3(sd), f3(tol), num(pick.p), f3(pick.speedup), f3(pick.energy_gain),
+                num(x0.p), f3(x0.speedup), f3(x0.energy_gain), f3(pick.test_accuracy),
+                f3(x0.test_accuracy), num(len(fr)), num(len(nd)),
+                ", ".join(num(v) for v in fps)))
         r.p("")
-    plot_accuracy(ok, nets, n_test, rows_d, cols_d,
-                  os.path.join(figs, "sparsetrain_accuracy.png"))
+    plot_accuracy(t, nets, k, rows_d, cols_d, os.path.join(figs, "sparsetrain_accuracy.png"))
     r.p("![test accuracy and speedup against p](%s)" %
         fig_path(figs, report, "sparsetrain_accuracy.png"))
     r.p("")
 
 
-def plot_accuracy(ok, nets, n_test, rows_d, cols_d, path):
+def plot_accuracy(t, nets, k, rows_d, cols_d, path):
     fig, axes = plt.subplots(1, len(nets), figsize=(7 * len(nets), 4.5), squeeze=False)
     for ax, n in zip(axes[0], nets):
-        d = ok[(ok.network.astype(str) == n) & (ok.pe_rows == rows_d) &
-               (ok.pe_cols == cols_d)].sort_values("p")
+        d = t[(t.network == n) & (t.pe_rows == rows_d) & (t.pe_cols == cols_d)].sort_values("p")
         xs = np.arange(len(d))
-        se = np.sqrt(d.test_accuracy * (1 - d.test_accuracy) / n_test)
-        ax.errorbar(xs, d.test_accuracy, yerr=se, marker="o", color="C0", capsize=3)
+        for i in range(k):
+            ax.plot(xs, d["test_accuracy_%d" % i], "o", color="C0", alpha=0.4)
+        ax.plot(xs, d.test_accuracy, "-o", color="C0", label="test accuracy (mean, seeds)")
         ax.set_ylabel("test accuracy", color="C0")
         ax.set_xticks(xs)
         ax.set_xticklabels([num(v) for v in d.p])

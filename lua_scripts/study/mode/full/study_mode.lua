@@ -13,7 +13,7 @@ return {
                pe_cols = {8, 16, 32, 64}, ch0_kib = {64, 128, 256}, ch1_kib = {64, 128},
                ch2_kib = {64, 128, 256} },
     accuracy = { networks = {"fmnist-cnn", "fmnist-resnet"}, p = {0, 0.5, 0.9, 0.99, 0.999},
-                 pe_rows = {8, 16, 32}, pe_cols = {8, 16, 32}, batch = 4,
-                 train = { epochs = 1, train_images = 10000, test_images = 5000, batch = 64,
-                           seed = 1 } },
+                 pe_rows = {4, 8, 16, 32}, pe_cols = {4, 8, 16}, batch = 4,
+                 train = { epochs = 1, train_images = 10000, test_images = 5000, batch = 64 },
+                 seeds = {1, 2} },
 }

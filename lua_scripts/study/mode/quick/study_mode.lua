@@ -13,6 +13,6 @@ return {
                ch0_kib = {64, 128}, ch1_kib = {64}, ch2_kib = {64, 128} },
     accuracy = { networks = {"fmnist-cnn", "fmnist-resnet"}, p = {0, 0.9, 0.99},
                  pe_rows = {8, 16}, pe_cols = {8, 16}, batch = 4,
-                 train = { epochs = 1, train_images = 1000, test_images = 1000, batch = 64,
-                           seed = 1 } },
+                 train = { epochs = 1, train_images = 1000, test_images = 1000, batch = 64 },
+                 seeds = {1, 2} },
 }

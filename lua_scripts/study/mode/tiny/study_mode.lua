@@ -13,6 +13,6 @@ return {
                ch0_kib = {64}, ch1_kib = {64}, ch2_kib = {64, 128} },
     accuracy = { networks = {"fmnist-cnn"}, p = {0, 0.9}, pe_rows = {8, 16}, pe_cols = {16},
                  batch = 2,
-                 train = { epochs = 1, train_images = 256, test_images = 256, batch = 64,
-                           seed = 1 } },
+                 train = { epochs = 1, train_images = 256, test_images = 256, batch = 64 },
+                 seeds = {1, 2} },
 }
