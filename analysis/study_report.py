@@ -358,9 +358,10 @@ def assumptions(r, sp):
         "[sparsity.md](sparsity.md)), carried to the ImageNet-sized networks by family "
         "and relative depth: an assumption of ours, not a measurement on ImageNet. "
         "*Default* is the old uncalibrated model, `sparsity=default` (one ReLU density for "
-        "every layer and normal gradient values, as in the parameter table). Zeros are "
-        "independent (no per-channel dispersion, no spatial correlation), which makes the "
-        "load imbalance below a lower bound. p = 0 is the natural sparsity alone (ReLU, "
+        "every layer and normal gradient values, as in the parameter table). In both, zeros "
+        "are independent (no per-channel dispersion, no spatial correlation); real traces "
+        "are more uneven ([sparsity.md](sparsity.md), \"Cycles: trace, calibrated model, old "
+        "defaults\"), so the load imbalance below is likely a lower bound. p = 0 is the natural sparsity alone (ReLU, "
         "pooling and the gradients they mask); p > 0 adds the pruning. Every point's "
         "sparsity draws are the same at every p (common random numbers).")
     r.p("")
