@@ -6,6 +6,8 @@ check the sampled Pareto front against exact simulation, and write the report.
     analysis/study.py --quick    fewer points, sampled: results/study-quick/ (report and plots there)
     analysis/study.py --tiny --out DIR      a few points of each sweep, for tests/prog/study.t
     analysis/study.py --report-only [...]   the report again from the result files already there
+    analysis/study.py --keep-trainings [...] reuse the trainings of an earlier run (otherwise
+                                            each run trains afresh)
 
 The sweeps run on NP ranks (default 2) through hpc/local.sh, which runs one process where
 mpirun is missing. What each mode sweeps is lua_scripts/study/mode/MODE/study_mode.lua.
@@ -17,6 +19,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import resource
 import subprocess
 import sys
@@ -48,8 +51,14 @@ def paths(args):
     return out, os.path.join(ROOT, "docs", "study.md"), os.path.join(ROOT, "docs", "study")
 
 
-def run_sweep(name, mode, out, np_ranks):
-    """Run lua_scripts/study/NAME.lua in MODE on np_ranks ranks; return its wall time."""
+def run_sweep(name, mode, out, np_ranks, keep_trainings):
+    """Run lua_scripts/study/NAME.lua in MODE on np_ranks ranks; return its wall time.
+    The trainings a sweep cached in an earlier run (OUT/NAME.h5.train/) are removed first
+    unless keep_trainings: they would be reused whatever the trainer has become since,
+    and the run's time would not be that of the study."""
+    cache = os.path.join(out, name + ".h5.train")
+    if not keep_trainings and os.path.isdir(cache):
+        shutil.rmtree(cache)
     script = os.path.join(ROOT, "lua_scripts", "study", name + ".lua")
     lib = os.path.join(ROOT, "lua_scripts", "study", "mode", mode)
     cmd = [os.path.join(ROOT, "hpc", "local.sh"), "--progress", "none", "--force",
@@ -125,6 +134,8 @@ def main():
     ap.add_argument("--out", help="result folder (default results/study[-quick|-tiny])")
     ap.add_argument("--np", type=int, default=int(os.environ.get("NP", "2")),
                     help="MPI ranks of the sweeps (default 2)")
+    ap.add_argument("--keep-trainings", action="store_true",
+                    help="reuse the trainings an earlier run cached (OUT/*.h5.train/)")
     ap.add_argument("--report-only", action="store_true",
                     help="write the report from the result files already in the folder")
     args = ap.parse_args()
@@ -141,7 +152,8 @@ def main():
                     "started_utc": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ"),
                     "load_start": list(os.getloadavg()), "seconds": {}}
         for name in SWEEPS:
-            manifest["seconds"][name] = run_sweep(name, mode, out, args.np)
+            manifest["seconds"][name] = run_sweep(name, mode, out, args.np,
+                                                  args.keep_trainings)
         limit = {"full": 8, "quick": 4, "tiny": 2}[mode]
         manifest["seconds"]["exact_check"] = check_front(out, limit)
         manifest["seconds"]["total"] = time.monotonic() - start
