@@ -127,7 +127,9 @@ def os_name():
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description="The SparseTrain study in one command: its "
+                                 "sweeps, the exact check of the sampled fronts, the "
+                                 "report and its plots.")
     size = ap.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="fewer points, sampled, minutes")
     size.add_argument("--tiny", action="store_true", help="a few points, for the test")

@@ -22,6 +22,8 @@ import numpy as np  # noqa: E402
 import stload  # noqa: E402
 
 PHASES = ["fp", "bp", "wg"]
+TABLE_COLS = ["speedup_fp", "speedup_bp", "speedup_wg", "speedup", "energy_gain_fp",
+              "energy_gain_bp", "energy_gain_wg", "energy_gain"]
 COMPONENTS = ["mac", "reg", "ch0", "ch1", "ch2", "dram", "leak"]
 COMPONENT_NAMES = {"mac": "MAC", "reg": "PE registers", "ch0": "ch0 buffer",
                    "ch1": "ch1 buffer", "ch2": "ch2 buffer", "dram": "DRAM",
@@ -385,17 +387,17 @@ def speedup(r, sp, figs, report):
             for n in nets + ["mean"]:
                 if n == "mean":
                     d = [one(sp, network=m, p=p, sparsity=model) for m in nets]
-                    vals = [geomean([x["speedup_" + ph] for x in d]) for ph in PHASES] + \
-                        [geomean([x.speedup for x in d]), geomean([x.energy_gain for x in d])]
+                    vals = [geomean([x[c] for x in d]) for c in TABLE_COLS]
                 else:
                     x = one(sp, network=n, p=p, sparsity=model)
-                    vals = [x["speedup_" + ph] for ph in PHASES] + [x.speedup, x.energy_gain]
+                    vals = [x[c] for c in TABLE_COLS]
                 rows.append([num(p), NET_NAMES.get(n, n) if n != "mean" else "*mean*"] +
                             [f3(v) for v in vals])
         r.p("**Sparsity %s**%s:" % (model, " (the study's model)" if model == "calibrated"
                                     else " (the old uncalibrated defaults, for comparison)"))
         r.p("")
-        r.table(["p", "network", "FP", "BP", "WG", "total", "energy gain"], rows)
+        r.table(["p", "network", "speedup FP", "BP", "WG", "total", "energy gain FP", "BP",
+                 "WG", "total"], rows)
     # where the gain comes from: natural sparsity, then pruning
     r.p("**Where the gain comes from** (calibrated): the speedup of natural sparsity "
         "alone (p = %s), and the factor the pruning multiplies it by at each p > %s, per "

@@ -42,13 +42,16 @@ def read(name):
     return c
 
 
-pool = []
+# The values each part of the report may print, by the file they come from: a number of a
+# section must be found among its own files' values, not anywhere.
+pools = {}
+TAG = None
 
 
 def add(*vals):
     for v in vals:
         v = np.asarray(v, dtype=float).ravel()
-        pool.extend(float(x) for x in v if np.isfinite(x))
+        pools.setdefault(TAG, []).extend(float(x) for x in v if np.isfinite(x))
 
 
 def nondominated(v):
@@ -59,10 +62,12 @@ def nondominated(v):
 
 files = {k: read(k) for k in ("speedup", "imbalance", "energy", "pareto", "accuracy",
                               "accuracy_seed2")}
-for c in files.values():
+for TAG, c in files.items():
+    TAG = TAG.replace("_seed2", "")
     for k, v in c.items():
         if not k.startswith("_"):
             add(v)
+TAG = "manifest"
 man = json.load(open(os.path.join(OUT, "manifest.json")))
 
 
@@ -80,15 +85,18 @@ def walk(x):
 
 
 walk(man)
+TAG = "pareto"
 exact = json.load(open(os.path.join(OUT, "pareto_exact.json")))["points"]
 for e in exact:
     add(e["cycles"], e["energy_pj"])
 
 # speedup: geometric means over the networks, pruning's factor, calibrated over default
+TAG = "speedup"
 s = files["speedup"]
 ok_s = s["status"] == 0
 nets = sorted(set(s["_net"]))
-cols = ["speedup", "speedup_fp", "speedup_bp", "speedup_wg", "energy_gain"]
+cols = ["speedup", "speedup_fp", "speedup_bp", "speedup_wg", "energy_gain", "energy_gain_fp",
+        "energy_gain_bp", "energy_gain_wg"]
 for p in set(s["p"]):
     for model in set(s["sparsity"]):
         m = ok_s & (s["p"] == p) & (s["sparsity"] == model)
@@ -105,16 +113,19 @@ for net in nets:
         if len(a) == 2:
             add(a[0] / a[1], a[1] / a[0])
 # energy shares, per image
-for c in (files["speedup"], files["energy"], files["pareto"]):
+for TAG in ("speedup", "energy"):
+    c = files[TAG]
     for comp in ("mac", "reg", "ch0", "ch1", "ch2", "dram", "leak"):
         add(c["energy_pj_" + comp] / c["energy_pj"],
             c["dense_energy_pj_" + comp] / c["dense_energy_pj"])
     add(c["energy_pj"] / c["batch"], c["dense_energy_pj"] / c["batch"])
 # imbalance
+TAG = "imbalance"
 c = files["imbalance"]
 ideal = c["dense_macs"] / c["useful_macs"]
 add(ideal, c["speedup"] / ideal, 1 - c["speedup"] / ideal, c["stall_cycles"] / c["cycles"])
 # the fronts and their counts
+TAG = "pareto"
 fronts = {}
 for name, objs, maxs in (("pareto", ["cycles", "energy_pj", "area_mm2"], []),):
     c = files[name]
@@ -125,12 +136,22 @@ for name, objs, maxs in (("pareto", ["cycles", "energy_pj", "area_mm2"], []),):
         fr = nondominated(v)
         fronts[(name, net)] = (np.nonzero(okm)[0][fr])
         add(len(fr), m.sum(), okm.sum(), m.sum() - okm.sum())
+# the default design against every other of its network: the ratios of the three objectives
+pp = files["pareto"]
+dm = np.ones(len(pp["status"]), bool)
+for c in ("pe_rows", "pe_cols", "ch0_kib", "ch1_kib", "ch2_kib"):
+    dm &= pp[c] == pp["_default"][c]
+for i in np.nonzero(dm & (pp["status"] == 0))[0]:
+    same = (pp["_net"] == pp["_net"][i]) & (pp["status"] == 0)
+    for c in ("cycles", "energy_pj", "area_mm2"):
+        add(pp[c][same] / pp[c][i])
 # sampled against exact
 p = files["pareto"]
 gc = [abs(p["cycles"][e["row"]] / e["cycles"] - 1) for e in exact]
 ge = [abs(p["energy_pj"][e["row"]] / e["energy_pj"] - 1) for e in exact]
 add(np.mean(gc), max(gc), np.mean(ge), max(ge), len(exact))
 # accuracy: the two seeds' sweeps, design by design (network, p, PE rows, PE columns)
+TAG = "accuracy"
 a1, a2 = files["accuracy"], files["accuracy_seed2"]
 for a in (a1, a2):
     train = dict(re.findall(r"(\w+) ([\d.e+-]+)",
@@ -178,16 +199,23 @@ text = open(REPORT).read()
 body = re.sub(r"<!--.*?-->", " ", text, flags=re.S)
 body = re.sub(r"`[^`]*`", " ", body)
 body = re.sub(r"\]\([^)]*\)", "]", body)
-tokens = re.findall(r"(?<![\w.\-])(\d+(?:\.\d+)?)(%?)(?![\w]|\.\d)", body)
-pool_a = np.array(pool)
-cands = np.concatenate([pool_a, 100 * pool_a, pool_a / 1e6, pool_a / 1e9])
-bad = []
-for t, percent in tokens:
-    dec = len(t.split(".")[1]) if "." in t else 0
-    tol = 0.5 * 10 ** -dec * (1 + 1e-9) + 1e-12
-    if not np.any(np.abs(cands - float(t)) <= tol):
-        bad.append(t + percent)
-ok(len(tokens) >= 40, "study-2.1 the report holds numbers to check (%d)" % len(tokens))
+SECTIONS = {"": ["manifest"], "In short": ["speedup", "imbalance", "accuracy"],
+            "Assumptions": ["speedup"], "Speedup": ["speedup"], "Load imbalance": ["imbalance"],
+            "Where the energy": ["speedup", "energy"], "The Pareto": ["pareto"],
+            "Accuracy": ["accuracy"]}
+bad, count = [], 0
+for part in re.split(r"^## ", body, flags=re.M):
+    sect = [k for k in SECTIONS if k and part.startswith(k)]
+    tags = SECTIONS[sect[0] if sect else ""]
+    pool_a = np.array([v for t in tags for v in pools.get(t, [])])
+    cands = np.concatenate([pool_a, 100 * pool_a, pool_a / 1e6, pool_a / 1e9])
+    for t, percent in re.findall(r"(?<![\w.\-])(\d+(?:\.\d+)?)(%?)(?![\w]|\.\d)", part):
+        count += 1
+        dec = len(t.split(".")[1]) if "." in t else 0
+        tol = 0.5 * 10 ** -dec * (1 + 1e-9) + 1e-12
+        if not np.any(np.abs(cands - float(t)) <= tol):
+            bad.append("%s (%s)" % (t + percent, sect[0] if sect else "header"))
+ok(count >= 40, "study-2.1 the report holds numbers to check (%d)" % count)
 ok(not bad, "study-2.2 every number of the report is a value of the result files or "
    "recomputed from them", ["not found: %s" % " ".join(bad[:20])] if bad else ())
 
