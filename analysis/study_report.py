@@ -734,6 +734,7 @@ def plot_pareto(pa, nets, path):
         ax.scatter(f.cycles / 1e6, f.energy_pj / 1e9, s=40, facecolors="none",
                    edgecolors="red", label="front (cycles, energy, area)")
         ax.set_xscale("log")
+        ax.xaxis.set_major_locator(matplotlib.ticker.LogLocator(subs=(1, 2, 5)))
         ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_xlabel("cycles [M]")
