@@ -1,9 +1,12 @@
 #!/bin/sh
-# setup.sh - install what is missing, build, and run the demo or the tests.
+# setup.sh - install what is missing, build, and run the demo, the tests or the study.
 #   ./setup.sh          install the Debian packages the project needs, build
 #   ./setup.sh demo     the same, then the quick-start sweep, its Pareto front and plot
 #   ./setup.sh test     the same, then run the whole test suite (normal build
 #                       and an AddressSanitizer + UBSan build) under prove
+#   ./setup.sh study    the same, then the SparseTrain study (analysis/study.py): its
+#                       sweeps on 2 MPI ranks, docs/study.md and docs/study/sparsetrain_*.png;
+#                       with --quick, a smaller one into results/study-quick/
 # Idempotent: packages already present are skipped, builds are incremental.
 set -eu
 
@@ -77,8 +80,14 @@ test)
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
         run_suite build-asan
     ;;
+study)
+    # The study's sweeps on 2 MPI ranks (one process where mpirun is missing), the
+    # exact check of its Pareto fronts, the report and the plots.
+    shift
+    /usr/bin/python3 analysis/study.py "$@"
+    ;;
 *)
-    echo "usage: ./setup.sh [demo|test]" >&2
+    echo "usage: ./setup.sh [demo|test|study [--quick]]" >&2
     exit 2
     ;;
 esac
