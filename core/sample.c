@@ -156,13 +156,14 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
     if (!(sk = calloc(nk, sizeof *sk)))
         return ST_ENOMEM;
     for (size_t u = 0; u < n; u++) {
-        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
+        stratum *h;
         st_unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
         int cnt = 0, nw = 0, cap = r->tm.fifo ? n_flag / 2 : 0;
         double f, fw, a_warm = 0, a_cnt = 0;
 
         if (pl->u_on && !pl->u_on[u])
             continue;
+        h = &sk[pl->key ? pl->key(r, u) : 0];
         r->tm_keep = 0;
         for (int s = 0; s < n_slices; s++) {
             st_unit one = {0};
@@ -199,10 +200,10 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
         h->p0 += (double)un->pos0, h->p1 += (double)un->pos1;
     }
     /* Units not simulated: the sample gives every stratum a simulated unit. */
-    for (size_t u = 0; u < n; u++) {
-        const stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
+    for (size_t u = 0; pl->u_on && u < n; u++) {
+        const stratum *h;
         st_unit *un = &r->units[u];
-        if (!pl->u_on || pl->u_on[u] || h->sampled == 0)
+        if (pl->u_on[u] || (h = &sk[pl->key ? pl->key(r, u) : 0])->sampled == 0)
             continue;
         un->cycles = (uint64_t)llround(h->c / h->sampled);
         un->work = (uint64_t)llround(pl->u_aux && h->ax > 0 ? h->w * pl->u_aux[u] / h->ax

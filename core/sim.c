@@ -223,56 +223,71 @@ static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
     return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
 }
 
+/* planes_row for FIFO timing (each PE's cycles into cyc) or many planes. */
+static void planes_row_all(const st_point *pt, const uint64_t *P, int np, const uint64_t *x, int n,
+                           uint64_t *sum, uint64_t *max, uint32_t *cyc)
+{
+    uint64_t s = 0, m = *max;
+
+    for (int j = 0; j < n; j++) {
+        uint64_t w = planes_and_count(P, np, x[j]);
+        s += w;
+        m = w > m ? w : m;
+        if (cyc)
+            cyc[j] = pe_cycles(pt, w);
+    }
+    *sum += s;
+    *max = m;
+}
+
+#define PC(v) ((uint64_t)__builtin_popcountll(v))
+
 /* The work of the n PEs of a row whose words are x[0..n), against the bit
  * planes P[0..np) of their step's shared taps: added to *sum, the largest
  * to *max, and each PE's cycles into cyc when it is not NULL (FIFO). */
 static inline void planes_row(const st_point *pt, const uint64_t *P, int np, const uint64_t *x,
                               int n, uint64_t *sum, uint64_t *max, uint32_t *cyc)
 {
-    uint64_t s = 0, m = *max;
+    uint64_t s = 0, m = *max, m1 = 0;
+    int j = 0;
 
     /* Lock-step needs the sum and the largest alone: a loop per plane
-     * count keeps the planes in registers (most kernel rows have 1 to 3). */
-    if (cyc) {
-        for (int j = 0; j < n; j++) {
-            uint64_t w = planes_and_count(P, np, x[j]);
-            s += w;
-            m = w > m ? w : m;
-            cyc[j] = pe_cycles(pt, w);
-        }
-    } else if (np == 1) {
+     * count keeps the planes in registers (most kernel rows have 1 or 2),
+     * two PEs at a time. */
+    if (cyc || np > 2) {
+        planes_row_all(pt, P, np, x, n, sum, max, cyc);
+        return;
+    }
+    if (np == 1) {
         uint64_t p0 = P[0];
-        for (int j = 0; j < n; j++) {
-            uint64_t w = (uint64_t)__builtin_popcountll(x[j] & p0);
+        for (; j + 2 <= n; j += 2) {
+            uint64_t w = PC(x[j] & p0), v = PC(x[j + 1] & p0);
+            s += w + v;
+            m = w > m ? w : m;
+            m1 = v > m1 ? v : m1;
+        }
+        for (; j < n; j++) {
+            uint64_t w = PC(x[j] & p0);
             s += w;
             m = w > m ? w : m;
         }
     } else if (np == 2) {
         uint64_t p0 = P[0], p1 = P[1];
-        for (int j = 0; j < n; j++) {
-            uint64_t w = (uint64_t)__builtin_popcountll(x[j] & p0) +
-                         ((uint64_t)__builtin_popcountll(x[j] & p1) << 1);
-            s += w;
+        for (; j + 2 <= n; j += 2) {
+            uint64_t w = PC(x[j] & p0) + (PC(x[j] & p1) << 1);
+            uint64_t v = PC(x[j + 1] & p0) + (PC(x[j + 1] & p1) << 1);
+            s += w + v;
             m = w > m ? w : m;
+            m1 = v > m1 ? v : m1;
         }
-    } else if (np == 3) {
-        uint64_t p0 = P[0], p1 = P[1], p2 = P[2];
-        for (int j = 0; j < n; j++) {
-            uint64_t w = (uint64_t)__builtin_popcountll(x[j] & p0) +
-                         ((uint64_t)__builtin_popcountll(x[j] & p1) << 1) +
-                         ((uint64_t)__builtin_popcountll(x[j] & p2) << 2);
-            s += w;
-            m = w > m ? w : m;
-        }
-    } else if (np > 3) {
-        for (int j = 0; j < n; j++) {
-            uint64_t w = planes_and_count(P, np, x[j]);
+        for (; j < n; j++) {
+            uint64_t w = PC(x[j] & p0) + (PC(x[j] & p1) << 1);
             s += w;
             m = w > m ? w : m;
         }
     }
     *sum += s;
-    *max = m;
+    *max = m > m1 ? m : m1;
 }
 
 /* planes_row for a strided kernel row: each PE has a word per stride phase
@@ -1247,26 +1262,30 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     if (r->sm) {
         const double *ag = comp_dz && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL;
         const double *aa = comp_a && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
-        if (!(u_on = malloc(n)) || ((ag || aa) && !(u_aux = malloc(n * sizeof *u_aux)))) {
+        if (!(u_on = malloc(n)) ||
+            ((ag || aa) && !(u_aux = malloc((n + nmt + nrt) * sizeof *u_aux)))) {
             free(u_on);
             free(cx.pl);
             free(cx.np);
             return ST_ENOMEM;
         }
-        for (size_t u = 0; u < n; u++) {
-            int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-            int m1 = st_imin(m0 + Cc, g->M), t1 = st_imin(t0 + R, ntrip);
-            double xg = ag ? 0 : m1 - m0, xa = aa ? 0 : t1 - t0;
+        for (size_t u = 0; u < n; u++)
             u_on[u] = r->sm->mt[u / nrt] && r->sm->tt[u % nrt];
-            /* the work of a tile follows the densities of its dZ channels
-             * times those of its triples' activation channels */
-            for (int m = m0; ag && m < m1; m++)
-                xg += ag[m];
-            for (int t = t0; aa && t < t1; t++)
-                xa += aa[t / pieces / g->KH];
-            if (u_aux)
-                u_aux[u] = xg * xa;
+        /* the work of a tile follows the densities of its dZ channels
+         * times those of its triples' activation channels: per channel
+         * tile, per triple tile, then their products */
+        for (size_t i = 0; u_aux && i < (size_t)nmt + nrt; i++) {
+            int m0 = (int)i * Cc, m1 = st_imin(m0 + Cc, g->M);
+            int t0 = (int)(i - nmt) * R, t1 = st_imin(t0 + R, ntrip);
+            double x = i < (size_t)nmt ? (ag ? 0 : m1 - m0) : (aa ? 0 : t1 - t0);
+            for (int m = m0; i < (size_t)nmt && ag && m < m1; m++)
+                x += ag[m];
+            for (int t = t0; i >= (size_t)nmt && aa && t < t1; t++)
+                x += aa[t / pieces / g->KH];
+            u_aux[i < (size_t)nmt ? n + i : n + nmt + (i - nmt)] = x;
         }
+        for (size_t u = 0; u_aux && u < n; u++)
+            u_aux[u] = u_aux[n + u / nrt] * u_aux[n + nmt + u % nrt];
     }
     /* With all-ones dZ rows every full output-channel tile does what the
      * first does with the same triples. */
@@ -1338,14 +1357,16 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
         lg->n1[(size_t)r->b * nrt + tt] = na_t[tt];
         lg->z1[(size_t)r->b * nrt + tt] = za_t[tt];
     }
-    for (size_t u = 0; u < n; u++) {
-        int mt = (int)(u / nrt), tt = (int)(u % nrt), m0 = mt * Cc, t0 = tt * R;
-        int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0), ntap = 0;
-        visit_set(r, mt, tt, &r->units[u], 1);
+    for (int tt = 0; tt < nrt; tt++) {
+        int t0 = tt * R, Ract = st_imin(R, ntrip - t0), ntap = 0;
         /* dW values: each triple's taps (a last piece may be short), each column */
         for (int t = t0; t < t0 + Ract; t++)
             ntap += st_imin(t % pieces * taps + taps, g->KW) - t % pieces * taps;
-        lg->outs[u] = (uint64_t)ntap * Mc;
+        for (int mt = 0; mt < nmt; mt++) {
+            size_t u = (size_t)mt * nrt + tt;
+            visit_set(r, mt, tt, &r->units[u], 1);
+            lg->outs[u] = (uint64_t)ntap * st_imin(Cc, g->M - mt * Cc);
+        }
     }
     free(zdz_m);
     free(civ);
