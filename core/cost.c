@@ -204,13 +204,14 @@ static int rounds_needed(double mx, double cap, int nred)
     return 0;
 }
 
-/* A visit's part in round r: its cycles and MACs. */
+/* A visit's part in round r: its cycles, and its MACs, which the tally only
+ * adds up: the parts of all rounds, counted whole at the last one. */
 static inline st_visit visit_part(const rounds *R, int r, const st_visit *v)
 {
-    st_visit p = *v;
+    st_visit p = {0};
 
     p.cycles = part_u(R, r, v->cycles);
-    p.work = part_u(R, r, v->work);
+    p.work = r == R->n - 1 ? v->work : 0;
     return p;
 }
 
@@ -458,6 +459,11 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
                     tally t;
                     if (nr == 0 || (ri == 2 && nr == nr_c[o][0]))
                         continue; /* no such split, or tried already */
+                    /* at batch 1 the batch order walks the visits of the
+                     * per-image one, tried just before: an equal tally never
+                     * wins */
+                    if (B == 1 && o == ST_ORD_WEIGHTS_B)
+                        continue;
                     t = reduce_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, img_in,
                                      w_epoch);
                     if (keep_best(&t, first, best)) {
@@ -690,6 +696,10 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
                 tally t;
                 if (nr == 0 || (ri == 2 && nr == nro[0]))
                     continue; /* no such split, or tried already */
+                /* at batch 1 a batch order walks the visits of its per-image
+                 * one, tried just before: an equal tally never wins */
+                if (B == 1 && (o == ST_ORD_DZ_B || o == ST_ORD_ACT_B))
+                    continue;
                 t = wg_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, in);
                 if (keep_best(&t, first, best)) {
                     *best_o = o;
