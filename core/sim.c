@@ -245,8 +245,10 @@ static void planes_row_all(const st_point *pt, const uint64_t *P, int np, const 
 /* The work of the n PEs of a row whose words are x[0..n), against the bit
  * planes P[0..np) of their step's shared taps: added to *sum, the largest
  * to *max, and each PE's cycles into cyc when it is not NULL (FIFO). */
-static inline void planes_row(const st_point *pt, const uint64_t *P, int np, const uint64_t *x,
-                              int n, uint64_t *sum, uint64_t *max, uint32_t *cyc)
+static inline __attribute__((always_inline)) void planes_row(const st_point *pt, const uint64_t *P,
+                                                             int np, const uint64_t *x, int n,
+                                                             uint64_t *sum, uint64_t *max,
+                                                             uint32_t *cyc)
 {
     uint64_t s = 0, m = *max, m1 = 0;
     int j = 0;
@@ -627,8 +629,13 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
  * (rs_index), so channels not generated share the zero slot's. */
 typedef struct bp_tab {
     int maxp, nseg;
-    uint64_t *pl; /* entry e, phase ph: pl + (e SW + ph) maxp */
-    uint8_t *np;  /* planes of each: np[e SW + ph] */
+    /* With a stride, the phases of a segment packed into one word when they
+     * fit, phase ph at bit ph fw (fw > 0), planes and output bitmaps alike:
+     * the bits of different phases never meet, so the work is the same.
+     * nph: the phases of an entry, 1 when packed (or without a stride). */
+    int fw, nph;
+    uint64_t *pl; /* entry e, phase ph: pl + (e nph + ph) maxp */
+    uint8_t *np;  /* planes of each: np[e nph + ph] */
     uint64_t *rd; /* (row, segment) */
 } bp_tab;
 
@@ -666,7 +673,10 @@ static int bp_tab_make(const st_run *r, bp_ctx *cx)
 
     t->maxp = planes_max(taps);
     t->nseg = st_ceildiv(g->IW, seg);
-    ne = rows * pieces * t->nseg * SW; /* entries x phases */
+    /* a phase of a segment holds at most ceil(seg / SW) positions */
+    t->fw = SW > 1 && st_ceildiv(seg, SW) <= 64 / SW ? 64 / SW : 0;
+    t->nph = t->fw ? 1 : SW;
+    ne = rows * pieces * t->nseg * t->nph; /* entries x phases */
     npl = ne * t->maxp;
     t->pl = malloc((npl ? npl : 1) * sizeof *t->pl);
     t->np = malloc(ne ? ne : 1);
@@ -686,6 +696,11 @@ static int bp_tab_make(const st_run *r, bp_ctx *cx)
             for (int p = 0; p < pieces; p++) {
                 int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
                 size_t e = (row * pieces + p) * t->nseg + sg;
+                uint64_t *pk = t->pl + e * t->maxp; /* packed */
+                if (t->fw) {
+                    memset(pk, 0, (size_t)t->maxp * sizeof *pk);
+                    t->np[e] = 0;
+                }
                 for (int ph = 0; ph < SW; ph++) {
                     int n = 0, np;
                     /* dZ shifted under each tap of this phase (slice_bp's words) */
@@ -701,6 +716,12 @@ static int bp_tab_make(const st_run *r, bp_ctx *cx)
                         n++;
                     }
                     np = bit_planes(wb, n, P);
+                    if (t->fw) {
+                        for (int k = 0; k < np; k++)
+                            pk[k] |= P[k] << (ph * t->fw);
+                        t->np[e] = (uint8_t)st_imax(t->np[e], np);
+                        continue;
+                    }
                     t->np[e * SW + ph] = (uint8_t)np;
                     memcpy(t->pl + (e * SW + ph) * t->maxp, P, (size_t)np * sizeof *P);
                 }
@@ -738,7 +759,7 @@ static void slice_bp_tab(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, int
                     e = (row * pieces + p) * t->nseg + sg;
                     un->rd0 += t->rd[row * t->nseg + sg];
                     un->pos0 += npos;
-                    if (SW == 1)
+                    if (t->nph == 1)
                         planes_row(pt, t->pl + e * t->maxp, t->np[e], r->wa + (size_t)i * ncol,
                                    ncol, &wsum, &wmax, fifo ? r->cyc + (size_t)i * ncol : NULL);
                     else
@@ -777,7 +798,20 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
 
     /* The output bitmap of every PE, per stride phase, for the tile (still
      * in r->wa when this call goes on with the tile). */
-    for (int i = 0; i < Ract && !r->tm_keep; i++)
+    for (int i = 0; i < Ract && !r->tm_keep && cx->tab.fw; i++)
+        for (int j = 0; j < ncol; j++) {
+            uint64_t v = 0; /* the phases packed (bp_tab) */
+            for (int ph = 0; ph < SW; ph++) {
+                int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
+                uint64_t w;
+                if (u_hi <= u_lo)
+                    continue;
+                st_bits_extract(rs_row(OM, c0 + j, ih0 + i, ph), OM->plen, u_lo, u_hi - u_lo, &w);
+                v |= w << (ph * cx->tab.fw);
+            }
+            r->wa[(size_t)i * ncol + j] = v;
+        }
+    for (int i = 0; i < Ract && !r->tm_keep && !cx->tab.fw; i++)
         for (int j = 0; j < ncol; j++)
             for (int ph = 0; ph < SW; ph++) {
                 int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
