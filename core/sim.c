@@ -1183,8 +1183,9 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
     int ncol = uni ? 1 : Mc, fifo = r->tm.fifo;
     int *tr = r->tri;
 
-    /* each PE row's triple, decoded once for the tile */
-    for (int i = 0; i < Ract; i++) {
+    /* each PE row's triple, decoded once for the tile (still in r->tri when
+     * this call goes on with the tile) */
+    for (int i = 0; i < Ract && !r->tm_keep; i++) {
         int t = t0 + i, p = t % pieces;
         tr[6 * i] = t / pieces / g->KH, tr[6 * i + 1] = t / pieces % g->KH;
         tr[6 * i + 2] = p * taps, tr[6 * i + 3] = st_imin(p * taps + taps, g->KW);
@@ -1431,15 +1432,34 @@ static st_ledger *phase_ledger(st_run *r, int gi, int dense, st_phase ph)
     return &r->lgs[((size_t)gi * 2 + dense) * ST_PHASE_COUNT + ph];
 }
 
-/* Slice group gi of a pass's masks into rowsets and run the three phases. */
-static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out)
+/* The rows of group gi's activations (rows[0], S = SW) or gradients (rows[2],
+ * S = 1) as the masks have them, or all ones (rows[1], rows[3]): built at
+ * their first use, then shared by the phases and both variants. */
+static int group_rows(st_run *r, const pass_masks *pm, int gi, rowset *rows, int grad, int masked,
+                      const rowset **out)
+{
+    const st_geom *g = &r->g;
+    rowset *rs = &rows[2 * grad + !masked];
+    int rc = 0;
+
+    if (!rs->slot) {
+        size_t sz = grad ? (size_t)g->M * g->OH * g->OW : (size_t)g->C * g->IH * g->IW;
+        const uint8_t *m = masked ? (grad ? pm->grad : pm->act) + (size_t)gi * sz : NULL;
+        const uint8_t *want = !r->sampled ? NULL : grad ? r->sm->cout : r->sm->cin;
+        rc = grad ? rs_build(rs, m, g->M, g->OH, g->OW, 1, want)
+                  : rs_build(rs, m, g->C, g->IH, g->IW, g->SW, want);
+    }
+    *out = rs;
+    return rc;
+}
+
+/* Run the three phases of group gi of a pass on its rows (group_rows). */
+static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out,
+                     rowset *rows)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    size_t act_sz = (size_t)g->C * g->IH * g->IW, grad_sz = (size_t)g->M * g->OH * g->OW;
-    const uint8_t *act = pm->act + (size_t)gi * act_sz, *grad = pm->grad + (size_t)gi * grad_sz;
-    const uint8_t *aw = NULL, *gw = NULL; /* channels whose rows exist */
-    rowset X = {0}, DZ = {0}, B = {0};
+    const rowset *X, *DZ, *B;
     int s_fp = !dense && pt->skip_fp_stream, s_bp = !dense && pt->skip_bp_stream;
     int s_out = !dense && pt->skip_bp_output, s_wg = !dense && pt->skip_wg_stream;
     int s_op = !dense && pt->skip_wg_operand;
@@ -1447,48 +1467,38 @@ static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, st_phas
 
     r->sm = r->samples ? &r->samples[gi] : NULL;
     r->gi = gi;
-    if (r->sampled)
-        aw = r->sm->cin, gw = r->sm->cout;
     /* FP */
-    if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0)
-        goto done;
-    if ((rc = rs_build(&X, s_fp ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
-        goto done;
+    if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0 ||
+        (rc = group_rows(r, pm, gi, rows, 0, s_fp, &X)) != 0)
+        return rc;
     r->st = &out[ST_FP];
     r->lg = phase_ledger(r, gi, dense, ST_FP);
-    if ((rc = run_fp(r, &X, s_fp)) != 0)
-        goto done;
+    if ((rc = run_fp(r, X, s_fp)) != 0)
+        return rc;
     /* BP: the first layer has no input gradient to compute */
     if (!r->l->first && g->fc) {
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
         if ((rc = run_fc_bp(r, pm, s_bp, s_out)) != 0)
-            goto done;
+            return rc;
     } else if (!r->l->first) {
-        if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0)
-            goto done;
-        if ((rc = rs_build(&DZ, s_bp ? grad : NULL, g->M, g->OH, g->OW, 1, gw)) != 0 ||
-            (rc = rs_build(&B, s_out ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
-            goto done;
+        if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 1, s_bp, &DZ)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 0, s_out, &B)) != 0)
+            return rc;
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
-        if ((rc = run_bp(r, &DZ, &B, s_bp, s_out)) != 0)
-            goto done;
+        if ((rc = run_bp(r, DZ, B, s_bp, s_out)) != 0)
+            return rc;
     }
     /* WG */
-    if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0)
-        goto done;
-    if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M, g->OH, g->OW, 1, gw)) != 0 ||
-        (rc = rs_build(&B, s_op ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
-        goto done;
+    if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0 ||
+        (rc = group_rows(r, pm, gi, rows, 1, s_wg, &DZ)) != 0 ||
+        (rc = group_rows(r, pm, gi, rows, 0, s_op, &B)) != 0)
+        return rc;
     r->st = &out[ST_WG];
     r->lg = phase_ledger(r, gi, dense, ST_WG);
-    rc = run_wg(r, &DZ, &B, s_wg, s_op);
-done:
-    rs_free(&X);
-    rs_free(&DZ);
-    rs_free(&B);
-    return rc;
+    return run_wg(r, DZ, B, s_wg, s_op);
 }
 
 static void stats_add(st_phase_stats *a, const st_phase_stats *b)
@@ -1590,10 +1600,15 @@ static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int
             pm.act = m.act_in, pm.grad = m.grad;
         r->aux_act = r->sampled && m.chan_known ? m.act_chan : NULL;
         r->aux_grad = r->sampled && m.chan_known ? m.grad_chan : NULL;
-        for (int gi = 0; gi < r->g.groups; gi++)
-            if ((rc = run_group(r, &pm, gi, 0, ls->run)) != 0 ||
-                (rc = run_group(r, &pm, gi, 1, ls->dense)) != 0)
+        for (int gi = 0; gi < r->g.groups; gi++) {
+            rowset rows[4] = {{0}};
+            if ((rc = run_group(r, &pm, gi, 0, ls->run, rows)) == 0)
+                rc = run_group(r, &pm, gi, 1, ls->dense, rows);
+            for (int k = 0; k < 4; k++)
+                rs_free(&rows[k]);
+            if (rc != 0)
                 goto done;
+        }
     }
     /* The mapper and the memory model, once the batch has run. */
     for (size_t i = 0; i < nlg; i++) {
