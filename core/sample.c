@@ -94,6 +94,18 @@ int st_sample_make(st_run *r, int gi, st_sample *sm)
     return 0;
 }
 
+/* (uint64_t)llround(x), without the library call where 0 <= x < 2^63: x less
+ * its whole part is exact, so the half rounds up exactly as llround does. */
+static inline uint64_t round_u64(double x)
+{
+    uint64_t t;
+
+    if (!(x >= 0 && x < 0x1p63))
+        return (uint64_t)llround(x);
+    t = (uint64_t)x;
+    return t + (x - (double)t >= 0.5);
+}
+
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
     double sampled, c, w, r0, r1, p0, p1, ax;
@@ -187,12 +199,12 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
         f = cnt ? (double)(n_s - nw) / cnt : 0;
         /* MACs follow the densities of the slices: a ratio to them */
         fw = pl->s_aux && a_cnt > 0 ? (s_aux_all - a_warm) / a_cnt : f;
-        un->cycles = fix.cycles + (uint64_t)llround((double)smp.cycles * f);
-        un->work = fix.work + (uint64_t)llround((double)smp.work * fw);
-        un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
-        un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
-        un->pos0 = fix.pos0 + (uint64_t)llround((double)smp.pos0 * f);
-        un->pos1 = fix.pos1 + (uint64_t)llround((double)smp.pos1 * f);
+        un->cycles = fix.cycles + round_u64((double)smp.cycles * f);
+        un->work = fix.work + round_u64((double)smp.work * fw);
+        un->rd0 = fix.rd0 + round_u64((double)smp.rd0 * f);
+        un->rd1 = fix.rd1 + round_u64((double)smp.rd1 * f);
+        un->pos0 = fix.pos0 + round_u64((double)smp.pos0 * f);
+        un->pos1 = fix.pos1 + round_u64((double)smp.pos1 * f);
         h->sampled++;
         h->c += (double)un->cycles;
         h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
@@ -205,13 +217,13 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
         st_unit *un = &r->units[u];
         if (pl->u_on[u] || (h = &sk[pl->key ? pl->key(r, u) : 0])->sampled == 0)
             continue;
-        un->cycles = (uint64_t)llround(h->c / h->sampled);
-        un->work = (uint64_t)llround(pl->u_aux && h->ax > 0 ? h->w * pl->u_aux[u] / h->ax
-                                                            : h->w / h->sampled);
-        un->rd0 = (uint64_t)llround(h->r0 / h->sampled);
-        un->rd1 = (uint64_t)llround(h->r1 / h->sampled);
-        un->pos0 = (uint64_t)llround(h->p0 / h->sampled);
-        un->pos1 = (uint64_t)llround(h->p1 / h->sampled);
+        un->cycles = round_u64(h->c / h->sampled);
+        un->work =
+            round_u64(pl->u_aux && h->ax > 0 ? h->w * pl->u_aux[u] / h->ax : h->w / h->sampled);
+        un->rd0 = round_u64(h->r0 / h->sampled);
+        un->rd1 = round_u64(h->r1 / h->sampled);
+        un->pos0 = round_u64(h->p0 / h->sampled);
+        un->pos1 = round_u64(h->p1 / h->sampled);
     }
     free(sk);
     return 0;
