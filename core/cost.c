@@ -160,6 +160,13 @@ static inline uint64_t part_u(const rounds *R, int r, uint64_t x)
 
     if (R->n == 1)
         return x;
+    if (x <= UINT32_MAX && R->nred <= UINT16_MAX) {
+        /* the same in 32 bits, whose divisions are faster: with q = x / n,
+         * m = x % n it is q (hi - lo) + floor(m hi / n) - floor(m lo / n),
+         * m hi < n^2 and no partial sum exceeds x */
+        uint32_t n = (uint32_t)R->nred, q = (uint32_t)x / n, m = (uint32_t)x % n;
+        return q * (uint32_t)(hi - lo) + m * (uint32_t)hi / n - m * (uint32_t)lo / n;
+    }
     return mulfloor(x, hi, R->nred) - mulfloor(x, lo, R->nred);
 }
 
@@ -176,6 +183,10 @@ static inline double part_max(const rounds *R, double x)
 
     if (R->n == 1)
         return x;
+    if (u <= UINT32_MAX && n <= UINT16_MAX) { /* in 32 bits, as part_u */
+        uint32_t u32 = (uint32_t)u, n32 = (uint32_t)n, k32 = (uint32_t)k;
+        return (double)(u32 / n32 * k32 + (u32 % n32 * k32 + n32 - 1) / n32);
+    }
     return (double)(u / n * k + (u % n * k + n - 1) / n);
 }
 
