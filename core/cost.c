@@ -190,6 +190,12 @@ static inline double part_max(const rounds *R, double x)
     return (double)(u / n * k + (u % n * k + n - 1) / n);
 }
 
+/* Does no part of x exceed cap? Without a division where x itself fits. */
+static inline int part_fits(const rounds *R, double x, double cap)
+{
+    return x <= cap || part_max(R, x) <= cap;
+}
+
 /* How many of the largest of some tiles fit in cap together (0: not one;
  * n: all of them). */
 static int fit_count(double mx, double cap, int n)
@@ -318,7 +324,7 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                                 size_t bsi = (size_t)b * nsp + s, cs = (size_t)c * nsp + s;
                                 const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
                                 st_visit vp = visit_part(&R, r, v);
-                                int fits = !z->spills && part_max(&R, z->win[bsi]) <= z->h0;
+                                int fits = !z->spills && part_fits(&R, z->win[bsi], z->h0);
                                 double bits = 0;
                                 /* the streamed operand: the whole image, or the
                                  * window of the spatial tile, held across the
@@ -336,7 +342,7 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                                 }
                                 /* the weights of channel tile c */
                                 if (all_w ? w_epoch[c] < r
-                                    : sh  ? part_max(&R, z->wct[c]) > z->h1 || h == h_lo
+                                    : sh  ? !part_fits(&R, z->wct[c], z->h1) || h == h_lo
                                           : k == 0 || w_epoch[c] != epoch) {
                                     w_epoch[c] = all_w ? r : epoch;
                                     bits += part_d(&R, r, z->wct[c]);
@@ -589,8 +595,10 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
                                 else
                                     /* the visiting tile stays across the block's held tiles */
                                     fetch = i == lo ||
-                                            part_max(&R, batch ? z->sz[op][(size_t)B * nt + tile]
-                                                               : z->sz[op][bt]) > cap[op];
+                                            !part_fits(&R,
+                                                       batch ? z->sz[op][(size_t)B * nt + tile]
+                                                             : z->sz[op][bt],
+                                                       cap[op]);
                                 if (fetch) {
                                     bits += part_d(&R, r, z->sz[op][bt]);
                                     if (op)
