@@ -1128,9 +1128,11 @@ typedef struct wg_ctx {
     const rowset *DZ, *A;
     int uni; /* without dZ skipping every column does the same work: compute one */
     int nw;
-    /* With one word per dZ row: the bit planes of the activation row under
-     * the taps of each piece, made once per phase for every row of A (entry
-     * rs_index(A, c, ih) x pieces + piece), np[e] planes at pl + e maxp. */
+    /* The bit planes of the activation row under the taps of each piece,
+     * made once per phase for every row of A: entry e = rs_index(A, c, ih)
+     * x pieces + piece has np[e] planes of nw words, plane k of it at
+     * pl + (e maxp + k) nw (the planes of each word; a word with fewer has
+     * zeros in the others). */
     int maxp;
     uint64_t *pl;
     uint8_t *np;
@@ -1141,31 +1143,61 @@ static int wg_planes_make(const st_run *r, wg_ctx *cx)
 {
     const rowset *A = cx->A;
     const st_geom *g = &r->g;
-    int taps = r->map.taps, pieces = r->map.pieces;
+    int taps = r->map.taps, pieces = r->map.pieces, nw = cx->nw;
     size_t ne = (size_t)A->nslot * A->per * pieces, npl;
-    uint64_t P[16];
+    uint64_t P[16], *v;
 
     cx->maxp = planes_max(taps);
-    npl = ne * cx->maxp;
-    cx->pl = malloc((npl ? npl : 1) * sizeof *cx->pl);
+    npl = ne * cx->maxp * nw;
+    cx->pl = calloc(npl ? npl : 1, sizeof *cx->pl);
     cx->np = malloc(ne ? ne : 1);
-    if (!cx->pl || !cx->np)
+    if (!(v = malloc((size_t)taps * sizeof *v)) || !cx->pl || !cx->np) {
+        free(v);
         return ST_ENOMEM;
+    }
     for (size_t row = 0; row < (size_t)A->nslot * A->per; row++)
         for (int p = 0; p < pieces; p++) {
-            int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW), np;
+            int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW), npm = 0;
             size_t e = row * pieces + p;
             /* the activation row under each tap: A[ow * S + kw - P] */
             for (int kw = k0; kw < k1; kw++) {
                 int d = kw - g->PL, tt = st_floordiv(d, g->SW), ph = d - tt * g->SW;
                 st_bits_extract(A->bits + (row * A->S + ph) * A->words, A->plen, tt, g->OW,
-                                r->wb + (kw - k0));
+                                r->wb + (size_t)(kw - k0) * nw);
             }
-            np = bit_planes(r->wb, k1 - k0, P);
-            cx->np[e] = (uint8_t)np;
-            memcpy(cx->pl + e * cx->maxp, P, (size_t)np * sizeof *P);
+            for (int w = 0; w < nw; w++) {
+                int np;
+                for (int k = 0; k < k1 - k0; k++)
+                    v[k] = r->wb[(size_t)k * nw + w];
+                np = bit_planes(v, k1 - k0, P);
+                for (int k = 0; k < np; k++)
+                    cx->pl[(e * cx->maxp + k) * nw + w] = P[k];
+                npm = st_imax(npm, np);
+            }
+            cx->np[e] = (uint8_t)npm;
         }
+    free(v);
     return 0;
+}
+
+/* planes_row for rows of nw words: PE j's words x[j nw ..], plane k's
+ * P[k nw ..]. */
+static void planes_row_w(const st_point *pt, const uint64_t *P, int np, int nw, const uint64_t *x,
+                         int n, uint64_t *sum, uint64_t *max, uint32_t *cyc)
+{
+    uint64_t s = 0, m = *max;
+
+    for (int j = 0; j < n; j++) {
+        uint64_t w = 0;
+        for (int k = 0; k < np; k++)
+            w += and_count(x + (size_t)j * nw, P + (size_t)k * nw, nw) << k;
+        s += w;
+        m = w > m ? w : m;
+        if (cyc)
+            cyc[j] = pe_cycles(pt, w);
+    }
+    *sum += s;
+    *max = m;
 }
 
 /* WG steps of dZ rows [oh_lo, oh_hi) in tile unit u (a block of output
@@ -1176,7 +1208,7 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
     const rowset *DZ = cx->DZ, *A = cx->A;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
+    int R = pt->pe_rows, Cc = pt->pe_cols, pieces = r->map.pieces;
     int ntrip = g->C * g->KH * pieces, nrt = st_ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
     int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
     int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0);
@@ -1186,10 +1218,9 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
     /* each PE row's triple, decoded once for the tile (still in r->tri when
      * this call goes on with the tile) */
     for (int i = 0; i < Ract && !r->tm_keep; i++) {
-        int t = t0 + i, p = t % pieces;
-        tr[6 * i] = t / pieces / g->KH, tr[6 * i + 1] = t / pieces % g->KH;
-        tr[6 * i + 2] = p * taps, tr[6 * i + 3] = st_imin(p * taps + taps, g->KW);
-        tr[6 * i + 4] = p, tr[6 * i + 5] = (int)rs_index(A, tr[6 * i], 0);
+        int t = t0 + i;
+        tr[3 * i] = t / pieces % g->KH, tr[3 * i + 1] = t % pieces;
+        tr[3 * i + 2] = (int)rs_index(A, t / pieces / g->KH, 0);
     }
     tm_open(r, Ract * ncol);
     for (int oh = oh_lo; oh < oh_hi; oh++) {
@@ -1201,12 +1232,11 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
             un->pos0 += (uint64_t)g->OW * (uni ? (uint64_t)Mc : 1);
         }
         for (int i = 0; i < Ract; i++) {
-            /* channel, kernel row, taps [k0, k1), piece, first row of A */
-            const int *q = tr + 6 * i;
-            int c = q[0], ih = oh * g->SH + q[1] - g->PT, k0 = q[2], k1 = q[3], nt = k1 - k0,
-                np = 0;
-            uint64_t P[16];
-            size_t row = (size_t)q[5] + (size_t)ih;
+            /* kernel row, piece, first row of A */
+            const int *q = tr + 3 * i;
+            int ih = oh * g->SH + q[0] - g->PT;
+            size_t row = (size_t)q[2] + (size_t)ih, e;
+            uint64_t ws = 0;
             if (ih < 0 || ih >= g->IH) {
                 for (int j = 0; fifo && j < ncol; j++)
                     r->cyc[i * ncol + j] = pe_cycles(pt, 0);
@@ -1214,37 +1244,14 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
             }
             un->rd1 += A->cnt[row]; /* the whole row */
             un->pos1 += (uint64_t)g->IW;
-            if (cx->pl) {
-                size_t e = row * pieces + (size_t)q[4];
-                uint64_t ws = 0;
+            e = row * pieces + (size_t)q[1];
+            if (nw == 1)
                 planes_row(pt, cx->pl + e * cx->maxp, cx->np[e], r->wa, ncol, &ws, &wmax,
                            fifo ? r->cyc + (size_t)i * ncol : NULL);
-                un->work += uni ? ws * (uint64_t)Mc : ws;
-                continue;
-            }
-            /* the activation row under each tap: A[ow * S + kw - P] */
-            for (int kw = k0; kw < k1; kw++) {
-                int d = kw - g->PL, tt = st_floordiv(d, g->SW), ph = d - tt * g->SW;
-                st_bits_extract(rs_row(A, c, ih, ph), A->plen, tt, g->OW,
-                                r->wb + (size_t)(kw - k0) * nw);
-            }
-            if (nw == 1) {
-                uint64_t ws = 0;
-                np = bit_planes(r->wb, nt, P);
-                planes_row(pt, P, np, r->wa, ncol, &ws, &wmax,
-                           fifo ? r->cyc + (size_t)i * ncol : NULL);
-                un->work += uni ? ws * (uint64_t)Mc : ws;
-                continue;
-            }
-            for (int j = 0; j < ncol; j++) {
-                uint64_t w = 0;
-                for (int k = 0; k < nt; k++)
-                    w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)k * nw, nw);
-                un->work += uni ? w * (uint64_t)Mc : w;
-                wmax = w > wmax ? w : wmax;
-                if (fifo)
-                    r->cyc[i * ncol + j] = pe_cycles(pt, w);
-            }
+            else
+                planes_row_w(pt, cx->pl + e * cx->maxp * nw, cx->np[e], nw, r->wa, ncol, &ws, &wmax,
+                             fifo ? r->cyc + (size_t)i * ncol : NULL);
+            un->work += uni ? ws * (uint64_t)Mc : ws;
         }
         tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
     }
@@ -1289,7 +1296,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
         (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;
-    if (cx.nw == 1 && (rc = wg_planes_make(r, &cx)) != 0) {
+    if ((rc = wg_planes_make(r, &cx)) != 0) {
         free(cx.pl);
         free(cx.np);
         return rc;
@@ -1725,7 +1732,7 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
     max_pe = pt->pe_rows * pt->pe_cols;
     res->layers = calloc((size_t)n, sizeof *res->layers);
     r.cyc = calloc((size_t)max_pe, sizeof *r.cyc);
-    r.tri = calloc((size_t)pt->pe_rows * 6, sizeof *r.tri);
+    r.tri = calloc((size_t)pt->pe_rows * 3, sizeof *r.tri);
     if (!res->layers || !r.cyc || !r.tri || (rc = tm_init(&r.tm, pt, max_pe)) != 0) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the engine");
         goto done;
