@@ -96,13 +96,18 @@ static inline void tally_visit(tally *t, const st_visit *v, double bits)
         /* a whole number of cycles in decimal arithmetic may come out a hair
          * above it in binary: not a cycle more */
         double x = bits / 8 * t->cyc_per_byte + t->lat_cyc;
-        x = ceil(x - 1e-9 * (x > 1 ? x : 1));
-        /* a transfer whose cycles do not fit a counter is an error of the point */
-        if (!(x < 0x1p62)) {
-            t->bad = 1;
-            t->bad_bytes = bits / 8;
-        } else
-            xfer = (uint64_t)x;
+        x = x - 1e-9 * (x > 1 ? x : 1);
+        /* hidden whole under the previous visit, ceil(x) <= hidden: no stall,
+         * nothing to round (xfer stays 0) */
+        if (!(x <= (double)hidden && hidden < (uint64_t)1 << 53)) {
+            x = ceil(x);
+            /* a transfer whose cycles do not fit a counter is an error of the point */
+            if (!(x < 0x1p62)) {
+                t->bad = 1;
+                t->bad_bytes = bits / 8;
+            } else
+                xfer = (uint64_t)x;
+        }
     }
     t->bits += bits;
     t->over = t->bits > t->bound;
