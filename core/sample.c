@@ -139,7 +139,7 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
     size_t nk;
     stratum *sk;
     double s_aux_all = 0;
-    int n_flag = 0, n_s = n_slices;
+    int n_flag = 0, n_s = n_slices, nsl = 0, *sl;
 
     if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
         int once = pl && pl->slices_same && !r->tm.fifo && n_slices > 0;
@@ -165,8 +165,17 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
             s_aux_all += pl->s_aux[s];
     }
     nk = pl->key ? pl->nkeys : 1;
-    if (!(sk = calloc(nk, sizeof *sk)))
+    sk = calloc(nk, sizeof *sk);
+    sl = malloc((n_slices > 0 ? (size_t)n_slices : 1) * sizeof *sl);
+    if (!sk || !sl) {
+        free(sk);
+        free(sl);
         return ST_ENOMEM;
+    }
+    /* the slices simulated, listed once for every unit */
+    for (int s = 0; s < n_slices; s++)
+        if (!pl->s_on || pl->s_on[s])
+            sl[nsl++] = s;
     for (size_t u = 0; u < n; u++) {
         stratum *h;
         st_unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
@@ -177,10 +186,9 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
             continue;
         h = &sk[pl->key ? pl->key(r, u) : 0];
         r->tm_keep = 0;
-        for (int s = 0; s < n_slices; s++) {
+        for (int q = 0; q < nsl; q++) {
+            int s = sl[q];
             st_unit one = {0};
-            if (pl->s_on && !pl->s_on[s])
-                continue;
             fn(r, ctx, u, s, s + 1, &one);
             r->tm_keep = 1;
             if (pl->s_on && pl->s_on[s] == 2) {
@@ -226,5 +234,6 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
         un->pos1 = round_u64(h->p1 / h->sampled);
     }
     free(sk);
+    free(sl);
     return 0;
 }
