@@ -109,6 +109,7 @@ static inline uint64_t round_u64(double x)
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
     double sampled, c, w, r0, r1, p0, p1, ax;
+    st_unit mean; /* the estimate of a unit not simulated (its MACs by count) */
 } stratum;
 
 /* Add b to a. */
@@ -219,19 +220,27 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
         h->ax += pl->u_aux ? pl->u_aux[u] : 0;
         h->p0 += (double)un->pos0, h->p1 += (double)un->pos1;
     }
-    /* Units not simulated: the sample gives every stratum a simulated unit. */
+    /* Units not simulated: the sample gives every stratum a simulated unit,
+     * whose means are taken once per stratum. */
+    for (size_t k = 0; k < nk; k++) {
+        stratum *h = &sk[k];
+        if (h->sampled == 0)
+            continue;
+        h->mean.cycles = round_u64(h->c / h->sampled);
+        h->mean.work = round_u64(h->w / h->sampled);
+        h->mean.rd0 = round_u64(h->r0 / h->sampled);
+        h->mean.rd1 = round_u64(h->r1 / h->sampled);
+        h->mean.pos0 = round_u64(h->p0 / h->sampled);
+        h->mean.pos1 = round_u64(h->p1 / h->sampled);
+    }
     for (size_t u = 0; pl->u_on && u < n; u++) {
         const stratum *h;
         st_unit *un = &r->units[u];
         if (pl->u_on[u] || (h = &sk[pl->key ? pl->key(r, u) : 0])->sampled == 0)
             continue;
-        un->cycles = round_u64(h->c / h->sampled);
-        un->work =
-            round_u64(pl->u_aux && h->ax > 0 ? h->w * pl->u_aux[u] / h->ax : h->w / h->sampled);
-        un->rd0 = round_u64(h->r0 / h->sampled);
-        un->rd1 = round_u64(h->r1 / h->sampled);
-        un->pos0 = round_u64(h->p0 / h->sampled);
-        un->pos1 = round_u64(h->p1 / h->sampled);
+        *un = h->mean;
+        if (pl->u_aux && h->ax > 0)
+            un->work = round_u64(h->w * pl->u_aux[u] / h->ax);
     }
     free(sk);
     free(sl);
