@@ -48,11 +48,14 @@ build() {
     cmake --build "$ROOT/$dir" -j "$(nproc)" >/dev/null
 }
 
-# run_suite DIR: every TAP test against the programs built in DIR.
+# run_suite DIR: every TAP test against the programs built in DIR. The tests of the job
+# scripts on a real Slurm (tests/prog/slurm*.t), which spend most of their time waiting for
+# the batch system, run one after the other beside the rest, which also run one at a time.
 run_suite() {
     dir=$1
     echo "setup: test suite on $dir"
-    ST_SRC=$ROOT ST_BUILD=$ROOT/$dir prove -f "$ROOT/$dir"/tests/core/t_* "$ROOT/$dir"/tests/explore/t_* \
+    ST_SRC=$ROOT ST_BUILD=$ROOT/$dir prove -f -j2 --rules='seq=**/slurm*.t' --rules='seq=**' \
+        "$ROOT/$dir"/tests/core/t_* "$ROOT/$dir"/tests/explore/t_* \
         "$ROOT/$dir"/tests/analysis/t_* "$ROOT"/tests/prog/*.t
 }
 

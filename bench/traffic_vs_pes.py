@@ -6,7 +6,9 @@ Draws design points (network, array, buffers, p, batch), runs each with
 where the bigger array moves more bytes (design point or dense baseline),
 then how many there were. Not a test: it measures and prints.
 
-usage: bench/traffic_vs_pes.py [POINTS] [SEED]     (default 40 points, seed 3)
+usage: bench/traffic_vs_pes.py [POINTS] [SEED] [NAME=VALUE...]
+       (default 40 points, seed 3; NAME=VALUE: parameters added to every run,
+       e.g. pe_subarrays=1)
 """
 import json
 import os
@@ -30,6 +32,7 @@ def run(net, args):
 def main():
     points = int(sys.argv[1]) if len(sys.argv) > 1 else 40
     rng = random.Random(int(sys.argv[2]) if len(sys.argv) > 2 else 3)
+    extra = sys.argv[3:]
     bad = n = 0
     worst = 0.0
     for _ in range(points):
@@ -40,8 +43,8 @@ def main():
                 "batch": rng.randint(1, 2)}
         which = rng.choice(["pe_rows", "pe_cols"])
         big = dict(args, **{which: 2 * args[which]})
-        r1 = run(net, ["%s=%s" % kv for kv in args.items()])
-        r2 = run(net, ["%s=%s" % kv for kv in big.items()])
+        r1 = run(net, ["%s=%s" % kv for kv in args.items()] + extra)
+        r2 = run(net, ["%s=%s" % kv for kv in big.items()] + extra)
         if not r1 or not r2:
             continue  # a design the buffers refuse
         n += 1

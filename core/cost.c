@@ -6,10 +6,20 @@
  * tiling and the buffer minimums are map.c's.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
+
+/* Built with -DST_CHECK_BITS, the mapper walks every candidate in full and
+ * prints to stderr any whose closed-form bits (reduce_bits, wg_bits) differ
+ * from the walk's: a check of the closed forms, e.g. over ref_dump's cases. */
+#ifdef ST_CHECK_BITS
+#define CHECK_BITS 1
+#else
+#define CHECK_BITS 0
+#endif
 
 const char *st_order_name(int order)
 {
@@ -24,7 +34,7 @@ const char *st_store_name(int store)
     return store >= 0 && store <= ST_STORE_BITMAP ? names[store] : "-";
 }
 
-int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp)
+int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp, int visits)
 {
     size_t nv = (size_t)B * nct * nsp, n0 = (size_t)B * (wg ? nct : nsp);
     size_t n1 = wg ? (size_t)B * nsp : (size_t)nct;
@@ -33,10 +43,10 @@ int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp)
     lg->wg = wg, lg->B = B, lg->nct = nct, lg->nsp = nsp;
     lg->out_density = 1;
     lg->spill = 1;
-    lg->v = calloc(nv ? nv : 1, sizeof *lg->v);
-    lg->n0 = calloc(2 * n0 + 2 * (size_t)B + 2 * n1 + 2 * (size_t)B + (size_t)nct * nsp + 1,
+    lg->v = visits ? calloc(nv ? nv : 1, sizeof *lg->v) : NULL;
+    lg->n0 = calloc(2 * n0 + 2 * (size_t)B + 2 * n1 + 2 * (size_t)B + (size_t)nct + nsp + 1,
                     sizeof *lg->n0);
-    if (!lg->v || !lg->n0) {
+    if ((visits && !lg->v) || !lg->n0) {
         st_ledger_free(lg);
         return ST_ENOMEM;
     }
@@ -47,7 +57,8 @@ int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp)
     lg->z1 = lg->n1 + n1;
     lg->img_n1 = lg->z1 + n1;
     lg->img_z1 = lg->img_n1 + B;
-    lg->outs = lg->img_z1 + B;
+    lg->outc = lg->img_z1 + B;
+    lg->outsp = lg->outc + nct;
     return 0;
 }
 
@@ -244,13 +255,13 @@ typedef struct rsize {
     const st_ledger *lg;
     st_store s0, so;
     double h0, h1, ch2;
-    double f;            /* traffic factor of a window fetch (the spill) */
-    int spills;          /* the window of one channel does not stay in ch0 */
-    double *win, *winw;  /* B x nsp: bits and values of each window */
-    double *img, *imgw;  /* B: the whole streamed tensor of an image */
-    double *wct;         /* nct: bits of each channel tile's weights */
-    double *out;         /* nct x nsp: bits of each visit's outputs */
-    double *outc, *outs; /* nct, nsp: partial sums of a channel tile, of a spatial tile */
+    double f;           /* traffic factor of a window fetch (the spill) */
+    int spills;         /* the window of one channel does not stay in ch0 */
+    double *win, *winw; /* B x nsp: bits and values of each window */
+    double *img, *imgw; /* B: the whole streamed tensor of an image */
+    double *wct;        /* nct: bits of each channel tile's weights */
+    double *out;        /* nct x nsp: bits of each visit's outputs */
+    double outsum;      /* bits of every visit's outputs, one image */
     double wsum, imgsum, wmax, winmax;
 } rsize;
 
@@ -307,7 +318,8 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                 for (int q = 0; q < n_o; q++) {
                     double ps = 0;
                     for (int h = h_lo; h < h_hi; h++)
-                        ps += (double)lg->outs[sh ? (size_t)q * nsp + h : (size_t)h * nsp + q];
+                        ps +=
+                            (double)(sh ? lg->outc[q] * lg->outsp[h] : lg->outc[h] * lg->outsp[q]);
                     mx = fmax(mx, ps * (batch ? B : 1) * pt->psum_bits);
                 }
                 kv = fit_count(mx, z->ch2, n_o);
@@ -358,9 +370,9 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                                 if (last)
                                     bits += z->out[cs];
                                 if (spill_ps)
-                                    bits +=
-                                        (double)lg->outs[cs] * pt->psum_bits * (!last + (r > 0));
-                                t.io2 += lg->outs[cs];
+                                    bits += (double)(lg->outc[c] * lg->outsp[s]) * pt->psum_bits *
+                                            (!last + (r > 0));
+                                t.io2 += lg->outc[c] * lg->outsp[s];
                                 if (last) {
                                     t.rd0 += z->s0 == ST_STORE_DENSE ? v->pos0 : v->rd0;
                                     t.rd1 += v->rd1;
@@ -374,6 +386,83 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
     return t;
 }
 
+/*
+ * The DRAM bits of reduce_order(z, pt, o, use_whole, nr) in closed form,
+ * without walking the visits: every quantity a visit fetches comes in
+ * round parts that add up to it, so each tensor counts as a whole times
+ * how often its fetch condition holds. Equal to the walk's bits up to the
+ * order of floating-point sums (the spill factor is not a whole number).
+ */
+static double reduce_bits(const rsize *z, const st_point *pt, st_order o, int use_whole, int nr)
+{
+    const st_ledger *lg = z->lg;
+    int B = lg->B, nct = lg->nct, nsp = lg->nsp;
+    rounds R = rounds_of(lg->nred, nr);
+    int all_w = z->wsum <= z->h1, batch = o == ST_ORD_WEIGHTS_B, sh = o == ST_ORD_STREAM;
+    int ks = z->spills ? 0 : fit_count(part_max(&R, z->winmax), z->h0, nsp);
+    int k = sh ? ks : all_w ? nct : fit_count(part_max(&R, z->wmax), z->h1, nct);
+    int n_h = sh ? nsp : nct, n_o = sh ? nct : nsp;
+    int bs = k > 0 ? k : 1, nblk = (n_h + bs - 1) / bs;
+    double bits = B * z->outsum;
+
+    if (all_w)
+        bits += z->wsum;
+    else if (sh || k == 0)
+        for (int c = 0; c < nct; c++)
+            bits += B * z->wct[c] * (sh ? (part_max(&R, z->wct[c]) > z->h1 ? n_h : nblk) : n_o);
+    /* what depends on the visiting blocks of each held block */
+    for (int blk = 0; blk < nblk; blk++) {
+        int h_lo = blk * bs, h_hi = h_lo + bs < n_h ? h_lo + bs : n_h, nvblk = 1;
+        double hsum = 0;
+        if (R.n > 1) {
+            /* a visit's outputs are channels x positions: the held block's
+             * sum of one factor times each visiting tile's other one */
+            const uint64_t *vf = sh ? lg->outc : lg->outsp, *hf = sh ? lg->outsp : lg->outc;
+            uint64_t hs = 0;
+            double mx = 0, ps_all = 0;
+            int kv;
+            for (int h = h_lo; h < h_hi; h++)
+                hs += hf[h];
+            for (int q = 0; q < n_o; q++) {
+                double ps = (double)(vf[q] * hs);
+                mx = fmax(mx, ps * (batch ? B : 1) * pt->psum_bits);
+                ps_all += ps;
+            }
+            kv = fit_count(mx, z->ch2, n_o);
+            if (kv == 0) /* partial sums to DRAM and back between rounds */
+                bits += B * ps_all * pt->psum_bits * 2 * (R.n - 1);
+            else
+                nvblk = (n_o + kv - 1) / kv;
+        }
+        if (!sh && !all_w && k > 0) {
+            for (int c = h_lo; c < h_hi; c++)
+                hsum += z->wct[c];
+            bits += (batch ? 1 : B) * nvblk * hsum;
+        }
+        for (int b = 0; sh && b < B; b++) {
+            if (use_whole && z->img[b] <= z->h0)
+                continue;
+            hsum = 0;
+            for (int s = h_lo; s < h_hi; s++)
+                hsum += z->win[(size_t)b * nsp + s];
+            bits += (k == 0 ? n_o : nvblk) * hsum * z->f;
+        }
+    }
+    /* the streamed operand: whole images, or windows */
+    for (int b = 0; b < B; b++) {
+        if (use_whole && (batch ? z->imgsum <= z->h0 : z->img[b] <= z->h0)) {
+            bits += z->img[b];
+            continue;
+        }
+        for (int s = 0; !sh && s < nsp; s++) {
+            double w = z->win[(size_t)b * nsp + s];
+            int fits = !z->spills && part_max(&R, w) <= z->h0;
+            bits += w * z->f * (fits ? nblk : n_h);
+        }
+    }
+    return bits;
+}
+
 /* Keep t if it is the first candidate or better than *best. */
 static int keep_best(const tally *t, int first, tally *best)
 {
@@ -383,14 +472,26 @@ static int keep_best(const tally *t, int first, tally *best)
     return 1;
 }
 
-static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *st, tally *best,
-                       st_order *best_o, double *floor_bits)
+/* Bits of the o outputs of a visit stored as so (FP: with the expected
+ * density; BP: with their bits of the output bitmap). */
+static double out_bits(const st_point *pt, st_store so, const st_ledger *lg, uint64_t o)
 {
-    int B = lg->B, nct = lg->nct, nsp = lg->nsp, rc = 0, first = 1;
+    return st_store_bits(pt, so, o, (uint64_t)llround((double)o * lg->out_density)) +
+           (lg->out_bitmap ? (double)o : 0);
+}
+
+/* The mapper of a reduce phase: the best candidate into *best (its order,
+ * rounds and storage into st, its floor into *floor_bits); or, for a ledger
+ * without visits, only the fewest bits of any candidate, into *least_bits. */
+static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *st, tally *best,
+                       st_order *best_o, double *floor_bits, double *least_bits)
+{
+    int B = lg->B, nct = lg->nct, nsp = lg->nsp, rc = 0, first = 1, walk = lg->v != NULL;
     size_t nbs = (size_t)B * nsp, ncs = (size_t)nct * nsp;
-    uint64_t n = 0, zz = 0, on = 0;
-    double dens;
+    uint64_t n = 0, zz = 0, on = 0, oc = 0, os = 0;
+    double dens, row = 0;
     st_store pick;
+    double least = INFINITY;
     rsize z;
     uint8_t *img_in = NULL;
     long *w_epoch = NULL;
@@ -402,103 +503,122 @@ static int cost_reduce(const st_ledger *lg, const st_point *pt, st_phase_stats *
     for (int b = 0; b < B; b++)
         n += lg->img_n0[b], zz += lg->img_z0[b];
     pick = st_store_pick(pt, lg->skip0, n, zz);
-    for (size_t i = 0; i < ncs; i++)
-        on += lg->outs[i];
-    on *= (uint64_t)B;
+    for (int c = 0; c < nct; c++)
+        oc += lg->outc[c];
+    for (int s = 0; s < nsp; s++)
+        os += lg->outsp[s];
+    on = oc * os * (uint64_t)B;
     z.so = st_store_pick(pt, lg->skip_out, on, (uint64_t)llround((double)on * lg->out_density));
     z.win = malloc(nbs * 2 * sizeof *z.win);
     z.img = malloc((size_t)B * 2 * sizeof *z.img);
-    z.wct = malloc(((size_t)nct * 2 + nsp + ncs) * sizeof *z.wct);
+    z.wct = malloc(((size_t)nct + nsp + (walk ? ncs : 0)) * sizeof *z.wct);
     img_in = malloc((size_t)B);
     w_epoch = malloc((size_t)nct * sizeof *w_epoch);
     if (!z.win || !z.img || !z.wct || !img_in || !w_epoch) {
         rc = ST_ENOMEM;
         goto done;
     }
-    z.winw = z.win + nbs, z.imgw = z.img + B, z.outc = z.wct + nct, z.outs = z.outc + nct;
-    z.out = z.outs + nsp;
+    z.winw = z.win + nbs, z.imgw = z.img + B, z.out = z.wct + nct + nsp;
     for (int c = 0; c < nct; c++) {
         z.wct[c] = (double)lg->n1[c] * pt->data_bits;
         z.wsum += z.wct[c];
         z.wmax = z.wct[c] > z.wmax ? z.wct[c] : z.wmax;
-        z.outc[c] = 0;
     }
-    for (int s = 0; s < nsp; s++)
-        z.outs[s] = 0;
-    for (size_t i = 0; i < ncs; i++) {
-        uint64_t o = lg->outs[i];
-        z.out[i] = st_store_bits(pt, z.so, o, (uint64_t)llround((double)o * lg->out_density)) +
-                   (lg->out_bitmap ? (double)o : 0);
-        z.outc[i / nsp] += (double)o;
-        z.outs[i % nsp] += (double)o;
+    /* the outputs of each visit as stored, and their sum over the visits
+     * of an image: channel tiles of the same width (all but a last partial
+     * one) have the same row */
+    for (int c = 0, row_c = -1; c < nct; c++) {
+        if (row_c < 0 || lg->outc[c] != lg->outc[row_c]) {
+            row_c = c;
+            row = 0;
+            for (int s = 0; s < nsp; s++)
+                row += out_bits(pt, z.so, lg, lg->outc[c] * lg->outsp[s]);
+        }
+        z.outsum += row;
+        for (int s = 0; walk && s < nsp; s++)
+            z.out[(size_t)c * nsp + s] = out_bits(pt, z.so, lg, lg->outc[c] * lg->outsp[s]);
     }
     /* The streamed operand as the whole tensor asks (pick), or dense: its
      * windows may be denser than the tensor, and the mapper keeps the
      * storage that moves less. */
     dens = n ? (double)zz / (double)n : 1;
-    for (int cand = 0; cand < 2; cand++) {
-        st_store s0 = cand ? ST_STORE_DENSE : pick;
-        int any_whole = 0; /* does holding whole tensors change anything? */
-        int nr_c[ST_ORD_END][2] = {{0}};
-        if (cand && pick == ST_STORE_DENSE)
-            break;
-        /* The window of one channel stays in half of ch0 at its size as
-         * stored (at the tensor's density), or every step fetches its rows
-         * again. */
-        z.s0 = s0;
-        z.spills = st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens)) > z.h0;
-        z.f = z.spills ? lg->spill : 1;
-        z.winmax = 0;
-        for (size_t i = 0; i < nbs; i++) {
-            z.win[i] = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
-            z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]);
-            z.winmax = z.win[i] > z.winmax ? z.win[i] : z.winmax;
-        }
-        z.imgsum = 0;
-        for (int b = 0; b < B; b++) {
-            z.img[b] = st_store_bits(pt, s0, lg->img_n0[b], lg->img_z0[b]);
-            z.imgw[b] = (double)st_store_words(s0, lg->img_n0[b], lg->img_z0[b]);
-            z.imgsum += z.img[b];
-        }
-        for (int b = 0; b < B; b++)
-            any_whole |= z.img[b] <= z.h0;
-        /* rounds, where the held operand's tile does not fit without them:
-         * the fewest that make a block of one tile fit, and the fewest that
-         * make all of them fit together */
-        if (!z.spills) {
-            nr_c[ST_ORD_STREAM][0] = rounds_needed(z.winmax, z.h0, lg->nred);
-            nr_c[ST_ORD_STREAM][1] = rounds_needed(z.winmax, z.h0 / nsp, lg->nred);
-        }
-        if (z.wsum > z.h1)
-            for (st_order o = ST_ORD_WEIGHTS; o <= ST_ORD_WEIGHTS_B; o++) {
-                nr_c[o][0] = rounds_needed(z.wmax, z.h1, lg->nred);
-                nr_c[o][1] = rounds_needed(z.wmax, z.h1 / nct, lg->nred);
+    /* Two passes over the candidates: the first counts each one's bits in
+     * closed form, the second walks the visits of those that come within
+     * rounding of the fewest (to count their cycles and accesses). */
+    for (int pass = 0; pass < 2; pass++)
+        for (int cand = 0; cand < 2; cand++) {
+            st_store s0 = cand ? ST_STORE_DENSE : pick;
+            int any_whole = 0; /* does holding whole tensors change anything? */
+            int nr_c[ST_ORD_END][2] = {{0}};
+            if (cand && pick == ST_STORE_DENSE)
+                break;
+            /* The window of one channel stays in half of ch0 at its size as
+             * stored (at the tensor's density), or every step fetches its rows
+             * again. */
+            z.s0 = s0;
+            z.spills =
+                st_store_bits(pt, s0, lg->win, (uint64_t)llround((double)lg->win * dens)) > z.h0;
+            z.f = z.spills ? lg->spill : 1;
+            z.winmax = 0;
+            for (size_t i = 0; i < nbs; i++) {
+                z.win[i] = st_store_bits(pt, s0, lg->n0[i], lg->z0[i]);
+                z.winw[i] = (double)st_store_words(s0, lg->n0[i], lg->z0[i]);
+                z.winmax = z.win[i] > z.winmax ? z.win[i] : z.winmax;
             }
-        for (int whole = 0; whole < 1 + any_whole; whole++)
-            for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++)
-                for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
-                    int nr = ri ? nr_c[o][ri - 1] : 1;
-                    tally t;
-                    if (nr == 0 || (ri == 2 && nr == nr_c[o][0]))
-                        continue; /* no such split, or tried already */
-                    /* at batch 1 the batch order walks the visits of the
-                     * per-image one, tried just before: an equal tally never
-                     * wins */
-                    if (B == 1 && o == ST_ORD_WEIGHTS_B)
-                        continue;
-                    t = reduce_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, img_in,
-                                     w_epoch);
-                    if (keep_best(&t, first, best)) {
-                        *best_o = o;
-                        st->rounds = rounds_of(lg->nred, nr).n;
-                        st->store[0] = s0;
-                        *floor_bits = z.imgsum + z.wsum;
-                        for (size_t i = 0; i < ncs; i++)
-                            *floor_bits += z.out[i] * B;
-                    }
-                    first = 0;
+            z.imgsum = 0;
+            for (int b = 0; b < B; b++) {
+                z.img[b] = st_store_bits(pt, s0, lg->img_n0[b], lg->img_z0[b]);
+                z.imgw[b] = (double)st_store_words(s0, lg->img_n0[b], lg->img_z0[b]);
+                z.imgsum += z.img[b];
+            }
+            for (int b = 0; b < B; b++)
+                any_whole |= z.img[b] <= z.h0;
+            /* rounds, where the held operand's tile does not fit without them:
+             * the fewest that make a block of one tile fit, and the fewest that
+             * make all of them fit together */
+            if (!z.spills) {
+                nr_c[ST_ORD_STREAM][0] = rounds_needed(z.winmax, z.h0, lg->nred);
+                nr_c[ST_ORD_STREAM][1] = rounds_needed(z.winmax, z.h0 / nsp, lg->nred);
+            }
+            if (z.wsum > z.h1)
+                for (st_order o = ST_ORD_WEIGHTS; o <= ST_ORD_WEIGHTS_B; o++) {
+                    nr_c[o][0] = rounds_needed(z.wmax, z.h1, lg->nred);
+                    nr_c[o][1] = rounds_needed(z.wmax, z.h1 / nct, lg->nred);
                 }
-    }
+            for (int whole = 0; whole < 1 + any_whole; whole++)
+                for (st_order o = ST_ORD_STREAM; o <= ST_ORD_WEIGHTS_B; o++)
+                    for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                        int nr = ri ? nr_c[o][ri - 1] : 1;
+                        tally t;
+                        double bits;
+                        if (nr == 0 || (ri == 2 && nr == nr_c[o][0]))
+                            continue; /* no such split, or tried already */
+                        bits = reduce_bits(&z, pt, o, whole, nr);
+                        if (pass == 0 || !walk) {
+                            least = fmin(least, bits);
+                            continue;
+                        }
+                        if (bits > least * (1 + 1e-9) && !CHECK_BITS)
+                            continue;
+                        t = reduce_order(&z, pt, o, whole, nr,
+                                         first || CHECK_BITS ? INFINITY : best->bits, img_in,
+                                         w_epoch);
+#ifdef ST_CHECK_BITS
+                        if (!t.over && fabs(t.bits - bits) > 1e-9 * fmax(1, t.bits))
+                            fprintf(stderr,
+                                    "reduce_bits %s %d whole %d nr %d: walk %.17g closed %.17g\n",
+                                    st_order_name(o), cand, whole, nr, t.bits, bits);
+#endif
+                        if (keep_best(&t, first, best)) {
+                            *best_o = o;
+                            st->rounds = rounds_of(lg->nred, nr).n;
+                            st->store[0] = s0;
+                            *floor_bits = z.imgsum + z.wsum + z.outsum * B;
+                        }
+                        first = 0;
+                    }
+        }
+    *least_bits = least;
     st->store[1] = ST_STORE_DENSE;
     st->store[2] = z.so;
 done:
@@ -520,7 +640,7 @@ typedef struct wsize {
      * tiles): bits and values of each fetch, B x tiles, then per tile the
      * sum over the images; whole tensors per image, and their sums */
     double *sz[2], *szw[2], *img[2], *imgw[2], imgsum[2];
-    double dwsum;
+    double dwn, dwsum; /* dW values, and their bits as partial sums */
 } wsize;
 
 /*
@@ -577,10 +697,10 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
                             int b = batch ? ib : ob, last = r == R.n - 1;
                             int c = h ? q : i, s = h ? i : q;
                             int part = (batch ? 0 : b * R.n) + r; /* of dW's parts */
-                            size_t cs = (size_t)c * nsp + s;
                             const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
                             st_visit vp = visit_part(&R, r, v);
-                            double bits = 0, outb = (double)lg->outs[cs] * pt->data_bits;
+                            double bits = 0,
+                                   outb = (double)(lg->outc[c] * lg->outsp[s]) * pt->data_bits;
                             for (int op = 0; op < 2; op++) {
                                 int held = op == h, tile = op ? s : c, nt = op ? nsp : nct;
                                 size_t bt = (size_t)b * nt + tile;
@@ -616,12 +736,12 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
                              * at the batch's last image */
                             if (!batch || b == B - 1) {
                                 if (onchip || nparts == 1) {
-                                    t.io2 += lg->outs[cs];
+                                    t.io2 += lg->outc[c] * lg->outsp[s];
                                     if (part == nparts - 1)
                                         bits += outb;
                                 } else {
                                     bits += outb + (part > 0 ? outb : 0);
-                                    t.io2 += lg->outs[cs] * (part > 0 ? 2 : 1);
+                                    t.io2 += lg->outc[c] * lg->outsp[s] * (part > 0 ? 2 : 1);
                                 }
                             }
                             if (last) {
@@ -635,8 +755,54 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
     return t;
 }
 
+/* The DRAM bits of wg_order(z, pt, o, use_whole, nr) in closed form (see
+ * reduce_bits). */
+static double wg_bits(const wsize *z, const st_point *pt, st_order o, int use_whole, int nr)
+{
+    const st_ledger *lg = z->lg;
+    int B = lg->B, nct = lg->nct, nsp = lg->nsp;
+    rounds R = rounds_of(lg->nred, nr);
+    int batch = o == ST_ORD_DZ_B || o == ST_ORD_ACT_B,
+        h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
+    int n_h = h ? nsp : nct, n_o = h ? nct : nsp;
+    int onchip = z->dwsum <= z->ch2, nparts = (batch ? 1 : B) * R.n;
+    double cap[2] = {z->h0, z->h1}, mx = 0, bits = 0;
+    int k, bs, nblk;
+
+    for (int i = 0; i < n_h; i++)
+        if (batch)
+            mx = fmax(mx, z->sz[h][(size_t)B * n_h + i]);
+        else
+            for (int b = 0; b < B; b++)
+                mx = fmax(mx, z->sz[h][(size_t)b * n_h + i]);
+    k = fit_count(part_max(&R, mx), cap[h], n_h);
+    bs = k > 0 ? k : 1;
+    nblk = (n_h + bs - 1) / bs;
+    for (int op = 0; op < 2; op++) {
+        int nt = op ? nsp : nct;
+        for (int b = 0; b < B; b++) {
+            if ((use_whole >> op & 1) &&
+                (batch ? z->imgsum[op] <= cap[op] : z->img[op][b] <= cap[op])) {
+                bits += z->img[op][b];
+                continue;
+            }
+            for (int t = 0; t < nt; t++) {
+                double x = z->sz[op][(size_t)b * nt + t];
+                if (op == h) /* at the block's first visit, or every one */
+                    bits += x * (k == 0 ? n_o : 1);
+                else /* at the block's first held tile, or every one */
+                    bits += x * (part_max(&R, batch ? z->sz[op][(size_t)B * nt + t] : x) > cap[op]
+                                     ? n_h
+                                     : nblk);
+            }
+        }
+    }
+    return bits + z->dwn * pt->data_bits * (onchip || nparts == 1 ? 1 : 2 * nparts - 1);
+}
+
+/* The mapper of the weight-gradient phase, as cost_reduce. */
 static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, tally *best,
-                   st_order *best_o, double *floor_bits)
+                   st_order *best_o, double *floor_bits, double *least_bits)
 {
     int B = lg->B, nt[2] = {lg->nct, lg->nsp};
     const uint64_t *n[2] = {lg->n0, lg->n1}, *zz[2] = {lg->z0, lg->z1};
@@ -646,7 +812,9 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
     double *mem;
     uint8_t *in;
     size_t off = 0, need = 0;
-    int fits = 0, first = 1, nr_c[2][2][2];
+    int fits = 0, first = 1, nr_c[2][2][2], walk = lg->v != NULL;
+    uint64_t oc = 0, os = 0;
+    double least = INFINITY;
 
     memset(&z, 0, sizeof z);
     z.lg = lg;
@@ -686,10 +854,13 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
         }
         *floor_bits += z.imgsum[op];
     }
-    for (size_t i = 0; i < (size_t)nt[0] * nt[1]; i++) {
-        z.dwsum += (double)lg->outs[i] * pt->psum_bits;
-        *floor_bits += (double)lg->outs[i] * pt->data_bits;
-    }
+    for (int c = 0; c < nt[0]; c++)
+        oc += lg->outc[c];
+    for (int s = 0; s < nt[1]; s++)
+        os += lg->outsp[s];
+    z.dwn = (double)(oc * os);
+    z.dwsum = z.dwn * pt->psum_bits;
+    *floor_bits += z.dwn * pt->data_bits;
     /* holding an operand's whole tensors is tried only where one fits */
     for (int op = 0; op < 2; op++)
         for (int b = 0; b < B; b++)
@@ -709,30 +880,43 @@ static int cost_wg(const st_ledger *lg, const st_point *pt, st_phase_stats *st, 
         nr_c[op][1][0] = rounds_needed(mxb, cap, lg->nred);
         nr_c[op][1][1] = rounds_needed(mxb, cap / nt[op], lg->nred);
     }
-    for (int whole = 0; whole < 4; whole++) {
-        if (whole & ~fits)
-            continue;
-        for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
-            int h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
-            const int *nro = nr_c[h][o == ST_ORD_DZ_B || o == ST_ORD_ACT_B];
-            for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
-                int nr = ri ? nro[ri - 1] : 1;
-                tally t;
-                if (nr == 0 || (ri == 2 && nr == nro[0]))
-                    continue; /* no such split, or tried already */
-                /* at batch 1 a batch order walks the visits of its per-image
-                 * one, tried just before: an equal tally never wins */
-                if (B == 1 && (o == ST_ORD_DZ_B || o == ST_ORD_ACT_B))
-                    continue;
-                t = wg_order(&z, pt, o, whole, nr, first ? INFINITY : best->bits, in);
-                if (keep_best(&t, first, best)) {
-                    *best_o = o;
-                    st->rounds = rounds_of(lg->nred, nr).n;
+    /* as cost_reduce: closed-form bits first, then the walk of the least */
+    for (int pass = 0; pass < 2; pass++)
+        for (int whole = 0; whole < 4; whole++) {
+            if (whole & ~fits)
+                continue;
+            for (st_order o = ST_ORD_DZ; o <= ST_ORD_ACT_B; o++) {
+                int h = o == ST_ORD_DZ || o == ST_ORD_DZ_B ? 0 : 1;
+                const int *nro = nr_c[h][o == ST_ORD_DZ_B || o == ST_ORD_ACT_B];
+                for (int ri = 0; ri < (whole ? 1 : 3); ri++) {
+                    int nr = ri ? nro[ri - 1] : 1;
+                    tally t;
+                    double bits;
+                    if (nr == 0 || (ri == 2 && nr == nro[0]))
+                        continue; /* no such split, or tried already */
+                    bits = wg_bits(&z, pt, o, whole, nr);
+                    if (pass == 0 || !walk) {
+                        least = fmin(least, bits);
+                        continue;
+                    }
+                    if (bits > least * (1 + 1e-9) && !CHECK_BITS)
+                        continue;
+                    t = wg_order(&z, pt, o, whole, nr, first || CHECK_BITS ? INFINITY : best->bits,
+                                 in);
+#ifdef ST_CHECK_BITS
+                    if (!t.over && fabs(t.bits - bits) > 1e-9 * fmax(1, t.bits))
+                        fprintf(stderr, "wg_bits %s whole %d nr %d: walk %.17g closed %.17g\n",
+                                st_order_name(o), whole, nr, t.bits, bits);
+#endif
+                    if (keep_best(&t, first, best)) {
+                        *best_o = o;
+                        st->rounds = rounds_of(lg->nred, nr).n;
+                    }
+                    first = 0;
                 }
-                first = 0;
             }
         }
-    }
+    *least_bits = least;
     st->store[0] = z.s0;
     st->store[1] = z.s1;
     st->store[2] = ST_STORE_DENSE;
@@ -746,12 +930,12 @@ int st_cost_phase(const st_ledger *lg, const st_point *pt, const st_layer *l, st
 {
     tally t;
     st_order o = 0;
-    double floor_bits = 0;
+    double floor_bits = 0, least;
     int rc;
 
     memset(&t, 0, sizeof t);
-    rc = lg->wg ? cost_wg(lg, pt, st, &t, &o, &floor_bits)
-                : cost_reduce(lg, pt, st, &t, &o, &floor_bits);
+    rc = lg->wg ? cost_wg(lg, pt, st, &t, &o, &floor_bits, &least)
+                : cost_reduce(lg, pt, st, &t, &o, &floor_bits, &least);
     if (rc != 0)
         return st_err_set(err, rc, "out of memory for the mapper of layer '%s'", l->name);
     if (t.bad)
@@ -772,6 +956,21 @@ int st_cost_phase(const st_ledger *lg, const st_point *pt, const st_layer *l, st
     st->sram_rd[2] += t.io2;
     st->sram_wr[2] += t.io2;
     return 0;
+}
+
+int st_cost_bits(const st_ledger *lg, const st_point *pt, double *bits)
+{
+    st_phase_stats st;
+    tally t;
+    st_order o = 0;
+    double floor_bits = 0;
+    st_ledger bare = *lg;
+
+    memset(&st, 0, sizeof st);
+    memset(&t, 0, sizeof t);
+    bare.v = NULL; /* no visits: only the fewest bits */
+    return lg->wg ? cost_wg(&bare, pt, &st, &t, &o, &floor_bits, bits)
+                  : cost_reduce(&bare, pt, &st, &t, &o, &floor_bits, bits);
 }
 
 void st_cost_energy(const st_point *pt, st_phase_stats *s)

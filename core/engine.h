@@ -130,7 +130,8 @@ typedef struct st_visit {
  *     reduces over the dZ rows of one image and the outputs add up over the
  *     batch. n0/z0 are the dZ rows of channel tile c (B x nct), n1/z1 the
  *     activation columns of triple tile s (B x nsp), img_* the whole tensors.
- * outs: output values of each (c, s), nct x nsp.
+ * The output values of visit (c, s) are outc[c] x outsp[s] (channels times
+ * positions; WG: output channels times the taps of the triples).
  */
 typedef struct st_ledger {
     int wg;
@@ -138,7 +139,8 @@ typedef struct st_ledger {
     st_visit *v;
     uint64_t *n0, *z0, *img_n0, *img_z0;
     uint64_t *n1, *z1, *img_n1, *img_z1; /* z1, img_*1: wg only */
-    uint64_t *outs;
+    /* visit (c, s) has outc[c] x outsp[s] output values */
+    uint64_t *outc, *outsp;
     int skip0, skip1;   /* the operands may be stored compressed */
     int skip_out;       /* FP: the output may be (ReLU zeros) */
     double out_density; /* FP: expected density of the output */
@@ -151,8 +153,10 @@ typedef struct st_ledger {
 } st_ledger;
 
 /* Allocate lg's arrays for B x nct x nsp visits, zeroed; 0 or ST_ENOMEM.
- * st_ledger_free frees them and zeroes lg. */
-int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp);
+ * With visits = 0 the visits' events (v) are left out (NULL): a ledger of
+ * what the visits move only, for st_cost_bits. st_ledger_free frees them
+ * and zeroes lg. */
+int st_ledger_alloc(st_ledger *lg, int wg, int B, int nct, int nsp, int visits);
 void st_ledger_free(st_ledger *lg);
 
 /* The mapper and the memory model: choose the storage of each tensor and
@@ -163,6 +167,10 @@ void st_ledger_free(st_ledger *lg);
  * transfer's time does not fit a cycle count. */
 int st_cost_phase(const st_ledger *lg, const st_point *pt, const st_layer *l, st_phase ph,
                   st_phase_stats *st, st_err *err);
+/* The fewest DRAM bits of any candidate of the mapper on lg (the bits
+ * st_cost_phase would move, up to the order of floating-point sums), into
+ * *bits, without walking the visits (lg->v is not read); 0 or ST_ENOMEM. */
+int st_cost_bits(const st_ledger *lg, const st_point *pt, double *bits);
 /* Fill the energy components of *s from its counts. */
 void st_cost_energy(const st_point *pt, st_phase_stats *s);
 
@@ -258,6 +266,11 @@ typedef struct st_run {
     size_t units_cap;
     st_phase_stats *st;
     st_ledger *lgs;                   /* per group, variant (run, dense) and phase */
+    st_point *shapes;                 /* smaller arrays the mapper may use, nshapes of them */
+    int nshapes;                      /* (pe_subarrays) */
+    st_ledger *sub;                   /* per ledger of lgs, what its visits move on each shape */
+    int bytes_only;                   /* fill a ledger of what the visits move, no kernels */
+    int redo;                         /* a run again on a smaller array chosen */
     st_ledger *lg;                    /* the one being filled, at image b */
     int b, gi;                        /* and the group being run */
     const double *aux_act, *aux_grad; /* the source's channel densities, or NULL */

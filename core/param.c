@@ -99,6 +99,10 @@ static const st_param param_table[] = {
           "output-row segment register length (partial sums per PE)"),
     P_REAL(clock_mhz, "MHz", CLOSED, 1, 10000, CLOSED, 1000, "array",
            "clock frequency; paper's figure unpublished"),
+    P_BOOL(pe_subarrays, 0, "array",
+           "the mapper may leave PEs idle: per layer and phase it also tries the tiles of the "
+           "arrays of pe_rows and pe_cols halved while even, and keeps the fewest DRAM bytes "
+           "(docs/engine.md, PEs in use)"),
     /* on-chip buffers. The paper's sizes are not published. */
     P_REAL(ch0_kib, "KiB", OPEN, 0, 65536, CLOSED, 64, "buffers",
            "sparse SRAM of the streamed operand (ch0); paper's size unpublished"),

@@ -453,21 +453,26 @@ static int ledger_open(st_run *r, int wg, int nct, int nsp, int nred)
 {
     int rc;
 
-    if (r->lg->v)
+    if (r->lg->n0)
         return 0;
-    rc = st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp);
+    rc = st_ledger_alloc(r->lg, wg, r->g.fc ? 1 : r->g.passes, nct, nsp, !r->bytes_only);
     r->lg->nred = nred;
     return rc;
 }
 
-/* Record unit un as the visit (r->b, c, s); its work and second-operand
+/* Record unit u as the visit (r->b, c, s); its work and second-operand
  * reads count `mul` times (FP: the same tile for every output channel of
- * the channel tile). */
-static void visit_set(st_run *r, int c, int s, const st_unit *un, uint64_t mul)
+ * the channel tile). A ledger of what the visits move only has no visits. */
+static void visit_set(st_run *r, int c, int s, size_t u, uint64_t mul)
 {
     st_ledger *lg = r->lg;
-    st_visit *v = &lg->v[((size_t)r->b * lg->nct + c) * lg->nsp + s];
+    const st_unit *un;
+    st_visit *v;
 
+    if (!lg->v)
+        return;
+    un = &r->units[u];
+    v = &lg->v[((size_t)r->b * lg->nct + c) * lg->nsp + s];
     v->cycles = un->cycles;
     v->work = un->work * mul;
     v->rd0 = un->rd0, v->pos0 = un->pos0;
@@ -577,8 +582,9 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
                   NULL, compressed && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL,
                   NULL, !compressed}; /* all-ones rows: every input channel steps alike */
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nmt, (int)n, g->C)) != 0 ||
-        (rc = st_drive(r, n, g->C, slice_fp, X, &pl)) != 0)
+    if ((!r->bytes_only && (rc = units_reserve(r, n)) != 0) ||
+        (rc = ledger_open(r, 0, nmt, (int)n, g->C)) != 0 ||
+        (!r->bytes_only && (rc = st_drive(r, n, g->C, slice_fp, X, &pl)) != 0))
         return rc;
     lg->skip0 = compressed;
     lg->skip_out = compressed && (r->l->post & ST_OP_RELU);
@@ -596,7 +602,6 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
         int *ri = iv, *ci = iv + 2 * R, nr, nc;
         uint64_t rows, cols;
         size_t bs = (size_t)r->b * n + u;
-        st_unit *un = &r->units[u];
 
         nr = reach(oh0, oh0 + Ract, g->SH, 0, g->KH, g->PT, g->IH, ri, &rows);
         nc = reach(o_lo, o_hi, g->SW, 0, g->KW, g->PL, g->IW, ci, &cols);
@@ -606,14 +611,14 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
         else
             for (int c = 0; c < g->C; c++)
                 lg->z0[bs] += reach_count(X, c, ri, nr, ci, nc);
-        for (int mt = 0; mt < nmt; mt++) {
-            int Mc = st_imin(Cc, g->M - mt * Cc);
-            visit_set(r, mt, (int)u, un, (uint64_t)Mc);
-            lg->outs[(size_t)mt * n + u] = (uint64_t)Ract * Mc * (o_hi - o_lo);
-        }
+        for (int mt = 0; lg->v && mt < nmt; mt++)
+            visit_set(r, mt, (int)u, u, (uint64_t)st_imin(Cc, g->M - mt * Cc));
+        lg->outsp[u] = (uint64_t)Ract * (o_hi - o_lo);
     }
-    for (int mt = 0; mt < nmt; mt++)
+    for (int mt = 0; mt < nmt; mt++) {
         lg->n1[mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc) * g->C * g->KH * g->KW;
+        lg->outc[mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc);
+    }
     free(iv);
     return 0;
 }
@@ -903,8 +908,11 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL, {0}};
     int once = !r->sm && !compressed && !out_skip && !r->tm.fifo; /* st_drive: one slice */
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 0, nct, (int)nsp, g->M)) != 0)
+    if ((!r->bytes_only && (rc = units_reserve(r, n)) != 0) ||
+        (rc = ledger_open(r, 0, nct, (int)nsp, g->M)) != 0)
         return rc;
+    if (r->bytes_only)
+        goto fill;
     /* Words of one phase of a segment: the segment [i_lo, i_hi) of a dA row
      * holds, in stride phase ph, the positions u in [u_lo, u_hi). */
     cx.tap_ph = malloc((size_t)g->KW * sizeof *cx.tap_ph); /* stride phase of each tap */
@@ -960,6 +968,7 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
         return rc;
     }
 
+fill:
     lg->skip0 = compressed;
     lg->out_bitmap = out_skip;
     lg->win = r->map.win, lg->spill = r->map.spill;
@@ -967,15 +976,20 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     lg->img_z0[r->b] = tensor_nz(r, DZ, lg->img_n0[r->b]);
     for (size_t u = 0; u < n; u++) {
         int ct = (int)(u / nsp), c0 = ct * Cc, sp = (int)(u % nsp);
+        if (!lg->v && ct > 0 && sp > 0) /* nothing of it is counted */
+            continue;
         int ih0 = (int)(u / nseg % nrt) * R, i_lo = (int)(u % nseg) * seg;
         int Cact = st_imin(Cc, g->C - c0), Ract = st_imin(R, g->IH - ih0),
             i_hi = st_imin(i_lo + seg, g->IW);
         size_t bs = (size_t)r->b * nsp + sp;
 
-        visit_set(r, ct, sp, &r->units[u], 1);
-        lg->outs[u] = (uint64_t)Cact * Ract * (i_hi - i_lo);
-        if (sp == 0)
+        visit_set(r, ct, sp, u, 1);
+        if (ct == 0)
+            lg->outsp[sp] = (uint64_t)Ract * (i_hi - i_lo);
+        if (sp == 0) {
             lg->n1[ct] = (uint64_t)Cact * g->M * g->KH * g->KW;
+            lg->outc[ct] = (uint64_t)Cact;
+        }
         if (ct != 0)
             continue;
         /* the dZ window of the spatial tile, every dZ channel */
@@ -1073,10 +1087,11 @@ static int run_fc_bp(st_run *r, const pass_masks *pm, int s_bp, int s_out)
     for (int b = 0; b < B; b++)
         for (int m = 0; m < M; m++)
             dzt[(size_t)b * M + m] = s_bp ? pm->grad[(size_t)m * B + b] : 1;
-    if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 || (rc = units_reserve(r, n)) != 0 ||
+    if ((rc = rs_build(&DZ, dzt, 1, B, M, 1, NULL)) != 0 ||
+        (!r->bytes_only && (rc = units_reserve(r, n)) != 0) ||
         (rc = ledger_open(r, 0, nqt, nrt, 1)) != 0)
         goto done;
-    {
+    if (!r->bytes_only) {
         fcbp_ctx cx = {&DZ, pm->act, s_out, taps};
         st_plan pl = {NULL, NULL, fcbp_key, 4, NULL, NULL, NULL, 0};
         if (r->sm) {
@@ -1105,10 +1120,11 @@ static int run_fc_bp(st_run *r, const pass_masks *pm, int s_bp, int s_out)
         int qt = (int)(u / nrt), rt = (int)(u % nrt), q0 = qt * Cc, b0 = rt * R;
         int Qc = st_imin(Cc, N - q0), Ract = st_imin(R, B - b0);
 
-        visit_set(r, qt, rt, &r->units[u], 1);
-        lg->outs[u] = (uint64_t)Ract * Qc;
+        visit_set(r, qt, rt, u, 1);
+        lg->outc[qt] = (uint64_t)Qc;
         lg->n1[qt] = (uint64_t)Qc * M;
         if (qt == 0) {
+            lg->outsp[rt] = (uint64_t)Ract;
             lg->n0[rt] = (uint64_t)Ract * M;
             for (int i = 0; i < Ract; i++)
                 lg->z0[rt] += rs_count(&DZ, 0, b0 + i, 0, M);
@@ -1292,10 +1308,13 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
 
     wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64, 0, NULL, NULL};
 
-    if ((rc = units_reserve(r, n)) != 0 || (rc = ledger_open(r, 1, nmt, nrt, g->OH)) != 0 ||
+    if ((!r->bytes_only && (rc = units_reserve(r, n)) != 0) ||
+        (rc = ledger_open(r, 1, nmt, nrt, g->OH)) != 0 ||
         (rc = words_reserve(&r->wa, &r->wa_cap, (size_t)Cc * cx.nw)) != 0 ||
         (rc = words_reserve(&r->wb, &r->wb_cap, (size_t)taps * cx.nw)) != 0)
         return rc;
+    if (r->bytes_only)
+        goto fill;
     if ((rc = wg_planes_make(r, &cx)) != 0) {
         free(cx.pl);
         free(cx.np);
@@ -1349,6 +1368,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     /* What each output-channel tile and each triple tile moves, for every
      * tile it meets: dZ rows of the channel tile; activation columns of the
      * tile's (channel, piece) pairs (kernel rows of one channel share them). */
+fill:
     zdz_m = calloc((size_t)nmt + 2 * (size_t)nrt, sizeof *zdz_m);
     civ = malloc(2 * (size_t)g->OW * sizeof *civ);
     if (!zdz_m || !civ) {
@@ -1399,16 +1419,16 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
         lg->n1[(size_t)r->b * nrt + tt] = na_t[tt];
         lg->z1[(size_t)r->b * nrt + tt] = za_t[tt];
     }
+    for (size_t u = 0; lg->v && u < n; u++)
+        visit_set(r, (int)(u / nrt), (int)(u % nrt), u, 1);
+    /* dW values: each triple's taps (a last piece may be short), each column */
+    for (int mt = 0; mt < nmt; mt++)
+        lg->outc[mt] = (uint64_t)st_imin(Cc, g->M - mt * Cc);
     for (int tt = 0; tt < nrt; tt++) {
         int t0 = tt * R, Ract = st_imin(R, ntrip - t0), ntap = 0;
-        /* dW values: each triple's taps (a last piece may be short), each column */
         for (int t = t0; t < t0 + Ract; t++)
             ntap += st_imin(t % pieces * taps + taps, g->KW) - t % pieces * taps;
-        for (int mt = 0; mt < nmt; mt++) {
-            size_t u = (size_t)mt * nrt + tt;
-            visit_set(r, mt, tt, &r->units[u], 1);
-            lg->outs[u] = (uint64_t)ntap * st_imin(Cc, g->M - mt * Cc);
-        }
+        lg->outsp[tt] = (uint64_t)ntap;
     }
     free(zdz_m);
     free(civ);
@@ -1460,9 +1480,50 @@ static int group_rows(st_run *r, const pass_masks *pm, int gi, rowset *rows, int
     return rc;
 }
 
-/* Run the three phases of group gi of a pass on its rows (group_rows). */
-static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, st_phase_stats *out,
-                     rowset *rows)
+/* Run phase ph on r->pt and r->map (BP of an FC layer: its input
+ * gradient), from the rowsets a, b or the masks pm, with switches s1, s2. */
+static int run_phase(st_run *r, st_phase ph, const rowset *a, const rowset *b, const pass_masks *pm,
+                     int s1, int s2)
+{
+    if (ph == ST_FP)
+        return run_fp(r, a, s1);
+    if (ph == ST_BP)
+        return r->g.fc ? run_fc_bp(r, pm, s1, s2) : run_bp(r, a, b, s1, s2);
+    return run_wg(r, a, b, s1, s2);
+}
+
+/* Run phase ph of group gi (variant dense) on the array into its ledger,
+ * then count what its visits would move on each smaller array the mapper
+ * may use (r->shapes, tiles of their own shape) into the ledgers of what
+ * the visits move, r->sub; a shape whose tiles cannot be planned is left
+ * out. In a run again on a smaller array (r->redo), only the first. */
+static int run_shapes(st_run *r, int gi, int dense, st_phase ph, const rowset *a, const rowset *b,
+                      const pass_masks *pm, int s1, int s2)
+{
+    const st_point *pt = r->pt;
+    st_map map = r->map;
+    size_t i = ((size_t)gi * 2 + dense) * ST_PHASE_COUNT + ph;
+    int rc;
+
+    if ((rc = run_phase(r, ph, a, b, pm, s1, s2)) != 0 || r->redo)
+        return rc;
+    r->bytes_only = 1;
+    for (int k = 0; k < r->nshapes && rc == 0; k++) {
+        r->pt = &r->shapes[k];
+        r->lg = &r->sub[i * (size_t)r->nshapes + k];
+        if ((ph == ST_BP && r->g.fc) || st_map_plan(r->l, &r->g, r->pt, ph, s1, &r->map, NULL) == 0)
+            rc = run_phase(r, ph, a, b, pm, s1, s2);
+    }
+    r->bytes_only = 0;
+    r->pt = pt;
+    r->map = map;
+    return rc;
+}
+
+/* Run the phases flagged in want (bit ph) of group gi of a pass on its
+ * rows (group_rows). */
+static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, int want,
+                     st_phase_stats *out, rowset *rows)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
@@ -1470,42 +1531,47 @@ static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, st_phas
     int s_fp = !dense && pt->skip_fp_stream, s_bp = !dense && pt->skip_bp_stream;
     int s_out = !dense && pt->skip_bp_output, s_wg = !dense && pt->skip_wg_stream;
     int s_op = !dense && pt->skip_wg_operand;
-    int rc;
+    int rc = 0;
 
     r->sm = r->samples ? &r->samples[gi] : NULL;
     r->gi = gi;
     /* FP */
-    if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0 ||
-        (rc = group_rows(r, pm, gi, rows, 0, s_fp, &X)) != 0)
-        return rc;
-    r->st = &out[ST_FP];
-    r->lg = phase_ledger(r, gi, dense, ST_FP);
-    if ((rc = run_fp(r, X, s_fp)) != 0)
-        return rc;
+    if (want & 1 << ST_FP) {
+        if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 0, s_fp, &X)) != 0)
+            return rc;
+        r->st = &out[ST_FP];
+        r->lg = phase_ledger(r, gi, dense, ST_FP);
+        if ((rc = run_shapes(r, gi, dense, ST_FP, X, NULL, pm, s_fp, 0)) != 0)
+            return rc;
+    }
     /* BP: the first layer has no input gradient to compute */
-    if (!r->l->first && g->fc) {
+    if (!r->l->first && g->fc && (want & 1 << ST_BP)) {
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
-        if ((rc = run_fc_bp(r, pm, s_bp, s_out)) != 0)
+        if ((rc = run_shapes(r, gi, dense, ST_BP, NULL, NULL, pm, s_bp, s_out)) != 0)
             return rc;
-    } else if (!r->l->first) {
+    } else if (!r->l->first && (want & 1 << ST_BP)) {
         if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0 ||
             (rc = group_rows(r, pm, gi, rows, 1, s_bp, &DZ)) != 0 ||
             (rc = group_rows(r, pm, gi, rows, 0, s_out, &B)) != 0)
             return rc;
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
-        if ((rc = run_bp(r, DZ, B, s_bp, s_out)) != 0)
+        if ((rc = run_shapes(r, gi, dense, ST_BP, DZ, B, pm, s_bp, s_out)) != 0)
             return rc;
     }
     /* WG */
-    if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0 ||
-        (rc = group_rows(r, pm, gi, rows, 1, s_wg, &DZ)) != 0 ||
-        (rc = group_rows(r, pm, gi, rows, 0, s_op, &B)) != 0)
-        return rc;
-    r->st = &out[ST_WG];
-    r->lg = phase_ledger(r, gi, dense, ST_WG);
-    return run_wg(r, DZ, B, s_wg, s_op);
+    if (want & 1 << ST_WG) {
+        if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 1, s_wg, &DZ)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 0, s_op, &B)) != 0)
+            return rc;
+        r->st = &out[ST_WG];
+        r->lg = phase_ledger(r, gi, dense, ST_WG);
+        rc = run_shapes(r, gi, dense, ST_WG, DZ, B, pm, s_wg, s_op);
+    }
+    return rc;
 }
 
 static void stats_add(st_phase_stats *a, const st_phase_stats *b)
@@ -1524,6 +1590,109 @@ static void stats_add(st_phase_stats *a, const st_phase_stats *b)
         a->energy_pj[i] += b->energy_pj[i];
 }
 
+/* The passes of the layer r runs (every image of the batch, or one for an
+ * FC layer), on r->pt: for each, the masks of its images from fn, then the
+ * phases flagged in want[gi * 2 + dense] of every group and variant. The
+ * masks' densities add up into ls unless it is NULL. */
+static int run_passes(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, st_layer_masks *m,
+                      pass_masks *own, const int *want, st_layer_stats *ls, st_phase_stats *run,
+                      st_phase_stats *dense, st_err *err)
+{
+    const st_point *pt = r->pt;
+    const st_layer *l = r->l;
+    size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l);
+    int per_pass = r->g.fc ? pt->batch : 1, rc;
+    pass_masks pm;
+
+    for (int pass = 0; pass < r->g.passes; pass++) {
+        r->pass = pass;
+        r->b = r->g.fc ? 0 : pass;
+        for (int gi = 0; r->samples && gi < r->g.groups; gi++)
+            if ((rc = st_sample_make(r, gi, &r->samples[gi])) != 0)
+                return rc;
+        for (int gi = 0; r->sampled && gi < r->g.groups; gi++)
+            mark_wants(r, gi);
+        for (int b = 0; b < per_pass; b++) {
+            int image = r->g.fc ? b : pass;
+            if ((rc = fn(ctx, net, r->li, image, r->act_want, r->grad_want, m, err)) != 0)
+                return rc;
+            /* FC rows are images: gather dZ as [m][image]. */
+            if (r->g.fc) {
+                memcpy(own->act + act_sz * b, m->act_in, act_sz);
+                for (size_t j = 0; j < grad_sz; j++)
+                    own->grad[j * per_pass + b] = m->grad[j];
+            }
+            if (ls) {
+                ls->act_density += m->act_density / pt->batch;
+                ls->grad_density += m->grad_density / pt->batch;
+            }
+        }
+        if (r->g.fc)
+            pm = *own;
+        else
+            pm.act = m->act_in, pm.grad = m->grad;
+        r->aux_act = r->sampled && m->chan_known ? m->act_chan : NULL;
+        r->aux_grad = r->sampled && m->chan_known ? m->grad_chan : NULL;
+        rc = 0;
+        for (int gi = 0; gi < r->g.groups; gi++) {
+            rowset rows[4] = {{0}}; /* shared by both variants (group_rows) */
+            for (int d = 0; d < 2 && rc == 0; d++)
+                if (want[gi * 2 + d])
+                    rc = run_group(r, &pm, gi, d, want[gi * 2 + d], d ? dense : run, rows);
+            for (int k = 0; k < 4; k++)
+                rs_free(&rows[k]);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* The shapes of smaller arrays the mapper may use on pt (docs/engine.md,
+ * "PEs in use"): pe_rows halved while it is even, times pe_cols halved
+ * while it is even, the array itself left out, by PEs then rows, most
+ * first; into r->shapes (points equal to pt but for the array). */
+static int shapes_make(st_run *r, const st_point *pt)
+{
+    int rows[16], cols[16], nr = 0, nc = 0;
+
+    for (int x = pt->pe_rows;; x /= 2) {
+        rows[nr++] = x;
+        if (x % 2 || nr == 16)
+            break;
+    }
+    for (int x = pt->pe_cols;; x /= 2) {
+        cols[nc++] = x;
+        if (x % 2 || nc == 16)
+            break;
+    }
+    r->nshapes = 0;
+    if (!pt->pe_subarrays || nr * nc == 1)
+        return 0;
+    if (!(r->shapes = malloc((size_t)(nr * nc - 1) * sizeof *r->shapes)))
+        return ST_ENOMEM;
+    for (int i = 0; i < nr; i++)
+        for (int j = 0; j < nc; j++) {
+            st_point q = *pt;
+            int k = r->nshapes;
+            if (i == 0 && j == 0)
+                continue;
+            q.pe_rows = rows[i], q.pe_cols = cols[j];
+            /* insertion: more PEs first, then more rows */
+            while (k > 0 && ((long)r->shapes[k - 1].pe_rows * r->shapes[k - 1].pe_cols <
+                                 (long)q.pe_rows * q.pe_cols ||
+                             ((long)r->shapes[k - 1].pe_rows * r->shapes[k - 1].pe_cols ==
+                                  (long)q.pe_rows * q.pe_cols &&
+                              r->shapes[k - 1].pe_rows < q.pe_rows))) {
+                r->shapes[k] = r->shapes[k - 1];
+                k--;
+            }
+            r->shapes[k] = q;
+            r->nshapes++;
+        }
+    return 0;
+}
+
 /* Simulate compute layer li of net on pt, filling ls. */
 static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int li,
                      st_layer_stats *ls, st_err *err)
@@ -1531,10 +1700,11 @@ static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int
     const st_point *pt = r->pt;
     const st_layer *l = st_net_layer(net, li);
     st_layer_masks m;
-    pass_masks own = {NULL, NULL}, pm; /* own: an FC layer's batch gathered */
+    pass_masks own = {NULL, NULL}; /* an FC layer's batch gathered */
     st_sample *sms = NULL;
+    st_ledger *redo = NULL;
     size_t act_sz = st_layer_in_elems(l), grad_sz = st_layer_out_elems(l), nlg = 0;
-    int per_pass, rc;
+    int per_pass, rc, *want = NULL, *shape = NULL;
 
     st_layer_masks_init(&m);
     memset(ls, 0, sizeof *ls);
@@ -1544,7 +1714,11 @@ static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int
     st_geom_of(l, pt->batch, &r->g);
     per_pass = r->g.fc ? pt->batch : 1;
     nlg = (size_t)r->g.groups * 2 * ST_PHASE_COUNT;
-    if (!(r->lgs = calloc(nlg, sizeof *r->lgs))) {
+    if (!(r->lgs = calloc(nlg, sizeof *r->lgs)) ||
+        !(r->sub = calloc(nlg * (size_t)(r->nshapes ? r->nshapes : 1), sizeof *r->sub)) ||
+        !(redo = calloc(nlg, sizeof *redo)) ||
+        !(want = malloc((size_t)r->g.groups * 2 * sizeof *want)) ||
+        !(shape = malloc(nlg * sizeof *shape))) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the ledgers of layer '%s'", l->name);
         goto done;
     }
@@ -1580,49 +1754,79 @@ static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int
             goto done;
         }
     }
-    for (int pass = 0; pass < r->g.passes; pass++) {
-        r->pass = pass;
-        r->b = r->g.fc ? 0 : pass;
-        for (int gi = 0; sms && gi < r->g.groups; gi++)
-            if ((rc = st_sample_make(r, gi, &sms[gi])) != 0)
+    for (int i = 0; i < r->g.groups * 2; i++)
+        want[i] = (1 << ST_PHASE_COUNT) - 1;
+    if ((rc = run_passes(r, net, fn, ctx, &m, &own, want, ls, ls->run, ls->dense, err)) != 0)
+        goto done;
+    /* The mapper, once the batch has run: on the array, or on a smaller
+     * one when that moves fewer bytes (docs/engine.md, "PEs in use"). A
+     * shape is -1 for the array, else its index in r->shapes. */
+    for (size_t i = 0; i < nlg; i++) {
+        double least = INFINITY, bits;
+        shape[i] = -1;
+        if (!r->lgs[i].v || r->nshapes == 0)
+            continue;
+        if ((rc = st_cost_bits(&r->lgs[i], pt, &least)) != 0)
+            goto done;
+        for (int k = 0; k < r->nshapes; k++) {
+            const st_ledger *sl = &r->sub[i * (size_t)r->nshapes + k];
+            if (!sl->n0)
+                continue;
+            if ((rc = st_cost_bits(sl, pt, &bits)) != 0)
                 goto done;
-        for (int gi = 0; r->sampled && gi < r->g.groups; gi++)
-            mark_wants(r, gi);
-        for (int b = 0; b < per_pass; b++) {
-            int image = r->g.fc ? b : pass;
-            if ((rc = fn(ctx, net, li, image, r->act_want, r->grad_want, &m, err)) != 0)
-                goto done;
-            /* FC rows are images: gather dZ as [m][image]. */
-            if (r->g.fc) {
-                memcpy(own.act + act_sz * b, m.act_in, act_sz);
-                for (size_t j = 0; j < grad_sz; j++)
-                    own.grad[j * per_pass + b] = m.grad[j];
-            }
-            ls->act_density += m.act_density / pt->batch;
-            ls->grad_density += m.grad_density / pt->batch;
-        }
-        if (r->g.fc)
-            pm = own;
-        else
-            pm.act = m.act_in, pm.grad = m.grad;
-        r->aux_act = r->sampled && m.chan_known ? m.act_chan : NULL;
-        r->aux_grad = r->sampled && m.chan_known ? m.grad_chan : NULL;
-        for (int gi = 0; gi < r->g.groups; gi++) {
-            rowset rows[4] = {{0}};
-            if ((rc = run_group(r, &pm, gi, 0, ls->run, rows)) == 0)
-                rc = run_group(r, &pm, gi, 1, ls->dense, rows);
-            for (int k = 0; k < 4; k++)
-                rs_free(&rows[k]);
-            if (rc != 0)
-                goto done;
+            /* fewer bytes, beyond the rounding of sums taken in another order */
+            if (bits < least * (1 - 1e-12))
+                least = bits, shape[i] = k;
         }
     }
-    /* The mapper and the memory model, once the batch has run. */
+    for (size_t i = 0; i < nlg * (size_t)r->nshapes; i++)
+        st_ledger_free(&r->sub[i]);
+    /* Run again on each smaller array chosen, the phases that chose it. */
+    for (int k = 0; k < r->nshapes; k++) {
+        int any = 0;
+        for (int i = 0; i < r->g.groups * 2; i++) {
+            want[i] = 0;
+            for (int ph = 0; ph < ST_PHASE_COUNT; ph++)
+                if (shape[(size_t)i * ST_PHASE_COUNT + ph] == k)
+                    want[i] |= 1 << ph, any = 1;
+        }
+        if (!any)
+            continue;
+        r->pt = &r->shapes[k];
+        r->redo = 1;
+        {
+            st_ledger *keep = r->lgs;
+            r->lgs = redo;
+            rc = run_passes(r, net, fn, ctx, &m, &own, want, NULL, ls->run, ls->dense, err);
+            r->lgs = keep;
+        }
+        r->pt = pt;
+        r->redo = 0;
+        if (rc != 0)
+            goto done;
+    }
+    /* The mapper and the memory model on the arrays chosen. A smaller
+     * array's run again moves what its ledger said, but for a sampled run,
+     * whose traffic is estimated from the rows its own sample generated:
+     * the array is kept if the smaller one then moves more bytes. */
     for (size_t i = 0; i < nlg; i++) {
         st_phase ph = (st_phase)(i % ST_PHASE_COUNT);
         st_phase_stats *st = (i / ST_PHASE_COUNT % 2 ? ls->dense : ls->run) + ph;
-        if (r->lgs[i].v && (rc = st_cost_phase(&r->lgs[i], pt, l, ph, st, err)) != 0)
+        st_phase_stats on_array, on_sub;
+        const st_point *on = pt;
+        if (!r->lgs[i].v)
+            continue;
+        memset(&on_array, 0, sizeof on_array);
+        memset(&on_sub, 0, sizeof on_sub);
+        if ((rc = st_cost_phase(&r->lgs[i], pt, l, ph, &on_array, err)) != 0 ||
+            (shape[i] >= 0 && (rc = st_cost_phase(&redo[i], pt, l, ph, &on_sub, err)) != 0))
             goto done;
+        if (shape[i] >= 0 && on_sub.dram_bytes <= on_array.dram_bytes)
+            on_array = on_sub, on = &r->shapes[shape[i]];
+        stats_add(st, &on_array);
+        st->order = on_array.order, st->rounds = on_array.rounds;
+        memcpy(st->store, on_array.store, sizeof st->store);
+        st->pe_rows = on->pe_rows, st->pe_cols = on->pe_cols;
     }
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
         uint64_t dm = st_layer_macs_valid(l, (st_phase)ph) * (uint64_t)pt->batch;
@@ -1634,6 +1838,8 @@ static int run_layer(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, int
 done:
     if (rc != 0 && err && err->code == ST_OK)
         st_err_set(err, rc, "out of memory simulating layer '%s'", l->name);
+    r->pt = pt;
+    r->redo = 0;
     free(own.act);
     free(own.grad);
     free(r->act_want);
@@ -1641,8 +1847,16 @@ done:
     r->act_want = r->grad_want = NULL;
     for (size_t i = 0; r->lgs && i < nlg; i++)
         st_ledger_free(&r->lgs[i]);
+    for (size_t i = 0; redo && i < nlg; i++)
+        st_ledger_free(&redo[i]);
+    for (size_t i = 0; r->sub && i < nlg * (size_t)r->nshapes; i++)
+        st_ledger_free(&r->sub[i]);
     free(r->lgs);
-    r->lgs = r->lg = NULL;
+    free(r->sub);
+    free(redo);
+    free(want);
+    free(shape);
+    r->lgs = r->lg = r->sub = NULL;
     for (int gi = 0; sms && gi < r->g.groups; gi++)
         st_sample_free(&sms[gi]);
     free(sms);
@@ -1730,6 +1944,10 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
         return st_err_set(err, ST_EINVAL, "network '%s' has no compute layer", st_net_name(net));
     r.pt = pt;
     max_pe = pt->pe_rows * pt->pe_cols;
+    if (shapes_make(&r, pt) != 0) {
+        rc = st_err_set(err, ST_ENOMEM, "out of memory for the engine");
+        goto done;
+    }
     res->layers = calloc((size_t)n, sizeof *res->layers);
     r.cyc = calloc((size_t)max_pe, sizeof *r.cyc);
     r.tri = calloc((size_t)pt->pe_rows * 3, sizeof *r.tri);
@@ -1760,6 +1978,7 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
     res->images_per_s = pt->batch / res->time_s;
 done:
     tm_fini(&r.tm);
+    free(r.shapes);
     free(r.cyc);
     free(r.tri);
     free(r.wa);

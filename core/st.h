@@ -438,6 +438,7 @@ typedef struct st_point {
     double ch0_kib, ch1_kib, ch2_kib;
     /* DRAM and clock */
     double dram_gbps, dram_latency_ns, clock_mhz;
+    int pe_subarrays; /* the mapper may use a smaller array than pe_rows x pe_cols */
     /* formats */
     int data_bits, index_bits, psum_bits;
     int format; /* ST_FMT_* */
@@ -548,6 +549,9 @@ typedef struct st_phase_stats {
     int order;
     int store[3];
     int rounds;
+    /* The PEs in use, pe_rows x pe_cols of the array or of a smaller one the
+     * mapper chose (docs/engine.md, "PEs in use"); 0 where the phase does not run. */
+    int pe_rows, pe_cols;
 } st_phase_stats;
 
 /* Loop orders the mapper chooses from, per layer and phase (docs/engine.md,

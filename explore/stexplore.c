@@ -5,6 +5,7 @@
  * shut-down, exit statuses and the summary live here; everything else is in the ex_
  * modules.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,7 +75,9 @@ static void usage(FILE *f)
           "  --stop-grace SECONDS    on a stop signal, how long rank 0 waits for workers to\n"
           "                          end their batch (default 3)\n"
           "  --stats                 print what the scheduling cost on rank 0\n"
-          "  --status-file PATH      rank 0 writes its exit status there as it ends: mpirun\n"
+          "  --status-file PATH      rank 0 writes 'running' there once every rank has\n"
+          "                          started (a stop sent earlier could end a rank that is\n"
+          "                          still loading), and its exit status as it ends: mpirun\n"
           "                          reports 1 when a signal stops it, and a job script can\n"
           "                          read 130 (stopped: resume) from the file instead\n"
           "  Without an MPI launcher stexplore runs alone and MPI is not started.\n"
@@ -403,6 +406,19 @@ done:
 }
 
 /* Whether an MPI launcher (mpirun, srun, mpiexec) started this process, and its rank. */
+/* Replace the status file's content with TEXT and a newline; 0, or -1 with errno set. */
+static int status_write(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    int bad;
+
+    if (!f)
+        return -1;
+    bad = fprintf(f, "%s\n", text) < 0;
+    bad |= fclose(f) != 0;
+    return bad ? -1 : 0;
+}
+
 static int launched(int *rank)
 {
     static const char *const vars[][2] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},
@@ -471,6 +487,15 @@ int main(int argc, char **argv)
             MPI_Abort(comm, EXIT_INFRA);
         }
     }
+    /* Every rank has blocked the stop signals by now (MPI_Init returns on rank 0 only
+     * once all ranks called it): a job script may pass a stop on from here. */
+    if (rank == 0 && c.status_file && status_write(c.status_file, "running") != 0) {
+        fprintf(stderr, "stexplore: --status-file %s: cannot write it: %s\n", c.status_file,
+                strerror(errno));
+        if (use_mpi)
+            MPI_Abort(comm, EXIT_USAGE);
+        return EXIT_USAGE;
+    }
     status = 0;
     if (rank == 0) {
         status = explore(comm, size, &c, argc, argv, size > 1 ? hosts : NULL, &clean);
@@ -483,13 +508,9 @@ int main(int argc, char **argv)
      * let the launcher end the job. */
     if (rank == 0 && c.status_file) {
         /* Written before MPI_Finalize: mpirun may end the job as soon as rank 0 is done. */
-        FILE *f = fopen(c.status_file, "w");
-        int bad = !f;
-        if (f) {
-            bad = fprintf(f, "%d\n", status) < 0;
-            bad |= fclose(f) != 0;
-        }
-        if (bad)
+        char num[16];
+        snprintf(num, sizeof num, "%d", status);
+        if (status_write(c.status_file, num) != 0)
             fprintf(stderr, "stexplore: cannot write the status file %s\n", c.status_file);
     }
     if (use_mpi && clean)

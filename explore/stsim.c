@@ -76,8 +76,9 @@ static int ends_with(const char *s, const char *suffix)
     return n >= m && !strcmp(s + n - m, suffix);
 }
 
-static void json_phase(const st_phase_stats *s, double pes)
+static void json_phase(const st_phase_stats *s, const st_point *pt)
 {
+    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
     uint64_t c = st_phase_cycles(s);
     printf("{\"pe_util\": %.6g, ", c ? (double)s->useful_macs / ((double)c * pes) : 0.0);
     printf("\"cycles\": %llu, \"compute_cycles\": %llu, \"stall_cycles\": %llu, "
@@ -98,6 +99,9 @@ static void json_phase(const st_phase_stats *s, double pes)
         printf(", \"order\": \"%s\", \"rounds\": %d, \"store\": [\"%s\", \"%s\", \"%s\"]",
                st_order_name(s->order), s->rounds, st_store_name(s->store[0]),
                st_store_name(s->store[1]), st_store_name(s->store[2]));
+    /* a smaller array than the design's, chosen by the mapper */
+    if (s->pe_rows && (s->pe_rows != pt->pe_rows || s->pe_cols != pt->pe_cols))
+        printf(", \"pes\": [%d, %d]", s->pe_rows, s->pe_cols);
     printf("}");
 }
 
@@ -118,7 +122,6 @@ static void json_str(const char *s)
 
 static void print_json(const st_net *net, const st_point *pt, const st_result *res, int layers)
 {
-    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
     int n;
     const st_param *rows = st_params(&n);
 
@@ -137,9 +140,9 @@ static void print_json(const st_net *net, const st_point *pt, const st_result *r
     printf("}, \"total\": {\"speedup\": %.9g, \"energy_gain\": %.9g, \"area_mm2\": %.9g, "
            "\"time_s\": %.9g, \"images_per_s\": %.9g, \"run\": ",
            res->speedup, res->energy_gain, res->area_mm2, res->time_s, res->images_per_s);
-    json_phase(&res->run, pes);
+    json_phase(&res->run, pt);
     printf(", \"dense\": ");
-    json_phase(&res->dense, pes);
+    json_phase(&res->dense, pt);
     printf("}");
     if (layers) {
         printf(", \"layers\": [");
@@ -151,9 +154,9 @@ static void print_json(const st_net *net, const st_point *pt, const st_result *r
                    ls->grad_density);
             for (int ph = 0; ph < ST_PHASE_COUNT; ph++) {
                 printf(", \"%s\": {\"run\": ", st_phase_name((st_phase)ph));
-                json_phase(&ls->run[ph], pes);
+                json_phase(&ls->run[ph], pt);
                 printf(", \"dense\": ");
-                json_phase(&ls->dense[ph], pes);
+                json_phase(&ls->dense[ph], pt);
                 printf("}");
             }
             printf("}");
@@ -170,30 +173,37 @@ static double ratio(double a, double b)
 
 /* Call fn for each phase of each compute layer that has work, on the run or the dense
  * baseline, in network order: the rows of the per-layer reports. */
-typedef void (*phase_fn)(const st_net *net, const st_layer_stats *ls, int ph, double pes);
+typedef void (*phase_fn)(const st_net *net, const st_layer_stats *ls, int ph, const st_point *pt);
 
-static void each_phase(const st_net *net, const st_result *res, double pes, phase_fn fn)
+static void each_phase(const st_net *net, const st_result *res, const st_point *pt, phase_fn fn)
 {
     for (int i = 0; i < res->nlayers; i++)
         for (int ph = 0; ph < ST_PHASE_COUNT; ph++)
             if (st_phase_cycles(&res->layers[i].run[ph]) != 0 ||
                 st_phase_cycles(&res->layers[i].dense[ph]) != 0)
-                fn(net, &res->layers[i], ph, pes);
+                fn(net, &res->layers[i], ph, pt);
 }
 
-/* A phase's loop order, with its rounds when it splits the reduction:
- * "weights+batch/3". */
-static const char *order_label(char *buf, size_t n, const st_phase_stats *s)
+/* A phase's loop order, with its rounds when it splits the reduction, and
+ * the PEs in use when the mapper chose a smaller array than pt's:
+ * "weights+batch/3", "stream@8x16". */
+static const char *order_label(char *buf, size_t n, const st_phase_stats *s, const st_point *pt)
 {
+    int k;
+
     if (s->rounds > 1)
-        snprintf(buf, n, "%s/%d", st_order_name(s->order), s->rounds);
+        k = snprintf(buf, n, "%s/%d", st_order_name(s->order), s->rounds);
     else
-        snprintf(buf, n, "%s", st_order_name(s->order));
+        k = snprintf(buf, n, "%s", st_order_name(s->order));
+    if (k >= 0 && (size_t)k < n && s->pe_rows &&
+        (s->pe_rows != pt->pe_rows || s->pe_cols != pt->pe_cols))
+        snprintf(buf + k, n - (size_t)k, "@%dx%d", s->pe_rows, s->pe_cols);
     return buf;
 }
 
-static void human_row(const st_net *net, const st_layer_stats *ls, int ph, double pes)
+static void human_row(const st_net *net, const st_layer_stats *ls, int ph, const st_point *pt)
 {
+    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
     const st_phase_stats *s = &ls->run[ph], *d = &ls->dense[ph];
     uint64_t c = st_phase_cycles(s);
     char os[48], od[48];
@@ -206,14 +216,12 @@ static void human_row(const st_net *net, const st_layer_stats *ls, int ph, doubl
            100 * ratio((double)s->useful_macs, (double)c * pes),
            100 * ratio((double)s->stall_cycles, (double)c), s->dram_bytes / 1024.0,
            ratio((double)s->dram_bytes, (double)s->dram_floor_bytes), st_phase_energy_pj(s) / 1e6,
-           order_label(os, sizeof os, s), order_label(od, sizeof od, d),
+           order_label(os, sizeof os, s, pt), order_label(od, sizeof od, d, pt),
            st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]));
 }
 
 static void print_human(const st_net *net, const st_point *pt, const st_result *res, int layers)
 {
-    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
-
     printf("network %s, batch %d, %dx%d PEs x %d MAC, %g MHz, p = %g, %s fidelity\n",
            st_net_name(net), pt->batch, pt->pe_rows, pt->pe_cols, pt->macs_per_pe, pt->clock_mhz,
            pt->p, pt->fidelity == ST_FID_EXACT ? "exact" : "sampled");
@@ -221,7 +229,7 @@ static void print_human(const st_net *net, const st_point *pt, const st_result *
         printf("\n%-22s %-2s %12s %12s %7s %6s %6s %10s %6s %11s  %s\n", "layer", "ph", "cycles",
                "dense cyc", "speedup", "util", "stall", "DRAM KiB", "/floor", "energy uJ",
                "order/rounds (dense), storage of operands and output");
-        each_phase(net, res, pes, human_row);
+        each_phase(net, res, pt, human_row);
     }
     printf("\n%-8s %14s %14s %9s\n", "phase", "cycles", "dense cycles", "speedup");
     for (int ph = 0; ph < ST_PHASE_COUNT; ph++)
@@ -334,8 +342,9 @@ static void csv_field(const char *s)
     putchar('"');
 }
 
-static void csv_row(const st_net *net, const st_layer_stats *ls, int ph, double pes)
+static void csv_row(const st_net *net, const st_layer_stats *ls, int ph, const st_point *pt)
 {
+    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
     const st_phase_stats *s = &ls->run[ph], *d = &ls->dense[ph];
     uint64_t c = st_phase_cycles(s);
 
@@ -357,12 +366,10 @@ static void csv_row(const st_net *net, const st_layer_stats *ls, int ph, double 
  * line), with the dense baseline, the traffic and the energy after them. */
 static void print_csv(const st_net *net, const st_point *pt, const st_result *res)
 {
-    double pes = (double)pt->pe_rows * pt->pe_cols * pt->macs_per_pe;
-
     printf("LayerID, Layer Name, Phase, Total Cycles, Stall Cycles, Overall Util %%, "
            "Compute Util %%, Dense Cycles, Speedup, Useful MACs, Dense MACs, DRAM Bytes, "
            "DRAM Floor Bytes, Energy pJ, Dense Energy pJ, Act Density, Grad Density,\n");
-    each_phase(net, res, pes, csv_row);
+    each_phase(net, res, pt, csv_row);
 }
 
 int main(int argc, char **argv)

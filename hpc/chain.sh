@@ -27,23 +27,36 @@ check_sweep() {
 
 # catch_stops SIGNALS: from now on SIGNALS to this shell stop the sweep: passed on to the
 # launcher as SIGUSR1 (which Open MPI's mpirun and srun forward to every rank, and which
-# only rank 0 acts on; mpirun would crash on SIGHUP and report 1 on the others), or, before
-# the launcher runs, keep it from running (the link then ends as stopped, status 130).
+# only rank 0 acts on; mpirun would crash on SIGHUP and report 1 on the others) once the
+# ranks run (run_link), or, before the launcher runs, keep it from running (the link then
+# ends as stopped, status 130).
 pid=
 stop=
+stops=0
 catch_stops() {
     local s
     for s in $1; do
         # shellcheck disable=SC2064
-        trap "stop=$s; say 'SIG$s received: stopping the sweep'; [ -n \"\$pid\" ] && kill -USR1 \$pid 2>/dev/null" "$s"
+        trap "stop=$s; stops=\$((stops + 1)); say 'SIG$s received: stopping the sweep'" "$s"
     done
+}
+
+# ended FILE: the status rank 0 wrote in FILE as it ended; nothing while it runs ('running')
+# or before it has started.
+ended() {
+    local s
+    s=$(cat "$1" 2>/dev/null) || return 1
+    case $s in
+    '' | *[!0-9]*) return 1 ;;
+    esac
+    echo "$s"
 }
 
 # run_link LAUNCHER... -- ARGS...: run the sweep with LAUNCHER (mpirun, srun, or nothing for
 # one process) and --resume. Sets status (rank 0's, or the launcher's when rank 0 wrote
 # none: it crashed) and evaluated (points evaluated by this link).
 run_link() {
-    local sf out n launcher=()
+    local sf out n passed s launcher=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         launcher+=("$1")
         shift
@@ -69,13 +82,19 @@ run_link() {
     rm -f "$sf"
     "${launcher[@]}" "$EXP" --progress log --resume --status-file "$sf" "$@" >"$out" &
     pid=$!
-    # A stop that came between the test above and $pid: pass it on once the ranks run.
-    [ -n "$stop" ] && sleep 1 && kill -USR1 $pid 2>/dev/null
+    # A stop is passed on once rank 0 has written 'running' to the status file, when every
+    # rank has blocked the stop signals: sent earlier, mpirun forwards it to no rank (before
+    # it has started them) or to a rank still loading, which it ends (and rank 0 then waits
+    # in MPI_Init for ever). A second stop is passed on at once.
     # Rank 0 writes its status as it ends, and then nothing is left to save: a launcher
     # still waiting 5 s later for a worker inside a long point is ended.
-    n=0
+    n=0 passed=0
     while kill -0 $pid 2>/dev/null; do
-        if [ -s "$sf" ] && [ $((n += 1)) -eq 50 ]; then
+        if [ -n "$stop" ] && [ $passed -lt $stops ] && { [ -s "$sf" ] || [ $stops -ge 2 ]; }; then
+            passed=$stops
+            kill -USR1 $pid 2>/dev/null
+        fi
+        if ended "$sf" >/dev/null && [ $((n += 1)) -eq 50 ]; then
             say "rank 0 has ended; the launcher still waits for a worker: ending it"
             kill -KILL $pid 2>/dev/null
         fi
@@ -89,8 +108,8 @@ run_link() {
     evaluated=${evaluated:-0}
     rm -f "$out"
     say "launcher exit status $status"
-    if [ -s "$sf" ]; then
-        status=$(cat "$sf")
+    if s=$(ended "$sf"); then
+        status=$s
     fi
     rm -f "$sf"
     say "stexplore exit status $status, $evaluated points evaluated by this link"

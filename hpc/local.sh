@@ -28,18 +28,26 @@ export OMPI_MCA_odls_base_sigkill_timeout=${OMPI_MCA_odls_base_sigkill_timeout:-
 sf=$(mktemp "${TMPDIR:-/tmp}/stexplore-status.XXXXXX")
 trap 'rm -f "$sf"' EXIT
 set +e
+stops=0
+trap 'stops=$((stops + 1))' INT TERM HUP
 mpirun $extra -np "$NP" "$EXP" --status-file "$sf" "$@" &
 pid=$!
-trap 'kill -USR1 $pid 2>/dev/null' INT TERM HUP
+# A stop is passed on once rank 0 has written 'running' to the status file, when every rank
+# has blocked the stop signals: sent earlier, mpirun forwards it to no rank (before it has
+# started them) or to a rank still loading, which it ends. A second stop goes at once.
+passed=0
+while kill -0 $pid 2>/dev/null; do
+    if [ $passed -lt $stops ] && { [ -s "$sf" ] || [ $stops -ge 2 ]; }; then
+        passed=$stops
+        kill -USR1 $pid 2>/dev/null
+    fi
+    sleep 0.1
+done
 wait $pid
 status=$?
-# wait returns early (status > 128) when a trap runs: wait again for mpirun itself.
-while kill -0 $pid 2>/dev/null; do
-    wait $pid
-    status=$?
-done
 # Rank 0's status is the sweep's; mpirun's stands when rank 0 wrote none (it crashed).
-if [ -s "$sf" ]; then
-    status=$(cat "$sf")
-fi
+case $(cat "$sf") in
+'' | *[!0-9]*) ;;
+*) status=$(cat "$sf") ;;
+esac
 exit "$status"

@@ -38,6 +38,7 @@ static const field fields[] = {
     F(dram_gbps, ST_PT_REAL),
     F(dram_latency_ns, ST_PT_REAL),
     F(clock_mhz, ST_PT_REAL),
+    F(pe_subarrays, ST_PT_BOOL),
     F(data_bits, ST_PT_INT),
     F(index_bits, ST_PT_INT),
     F(psum_bits, ST_PT_INT),

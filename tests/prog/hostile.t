@@ -24,7 +24,7 @@ command -v mpirun >/dev/null 2>&1 && have_mpi=1
 have_h5py=0
 "$PY" -c 'import h5py' 2>/dev/null && have_h5py=1
 
-plan 51
+plan 55
 
 # now: seconds since the epoch with nanoseconds; since T0: seconds elapsed.
 now() { date +%s.%N; }
@@ -284,15 +284,43 @@ EOF2
         [ "$st" -eq 130 ] && grep -q "sbatch .*hpc/slurm.sh -o slow.h5 slow.lua" stub.log
         ok_ $? "hostile-5.4.$how slurm.sh: SIG$how exits 130 and resubmits (status $st; $(cat stub.log 2>/dev/null))"
     done
+    # A stop in the first moments, before mpirun has started the ranks or while they load:
+    # mpirun forwarded it to no rank (the sweep ran on to its end) or ended a rank still
+    # loading (rank 0 then waited in MPI_Init for ever). local.sh now passes it on once
+    # rank 0 has written 'running' to the status file. A watchdog ends a hang.
+    for d in 0.05 0.4; do
+        rm -f slow5.h5 slow5.h5.journal
+        NP=2 bg "$ST_SRC/hpc/local.sh" --progress none -o slow5.h5 slow.lua
+        (sleep 120 && pkill -KILL -f -- "-o slow5.h5 slow.lua") >/dev/null 2>&1 &
+        dog=$!
+        stop_after $d TERM
+        kill $dog 2>/dev/null
+        [ "$st" -eq 130 ] && within "$took" 110
+        ok_ $? "hostile-5.5.$d hpc/local.sh stopped $d s after its start, before the ranks run: exits 130 (status $st, $took s)"
+    done
 else
     why="mpirun is not installed"
     [ $sanitized -eq 1 ] && why="run on the normal build; this is the sanitizer build"
-    for t in 5.1.INT 5.1.TERM 5.1.HUP 5.2 5.3 5.4.USR1 5.4.TERM; do
+    for t in 5.1.INT 5.1.TERM 5.1.HUP 5.2 5.3 5.4.USR1 5.4.TERM 5.5.0.05 5.5.0.4; do
         skip "$why" "hostile-$t exit 130 through the job scripts"
     done
 fi
 
 # --------------------------------------------------------------- 6. smaller cases
+# The status file: 'running' once the ranks run, then the exit status; a path that cannot
+# be written is refused before anything runs.
+rm -f slow.h5 slow.h5.journal sf
+bg "$EXP" --progress none --status-file sf -o slow.h5 slow.lua
+for i in $(seq 1 100); do [ -e slow.h5.journal ] && break; sleep 0.1; done
+running=$(cat sf 2>/dev/null)
+stop_after 0.2 INT
+[ "$running" = running ] && [ "$st" -eq 130 ] && [ "$(cat sf)" = 130 ]
+ok_ $? "hostile-6.0.1 --status-file: 'running' while the sweep runs ($running), then its status 130 ($(cat sf 2>/dev/null))"
+rm -f slow.h5 slow.h5.journal
+run "$EXP" --status-file "$tmp/no/such/dir/sf" -o slow.h5 slow.lua
+[ "$st" -eq 2 ] && grep -q "stexplore: --status-file $tmp/no/such/dir/sf: cannot write it: No such file or directory" "$tmp/err" &&
+    [ ! -e slow.h5 ] && [ ! -e slow.h5.journal ]
+ok_ $? "hostile-6.0.2 a --status-file that cannot be written: exit 2 naming it, nothing run or written"
 run "$STSIM" fmnist-cnn pe_rows=1e9
 is_status 2 "hostile-6.1 stsim pe_rows=1e9 is refused"
 has_err "pe_rows = 1e9: must be in [1, 4096]" "hostile-6.2 ... naming the range, not 'whole number'"

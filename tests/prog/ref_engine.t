@@ -2,7 +2,9 @@
 # ref_engine.t - the engine against its independent reference: random tiny
 # networks, design points and masks (build/tests/ref/ref_dump) recomputed
 # step by step from the model of docs/engine.md (tests/ref/ref_engine.py):
-# MACs, cycles, stalls, DRAM bytes, loop orders, SRAM accesses, energy.
+# MACs, cycles, stalls, DRAM bytes, loop orders, PEs in use, SRAM accesses,
+# energy; one case in four also with pe_subarrays (the mapper may use a
+# smaller array).
 # REF_CASES (default 600, 200 on the sanitizer build) sets how many cases, REF_SEED (default 1) the first;
 # the cases of REF_EXTRA (seeds, default 6318 6430: transfer times that are
 # exact integers; 3848: a BP segment of two words followed by a short one;

@@ -55,8 +55,12 @@ j1=$(LAUNCH=srun sbatch --parsable $TWO --time=10 -o srun.log \
     "$JOB" -o srun.h5 small.lua)
 wait_file 30 srun.h5.journal && sleep 2
 scancel --batch --signal=USR1 "$j1" # what Slurm's --signal=B:USR1@T does
-wait_grep 30 "link 2 of the chain" srun.log && wait_file 30 srun.h5.journal && sleep 2
+# The journal is there from link 1: wait until link 2's ranks run (rank 0 has written
+# 'running' to the job's status file). A signal to a rank still loading its libraries ends
+# it, and the others would wait in MPI_Init until the time limit.
+wait_grep 30 "link 2 of the chain" srun.log
 j2=$(squeue -h -o %i | head -n 1)
+wait_grep 30 running "stexplore-$j2.status" && sleep 2
 scancel --full --signal=USR1 "$j2" # to every process of the job: the shell, srun, the ranks
 wait_idle 90
 ok_ $? "slurm-3.1 a chain launched with srun --mpi=pmix ends by itself"

@@ -354,9 +354,10 @@ static void print_phase(FILE *f, const st_phase_stats *s)
     fprintf(f,
             ", \"dram_bytes\": %" PRIu64 ", \"dram_floor_bytes\": %" PRIu64
             ", \"order\": \"%s\", \"rounds\": %d, \"store\": [\"%s\", \"%s\", \"%s\"], "
-            "\"energy_pj\": {",
+            "\"pes\": [%d, %d], \"energy_pj\": {",
             s->dram_bytes, s->dram_floor_bytes, st_order_name(s->order), s->rounds,
-            st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]));
+            st_store_name(s->store[0]), st_store_name(s->store[1]), st_store_name(s->store[2]),
+            s->pe_rows, s->pe_cols);
     for (int e = 0; e < ST_E_COUNT; e++)
         fprintf(f, "%s\"%s\": %.17g", e ? ", " : "", st_ecomp_name((st_ecomp)e), s->energy_pj[e]);
     fputs("}}", f);
@@ -381,20 +382,34 @@ static void print_result(FILE *f, const st_result *res)
     fputc(']', f);
 }
 
-/* Draw case `seed`, run the engine on it under both synchronisations and
- * print the document. A point whose buffers are too small for a layer is
- * drawn again with every buffer doubled. */
+/* The point of run s of a case: under lock-step (s = 0) and FIFO
+ * synchronisation (1); for one seed in four (seed % 4 = 1) a third run
+ * lets the mapper use smaller arrays (pe_subarrays), under lock-step or
+ * FIFO by the seed. */
+static st_point run_point(const st_point *pt, uint64_t seed, int s)
+{
+    st_point q = *pt;
+
+    q.sync = (s == 2 ? seed / 4 % 2 == 1 : s == 1) ? ST_SYNC_FIFO : ST_SYNC_LOCKSTEP;
+    q.pe_subarrays = s == 2;
+    return q;
+}
+
+/* Draw case `seed`, run the engine on it under both synchronisations (and
+ * with smaller arrays, run_point) and print the document. A point whose
+ * buffers are too small for a layer is drawn again with every buffer
+ * doubled. */
 static int one_case(uint64_t seed, FILE *f, st_err *err)
 {
     draw d = {seed * 0x2545f4914f6cdd1dull + 1};
     st_net *net = NULL;
     case_masks cm = {0};
-    st_result res[2];
-    st_point pt;
-    int batch, rc, tries = 0;
+    st_result res[3];
+    st_point pt, q;
+    int batch, rc, tries = 0, nruns = seed % 4 == 1 ? 3 : 2;
 
-    st_result_init(&res[0]);
-    st_result_init(&res[1]);
+    for (int s = 0; s < 3; s++)
+        st_result_init(&res[s]);
     if ((rc = net_make(&d, &net, err)) != 0)
         goto done;
     batch = draw_int(&d, 1, 3);
@@ -404,9 +419,9 @@ static int one_case(uint64_t seed, FILE *f, st_err *err)
     }
     point_make(&d, batch, &pt);
     for (;;) {
-        for (int s = 0; s < 2; s++) {
-            pt.sync = s ? ST_SYNC_FIFO : ST_SYNC_LOCKSTEP;
-            if ((rc = st_sim_run_src(net, &pt, case_src, &cm, &res[s], err)) != 0)
+        for (int s = 0; s < nruns; s++) {
+            q = run_point(&pt, seed, s);
+            if ((rc = st_sim_run_src(net, &q, case_src, &cm, &res[s], err)) != 0)
                 break;
         }
         if (rc == 0 || rc != ST_EINVAL || !strstr(err->msg, "too small") || ++tries > 12)
@@ -420,18 +435,18 @@ static int one_case(uint64_t seed, FILE *f, st_err *err)
     fputs(", \"masks\": ", f);
     print_masks(f, net, &cm);
     fputs(", \"runs\": [", f);
-    for (int s = 0; s < 2; s++) {
-        pt.sync = s ? ST_SYNC_FIFO : ST_SYNC_LOCKSTEP;
+    for (int s = 0; s < nruns; s++) {
+        q = run_point(&pt, seed, s);
         fputs(s ? ", {\"point\": " : "{\"point\": ", f);
-        print_point(f, &pt);
+        print_point(f, &q);
         fputs(", \"layers\": ", f);
         print_result(f, &res[s]);
         fputc('}', f);
     }
     fputs("]}\n", f);
 done:
-    st_result_fini(&res[0]);
-    st_result_fini(&res[1]);
+    for (int s = 0; s < 3; s++)
+        st_result_fini(&res[s]);
     masks_free(&cm);
     st_net_destroy(&net);
     return rc;

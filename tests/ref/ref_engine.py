@@ -853,23 +853,54 @@ def energy(pt, q):
     }
 
 
-def phase_stats(runs, pt):
+def arrays(pt):
+    """docs/engine.md "PEs in use": the arrays the mapper may run a phase on,
+    the design's first; with pe_subarrays, every pe_rows halved while even
+    with every pe_cols halved while even, by PEs, then rows, most first."""
+    def halvings(n):
+        out = [n]
+        while n % 2 == 0:
+            n //= 2
+            out.append(n)
+        return out
+    if not pt.get("pe_subarrays"):
+        return [(pt["pe_rows"], pt["pe_cols"])]
+    return sorted(((r, c) for r in halvings(pt["pe_rows"]) for c in halvings(pt["pe_cols"])),
+                  key=lambda a: (-a[0] * a[1], -a[0]))
+
+
+def on_array(pt, a):
+    """The point pt with the array a."""
+    return dict(pt, pe_rows=a[0], pe_cols=a[1])
+
+
+def phase_stats(runs_by_array, pt):
     """What a layer's phase costs: the sum over its groups, each mapped on
-    its own (docs/engine.md "Buffers, DRAM and stalls: the memory model")."""
+    its own (docs/engine.md "Buffers, DRAM and stalls: the memory model"),
+    on the array of arrays(pt) whose tiles move the fewest bits (the first
+    on a tie). runs_by_array: (array, the phase's runs, one per group)."""
     q = {k: 0 for k in ("useful_macs", "compute_cycles", "stall_cycles", "dram_bytes",
                         "dram_floor_bytes", "rd0", "rd1", "rd2", "wr0", "wr1", "wr2")}
-    q["store"] = q["order"] = q["rounds"] = None
+    q["store"] = q["order"] = q["rounds"] = q["pes"] = None
     memo = {}
 
-    def cyc(t):
-        if id(t) not in memo:
-            memo[id(t)] = tile_cycles(t, pt)
-        return memo[id(t)]
+    def cyc_on(p):
+        def cyc(t):
+            if id(t) not in memo:
+                memo[id(t)] = tile_cycles(t, p)
+            return memo[id(t)]
+        return cyc
 
-    for r in runs:
-        acc, floor, st, order, rounds = choose(r, pt, cyc)
+    for g in range(len(runs_by_array[0][1])):
+        best = None
+        for a, runs in runs_by_array:
+            p = on_array(pt, a)
+            c = choose(runs[g], p, cyc_on(p))
+            if best is None or Fraction(c[0].bits, c[0].D) < Fraction(best[0].bits, best[0].D):
+                best, pes = c, a
+        acc, floor, st, order, rounds = best
         # the engine reports one order and storage per layer and phase: the last group's
-        q["store"], q["order"], q["rounds"] = st, order, rounds
+        q["store"], q["order"], q["rounds"], q["pes"] = st, order, rounds, list(pes)
         q["useful_macs"] += acc.work
         q["compute_cycles"] += acc.compute
         q["stall_cycles"] += acc.stall
@@ -907,6 +938,7 @@ QUANTITIES = (
      lambda e: e["dram_floor_bytes"]),
     ("order", "loop order", lambda r: r["order"], lambda e: e["order"]),
     ("rounds", "rounds", lambda r: r["rounds"], lambda e: e["rounds"]),
+    ("pes", "PEs in use", lambda r: r["pes"], lambda e: e["pes"]),
     ("store0", "storage of the streamed operand", lambda r: r["store"][0],
      lambda e: e["store"][0]),
     ("store1", "storage of the second operand", lambda r: r["store"][1],
@@ -957,19 +989,21 @@ def check_case(doc, record):
             layer = net[li]
             for dense in (False, True):
                 key = (li, dense)
-                if key not in walked:
-                    # the tiles do not depend on the synchronisation
-                    walked[key] = layer_phases(layer, masks[li], batch, pt, dense)
+                for a in arrays(pt):
+                    if key + (a,) not in walked:
+                        # the tiles do not depend on the synchronisation
+                        walked[key + (a,)] = layer_phases(layer, masks[li], batch,
+                                                          on_array(pt, a), dense)
                 for ph in PHASES:
-                    runs = walked[key][ph]
-                    ref = phase_stats(runs, pt)
+                    runs = walked[key + (arrays(pt)[0],)][ph]
+                    ref = phase_stats([(a, walked[key + (a,)][ph]) for a in arrays(pt)], pt)
                     eng = ls["dense" if dense else "run"][ph]
                     for q, _, fr, fe in QUANTITIES:
                         if q.startswith("cycles_") and q != "cycles_" + pt["sync"]:
                             continue
                         if q == "dense_macs" and not dense:
                             continue
-                        if (q in ("order", "rounds") or q.startswith("store")) and not runs:
+                        if (q in ("order", "rounds", "pes") or q.startswith("store")) and not runs:
                             continue  # a phase that does not run
                         r, e = fr(ref), fe(eng)
                         where = "seed %d layer %s %s %s (sync %s): engine %s, reference %s" % (
