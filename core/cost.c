@@ -107,13 +107,18 @@ static inline void tally_visit(tally *t, const st_visit *v, double bits)
         /* a whole number of cycles in decimal arithmetic may come out a hair
          * above it in binary: not a cycle more */
         double x = bits / 8 * t->cyc_per_byte + t->lat_cyc;
-        x = ceil(x - 1e-9 * (x > 1 ? x : 1));
-        /* a transfer whose cycles do not fit a counter is an error of the point */
-        if (!(x < 0x1p62)) {
-            t->bad = 1;
-            t->bad_bytes = bits / 8;
-        } else
-            xfer = (uint64_t)x;
+        x = x - 1e-9 * (x > 1 ? x : 1);
+        /* hidden whole under the previous visit, ceil(x) <= hidden: no stall,
+         * nothing to round (xfer stays 0) */
+        if (!(x <= (double)hidden && hidden < (uint64_t)1 << 53)) {
+            x = ceil(x);
+            /* a transfer whose cycles do not fit a counter is an error of the point */
+            if (!(x < 0x1p62)) {
+                t->bad = 1;
+                t->bad_bytes = bits / 8;
+            } else
+                xfer = (uint64_t)x;
+        }
     }
     t->bits += bits;
     t->over = t->bits > t->bound;
@@ -171,6 +176,13 @@ static inline uint64_t part_u(const rounds *R, int r, uint64_t x)
 
     if (R->n == 1)
         return x;
+    if (x <= UINT32_MAX && R->nred <= UINT16_MAX) {
+        /* the same in 32 bits, whose divisions are faster: with q = x / n,
+         * m = x % n it is q (hi - lo) + floor(m hi / n) - floor(m lo / n),
+         * m hi < n^2 and no partial sum exceeds x */
+        uint32_t n = (uint32_t)R->nred, q = (uint32_t)x / n, m = (uint32_t)x % n;
+        return q * (uint32_t)(hi - lo) + m * (uint32_t)hi / n - m * (uint32_t)lo / n;
+    }
     return mulfloor(x, hi, R->nred) - mulfloor(x, lo, R->nred);
 }
 
@@ -187,7 +199,17 @@ static inline double part_max(const rounds *R, double x)
 
     if (R->n == 1)
         return x;
+    if (u <= UINT32_MAX && n <= UINT16_MAX) { /* in 32 bits, as part_u */
+        uint32_t u32 = (uint32_t)u, n32 = (uint32_t)n, k32 = (uint32_t)k;
+        return (double)(u32 / n32 * k32 + (u32 % n32 * k32 + n32 - 1) / n32);
+    }
     return (double)(u / n * k + (u % n * k + n - 1) / n);
+}
+
+/* Does no part of x exceed cap? Without a division where x itself fits. */
+static inline int part_fits(const rounds *R, double x, double cap)
+{
+    return x <= cap || part_max(R, x) <= cap;
 }
 
 /* How many of the largest of some tiles fit in cap together (0: not one;
@@ -215,13 +237,14 @@ static int rounds_needed(double mx, double cap, int nred)
     return 0;
 }
 
-/* A visit's part in round r: its cycles and MACs. */
+/* A visit's part in round r: its cycles, and its MACs, which the tally only
+ * adds up: the parts of all rounds, counted whole at the last one. */
 static inline st_visit visit_part(const rounds *R, int r, const st_visit *v)
 {
-    st_visit p = *v;
+    st_visit p = {0};
 
     p.cycles = part_u(R, r, v->cycles);
-    p.work = part_u(R, r, v->work);
+    p.work = r == R->n - 1 ? v->work : 0;
     return p;
 }
 
@@ -318,7 +341,7 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                                 size_t bsi = (size_t)b * nsp + s, cs = (size_t)c * nsp + s;
                                 const st_visit *v = &lg->v[((size_t)b * nct + c) * nsp + s];
                                 st_visit vp = visit_part(&R, r, v);
-                                int fits = !z->spills && part_max(&R, z->win[bsi]) <= z->h0;
+                                int fits = !z->spills && part_fits(&R, z->win[bsi], z->h0);
                                 double bits = 0;
                                 /* the streamed operand: the whole image, or the
                                  * window of the spatial tile, held across the
@@ -336,7 +359,7 @@ static tally reduce_order(const rsize *z, const st_point *pt, st_order o, int us
                                 }
                                 /* the weights of channel tile c */
                                 if (all_w ? w_epoch[c] < r
-                                    : sh  ? part_max(&R, z->wct[c]) > z->h1 || h == h_lo
+                                    : sh  ? !part_fits(&R, z->wct[c], z->h1) || h == h_lo
                                           : k == 0 || w_epoch[c] != epoch) {
                                     w_epoch[c] = all_w ? r : epoch;
                                     bits += part_d(&R, r, z->wct[c]);
@@ -697,8 +720,10 @@ static tally wg_order(const wsize *z, const st_point *pt, st_order o, int use_wh
                                 else
                                     /* the visiting tile stays across the block's held tiles */
                                     fetch = i == lo ||
-                                            part_max(&R, batch ? z->sz[op][(size_t)B * nt + tile]
-                                                               : z->sz[op][bt]) > cap[op];
+                                            !part_fits(&R,
+                                                       batch ? z->sz[op][(size_t)B * nt + tile]
+                                                             : z->sz[op][bt],
+                                                       cap[op]);
                                 if (fetch) {
                                     bits += part_d(&R, r, z->sz[op][bt]);
                                     if (op)

@@ -260,7 +260,7 @@ typedef struct st_run {
     st_timing tm;
     uint32_t *cyc;
     uint64_t *wa, *wb; /* scratch words of the inner loops */
-    int *tri;          /* WG: (channel, kernel row, k0, k1) of each PE row */
+    int *tri;          /* WG: (kernel row, piece, first row of its channel) of each PE row */
     size_t wa_cap, wb_cap;
     st_unit *units;
     size_t units_cap;

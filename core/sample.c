@@ -94,9 +94,22 @@ int st_sample_make(st_run *r, int gi, st_sample *sm)
     return 0;
 }
 
+/* (uint64_t)llround(x), without the library call where 0 <= x < 2^63: x less
+ * its whole part is exact, so the half rounds up exactly as llround does. */
+static inline uint64_t round_u64(double x)
+{
+    uint64_t t;
+
+    if (!(x >= 0 && x < 0x1p63))
+        return (uint64_t)llround(x);
+    t = (uint64_t)x;
+    return t + (x - (double)t >= 0.5);
+}
+
 /* Per stratum: simulated units and the sums of their estimates. */
 typedef struct stratum {
     double sampled, c, w, r0, r1, p0, p1, ax;
+    st_unit mean; /* the estimate of a unit not simulated (its MACs by count) */
 } stratum;
 
 /* Add b to a. */
@@ -127,7 +140,7 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
     size_t nk;
     stratum *sk;
     double s_aux_all = 0;
-    int n_flag = 0, n_s = n_slices;
+    int n_flag = 0, n_s = n_slices, nsl = 0, *sl;
 
     if (!r->sm || !pl || (!pl->u_on && !pl->s_on)) {
         int once = pl && pl->slices_same && !r->tm.fifo && n_slices > 0;
@@ -153,21 +166,30 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
             s_aux_all += pl->s_aux[s];
     }
     nk = pl->key ? pl->nkeys : 1;
-    if (!(sk = calloc(nk, sizeof *sk)))
+    sk = calloc(nk, sizeof *sk);
+    sl = malloc((n_slices > 0 ? (size_t)n_slices : 1) * sizeof *sl);
+    if (!sk || !sl) {
+        free(sk);
+        free(sl);
         return ST_ENOMEM;
+    }
+    /* the slices simulated, listed once for every unit */
+    for (int s = 0; s < n_slices; s++)
+        if (!pl->s_on || pl->s_on[s])
+            sl[nsl++] = s;
     for (size_t u = 0; u < n; u++) {
-        stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
+        stratum *h;
         st_unit *un = &r->units[u], fix = {0}, smp = {0}; /* fix: slices for themselves */
         int cnt = 0, nw = 0, cap = r->tm.fifo ? n_flag / 2 : 0;
         double f, fw, a_warm = 0, a_cnt = 0;
 
         if (pl->u_on && !pl->u_on[u])
             continue;
+        h = &sk[pl->key ? pl->key(r, u) : 0];
         r->tm_keep = 0;
-        for (int s = 0; s < n_slices; s++) {
+        for (int q = 0; q < nsl; q++) {
+            int s = sl[q];
             st_unit one = {0};
-            if (pl->s_on && !pl->s_on[s])
-                continue;
             fn(r, ctx, u, s, s + 1, &one);
             r->tm_keep = 1;
             if (pl->s_on && pl->s_on[s] == 2) {
@@ -186,32 +208,41 @@ int st_drive(st_run *r, size_t n, int n_slices, st_slice_fn fn, const void *ctx,
         f = cnt ? (double)(n_s - nw) / cnt : 0;
         /* MACs follow the densities of the slices: a ratio to them */
         fw = pl->s_aux && a_cnt > 0 ? (s_aux_all - a_warm) / a_cnt : f;
-        un->cycles = fix.cycles + (uint64_t)llround((double)smp.cycles * f);
-        un->work = fix.work + (uint64_t)llround((double)smp.work * fw);
-        un->rd0 = fix.rd0 + (uint64_t)llround((double)smp.rd0 * f);
-        un->rd1 = fix.rd1 + (uint64_t)llround((double)smp.rd1 * f);
-        un->pos0 = fix.pos0 + (uint64_t)llround((double)smp.pos0 * f);
-        un->pos1 = fix.pos1 + (uint64_t)llround((double)smp.pos1 * f);
+        un->cycles = fix.cycles + round_u64((double)smp.cycles * f);
+        un->work = fix.work + round_u64((double)smp.work * fw);
+        un->rd0 = fix.rd0 + round_u64((double)smp.rd0 * f);
+        un->rd1 = fix.rd1 + round_u64((double)smp.rd1 * f);
+        un->pos0 = fix.pos0 + round_u64((double)smp.pos0 * f);
+        un->pos1 = fix.pos1 + round_u64((double)smp.pos1 * f);
         h->sampled++;
         h->c += (double)un->cycles;
         h->w += (double)un->work, h->r0 += (double)un->rd0, h->r1 += (double)un->rd1;
         h->ax += pl->u_aux ? pl->u_aux[u] : 0;
         h->p0 += (double)un->pos0, h->p1 += (double)un->pos1;
     }
-    /* Units not simulated: the sample gives every stratum a simulated unit. */
-    for (size_t u = 0; u < n; u++) {
-        const stratum *h = &sk[pl->key ? pl->key(r, u) : 0];
-        st_unit *un = &r->units[u];
-        if (!pl->u_on || pl->u_on[u] || h->sampled == 0)
+    /* Units not simulated: the sample gives every stratum a simulated unit,
+     * whose means are taken once per stratum. */
+    for (size_t k = 0; k < nk; k++) {
+        stratum *h = &sk[k];
+        if (h->sampled == 0)
             continue;
-        un->cycles = (uint64_t)llround(h->c / h->sampled);
-        un->work = (uint64_t)llround(pl->u_aux && h->ax > 0 ? h->w * pl->u_aux[u] / h->ax
-                                                            : h->w / h->sampled);
-        un->rd0 = (uint64_t)llround(h->r0 / h->sampled);
-        un->rd1 = (uint64_t)llround(h->r1 / h->sampled);
-        un->pos0 = (uint64_t)llround(h->p0 / h->sampled);
-        un->pos1 = (uint64_t)llround(h->p1 / h->sampled);
+        h->mean.cycles = round_u64(h->c / h->sampled);
+        h->mean.work = round_u64(h->w / h->sampled);
+        h->mean.rd0 = round_u64(h->r0 / h->sampled);
+        h->mean.rd1 = round_u64(h->r1 / h->sampled);
+        h->mean.pos0 = round_u64(h->p0 / h->sampled);
+        h->mean.pos1 = round_u64(h->p1 / h->sampled);
+    }
+    for (size_t u = 0; pl->u_on && u < n; u++) {
+        const stratum *h;
+        st_unit *un = &r->units[u];
+        if (pl->u_on[u] || (h = &sk[pl->key ? pl->key(r, u) : 0])->sampled == 0)
+            continue;
+        *un = h->mean;
+        if (pl->u_aux && h->ax > 0)
+            un->work = round_u64(h->w * pl->u_aux[u] / h->ax);
     }
     free(sk);
+    free(sl);
     return 0;
 }

@@ -22,6 +22,7 @@
  * others share one slot of zero rows. */
 typedef struct rowset {
     int nch, per, len, S, plen;
+    int nslot; /* slots stored: the channels wanted, then the zero slot */
     size_t words;
     int *slot; /* nch: where a channel's rows are stored */
     uint64_t *bits;
@@ -107,6 +108,7 @@ static int rs_build(rowset *rs, const uint8_t *mask, int nch, int per, int len, 
     for (int c = 0; c < nch; c++)
         if (want && !want[c])
             rs->slot[c] = nslot; /* the zero slot */
+    rs->nslot = nslot + 1;
     rows = (size_t)(nslot + 1) * per;
     n = rows * S * rs->words;
     rs->bits = calloc(n ? n : 1, sizeof *rs->bits);
@@ -202,6 +204,16 @@ static inline uint64_t planes_and_count(const uint64_t *P, int np, uint64_t x)
     return w;
 }
 
+/* Bits needed to count to n: the most planes bit_planes makes of n words. */
+static int planes_max(int n)
+{
+    int b = 0;
+
+    while (n >> b)
+        b++;
+    return b;
+}
+
 /* ---------------------------------------------------------------- timing */
 
 static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
@@ -211,18 +223,87 @@ static inline uint32_t pe_cycles(const st_point *pt, uint64_t work)
     return (m == 1 ? w : (w + m - 1) / m) + (uint32_t)pt->step_overhead;
 }
 
-/* The work of the n PEs of a row whose words are x[0..n), against the bit
- * planes P[0..np) of their step's shared taps: added to *sum, the largest
- * to *max, and each PE's cycles into cyc when it is not NULL (FIFO). */
-static inline void planes_row(const st_point *pt, const uint64_t *P, int np, const uint64_t *x,
-                              int n, uint64_t *sum, uint64_t *max, uint32_t *cyc)
+/* planes_row for FIFO timing (each PE's cycles into cyc) or many planes. */
+static void planes_row_all(const st_point *pt, const uint64_t *P, int np, const uint64_t *x, int n,
+                           uint64_t *sum, uint64_t *max, uint32_t *cyc)
 {
     uint64_t s = 0, m = *max;
 
     for (int j = 0; j < n; j++) {
-        uint64_t w = np == 1   ? (uint64_t)__builtin_popcountll(x[j] & P[0])
-                     : np == 0 ? 0
-                               : planes_and_count(P, np, x[j]);
+        uint64_t w = planes_and_count(P, np, x[j]);
+        s += w;
+        m = w > m ? w : m;
+        if (cyc)
+            cyc[j] = pe_cycles(pt, w);
+    }
+    *sum += s;
+    *max = m;
+}
+
+#define PC(v) ((uint64_t)__builtin_popcountll(v))
+
+/* The work of the n PEs of a row whose words are x[0..n), against the bit
+ * planes P[0..np) of their step's shared taps: added to *sum, the largest
+ * to *max, and each PE's cycles into cyc when it is not NULL (FIFO). */
+static inline __attribute__((always_inline)) void planes_row(const st_point *pt, const uint64_t *P,
+                                                             int np, const uint64_t *x, int n,
+                                                             uint64_t *sum, uint64_t *max,
+                                                             uint32_t *cyc)
+{
+    uint64_t s = 0, m = *max, m1 = 0;
+    int j = 0;
+
+    /* Lock-step needs the sum and the largest alone: a loop per plane
+     * count keeps the planes in registers (most kernel rows have 1 or 2),
+     * two PEs at a time. */
+    if (cyc || np > 2) {
+        planes_row_all(pt, P, np, x, n, sum, max, cyc);
+        return;
+    }
+    if (np == 1) {
+        uint64_t p0 = P[0];
+        for (; j + 2 <= n; j += 2) {
+            uint64_t w = PC(x[j] & p0), v = PC(x[j + 1] & p0);
+            s += w + v;
+            m = w > m ? w : m;
+            m1 = v > m1 ? v : m1;
+        }
+        for (; j < n; j++) {
+            uint64_t w = PC(x[j] & p0);
+            s += w;
+            m = w > m ? w : m;
+        }
+    } else if (np == 2) {
+        uint64_t p0 = P[0], p1 = P[1];
+        for (; j + 2 <= n; j += 2) {
+            uint64_t w = PC(x[j] & p0) + (PC(x[j] & p1) << 1);
+            uint64_t v = PC(x[j + 1] & p0) + (PC(x[j + 1] & p1) << 1);
+            s += w + v;
+            m = w > m ? w : m;
+            m1 = v > m1 ? v : m1;
+        }
+        for (; j < n; j++) {
+            uint64_t w = PC(x[j] & p0) + (PC(x[j] & p1) << 1);
+            s += w;
+            m = w > m ? w : m;
+        }
+    }
+    *sum += s;
+    *max = m > m1 ? m : m1;
+}
+
+/* planes_row for a strided kernel row: each PE has a word per stride phase
+ * (x[j nph + ph]), each phase its taps' planes (P + ph maxp, np[ph] of them). */
+static inline void planes_row_ph(const st_point *pt, const uint64_t *P, const uint8_t *np, int nph,
+                                 int maxp, const uint64_t *x, int n, uint64_t *sum, uint64_t *max,
+                                 uint32_t *cyc)
+{
+    uint64_t s = 0, m = *max;
+
+    for (int j = 0; j < n; j++) {
+        uint64_t w = 0;
+        for (int ph = 0; ph < nph; ph++)
+            w += planes_and_count(P + (size_t)ph * maxp, np[ph], x[(size_t)j * nph + ph]);
         s += w;
         m = w > m ? w : m;
         if (cyc)
@@ -544,64 +625,152 @@ static int run_fp(st_run *r, const rowset *X, int compressed)
 
 /* ------------------------------------------------------------------- BP */
 
+/* The taps' bit planes of every dZ row for BP, made once per phase: the
+ * words of a dZ row under the taps of a kernel-row piece, for a segment of
+ * one word per stride phase, depend on the row, the piece and the segment
+ * only, not on the tile or the step that reads them. Entry (row, piece,
+ * segment) holds, per stride phase, the planes of the taps of that phase;
+ * rd the non-zeros of each (row, segment) window. Rows are indexed by slot
+ * (rs_index), so channels not generated share the zero slot's. */
+typedef struct bp_tab {
+    int maxp, nseg;
+    /* With a stride, the phases of a segment packed into one word when they
+     * fit, phase ph at bit ph fw (fw > 0), planes and output bitmaps alike:
+     * the bits of different phases never meet, so the work is the same.
+     * nph: the phases of an entry, 1 when packed (or without a stride). */
+    int fw, nph;
+    uint64_t *pl; /* entry e, phase ph: pl + (e nph + ph) maxp */
+    uint8_t *np;  /* planes of each: np[e nph + ph] */
+    uint64_t *rd; /* (row, segment) */
+} bp_tab;
+
 typedef struct bp_ctx {
     const rowset *DZ, *OM;
     int out_skip, nw;
     int *tap_ph;
-    uint64_t *planes; /* slice_bp_word: bit planes of the rows of a tile, and their counts */
-    int *np;
+    bp_tab tab; /* pl NULL: segments of more than one word, slice_bp steps them */
 } bp_ctx;
 
-/* slice_bp for the common case, a segment of one word and stride 1: the
- * taps' words of a dZ row depend on the row and the piece only, so for each
- * dZ channel the bit planes of every row the tile reads are made once
- * (cx->planes) and every kernel row's step reuses them. */
-static void slice_bp_word(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, int m_hi, int c0,
-                          int ih0, int Ract, int ncol, int Cact, int i_lo, int i_hi, int ow_lo,
-                          int ow_hi)
+/* The dZ columns [*ow_lo, *ow_hi) that reach dA columns [i_lo, i_hi). */
+static void bp_cols(const st_geom *g, int i_lo, int i_hi, int *ow_lo, int *ow_hi)
+{
+    *ow_lo = st_imax(st_ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
+    *ow_hi = st_imin(st_floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+}
+
+static void bp_tab_free(bp_tab *t)
+{
+    free(t->pl);
+    free(t->np);
+    free(t->rd);
+    memset(t, 0, sizeof *t);
+}
+
+/* Make cx->tab from the rows of DZ; 0 or ST_ENOMEM. */
+static int bp_tab_make(const st_run *r, bp_ctx *cx)
 {
     const rowset *DZ = cx->DZ;
-    const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    int taps = r->map.taps, pieces = r->map.pieces, fifo = r->tm.fifo;
-    /* the dZ rows the tile reads: oh SH = ih + PT - kh */
-    int oh_lo = st_imax(st_ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
-    int oh_hi = st_imin(st_floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
-    int nrow = st_imax(oh_hi - oh_lo, 0);
-    uint64_t *Pl = cx->planes, *cnt = cx->planes + (size_t)nrow * pieces * 16;
-    int *np = cx->np;
-    uint64_t wsum = 0, *wb = r->wb;
+    bp_tab *t = &cx->tab;
+    int taps = r->map.taps, pieces = r->map.pieces, seg = r->map.seg, SW = g->SW;
+    size_t rows = (size_t)DZ->nslot * DZ->per, ne, npl;
+    uint64_t *wb = r->wb, P[16];
 
-    (void)c0;
-    for (int m = m_lo; m < m_hi; m++) {
-        for (int oh = oh_lo; oh < oh_hi; oh++) {
-            const uint64_t *dz = rs_row(DZ, m, oh, 0);
-            cnt[oh - oh_lo] = rs_count(DZ, m, oh, ow_lo, ow_hi);
+    t->maxp = planes_max(taps);
+    t->nseg = st_ceildiv(g->IW, seg);
+    /* a phase of a segment holds at most ceil(seg / SW) positions */
+    t->fw = SW > 1 && st_ceildiv(seg, SW) <= 64 / SW ? 64 / SW : 0;
+    t->nph = t->fw ? 1 : SW;
+    ne = rows * pieces * t->nseg * t->nph; /* entries x phases */
+    npl = ne * t->maxp;
+    t->pl = malloc((npl ? npl : 1) * sizeof *t->pl);
+    t->np = malloc(ne ? ne : 1);
+    t->rd = malloc((rows ? rows * t->nseg : 1) * sizeof *t->rd);
+    if (!t->pl || !t->np || !t->rd) {
+        bp_tab_free(t);
+        return ST_ENOMEM;
+    }
+    for (size_t row = 0; row < rows; row++)
+        for (int sg = 0; sg < t->nseg; sg++) {
+            int i_lo = sg * seg, i_hi = st_imin(i_lo + seg, g->IW), ow_lo, ow_hi;
+            bp_cols(g, i_lo, i_hi, &ow_lo, &ow_hi);
+            t->rd[row * t->nseg + sg] =
+                ow_lo <= 0 && ow_hi >= DZ->len
+                    ? DZ->cnt[row]
+                    : st_bits_count(DZ->bits + row * DZ->words, DZ->plen, ow_lo, ow_hi);
             for (int p = 0; p < pieces; p++) {
                 int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
-                size_t at = (size_t)(oh - oh_lo) * pieces + p;
-                for (int kw = k0; kw < k1; kw++)
-                    st_bits_extract(dz, DZ->plen, i_lo - (kw - g->PL), i_hi - i_lo, &wb[kw - k0]);
-                np[at] = bit_planes(wb, k1 - k0, Pl + at * 16);
+                size_t e = (row * pieces + p) * t->nseg + sg;
+                uint64_t *pk = t->pl + e * t->maxp; /* packed */
+                if (t->fw) {
+                    memset(pk, 0, (size_t)t->maxp * sizeof *pk);
+                    t->np[e] = 0;
+                }
+                for (int ph = 0; ph < SW; ph++) {
+                    int n = 0, np;
+                    /* dZ shifted under each tap of this phase (slice_bp's words) */
+                    for (int kw = k0; kw < k1; kw++) {
+                        int d = kw - g->PL, tt = st_floordiv(d, SW);
+                        int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
+                        if (cx->tap_ph[kw] != ph)
+                            continue;
+                        wb[n] = 0;
+                        if (u_hi > u_lo)
+                            st_bits_extract(DZ->bits + row * DZ->words, DZ->plen, u_lo - tt,
+                                            u_hi - u_lo, &wb[n]);
+                        n++;
+                    }
+                    np = bit_planes(wb, n, P);
+                    if (t->fw) {
+                        for (int k = 0; k < np; k++)
+                            pk[k] |= P[k] << (ph * t->fw);
+                        t->np[e] = (uint8_t)st_imax(t->np[e], np);
+                        continue;
+                    }
+                    t->np[e * SW + ph] = (uint8_t)np;
+                    memcpy(t->pl + (e * SW + ph) * t->maxp, P, (size_t)np * sizeof *P);
+                }
             }
         }
+    return 0;
+}
+
+/* slice_bp with the table: every segment of one word per stride phase. */
+static void slice_bp_tab(st_run *r, const bp_ctx *cx, st_unit *un, int m_lo, int m_hi, int sg,
+                         int ih0, int Ract, int ncol, int Cact, int ow_lo, int ow_hi)
+{
+    const rowset *DZ = cx->DZ;
+    const bp_tab *t = &cx->tab;
+    const st_point *pt = r->pt;
+    const st_geom *g = &r->g;
+    int taps = r->map.taps, pieces = r->map.pieces, fifo = r->tm.fifo, SW = g->SW;
+    uint64_t wsum = 0, npos = (uint64_t)st_imax(ow_hi - ow_lo, 0);
+
+    for (int m = m_lo; m < m_hi; m++) {
+        size_t row0 = (size_t)DZ->slot[m] * DZ->per;
         for (int kh = 0; kh < g->KH; kh++)
             for (int p = 0; p < pieces; p++) {
                 int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW);
                 uint64_t wmax = 0;
                 for (int i = 0; i < Ract; i++) {
                     int num = ih0 + i + g->PT - kh, oh = num / g->SH;
-                    size_t at;
+                    size_t row, e;
                     if (num < 0 || num % g->SH != 0 || oh >= g->OH) {
                         for (int j = 0; fifo && j < ncol; j++)
                             r->cyc[i * ncol + j] = pe_cycles(pt, 0);
                         continue;
                     }
-                    at = (size_t)(oh - oh_lo) * pieces + p;
-                    un->rd0 += cnt[oh - oh_lo];
-                    un->pos0 += (uint64_t)st_imax(ow_hi - ow_lo, 0);
-                    planes_row(pt, Pl + at * 16, np[at], r->wa + (size_t)i * ncol, ncol, &wsum,
-                               &wmax, fifo ? r->cyc + (size_t)i * ncol : NULL);
+                    row = row0 + (size_t)oh;
+                    e = (row * pieces + p) * t->nseg + sg;
+                    un->rd0 += t->rd[row * t->nseg + sg];
+                    un->pos0 += npos;
+                    if (t->nph == 1)
+                        planes_row(pt, t->pl + e * t->maxp, t->np[e], r->wa + (size_t)i * ncol,
+                                   ncol, &wsum, &wmax, fifo ? r->cyc + (size_t)i * ncol : NULL);
+                    else
+                        planes_row_ph(pt, t->pl + e * SW * t->maxp, t->np + e * SW, SW, t->maxp,
+                                      r->wa + (size_t)i * ncol * SW, ncol, &wsum, &wmax,
+                                      fifo ? r->cyc + (size_t)i * ncol : NULL);
                 }
                 tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
                 un->rd1 += (uint64_t)(k1 - k0) * Cact;
@@ -627,13 +796,27 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
     int Cact = st_imin(Cc, g->C - c0), Ract = st_imin(R, g->IH - ih0),
         i_hi = st_imin(i_lo + seg, g->IW);
     int ncol = cx->out_skip ? Cact : 1;
-    int ow_lo = st_imax(st_ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-    int ow_hi = st_imin(st_floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+    int ow_lo, ow_hi;
     uint64_t wsum = 0;
+
+    bp_cols(g, i_lo, i_hi, &ow_lo, &ow_hi);
 
     /* The output bitmap of every PE, per stride phase, for the tile (still
      * in r->wa when this call goes on with the tile). */
-    for (int i = 0; i < Ract && !r->tm_keep; i++)
+    for (int i = 0; i < Ract && !r->tm_keep && cx->tab.fw; i++)
+        for (int j = 0; j < ncol; j++) {
+            uint64_t v = 0; /* the phases packed (bp_tab) */
+            for (int ph = 0; ph < SW; ph++) {
+                int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
+                uint64_t w;
+                if (u_hi <= u_lo)
+                    continue;
+                st_bits_extract(rs_row(OM, c0 + j, ih0 + i, ph), OM->plen, u_lo, u_hi - u_lo, &w);
+                v |= w << (ph * cx->tab.fw);
+            }
+            r->wa[(size_t)i * ncol + j] = v;
+        }
+    for (int i = 0; i < Ract && !r->tm_keep && !cx->tab.fw; i++)
         for (int j = 0; j < ncol; j++)
             for (int ph = 0; ph < SW; ph++) {
                 int u_lo = st_ceildiv(i_lo - ph, SW), u_hi = st_ceildiv(i_hi - ph, SW);
@@ -645,8 +828,8 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                                     dst);
             }
     tm_open(r, Ract * ncol);
-    if (nw == 1 && SW == 1 && cx->planes) {
-        slice_bp_word(r, cx, un, m_lo, m_hi, c0, ih0, Ract, ncol, Cact, i_lo, i_hi, ow_lo, ow_hi);
+    if (cx->tab.pl) {
+        slice_bp_tab(r, cx, un, m_lo, m_hi, (int)(u % nseg), ih0, Ract, ncol, Cact, ow_lo, ow_hi);
         return;
     }
     for (int m = m_lo; m < m_hi; m++)
@@ -674,14 +857,6 @@ static void slice_bp(st_run *r, const void *ctx, size_t u, int m_lo, int m_hi, s
                         memset(dst, 0, nw * sizeof *dst);
                         if (u_hi > u_lo)
                             st_bits_extract(dz, DZ->plen, u_lo - t, u_hi - u_lo, dst);
-                    }
-                    if (nw == 1 && SW == 1) {
-                        /* the common case: one word per segment, no stride */
-                        uint64_t P[16];
-                        int np = bit_planes(r->wb, k1 - k0, P);
-                        planes_row(pt, P, np, r->wa + (size_t)i * ncol, ncol, &wsum, &wmax,
-                                   r->cyc + (size_t)i * ncol);
-                        continue;
                     }
                     for (int j = 0; j < ncol; j++) {
                         const uint64_t *om = r->wa + ((size_t)i * ncol + j) * SW * nw;
@@ -730,8 +905,8 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     double *u_aux = NULL;
     size_t *same = NULL;
 
-    bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL, NULL, NULL};
-    size_t prow = (size_t)(R + g->KH) * r->map.pieces; /* slice_bp_word's rows x pieces */
+    bp_ctx cx = {DZ, OM, out_skip, ((seg + g->SW - 1) / g->SW + 63) / 64, NULL, {0}};
+    int once = !r->sm && !compressed && !out_skip && !r->tm.fifo; /* st_drive: one slice */
 
     if ((!r->bytes_only && (rc = units_reserve(r, n)) != 0) ||
         (rc = ledger_open(r, 0, nct, (int)nsp, g->M)) != 0)
@@ -750,18 +925,17 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
         free(cx.tap_ph);
         return rc;
     }
-    if (cx.nw == 1 && g->SW == 1) {
-        cx.planes = malloc((prow * 16 + (size_t)(R + g->KH)) * sizeof *cx.planes);
-        cx.np = malloc(prow * sizeof *cx.np);
-        if (!cx.planes || !cx.np) {
-            free(cx.tap_ph), free(cx.planes), free(cx.np);
-            return ST_ENOMEM;
-        }
+    /* The table, unless every unit runs one slice (then it would cost more
+     * than the few steps that read it) */
+    if (cx.nw == 1 && !once && (rc = bp_tab_make(r, &cx)) != 0) {
+        free(cx.tap_ph);
+        return rc;
     }
     if (r->sm) {
         const double *aa = out_skip && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
         if (!(u_on = malloc(n)) || (aa && !(u_aux = calloc(n, sizeof *u_aux)))) {
-            free(cx.tap_ph), free(cx.planes), free(cx.np);
+            free(cx.tap_ph);
+            bp_tab_free(&cx.tab);
             free(u_on);
             return ST_ENOMEM;
         }
@@ -787,12 +961,12 @@ static int run_bp(st_run *r, const rowset *DZ, const rowset *OM, int compressed,
     }
     free(same);
     free(cx.tap_ph);
-    free(cx.planes);
-    free(cx.np);
     free(u_on);
     free(u_aux);
-    if (rc != 0)
+    if (rc != 0) {
+        bp_tab_free(&cx.tab);
         return rc;
+    }
 
 fill:
     lg->skip0 = compressed;
@@ -822,18 +996,23 @@ fill:
         {
             int oh_lo = st_imax(st_ceildiv(ih0 + g->PT - g->KH + 1, g->SH), 0);
             int oh_hi = st_imin(st_floordiv(ih0 + Ract - 1 + g->PT, g->SH) + 1, g->OH);
-            int ow_lo = st_imax(st_ceildiv(i_lo + g->PL - g->KW + 1, g->SW), 0);
-            int ow_hi = st_imin(st_floordiv(i_hi - 1 + g->PL, g->SW) + 1, g->OW);
+            int ow_lo, ow_hi, sg = sp % nseg;
+            bp_cols(g, i_lo, i_hi, &ow_lo, &ow_hi);
             lg->n0[bs] = (uint64_t)g->M * (uint64_t)st_imax(oh_hi - oh_lo, 0) *
                          (uint64_t)st_imax(ow_hi - ow_lo, 0);
             if (r->sampled)
                 lg->z0[bs] = (uint64_t)llround((double)lg->n0[bs] * rs_density(DZ));
+            else if (cx.tab.rd) /* the windows' counts, made already */
+                for (int m = 0; m < g->M; m++)
+                    for (int oh = oh_lo; oh < oh_hi; oh++)
+                        lg->z0[bs] += cx.tab.rd[(rs_index(DZ, m, oh)) * cx.tab.nseg + sg];
             else
                 for (int m = 0; m < g->M; m++)
                     for (int oh = oh_lo; oh < oh_hi; oh++)
                         lg->z0[bs] += rs_count(DZ, m, oh, ow_lo, ow_hi);
         }
     }
+    bp_tab_free(&cx.tab);
     return 0;
 }
 
@@ -965,7 +1144,77 @@ typedef struct wg_ctx {
     const rowset *DZ, *A;
     int uni; /* without dZ skipping every column does the same work: compute one */
     int nw;
+    /* The bit planes of the activation row under the taps of each piece,
+     * made once per phase for every row of A: entry e = rs_index(A, c, ih)
+     * x pieces + piece has np[e] planes of nw words, plane k of it at
+     * pl + (e maxp + k) nw (the planes of each word; a word with fewer has
+     * zeros in the others). */
+    int maxp;
+    uint64_t *pl;
+    uint8_t *np;
 } wg_ctx;
+
+/* Make cx's planes from the rows of A; 0 or ST_ENOMEM. */
+static int wg_planes_make(const st_run *r, wg_ctx *cx)
+{
+    const rowset *A = cx->A;
+    const st_geom *g = &r->g;
+    int taps = r->map.taps, pieces = r->map.pieces, nw = cx->nw;
+    size_t ne = (size_t)A->nslot * A->per * pieces, npl;
+    uint64_t P[16], *v;
+
+    cx->maxp = planes_max(taps);
+    npl = ne * cx->maxp * nw;
+    cx->pl = calloc(npl ? npl : 1, sizeof *cx->pl);
+    cx->np = malloc(ne ? ne : 1);
+    if (!(v = malloc((size_t)taps * sizeof *v)) || !cx->pl || !cx->np) {
+        free(v);
+        return ST_ENOMEM;
+    }
+    for (size_t row = 0; row < (size_t)A->nslot * A->per; row++)
+        for (int p = 0; p < pieces; p++) {
+            int k0 = p * taps, k1 = st_imin(k0 + taps, g->KW), npm = 0;
+            size_t e = row * pieces + p;
+            /* the activation row under each tap: A[ow * S + kw - P] */
+            for (int kw = k0; kw < k1; kw++) {
+                int d = kw - g->PL, tt = st_floordiv(d, g->SW), ph = d - tt * g->SW;
+                st_bits_extract(A->bits + (row * A->S + ph) * A->words, A->plen, tt, g->OW,
+                                r->wb + (size_t)(kw - k0) * nw);
+            }
+            for (int w = 0; w < nw; w++) {
+                int np;
+                for (int k = 0; k < k1 - k0; k++)
+                    v[k] = r->wb[(size_t)k * nw + w];
+                np = bit_planes(v, k1 - k0, P);
+                for (int k = 0; k < np; k++)
+                    cx->pl[(e * cx->maxp + k) * nw + w] = P[k];
+                npm = st_imax(npm, np);
+            }
+            cx->np[e] = (uint8_t)npm;
+        }
+    free(v);
+    return 0;
+}
+
+/* planes_row for rows of nw words: PE j's words x[j nw ..], plane k's
+ * P[k nw ..]. */
+static void planes_row_w(const st_point *pt, const uint64_t *P, int np, int nw, const uint64_t *x,
+                         int n, uint64_t *sum, uint64_t *max, uint32_t *cyc)
+{
+    uint64_t s = 0, m = *max;
+
+    for (int j = 0; j < n; j++) {
+        uint64_t w = 0;
+        for (int k = 0; k < np; k++)
+            w += and_count(x + (size_t)j * nw, P + (size_t)k * nw, nw) << k;
+        s += w;
+        m = w > m ? w : m;
+        if (cyc)
+            cyc[j] = pe_cycles(pt, w);
+    }
+    *sum += s;
+    *max = m;
+}
 
 /* WG steps of dZ rows [oh_lo, oh_hi) in tile unit u (a block of output
  * channels x a block of (channel, kernel row, piece) triples). */
@@ -975,18 +1224,19 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
     const rowset *DZ = cx->DZ, *A = cx->A;
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    int R = pt->pe_rows, Cc = pt->pe_cols, taps = r->map.taps, pieces = r->map.pieces;
+    int R = pt->pe_rows, Cc = pt->pe_cols, pieces = r->map.pieces;
     int ntrip = g->C * g->KH * pieces, nrt = st_ceildiv(ntrip, R), nw = cx->nw, uni = cx->uni;
     int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
     int Mc = st_imin(Cc, g->M - m0), Ract = st_imin(R, ntrip - t0);
     int ncol = uni ? 1 : Mc, fifo = r->tm.fifo;
     int *tr = r->tri;
 
-    /* each PE row's triple, decoded once for the tile */
-    for (int i = 0; i < Ract; i++) {
-        int t = t0 + i, p = t % pieces;
-        tr[4 * i] = t / pieces / g->KH, tr[4 * i + 1] = t / pieces % g->KH;
-        tr[4 * i + 2] = p * taps, tr[4 * i + 3] = st_imin(p * taps + taps, g->KW);
+    /* each PE row's triple, decoded once for the tile (still in r->tri when
+     * this call goes on with the tile) */
+    for (int i = 0; i < Ract && !r->tm_keep; i++) {
+        int t = t0 + i;
+        tr[3 * i] = t / pieces % g->KH, tr[3 * i + 1] = t % pieces;
+        tr[3 * i + 2] = (int)rs_index(A, t / pieces / g->KH, 0);
     }
     tm_open(r, Ract * ncol);
     for (int oh = oh_lo; oh < oh_hi; oh++) {
@@ -998,40 +1248,26 @@ static void slice_wg(st_run *r, const void *ctx, size_t u, int oh_lo, int oh_hi,
             un->pos0 += (uint64_t)g->OW * (uni ? (uint64_t)Mc : 1);
         }
         for (int i = 0; i < Ract; i++) {
-            const int *q = tr + 4 * i; /* channel, kernel row, taps [k0, k1) */
-            int c = q[0], ih = oh * g->SH + q[1] - g->PT, k0 = q[2], k1 = q[3], nt = k1 - k0,
-                np = 0;
-            uint64_t P[16];
+            /* kernel row, piece, first row of A */
+            const int *q = tr + 3 * i;
+            int ih = oh * g->SH + q[0] - g->PT;
+            size_t row = (size_t)q[2] + (size_t)ih, e;
+            uint64_t ws = 0;
             if (ih < 0 || ih >= g->IH) {
                 for (int j = 0; fifo && j < ncol; j++)
                     r->cyc[i * ncol + j] = pe_cycles(pt, 0);
                 continue;
             }
-            un->rd1 += rs_count(A, c, ih, 0, g->IW);
+            un->rd1 += A->cnt[row]; /* the whole row */
             un->pos1 += (uint64_t)g->IW;
-            /* the activation row under each tap: A[ow * S + kw - P] */
-            for (int kw = k0; kw < k1; kw++) {
-                int d = kw - g->PL, tt = st_floordiv(d, g->SW), ph = d - tt * g->SW;
-                st_bits_extract(rs_row(A, c, ih, ph), A->plen, tt, g->OW,
-                                r->wb + (size_t)(kw - k0) * nw);
-            }
-            if (nw == 1) {
-                uint64_t ws = 0;
-                np = bit_planes(r->wb, nt, P);
-                planes_row(pt, P, np, r->wa, ncol, &ws, &wmax,
+            e = row * pieces + (size_t)q[1];
+            if (nw == 1)
+                planes_row(pt, cx->pl + e * cx->maxp, cx->np[e], r->wa, ncol, &ws, &wmax,
                            fifo ? r->cyc + (size_t)i * ncol : NULL);
-                un->work += uni ? ws * (uint64_t)Mc : ws;
-                continue;
-            }
-            for (int j = 0; j < ncol; j++) {
-                uint64_t w = 0;
-                for (int k = 0; k < nt; k++)
-                    w += and_count(r->wa + (size_t)j * nw, r->wb + (size_t)k * nw, nw);
-                un->work += uni ? w * (uint64_t)Mc : w;
-                wmax = w > wmax ? w : wmax;
-                if (fifo)
-                    r->cyc[i * ncol + j] = pe_cycles(pt, w);
-            }
+            else
+                planes_row_w(pt, cx->pl + e * cx->maxp * nw, cx->np[e], nw, r->wa, ncol, &ws, &wmax,
+                             fifo ? r->cyc + (size_t)i * ncol : NULL);
+            un->work += uni ? ws * (uint64_t)Mc : ws;
         }
         tm_step(&r->tm, r->cyc, pe_cycles(pt, wmax));
     }
@@ -1070,7 +1306,7 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
     uint64_t *zdz_m, *na_t, *za_t;
     int *civ;
 
-    wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64};
+    wg_ctx cx = {DZ, A, !comp_dz, (g->OW + 63) / 64, 0, NULL, NULL};
 
     if ((!r->bytes_only && (rc = units_reserve(r, n)) != 0) ||
         (rc = ledger_open(r, 1, nmt, nrt, g->OH)) != 0 ||
@@ -1079,27 +1315,38 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
         return rc;
     if (r->bytes_only)
         goto fill;
+    if ((rc = wg_planes_make(r, &cx)) != 0) {
+        free(cx.pl);
+        free(cx.np);
+        return rc;
+    }
     if (r->sm) {
         const double *ag = comp_dz && r->aux_grad ? r->aux_grad + (size_t)r->gi * g->M : NULL;
         const double *aa = comp_a && r->aux_act ? r->aux_act + (size_t)r->gi * g->C : NULL;
-        if (!(u_on = malloc(n)) || ((ag || aa) && !(u_aux = malloc(n * sizeof *u_aux)))) {
+        if (!(u_on = malloc(n)) ||
+            ((ag || aa) && !(u_aux = malloc((n + nmt + nrt) * sizeof *u_aux)))) {
             free(u_on);
+            free(cx.pl);
+            free(cx.np);
             return ST_ENOMEM;
         }
-        for (size_t u = 0; u < n; u++) {
-            int m0 = (int)(u / nrt) * Cc, t0 = (int)(u % nrt) * R;
-            int m1 = st_imin(m0 + Cc, g->M), t1 = st_imin(t0 + R, ntrip);
-            double xg = ag ? 0 : m1 - m0, xa = aa ? 0 : t1 - t0;
+        for (size_t u = 0; u < n; u++)
             u_on[u] = r->sm->mt[u / nrt] && r->sm->tt[u % nrt];
-            /* the work of a tile follows the densities of its dZ channels
-             * times those of its triples' activation channels */
-            for (int m = m0; ag && m < m1; m++)
-                xg += ag[m];
-            for (int t = t0; aa && t < t1; t++)
-                xa += aa[t / pieces / g->KH];
-            if (u_aux)
-                u_aux[u] = xg * xa;
+        /* the work of a tile follows the densities of its dZ channels
+         * times those of its triples' activation channels: per channel
+         * tile, per triple tile, then their products */
+        for (size_t i = 0; u_aux && i < (size_t)nmt + nrt; i++) {
+            int m0 = (int)i * Cc, m1 = st_imin(m0 + Cc, g->M);
+            int t0 = (int)(i - nmt) * R, t1 = st_imin(t0 + R, ntrip);
+            double x = i < (size_t)nmt ? (ag ? 0 : m1 - m0) : (aa ? 0 : t1 - t0);
+            for (int m = m0; i < (size_t)nmt && ag && m < m1; m++)
+                x += ag[m];
+            for (int t = t0; i >= (size_t)nmt && aa && t < t1; t++)
+                x += aa[t / pieces / g->KH];
+            u_aux[i < (size_t)nmt ? n + i : n + nmt + (i - nmt)] = x;
         }
+        for (size_t u = 0; u_aux && u < n; u++)
+            u_aux[u] = u_aux[n + u / nrt] * u_aux[n + nmt + u % nrt];
     }
     /* With all-ones dZ rows every full output-channel tile does what the
      * first does with the same triples. */
@@ -1112,6 +1359,8 @@ static int run_wg(st_run *r, const rowset *DZ, const rowset *A, int comp_dz, int
         free(u_on);
         free(u_aux);
         free(same);
+        free(cx.pl);
+        free(cx.np);
         if (rc != 0)
             return rc;
     }
@@ -1210,6 +1459,27 @@ static st_ledger *phase_ledger(st_run *r, int gi, int dense, st_phase ph)
     return &r->lgs[((size_t)gi * 2 + dense) * ST_PHASE_COUNT + ph];
 }
 
+/* The rows of group gi's activations (rows[0], S = SW) or gradients (rows[2],
+ * S = 1) as the masks have them, or all ones (rows[1], rows[3]): built at
+ * their first use, then shared by the phases and both variants. */
+static int group_rows(st_run *r, const pass_masks *pm, int gi, rowset *rows, int grad, int masked,
+                      const rowset **out)
+{
+    const st_geom *g = &r->g;
+    rowset *rs = &rows[2 * grad + !masked];
+    int rc = 0;
+
+    if (!rs->slot) {
+        size_t sz = grad ? (size_t)g->M * g->OH * g->OW : (size_t)g->C * g->IH * g->IW;
+        const uint8_t *m = masked ? (grad ? pm->grad : pm->act) + (size_t)gi * sz : NULL;
+        const uint8_t *want = !r->sampled ? NULL : grad ? r->sm->cout : r->sm->cin;
+        rc = grad ? rs_build(rs, m, g->M, g->OH, g->OW, 1, want)
+                  : rs_build(rs, m, g->C, g->IH, g->IW, g->SW, want);
+    }
+    *out = rs;
+    return rc;
+}
+
 /* Run phase ph on r->pt and r->map (BP of an FC layer: its input
  * gradient), from the rowsets a, b or the masks pm, with switches s1, s2. */
 static int run_phase(st_run *r, st_phase ph, const rowset *a, const rowset *b, const pass_masks *pm,
@@ -1250,17 +1520,14 @@ static int run_shapes(st_run *r, int gi, int dense, st_phase ph, const rowset *a
     return rc;
 }
 
-/* Slice group gi of a pass's masks into rowsets and run the phases flagged
- * in want (bit ph). */
+/* Run the phases flagged in want (bit ph) of group gi of a pass on its
+ * rows (group_rows). */
 static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, int want,
-                     st_phase_stats *out)
+                     st_phase_stats *out, rowset *rows)
 {
     const st_point *pt = r->pt;
     const st_geom *g = &r->g;
-    size_t act_sz = (size_t)g->C * g->IH * g->IW, grad_sz = (size_t)g->M * g->OH * g->OW;
-    const uint8_t *act = pm->act + (size_t)gi * act_sz, *grad = pm->grad + (size_t)gi * grad_sz;
-    const uint8_t *aw = NULL, *gw = NULL; /* channels whose rows exist */
-    rowset X = {0}, DZ = {0}, B = {0};
+    const rowset *X, *DZ, *B;
     int s_fp = !dense && pt->skip_fp_stream, s_bp = !dense && pt->skip_bp_stream;
     int s_out = !dense && pt->skip_bp_output, s_wg = !dense && pt->skip_wg_stream;
     int s_op = !dense && pt->skip_wg_operand;
@@ -1268,51 +1535,42 @@ static int run_group(st_run *r, const pass_masks *pm, int gi, int dense, int wan
 
     r->sm = r->samples ? &r->samples[gi] : NULL;
     r->gi = gi;
-    if (r->sampled)
-        aw = r->sm->cin, gw = r->sm->cout;
     /* FP */
     if (want & 1 << ST_FP) {
-        if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0)
-            goto done;
-        if ((rc = rs_build(&X, s_fp ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
-            goto done;
+        if ((rc = st_map_plan(r->l, g, pt, ST_FP, s_fp, &r->map, NULL)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 0, s_fp, &X)) != 0)
+            return rc;
         r->st = &out[ST_FP];
         r->lg = phase_ledger(r, gi, dense, ST_FP);
-        if ((rc = run_shapes(r, gi, dense, ST_FP, &X, NULL, pm, s_fp, 0)) != 0)
-            goto done;
+        if ((rc = run_shapes(r, gi, dense, ST_FP, X, NULL, pm, s_fp, 0)) != 0)
+            return rc;
     }
     /* BP: the first layer has no input gradient to compute */
     if (!r->l->first && g->fc && (want & 1 << ST_BP)) {
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
         if ((rc = run_shapes(r, gi, dense, ST_BP, NULL, NULL, pm, s_bp, s_out)) != 0)
-            goto done;
+            return rc;
     } else if (!r->l->first && (want & 1 << ST_BP)) {
-        if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0)
-            goto done;
-        if ((rc = rs_build(&DZ, s_bp ? grad : NULL, g->M, g->OH, g->OW, 1, gw)) != 0 ||
-            (rc = rs_build(&B, s_out ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
-            goto done;
+        if ((rc = st_map_plan(r->l, g, pt, ST_BP, s_bp, &r->map, NULL)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 1, s_bp, &DZ)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 0, s_out, &B)) != 0)
+            return rc;
         r->st = &out[ST_BP];
         r->lg = phase_ledger(r, gi, dense, ST_BP);
-        if ((rc = run_shapes(r, gi, dense, ST_BP, &DZ, &B, pm, s_bp, s_out)) != 0)
-            goto done;
+        if ((rc = run_shapes(r, gi, dense, ST_BP, DZ, B, pm, s_bp, s_out)) != 0)
+            return rc;
     }
     /* WG */
     if (want & 1 << ST_WG) {
-        if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0)
-            goto done;
-        if ((rc = rs_build(&DZ, s_wg ? grad : NULL, g->M, g->OH, g->OW, 1, gw)) != 0 ||
-            (rc = rs_build(&B, s_op ? act : NULL, g->C, g->IH, g->IW, g->SW, aw)) != 0)
-            goto done;
+        if ((rc = st_map_plan(r->l, g, pt, ST_WG, s_wg, &r->map, NULL)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 1, s_wg, &DZ)) != 0 ||
+            (rc = group_rows(r, pm, gi, rows, 0, s_op, &B)) != 0)
+            return rc;
         r->st = &out[ST_WG];
         r->lg = phase_ledger(r, gi, dense, ST_WG);
-        rc = run_shapes(r, gi, dense, ST_WG, &DZ, &B, pm, s_wg, s_op);
+        rc = run_shapes(r, gi, dense, ST_WG, DZ, B, pm, s_wg, s_op);
     }
-done:
-    rs_free(&X);
-    rs_free(&DZ);
-    rs_free(&B);
     return rc;
 }
 
@@ -1375,11 +1633,17 @@ static int run_passes(st_run *r, const st_net *net, st_mask_fn fn, void *ctx, st
             pm.act = m->act_in, pm.grad = m->grad;
         r->aux_act = r->sampled && m->chan_known ? m->act_chan : NULL;
         r->aux_grad = r->sampled && m->chan_known ? m->grad_chan : NULL;
-        for (int gi = 0; gi < r->g.groups; gi++)
-            for (int d = 0; d < 2; d++)
-                if (want[gi * 2 + d] &&
-                    (rc = run_group(r, &pm, gi, d, want[gi * 2 + d], d ? dense : run)) != 0)
-                    return rc;
+        rc = 0;
+        for (int gi = 0; gi < r->g.groups; gi++) {
+            rowset rows[4] = {{0}}; /* shared by both variants (group_rows) */
+            for (int d = 0; d < 2 && rc == 0; d++)
+                if (want[gi * 2 + d])
+                    rc = run_group(r, &pm, gi, d, want[gi * 2 + d], d ? dense : run, rows);
+            for (int k = 0; k < 4; k++)
+                rs_free(&rows[k]);
+            if (rc != 0)
+                return rc;
+        }
     }
     return 0;
 }
@@ -1642,8 +1906,8 @@ static int model_masks(void *ctx, const st_net *net, int layer, int image, const
                             err);
 }
 
-int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib,
-                     st_result *res, st_err *err)
+int st_sim_run_calib(const st_net *net, const st_point *pt, const st_calib *calib, st_result *res,
+                     st_err *err)
 {
     st_sparsity_cfg cfg;
     st_calib_own own = {NULL, NULL};
@@ -1686,7 +1950,7 @@ int st_sim_run_src(const st_net *net, const st_point *pt, st_mask_fn fn, void *c
     }
     res->layers = calloc((size_t)n, sizeof *res->layers);
     r.cyc = calloc((size_t)max_pe, sizeof *r.cyc);
-    r.tri = calloc((size_t)pt->pe_rows * 4, sizeof *r.tri);
+    r.tri = calloc((size_t)pt->pe_rows * 3, sizeof *r.tri);
     if (!res->layers || !r.cyc || !r.tri || (rc = tm_init(&r.tm, pt, max_pe)) != 0) {
         rc = st_err_set(err, ST_ENOMEM, "out of memory for the engine");
         goto done;
