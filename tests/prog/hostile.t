@@ -255,8 +255,10 @@ EOF2
     export STUB_LOG="$tmp/stub.log"
     rm -f slow.h5 slow.h5.journal stub.log
     # PBS signals every process of the job at the walltime: the whole process group here.
+    # A stop-grace of 0.5 s: mpirun kills the ranks 5 s after the SIGTERM, and rank 0 must
+    # have saved by then on a loaded machine.
     PATH="$tmp/stub:$PATH" SCRIPT=slow.lua OUTPUT=slow.h5 STEXPLORE="$EXP" PBS_JOBID=$$ \
-        STEXPLORE_ROOT="$ST_SRC" LAUNCH="mpirun --oversubscribe -np 2" \
+        STEXPLORE_ROOT="$ST_SRC" LAUNCH="mpirun --oversubscribe -np 2" OPTIONS="--stop-grace 0.5" \
         setsid bash "$ST_SRC/hpc/pbs.sh" >pbs.out 2>&1 &
     pid=$!
     for i in $(seq 1 100); do [ -e slow.h5.journal ] && break; sleep 0.1; done
@@ -264,13 +266,13 @@ EOF2
     kill -TERM -$pid
     st=0
     wait $pid || st=$?
-    [ "$st" -eq 130 ] && grep -q "qsub -v SCRIPT=slow.lua,OUTPUT=slow.h5,STEXPLORE_LINK=2,STEXPLORE_IDLE=0 .*hpc/pbs.sh" stub.log
+    [ "$st" -eq 130 ] && grep -q "qsub -v SCRIPT=slow.lua,OUTPUT=slow.h5,OPTIONS=--stop-grace 0.5,STEXPLORE_LINK=2,STEXPLORE_IDLE=0 .*hpc/pbs.sh" stub.log
     ok_ $? "hostile-5.3 pbs.sh: SIGTERM to the job exits 130 and resubmits (status $st; $(cat stub.log 2>/dev/null))"
     for how in USR1 TERM; do
         rm -f slow.h5 slow.h5.journal stub.log
         PATH="$tmp/stub:$PATH" STEXPLORE="$EXP" STEXPLORE_ROOT="$ST_SRC" SLURM_JOB_ID=$$ \
             LAUNCH="mpirun --oversubscribe -np 2" \
-            setsid bash "$ST_SRC/hpc/slurm.sh" -o slow.h5 slow.lua >slurm.out 2>&1 &
+            setsid bash "$ST_SRC/hpc/slurm.sh" --stop-grace 0.5 -o slow.h5 slow.lua >slurm.out 2>&1 &
         pid=$!
         for i in $(seq 1 100); do [ -e slow.h5.journal ] && break; sleep 0.1; done
         sleep 1
@@ -281,7 +283,7 @@ EOF2
         fi
         st=0
         wait $pid || st=$?
-        [ "$st" -eq 130 ] && grep -q "sbatch .*hpc/slurm.sh -o slow.h5 slow.lua" stub.log
+        [ "$st" -eq 130 ] && grep -q "sbatch .*hpc/slurm.sh --stop-grace 0.5 -o slow.h5 slow.lua" stub.log
         ok_ $? "hostile-5.4.$how slurm.sh: SIG$how exits 130 and resubmits (status $st; $(cat stub.log 2>/dev/null))"
     done
     # A stop in the first moments, before mpirun has started the ranks or while they load:

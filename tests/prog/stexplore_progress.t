@@ -33,7 +33,7 @@ t0 = time.monotonic()
 subprocess.run([os.path.join(BIN, "stsim"), "alexnet", "fidelity=sampled",
                 "sample_fraction=0.2", "p=0.9", "--no-layers"], capture_output=True)
 point_s = time.monotonic() - t0
-n_all = 2 * max(16, min(120, int(12 / max(point_s, 1e-3))))
+n_all = 2 * max(16, min(1000, int(12 / max(point_s, 1e-3))))
 GAP_S = max(5.0, 1 + 4 * point_s)
 print("# one dear point takes %.2f s: %d points, gaps of at most %.1f s" % (point_s, n_all, GAP_S))
 # p below 0.5 gives psum_bits 8 < data_bits 16: the point fails at its check, at once.
