@@ -537,15 +537,18 @@ static void im2col(const st_layer *l, const float *in, int b, float *col)
                         float *ro = r + (size_t)oy * (size_t)l->out_w;
                         const float *pi;
                         if (oy < ylo || oy >= yhi) {
-                            memset(ro, 0, (size_t)l->out_w * sizeof *ro);
+                            for (int ox = 0; ox < l->out_w; ox++)
+                                ro[ox] = 0.0f;
                             continue;
                         }
                         /* input column of output ox: ox stride_w + ix0, >= 0 from xlo on */
                         pi = plane + (size_t)(oy * l->stride_h - l->pad_t + ky) * (size_t)l->in_w;
                         for (int ox = 0; ox < xlo; ox++)
                             ro[ox] = 0.0f;
-                        if (l->stride_w == 1 && xhi > xlo)
-                            memcpy(ro + xlo, pi + (xlo + ix0), (size_t)(xhi - xlo) * sizeof *ro);
+                        /* rows are short (tens of floats): a loop, not a call to memcpy */
+                        if (l->stride_w == 1)
+                            for (int ox = xlo; ox < xhi; ox++)
+                                ro[ox] = pi[ox + ix0];
                         else
                             for (int ox = xlo; ox < xhi; ox++)
                                 ro[ox] = pi[ox * l->stride_w + ix0];
@@ -720,6 +723,45 @@ static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *
     }
 }
 
+/* One plane of pool_forward for 2x2 windows at stride 2 without padding, every window
+ * inside the input: the general loop's result (the same comparisons and additions in the
+ * same order) without its clipping. */
+static void pool2_plane(const st_layer *l, const float *restrict ip, float *restrict op,
+                        int32_t *restrict am, int is_max)
+{
+    int iw = l->in_w, ow = l->out_w;
+
+    for (int oy = 0; oy < l->out_h; oy++) {
+        const float *r0 = ip + (size_t)(2 * oy) * (size_t)iw, *r1 = r0 + iw;
+        float *o = op + (size_t)oy * (size_t)ow;
+        if (is_max) {
+            int32_t *a = am + (size_t)oy * (size_t)ow, base = 2 * oy * iw;
+            for (int ox = 0; ox < ow; ox++) {
+                float best = r0[2 * ox], v;
+                int32_t arg = base + 2 * ox, gt;
+                v = r0[2 * ox + 1];
+                gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? base + 2 * ox + 1 : arg;
+                v = r1[2 * ox];
+                gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? base + iw + 2 * ox : arg;
+                v = r1[2 * ox + 1];
+                gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? base + iw + 2 * ox + 1 : arg;
+                o[ox] = best;
+                a[ox] = arg;
+            }
+        } else {
+            for (int ox = 0; ox < ow; ox++)
+                o[ox] = ((((0.0f + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) *
+                        0.25f;
+        }
+    }
+}
+
 /* Max or average pooling (GAP is average pooling over the whole plane). Windows clip at
  * the padding; the average divides by k_h k_w, padding counted, as PyTorch's default. The
  * window of output (oy, ox) covers input rows oy s - pad + [0, k_h) clipped to the input;
@@ -729,6 +771,9 @@ static void pool_forward(tlayer *y, const float *in, int b)
     const st_layer *l = &y->l;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w, ohw = (size_t)l->out_h * (size_t)l->out_w;
     int is_max = l->kind == ST_MAXPOOL;
+    int pool2 = l->k_h == 2 && l->k_w == 2 && l->stride_h == 2 && l->stride_w == 2 &&
+                l->pad_t == 0 && l->pad_l == 0 && 2 * l->out_h <= l->in_h &&
+                2 * l->out_w <= l->in_w;
     float inv = 1.0f / (float)(l->k_h * l->k_w);
 
 #pragma omp parallel for schedule(static)
@@ -736,35 +781,38 @@ static void pool_forward(tlayer *y, const float *in, int b)
         const float *ip = in + pl * ihw;
         float *op = y->out + pl * ohw;
         int32_t *am = is_max ? y->argmax + pl * ohw : NULL;
-        for (int oy = 0; oy < l->out_h; oy++) {
-            int y0 = oy * l->stride_h - l->pad_t;
-            int ya = y0 < 0 ? 0 : y0, yb = y0 + l->k_h > l->in_h ? l->in_h : y0 + l->k_h;
-            for (int ox = 0; ox < l->out_w; ox++) {
-                int x0 = ox * l->stride_w - l->pad_l;
-                int xa = x0 < 0 ? 0 : x0, xb = x0 + l->k_w > l->in_w ? l->in_w : x0 + l->k_w;
-                size_t o = (size_t)oy * (size_t)l->out_w + (size_t)ox;
-                if (is_max) {
-                    int32_t arg = ya * l->in_w + xa;
-                    float best = ip[arg];
-                    for (int iy = ya; iy < yb; iy++)
-                        for (int ix = xa; ix < xb; ix++) {
-                            /* selects, not a branch on the data */
-                            float v = ip[iy * l->in_w + ix];
-                            int gt = v > best;
-                            best = gt ? v : best;
-                            arg = gt ? iy * l->in_w + ix : arg;
-                        }
-                    op[o] = best;
-                    am[o] = arg;
-                } else {
-                    float sum = 0.0f;
-                    for (int iy = ya; iy < yb; iy++)
-                        for (int ix = xa; ix < xb; ix++)
-                            sum += ip[iy * l->in_w + ix];
-                    op[o] = sum * inv;
+        if (pool2)
+            pool2_plane(l, ip, op, am, is_max);
+        else
+            for (int oy = 0; oy < l->out_h; oy++) {
+                int y0 = oy * l->stride_h - l->pad_t;
+                int ya = y0 < 0 ? 0 : y0, yb = y0 + l->k_h > l->in_h ? l->in_h : y0 + l->k_h;
+                for (int ox = 0; ox < l->out_w; ox++) {
+                    int x0 = ox * l->stride_w - l->pad_l;
+                    int xa = x0 < 0 ? 0 : x0, xb = x0 + l->k_w > l->in_w ? l->in_w : x0 + l->k_w;
+                    size_t o = (size_t)oy * (size_t)l->out_w + (size_t)ox;
+                    if (is_max) {
+                        int32_t arg = ya * l->in_w + xa;
+                        float best = ip[arg];
+                        for (int iy = ya; iy < yb; iy++)
+                            for (int ix = xa; ix < xb; ix++) {
+                                /* selects, not a branch on the data */
+                                float v = ip[iy * l->in_w + ix];
+                                int gt = v > best;
+                                best = gt ? v : best;
+                                arg = gt ? iy * l->in_w + ix : arg;
+                            }
+                        op[o] = best;
+                        am[o] = arg;
+                    } else {
+                        float sum = 0.0f;
+                        for (int iy = ya; iy < yb; iy++)
+                            for (int ix = xa; ix < xb; ix++)
+                                sum += ip[iy * l->in_w + ix];
+                        op[o] = sum * inv;
+                    }
                 }
             }
-        }
     }
 }
 
