@@ -41,7 +41,6 @@ typedef struct tlayer {
     int fresh;                    /* backward: nothing written to dout yet */
     float *w, *gw, *bias, *gbias; /* into the parameter arrays (conv, FC, BN gamma/beta) */
     int32_t *argmax;              /* max pooling: index into the source's output */
-    float *col;                   /* convolution: the im2col matrix of the last forward pass */
     float *xhat, *mean, *invstd, *run_mean, *run_var; /* BN */
     int stat;                                         /* index in stats, or -1 */
     double tau;                                       /* of the last backward pass */
@@ -58,7 +57,7 @@ struct st_trainer {
     float *w, *g, *v;
     tparam *params;
     int nparams;
-    float *col; /* convolution workspace: one image's dcol matrix per thread */
+    float *col; /* convolution workspace: per thread, one image's im2col and dcol matrices */
     size_t col_n;
     int nthreads; /* threads of the parallel loops, fixed at creation */
     float *wpart; /* WG partial sums: one weight tensor per chunk of WG_CHUNK images */
@@ -298,7 +297,6 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
         if (l->kind == ST_CONV) {
             size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
             size_t kn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w;
-            y->col = zalloc(kn * (size_t)cap * ohw, sizeof(float), &fail);
             if (kn * ohw > t->col_n)
                 t->col_n = kn * ohw;
             if ((size_t)st_layer_weights(l) > t->wpart_n)
@@ -314,7 +312,7 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
 #endif
     /* the trainer's threads call BLAS, which must not start threads of its own */
     openblas_set_num_threads(1);
-    t->col = zalloc((size_t)t->nthreads * t->col_n, sizeof(float), &fail);
+    t->col = zalloc((size_t)t->nthreads * 2 * t->col_n, sizeof(float), &fail);
     t->wpart =
         zalloc((size_t)((cap + WG_CHUNK - 1) / WG_CHUNK - 1) * t->wpart_n, sizeof(float), &fail);
     t->ones = zalloc((size_t)cap, sizeof(float), &fail);
@@ -351,7 +349,6 @@ void st_trainer_destroy(st_trainer **tp)
         free(y->dout);
         free(y->dz);
         free(y->argmax);
-        free(y->col);
         free(y->xhat);
         free(y->mean);
         free(y->invstd);
@@ -511,52 +508,48 @@ static void valid_range(int n_in, int n_out, int s, int pad, int k, int *lo, int
         *lo = *hi;
 }
 
-/* col[image][r][q], r = (ci k_h + ky) k_w + kx over all input channels, q an output pixel:
- * the input under tap (ky, kx) of output pixel q, 0 in the padding. Each image's K x ohw
- * matrix is contiguous, so that the GEMMs read it at unit stride (with the images side by
- * side in one K x (b ohw) matrix, packing a row of it for BLAS jumped b ohw floats per row,
- * and cost more than the multiplication). One image per iteration of the parallel loop. */
-static void im2col(const st_layer *l, const float *in, int b, float *col)
+/* One image's im2col matrix: col[r][q], r = (ci k_h + ky) k_w + kx over all input
+ * channels, q an output pixel: the input under tap (ky, kx) of output pixel q, 0 in the
+ * padding. Made per image into the thread's buffer right before the GEMMs that read it,
+ * while it is in the cache (the whole batch's matrices, kept from the forward pass for the
+ * weight gradient, were megabytes written to and read back from memory). */
+static void im2col(const st_layer *l, const float *in, float *col)
 {
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
-    size_t kn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
 
-#pragma omp parallel for schedule(static)
-    for (int im = 0; im < b; im++)
-        for (int ci = 0; ci < l->in_c; ci++) {
-            const float *plane = in + ((size_t)im * (size_t)l->in_c + (size_t)ci) * ihw;
-            for (int ky = 0; ky < l->k_h; ky++)
-                for (int kx = 0; kx < l->k_w; kx++) {
-                    float *r = col + (size_t)im * kn * ohw +
-                               ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
-                    int xlo, xhi, ylo, yhi, ix0 = kx - l->pad_l;
-                    valid_range(l->in_w, l->out_w, l->stride_w, l->pad_l, kx, &xlo, &xhi);
-                    valid_range(l->in_h, l->out_h, l->stride_h, l->pad_t, ky, &ylo, &yhi);
-                    for (int oy = 0; oy < l->out_h; oy++) {
-                        float *ro = r + (size_t)oy * (size_t)l->out_w;
-                        const float *pi;
-                        if (oy < ylo || oy >= yhi) {
-                            for (int ox = 0; ox < l->out_w; ox++)
-                                ro[ox] = 0.0f;
-                            continue;
-                        }
-                        /* input column of output ox: ox stride_w + ix0, >= 0 from xlo on */
-                        pi = plane + (size_t)(oy * l->stride_h - l->pad_t + ky) * (size_t)l->in_w;
-                        for (int ox = 0; ox < xlo; ox++)
+    for (int ci = 0; ci < l->in_c; ci++) {
+        const float *plane = in + (size_t)ci * ihw;
+        for (int ky = 0; ky < l->k_h; ky++)
+            for (int kx = 0; kx < l->k_w; kx++) {
+                float *r = col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
+                int xlo, xhi, ylo, yhi, ix0 = kx - l->pad_l;
+                valid_range(l->in_w, l->out_w, l->stride_w, l->pad_l, kx, &xlo, &xhi);
+                valid_range(l->in_h, l->out_h, l->stride_h, l->pad_t, ky, &ylo, &yhi);
+                for (int oy = 0; oy < l->out_h; oy++) {
+                    float *ro = r + (size_t)oy * (size_t)l->out_w;
+                    const float *pi;
+                    if (oy < ylo || oy >= yhi) {
+                        for (int ox = 0; ox < l->out_w; ox++)
                             ro[ox] = 0.0f;
-                        /* rows are short (tens of floats): a loop, not a call to memcpy */
-                        if (l->stride_w == 1)
-                            for (int ox = xlo; ox < xhi; ox++)
-                                ro[ox] = pi[ox + ix0];
-                        else
-                            for (int ox = xlo; ox < xhi; ox++)
-                                ro[ox] = pi[ox * l->stride_w + ix0];
-                        for (int ox = xhi; ox < l->out_w; ox++)
-                            ro[ox] = 0.0f;
+                        continue;
                     }
+                    /* input column of output ox: ox stride_w + ix0, >= 0 from xlo on */
+                    pi = plane + (size_t)(oy * l->stride_h - l->pad_t + ky) * (size_t)l->in_w;
+                    for (int ox = 0; ox < xlo; ox++)
+                        ro[ox] = 0.0f;
+                    /* rows are short (tens of floats): a loop, not a call to memcpy */
+                    if (l->stride_w == 1)
+                        for (int ox = xlo; ox < xhi; ox++)
+                            ro[ox] = pi[ox + ix0];
+                    else
+                        for (int ox = xlo; ox < xhi; ox++)
+                            ro[ox] = pi[ox * l->stride_w + ix0];
+                    for (int ox = xhi; ox < l->out_w; ox++)
+                        ro[ox] = 0.0f;
                 }
-        }
+            }
+    }
 }
 
 /* The adjoint of im2col: add col's entries into the input positions they came from. */
@@ -591,40 +584,51 @@ static void col2im_add(const st_layer *l, const float *col, int b, float *din)
             }
 }
 
-/* Z = W * A + bias. The batch's im2col matrix (K x N, N = b x out pixels, kept for WG) is
- * made once; then per image and group one GEMM, W_g (ocg x K_g) times the image's columns
- * of col_g (leading dimension N), writes straight into the image's output planes. Images
- * are spread over the threads. */
-static void conv_forward(tlayer *y, const float *in, int b)
+/* The thread's im2col buffer (and its dcol buffer after it, col_n floats on). */
+static float *thread_col(const st_trainer *t)
+{
+    int th = 0;
+#ifdef _OPENMP
+    th = omp_get_thread_num();
+#endif
+    return t->col + (size_t)th * 2 * t->col_n;
+}
+
+/* Z = W * A + bias. Per image (images spread over the threads): its im2col matrix, then
+ * per group one GEMM, W_g (ocg x K_g) times col_g (K_g x pixels), writes straight into the
+ * image's output planes. */
+static void conv_forward(const st_trainer *t, tlayer *y, const float *in, int b)
 {
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
     int kg = (l->in_c / g) * l->k_h * l->k_w;
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
 
-    im2col(l, in, b, y->col);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(t->nthreads)
     for (int im = 0; im < b; im++) {
-        float *o = y->out + (size_t)im * y->out_n;
+        float *o = y->out + (size_t)im * y->out_n, *col = thread_col(t);
+        im2col(l, in + (size_t)im * y->in_n, col);
         for (int oc = 0; oc < l->out_c; oc++)
             for (size_t q = 0; q < ohw; q++)
                 o[(size_t)oc * ohw + q] = y->bias[oc];
         for (int gi = 0; gi < g; gi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, (int)ohw, kg, 1.0f,
                         y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                        y->col + ((size_t)im * (size_t)g + (size_t)gi) * (size_t)kg * ohw, (int)ohw,
-                        1.0f, o + (size_t)gi * (size_t)ocg * ohw, (int)ohw);
+                        col + (size_t)gi * (size_t)kg * ohw, (int)ohw, 1.0f,
+                        o + (size_t)gi * (size_t)ocg * ohw, (int)ohw);
     }
 }
 
-/* WG: dW_g = the sum over images of dZ_g,i (ocg x pixels) times the image's columns of
- * col_g transposed. Images are taken in chunks of WG_CHUNK, a chunk's images added in
- * order into its own partial tensor, the chunks in parallel, then the partials added in
- * chunk order: the result does not depend on the number of threads. dbias: the sums of
- * dZ, one channel per iteration. BP, when the input needs a gradient: per image (in
- * parallel), dcol = W_g^T dZ_g,i (K_g x pixels) into the thread's buffer, scattered back
- * into the image's input gradient by col2im_add. */
-static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
+/* dbias: the sums of dZ, one channel per iteration. Then per image, its im2col matrix made
+ * again into the thread's buffer (cheaper than keeping the batch's from the forward pass:
+ * see im2col), and with it, while it is in the cache, WG and BP. WG: dW_g = the sum over
+ * images of dZ_g,i (ocg x pixels) times col_g transposed. Images are taken in chunks of
+ * WG_CHUNK, a chunk's images added in order into its own partial tensor, the chunks in
+ * parallel, then the partials added in chunk order: the result does not depend on the
+ * number of threads. BP, when the input needs a gradient: dcol = W_g^T dZ_g,i (K_g x
+ * pixels) into the thread's second buffer, scattered back into the image's input gradient
+ * by col2im_add. */
+static void conv_backward(st_trainer *t, tlayer *y, const float *in, float *din, int acc, int b)
 {
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
@@ -640,43 +644,38 @@ static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
             s += sum_f(y->dz + (size_t)im * y->out_n + (size_t)oc * ohw, ohw);
         y->gbias[oc] = (float)s;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(t->nthreads)
     for (int c = 0; c < chunks; c++) {
         float *part = c ? t->wpart + (size_t)(c - 1) * nw : y->gw;
+        float *col = thread_col(t), *dcol = col + t->col_n;
         int end = (c + 1) * WG_CHUNK < b ? (c + 1) * WG_CHUNK : b;
-        for (int im = c * WG_CHUNK; im < end; im++)
+        for (int im = c * WG_CHUNK; im < end; im++) {
+            const float *dz = y->dz + (size_t)im * y->out_n;
+            float *dimg = din ? din + (size_t)im * y->in_n : NULL;
+            im2col(l, in + (size_t)im * y->in_n, col);
             for (int gi = 0; gi < g; gi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
-                            y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw,
-                            (int)ohw,
-                            y->col + ((size_t)im * (size_t)g + (size_t)gi) * (size_t)kg * ohw,
-                            (int)ohw, im > c * WG_CHUNK ? 1.0f : 0.0f,
+                            dz + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
+                            col + (size_t)gi * (size_t)kg * ohw, (int)ohw,
+                            im > c * WG_CHUNK ? 1.0f : 0.0f,
                             part + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
+            if (!dimg)
+                continue;
+            if (!acc)
+                memset(dimg, 0, y->in_n * sizeof *dimg);
+            for (int gi = 0; gi < g; gi++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ohw, ocg, 1.0f,
+                            y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
+                            dz + (size_t)gi * (size_t)ocg * ohw, (int)ohw, 0.0f,
+                            dcol + (size_t)gi * (size_t)kg * ohw, (int)ohw);
+            col2im_add(l, dcol, 1, dimg);
+        }
     }
     if (chunks > 1) {
 #pragma omp parallel for schedule(static)
         for (size_t k = 0; k < nw; k++)
             for (int c = 1; c < chunks; c++)
                 y->gw[k] += t->wpart[(size_t)(c - 1) * nw + k];
-    }
-    if (!din)
-        return;
-#pragma omp parallel for schedule(static) num_threads(t->nthreads)
-    for (int im = 0; im < b; im++) {
-        int th = 0;
-        float *dcol, *dimg = din + (size_t)im * y->in_n;
-#ifdef _OPENMP
-        th = omp_get_thread_num();
-#endif
-        dcol = t->col + (size_t)th * t->col_n;
-        if (!acc)
-            memset(dimg, 0, y->in_n * sizeof *dimg);
-        for (int gi = 0; gi < g; gi++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ohw, ocg, 1.0f,
-                        y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                        y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
-                        0.0f, dcol + (size_t)gi * (size_t)kg * ohw, (int)ohw);
-        col2im_add(l, dcol, 1, dimg);
     }
 }
 
@@ -961,7 +960,7 @@ static void forward(st_trainer *t, const float *x, int b, int mode)
         size_t n = (size_t)b * y->out_n;
         switch (y->l.kind) {
         case ST_CONV:
-            conv_forward(y, in, b);
+            conv_forward(t, y, in, b);
             break;
         case ST_FC:
             fc_forward(y, in, b);
@@ -1133,7 +1132,7 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
         }
         switch (y->l.kind) {
         case ST_CONV:
-            conv_backward(t, y, din, acc, b);
+            conv_backward(t, y, in, din, acc, b);
             break;
         case ST_FC:
             fc_backward(t, y, in, din, acc, b);
