@@ -57,8 +57,9 @@ struct st_trainer {
     float *w, *g, *v;
     tparam *params;
     int nparams;
-    float *col; /* convolution workspace: per thread, one image's im2col and dcol matrices */
-    size_t col_n;
+    float *col; /* convolution workspace: per thread, one image's im2col and dcol matrices
+                 * (col_n floats and a slack of COL_SLACK each) and a padded plane (pad_n) */
+    size_t col_n, pad_n;
     int nthreads; /* threads of the parallel loops, fixed at creation */
     float *wpart; /* WG partial sums: one weight tensor per chunk of WG_CHUNK images */
     size_t wpart_n;
@@ -123,6 +124,33 @@ int st_train_threads(int n)
 }
 
 /* ------------------------------------------------------------- creation */
+
+/* Floats past the end of an im2col matrix and of a padded plane that im2col may write or
+ * read: it copies rows in whole blocks of 16. */
+#define COL_SLACK 16
+
+/* A convolution's input plane with its padding around it, for stride 1 along the rows:
+ * pad_h x pad_w, the input's row iy at row iy + pad_t, column ix at ix + pad_l. */
+static int pad_h(const st_layer *l)
+{
+    return (l->out_h - 1) * l->stride_h + l->k_h;
+}
+
+static int pad_w(const st_layer *l)
+{
+    return l->out_w - 1 + l->k_w;
+}
+
+static size_t pad_plane_n(const st_layer *l)
+{
+    return (size_t)pad_h(l) * (size_t)pad_w(l) + COL_SLACK;
+}
+
+/* Floats of one thread's convolution workspace. */
+static size_t thread_col_n(const st_trainer *t)
+{
+    return 2 * (t->col_n + COL_SLACK) + t->pad_n;
+}
 
 static int has_params(st_kind k)
 {
@@ -299,6 +327,8 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
             size_t kn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w;
             if (kn * ohw > t->col_n)
                 t->col_n = kn * ohw;
+            if (l->stride_w == 1 && pad_plane_n(l) > t->pad_n)
+                t->pad_n = pad_plane_n(l);
             if ((size_t)st_layer_weights(l) > t->wpart_n)
                 t->wpart_n = (size_t)st_layer_weights(l);
         }
@@ -312,7 +342,7 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
 #endif
     /* the trainer's threads call BLAS, which must not start threads of its own */
     openblas_set_num_threads(1);
-    t->col = zalloc((size_t)t->nthreads * 2 * t->col_n, sizeof(float), &fail);
+    t->col = zalloc((size_t)t->nthreads * thread_col_n(t), sizeof(float), &fail);
     t->wpart =
         zalloc((size_t)((cap + WG_CHUNK - 1) / WG_CHUNK - 1) * t->wpart_n, sizeof(float), &fail);
     t->ones = zalloc((size_t)cap, sizeof(float), &fail);
@@ -508,16 +538,62 @@ static void valid_range(int n_in, int n_out, int s, int pad, int k, int *lo, int
         *lo = *hi;
 }
 
+/* Plane ci of the input into pad (pad_h x pad_w, zeros around it). */
+static void fill_pad(const st_layer *l, const float *plane, float *restrict pad)
+{
+    int ph = pad_h(l), pw = pad_w(l);
+    int x0 = l->pad_l, nx = l->in_w < pw - x0 ? l->in_w : pw - x0;
+
+    for (int q = 0; q < ph * pw; q++)
+        pad[q] = 0.0f;
+    for (int iy = 0; iy < l->in_h && iy + l->pad_t < ph; iy++) {
+        const float *restrict src = plane + (size_t)iy * (size_t)l->in_w;
+        float *restrict dst = pad + (size_t)(iy + l->pad_t) * (size_t)pw + x0;
+        for (int ix = 0; ix < nx; ix++)
+            dst[ix] = src[ix];
+    }
+}
+
+/* im2col for stride 1 along the rows: each input plane once into the padded buffer, then
+ * every output row of every tap is a contiguous piece of it, copied in blocks of 16 floats
+ * (fixed-size copies, which the compiler turns into a few vector moves): a block may run
+ * past the row's end into the next one, which is written after it, and past the last row
+ * into the slack (COL_SLACK) of the matrix. */
+static void im2col_s1(const st_layer *l, const float *in, float *col, float *pad)
+{
+    size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
+    size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
+    int pw = pad_w(l), ow = l->out_w;
+
+    for (int ci = 0; ci < l->in_c; ci++) {
+        fill_pad(l, in + (size_t)ci * ihw, pad);
+        for (int ky = 0; ky < l->k_h; ky++)
+            for (int kx = 0; kx < l->k_w; kx++) {
+                float *r = col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
+                for (int oy = 0; oy < l->out_h; oy++) {
+                    const float *src = pad + (size_t)(oy * l->stride_h + ky) * (size_t)pw + kx;
+                    float *dst = r + (size_t)oy * (size_t)ow;
+                    for (int x = 0; x < ow; x += 16)
+                        memcpy(dst + x, src + x, 16 * sizeof(float));
+                }
+            }
+    }
+}
+
 /* One image's im2col matrix: col[r][q], r = (ci k_h + ky) k_w + kx over all input
  * channels, q an output pixel: the input under tap (ky, kx) of output pixel q, 0 in the
  * padding. Made per image into the thread's buffer right before the GEMMs that read it,
  * while it is in the cache (the whole batch's matrices, kept from the forward pass for the
  * weight gradient, were megabytes written to and read back from memory). */
-static void im2col(const st_layer *l, const float *in, float *col)
+static void im2col(const st_layer *l, const float *in, float *col, float *pad)
 {
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
 
+    if (l->stride_w == 1) {
+        im2col_s1(l, in, col, pad);
+        return;
+    }
     for (int ci = 0; ci < l->in_c; ci++) {
         const float *plane = in + (size_t)ci * ihw;
         for (int ky = 0; ky < l->k_h; ky++)
@@ -584,14 +660,14 @@ static void col2im_add(const st_layer *l, const float *col, int b, float *din)
             }
 }
 
-/* The thread's im2col buffer (and its dcol buffer after it, col_n floats on). */
+/* The thread's im2col buffer; its dcol buffer and padded plane follow (col_dcol, col_pad). */
 static float *thread_col(const st_trainer *t)
 {
     int th = 0;
 #ifdef _OPENMP
     th = omp_get_thread_num();
 #endif
-    return t->col + (size_t)th * 2 * t->col_n;
+    return t->col + (size_t)th * thread_col_n(t);
 }
 
 /* Z = W * A + bias. Per image (images spread over the threads): its im2col matrix, then
@@ -607,7 +683,7 @@ static void conv_forward(const st_trainer *t, tlayer *y, const float *in, int b)
 #pragma omp parallel for schedule(static) num_threads(t->nthreads)
     for (int im = 0; im < b; im++) {
         float *o = y->out + (size_t)im * y->out_n, *col = thread_col(t);
-        im2col(l, in + (size_t)im * y->in_n, col);
+        im2col(l, in + (size_t)im * y->in_n, col, col + 2 * (t->col_n + COL_SLACK));
         for (int oc = 0; oc < l->out_c; oc++)
             for (size_t q = 0; q < ohw; q++)
                 o[(size_t)oc * ohw + q] = y->bias[oc];
@@ -647,12 +723,13 @@ static void conv_backward(st_trainer *t, tlayer *y, const float *in, float *din,
 #pragma omp parallel for schedule(static) num_threads(t->nthreads)
     for (int c = 0; c < chunks; c++) {
         float *part = c ? t->wpart + (size_t)(c - 1) * nw : y->gw;
-        float *col = thread_col(t), *dcol = col + t->col_n;
+        float *col = thread_col(t), *dcol = col + t->col_n + COL_SLACK;
+        float *pad = dcol + t->col_n + COL_SLACK;
         int end = (c + 1) * WG_CHUNK < b ? (c + 1) * WG_CHUNK : b;
         for (int im = c * WG_CHUNK; im < end; im++) {
             const float *dz = y->dz + (size_t)im * y->out_n;
             float *dimg = din ? din + (size_t)im * y->in_n : NULL;
-            im2col(l, in + (size_t)im * y->in_n, col);
+            im2col(l, in + (size_t)im * y->in_n, col, pad);
             for (int gi = 0; gi < g; gi++)
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
                             dz + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
