@@ -125,6 +125,20 @@ int st_train_threads(int n)
 
 /* ------------------------------------------------------------- creation */
 
+/* 16 floats (or their bits) as one value: GCC's vector extension, which becomes whatever
+ * vector instructions the target has. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+/* The loops over blocks of 16 floats get a version per instruction set, picked when the
+ * program loads: with AVX-512, a block is one instruction. Not under the sanitizers. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
 /* Floats past the end of an im2col matrix and of a padded plane that im2col may write or
  * read: it copies rows in whole blocks of 16. */
 #define COL_SLACK 16
@@ -559,7 +573,7 @@ static void fill_pad(const st_layer *l, const float *plane, float *restrict pad)
  * (fixed-size copies, which the compiler turns into a few vector moves): a block may run
  * past the row's end into the next one, which is written after it, and past the last row
  * into the slack (COL_SLACK) of the matrix. */
-static void im2col_s1(const st_layer *l, const float *in, float *col, float *pad)
+CLONES static void im2col_s1(const st_layer *l, const float *in, float *col, float *pad)
 {
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
@@ -670,6 +684,55 @@ static float *thread_col(const st_trainer *t)
     return t->col + (size_t)th * thread_col_n(t);
 }
 
+/* col2im_add of one image for stride 1 along the rows (a layer im2col_s1 serves): each
+ * plane's taps added into a zeroed padded buffer, in blocks of 16 floats, the lanes past
+ * the row's end adding +0 (which changes nothing: a sum that starts at +0 is never -0),
+ * then the buffer's inside added into (acc) or written to
+ * the image's gradient. The same additions in the same order as col2im_add when !acc. */
+CLONES static void col2im_s1(const st_layer *l, const float *col, float *din, int acc, float *pad)
+{
+    const v16i lane16 = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    v16i last = lane16 < (l->out_w - 1) % 16 + 1; /* the lanes of the row's last block */
+    size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
+    size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
+    int ph = pad_h(l), pw = pad_w(l), ow = l->out_w;
+    int x0 = l->pad_l, nx = l->in_w < pw - x0 ? l->in_w : pw - x0;
+
+    for (int ci = 0; ci < l->in_c; ci++) {
+        float *plane = din + (size_t)ci * ihw;
+        for (int q = 0; q < ph * pw; q++)
+            pad[q] = 0.0f;
+        for (int ky = 0; ky < l->k_h; ky++)
+            for (int kx = 0; kx < l->k_w; kx++) {
+                const float *r =
+                    col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
+                for (int oy = 0; oy < l->out_h; oy++) {
+                    float *restrict dst = pad + (size_t)(oy * l->stride_h + ky) * (size_t)pw + kx;
+                    const float *restrict src = r + (size_t)oy * (size_t)ow;
+                    for (int x = 0; x < ow; x += 16) {
+                        v16f a, c;
+                        memcpy(&a, dst + x, sizeof a);
+                        memcpy(&c, src + x, sizeof c);
+                        if (x + 16 > ow)
+                            c = (v16f)((v16i)c & last);
+                        a += c;
+                        memcpy(dst + x, &a, sizeof a);
+                    }
+                }
+            }
+        /* rows of the input the padded buffer covers: all but those no window reaches */
+        for (int iy = 0; iy < l->in_h; iy++) {
+            float *restrict d = plane + (size_t)iy * (size_t)l->in_w;
+            const float *restrict sp = pad + (size_t)(iy + l->pad_t) * (size_t)pw + x0;
+            int inside = iy + l->pad_t < ph;
+            for (int ix = 0; ix < l->in_w; ix++) {
+                float v = inside && ix < nx ? sp[ix] : 0.0f;
+                d[ix] = acc ? d[ix] + v : v;
+            }
+        }
+    }
+}
+
 /* Z = W * A + bias. Per image (images spread over the threads): its im2col matrix, then
  * per group one GEMM, W_g (ocg x K_g) times col_g (K_g x pixels), writes straight into the
  * image's output planes. */
@@ -738,14 +801,17 @@ static void conv_backward(st_trainer *t, tlayer *y, const float *in, float *din,
                             part + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
             if (!dimg)
                 continue;
-            if (!acc)
+            if (!acc && l->stride_w != 1)
                 memset(dimg, 0, y->in_n * sizeof *dimg);
             for (int gi = 0; gi < g; gi++)
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ohw, ocg, 1.0f,
                             y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
                             dz + (size_t)gi * (size_t)ocg * ohw, (int)ohw, 0.0f,
                             dcol + (size_t)gi * (size_t)kg * ohw, (int)ohw);
-            col2im_add(l, dcol, 1, dimg);
+            if (l->stride_w == 1)
+                col2im_s1(l, dcol, dimg, acc, pad);
+            else
+                col2im_add(l, dcol, 1, dimg);
         }
     }
     if (chunks > 1) {
