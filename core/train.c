@@ -34,11 +34,13 @@ typedef struct tparam {
 /* Per-layer state. Buffers hold cap images. */
 typedef struct tlayer {
     st_layer l;
-    size_t in_n, out_n;           /* elements per image */
-    float *out, *dout;            /* output and the gradient of the loss with respect to it */
-    float *dz;                    /* compute layers: dZ after the pruning (what BP and WG use) */
-    int need;                     /* dout is needed: some layer at or above has parameters */
-    int fresh;                    /* backward: nothing written to dout yet */
+    size_t in_n, out_n; /* elements per image */
+    float *out, *dout;  /* output and the gradient of the loss with respect to it */
+    float *dz;          /* compute layers: dZ after the pruning (what BP and WG use): dzbuf, or dout
+                         * itself where the layer is not pruned */
+    float *dzbuf;       /* compute layers: the pruned dZ */
+    int need;           /* dout is needed: some layer at or above has parameters */
+    int fresh;          /* backward: nothing written to dout yet */
     float *w, *gw, *bias, *gbias; /* into the parameter arrays (conv, FC, BN gamma/beta) */
     int32_t *argmax;              /* max pooling: index into the source's output */
     float *xhat, *mean, *invstd, *run_mean, *run_var; /* BN */
@@ -323,7 +325,7 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
         y->dout = zalloc(bo, sizeof(float), &fail);
         if (st_kind_is_compute(l->kind)) {
             y->stat = t->nstats++;
-            y->dz = zalloc(bo, sizeof(float), &fail);
+            y->dzbuf = zalloc(bo, sizeof(float), &fail);
         }
         if (l->kind == ST_MAXPOOL)
             y->argmax = zalloc(bo, sizeof(int32_t), &fail);
@@ -391,7 +393,7 @@ void st_trainer_destroy(st_trainer **tp)
         tlayer *y = &t->ly[i];
         free(y->out);
         free(y->dout);
-        free(y->dz);
+        free(y->dzbuf);
         free(y->argmax);
         free(y->xhat);
         free(y->mean);
@@ -865,6 +867,13 @@ static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *
     }
 }
 
+/* 2x2 windows at stride 2 without padding, every window inside the input. */
+static int is_pool2(const st_layer *l)
+{
+    return l->k_h == 2 && l->k_w == 2 && l->stride_h == 2 && l->stride_w == 2 && l->pad_t == 0 &&
+           l->pad_l == 0 && 2 * l->out_h <= l->in_h && 2 * l->out_w <= l->in_w;
+}
+
 /* One plane of pool_forward for 2x2 windows at stride 2 without padding, every window
  * inside the input: the general loop's result (the same comparisons and additions in the
  * same order) without its clipping. */
@@ -913,9 +922,7 @@ static void pool_forward(tlayer *y, const float *in, int b)
     const st_layer *l = &y->l;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w, ohw = (size_t)l->out_h * (size_t)l->out_w;
     int is_max = l->kind == ST_MAXPOOL;
-    int pool2 = l->k_h == 2 && l->k_w == 2 && l->stride_h == 2 && l->stride_w == 2 &&
-                l->pad_t == 0 && l->pad_l == 0 && 2 * l->out_h <= l->in_h &&
-                2 * l->out_w <= l->in_w;
+    int pool2 = is_pool2(l);
     float inv = 1.0f / (float)(l->k_h * l->k_w);
 
 #pragma omp parallel for schedule(static)
@@ -958,18 +965,50 @@ static void pool_forward(tlayer *y, const float *in, int b)
     }
 }
 
+/* Max pooling's gradient for one plane, pool2 windows, written (not added): each window's
+ * position the maximum came from gets 0 + the gradient (as added into a zeroed plane), the
+ * others and the positions no window covers 0. */
+static void pool2_backward_plane(const st_layer *l, const int32_t *restrict am,
+                                 const float *restrict go, float *restrict dp)
+{
+    int iw = l->in_w, ow = l->out_w;
+
+    for (int oy = 0; oy < l->out_h; oy++) {
+        float *r0 = dp + (size_t)(2 * oy) * (size_t)iw, *r1 = r0 + iw;
+        const int32_t *a = am + (size_t)oy * (size_t)ow;
+        const float *g = go + (size_t)oy * (size_t)ow;
+        int32_t base = 2 * oy * iw;
+        for (int ox = 0; ox < ow; ox++) {
+            int32_t p = a[ox] - base - 2 * ox; /* 0, 1, iw or iw + 1 */
+            r0[2 * ox] = 0.0f + keep_if(g[ox], p == 0);
+            r0[2 * ox + 1] = 0.0f + keep_if(g[ox], p == 1);
+            r1[2 * ox] = 0.0f + keep_if(g[ox], p == iw);
+            r1[2 * ox + 1] = 0.0f + keep_if(g[ox], p == iw + 1);
+        }
+        for (int ix = 2 * ow; ix < iw; ix++)
+            r0[ix] = r1[ix] = 0.0f;
+    }
+    for (size_t q = (size_t)(2 * l->out_h) * (size_t)iw; q < (size_t)l->in_h * (size_t)iw; q++)
+        dp[q] = 0.0f;
+}
+
 static void pool_backward(tlayer *y, float *din, int acc, int b)
 {
     const st_layer *l = &y->l;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w, ohw = (size_t)l->out_h * (size_t)l->out_w;
     float inv = 1.0f / (float)(l->k_h * l->k_w);
+    int pool2 = is_pool2(l);
 
 #pragma omp parallel for schedule(static)
     for (size_t pl = 0; pl < (size_t)b * (size_t)l->in_c; pl++) {
         float *dp = din + pl * ihw;
-        if (!acc)
+        if (!acc && !(pool2 && l->kind == ST_MAXPOOL))
             memset(dp, 0, ihw * sizeof *dp);
         const float *go = y->dout + pl * ohw;
+        if (l->kind == ST_MAXPOOL && pool2 && !acc) {
+            pool2_backward_plane(l, y->argmax + pl * ohw, go, dp);
+            continue;
+        }
         if (l->kind == ST_MAXPOOL) {
             const int32_t *am = y->argmax + pl * ohw;
             for (size_t o = 0; o < ohw; o++)
@@ -1250,6 +1289,7 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
                  * the initialisation and shuffling streams */
                 uint64_t stream = ((uint64_t)0x70 << 56) | ((iter & 0xffffffffffull) << 16) |
                                   (uint64_t)(uint16_t)i;
+                y->dz = y->dzbuf;
                 if ((rc = st_prune(y->dout, y->dz, n, &t->cfg.prune_opts, t->cfg.seed, stream, &ps,
                                    err)) != 0) {
                     char msg[sizeof err->msg];
@@ -1263,7 +1303,7 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
                 s->dz_nz_out += ps.n - ps.zeros;
             } else {
                 size_t nz = count_nz(y->dout, n);
-                memcpy(y->dz, y->dout, n * sizeof(float));
+                y->dz = y->dout;
                 s->dz_nz_in += nz;
                 s->dz_nz_out += nz;
             }
