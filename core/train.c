@@ -555,18 +555,26 @@ static void valid_range(int n_in, int n_out, int s, int pad, int k, int *lo, int
 }
 
 /* Plane ci of the input into pad (pad_h x pad_w, zeros around it). */
-static void fill_pad(const st_layer *l, const float *plane, float *restrict pad)
+static inline void fill_pad(const st_layer *l, const float *plane, float *restrict pad)
 {
     int ph = pad_h(l), pw = pad_w(l);
     int x0 = l->pad_l, nx = l->in_w < pw - x0 ? l->in_w : pw - x0;
 
-    for (int q = 0; q < ph * pw; q++)
-        pad[q] = 0.0f;
-    for (int iy = 0; iy < l->in_h && iy + l->pad_t < ph; iy++) {
+    for (int py = 0; py < ph; py++) {
+        int iy = py - l->pad_t;
+        float *restrict dst = pad + (size_t)py * (size_t)pw;
+        if (iy < 0 || iy >= l->in_h) {
+            for (int x = 0; x < pw; x++)
+                dst[x] = 0.0f;
+            continue;
+        }
         const float *restrict src = plane + (size_t)iy * (size_t)l->in_w;
-        float *restrict dst = pad + (size_t)(iy + l->pad_t) * (size_t)pw + x0;
+        for (int x = 0; x < x0; x++)
+            dst[x] = 0.0f;
         for (int ix = 0; ix < nx; ix++)
-            dst[ix] = src[ix];
+            dst[x0 + ix] = src[ix];
+        for (int x = x0 + nx; x < pw; x++)
+            dst[x] = 0.0f;
     }
 }
 
@@ -708,7 +716,10 @@ CLONES static void col2im_s1(const st_layer *l, const float *col, float *din, in
             for (int kx = 0; kx < l->k_w; kx++) {
                 const float *r =
                     col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
-                for (int oy = 0; oy < l->out_h; oy++) {
+                /* even rows, then odd ones: a row's last block may reach into the next
+                 * row's first, and reading what was just stored in part stalls */
+                for (int i = 0; i < l->out_h; i++) {
+                    int oy = 2 * i < l->out_h ? 2 * i : 2 * (i - (l->out_h + 1) / 2) + 1;
                     float *restrict dst = pad + (size_t)(oy * l->stride_h + ky) * (size_t)pw + kx;
                     const float *restrict src = r + (size_t)oy * (size_t)ow;
                     for (int x = 0; x < ow; x += 16) {
