@@ -1123,24 +1123,33 @@ static void bn_backward(tlayer *y, float *din, int acc, int b)
 
 /* --------------------------------------------------------------- passes */
 
-static size_t count_nz(const float *restrict v, size_t n)
+/* The non-zeros of v[0..n), n below 2^32: in lanes of 32-bit counts. */
+static size_t count_nz_piece(const float *restrict v, size_t n)
 {
     uint32_t c[LANES] = {0};
     size_t nz = 0, i = 0;
 
-    /* lanes of 32-bit counts, emptied every 2^20 elements */
-    while (i < n) {
-        size_t end = n - i > (1u << 20) ? i + (1u << 20) : n;
-        for (; i + LANES <= end; i += LANES)
-            for (int j = 0; j < LANES; j++)
-                c[j] += v[i + j] != 0.0f;
-        for (; i < end; i++)
-            c[0] += v[i] != 0.0f;
-        for (int j = 0; j < LANES; j++) {
-            nz += c[j];
-            c[j] = 0;
-        }
-    }
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++)
+            c[j] += v[i + j] != 0.0f;
+    for (; i < n; i++)
+        c[0] += v[i] != 0.0f;
+    for (int j = 0; j < LANES; j++)
+        nz += c[j];
+    return nz;
+}
+
+/* The non-zeros of v[0..n), in pieces of NZ_PIECE elements spread over the threads (a
+ * count: the same in any order). */
+#define NZ_PIECE 65536
+
+static size_t count_nz(const float *v, size_t n)
+{
+    size_t nz = 0;
+
+#pragma omp parallel for schedule(static) reduction(+ : nz)
+    for (size_t i0 = 0; i0 < n; i0 += NZ_PIECE)
+        nz += count_nz_piece(v + i0, n - i0 < NZ_PIECE ? n - i0 : NZ_PIECE);
     return nz;
 }
 
