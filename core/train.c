@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tgemm.h"
 #include "train.h"
 
 #define BN_EPS      1e-5
@@ -142,8 +143,9 @@ typedef int32_t v16i __attribute__((vector_size(64)));
 #endif
 
 /* Floats past the end of an im2col matrix and of a padded plane that im2col may write or
- * read: it copies rows in whole blocks of 16. */
-#define COL_SLACK 16
+ * read (it copies rows in whole blocks of 16), and that st_mm_nn may read past the im2col
+ * matrix. */
+#define COL_SLACK (16 > ST_MM_SLACK ? 16 : ST_MM_SLACK)
 
 /* A convolution's input plane with its padding around it, for stride 1 along the rows:
  * pad_h x pad_w, the input's row iy at row iy + pad_t, column ix at ix + pad_l. */
@@ -747,8 +749,11 @@ CLONES static void col2im_s1(const st_layer *l, const float *col, float *din, in
 }
 
 /* Z = W * A + bias. Per image (images spread over the threads): its im2col matrix, then
- * per group one GEMM, W_g (ocg x K_g) times col_g (K_g x pixels), writes straight into the
- * image's output planes. */
+ * per group one product, W_g (ocg x K_g) times col_g (K_g x pixels), added straight into
+ * the image's output planes (which hold the bias). The product is st_mm_nn (tgemm.c), not
+ * OpenBLAS: for these shapes (tens of rows, a few hundred columns) OpenBLAS spends more on
+ * copying col_g into its panel layout than st_mm_nn, which reads it in place, loses
+ * (docs/training.md, "BLAS and threads"). */
 static void conv_forward(const st_trainer *t, tlayer *y, const float *in, int b)
 {
     const st_layer *l = &y->l;
@@ -764,10 +769,9 @@ static void conv_forward(const st_trainer *t, tlayer *y, const float *in, int b)
             for (size_t q = 0; q < ohw; q++)
                 o[(size_t)oc * ohw + q] = y->bias[oc];
         for (int gi = 0; gi < g; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, (int)ohw, kg, 1.0f,
-                        y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                        col + (size_t)gi * (size_t)kg * ohw, (int)ohw, 1.0f,
-                        o + (size_t)gi * (size_t)ocg * ohw, (int)ohw);
+            st_mm_nn(ocg, (int)ohw, kg, y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg, 1,
+                     col + (size_t)gi * (size_t)kg * ohw, (ptrdiff_t)ohw,
+                     o + (size_t)gi * (size_t)ocg * ohw, (ptrdiff_t)ohw, 1);
     }
 }
 
