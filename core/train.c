@@ -1156,7 +1156,7 @@ static size_t count_nz(const float *v, size_t n)
 {
     size_t nz = 0;
 
-#pragma omp parallel for schedule(static) reduction(+ : nz)
+#pragma omp parallel for schedule(static) reduction(+ : nz) if (n > NZ_PIECE)
     for (size_t i0 = 0; i0 < n; i0 += NZ_PIECE)
         nz += count_nz_piece(v + i0, n - i0 < NZ_PIECE ? n - i0 : NZ_PIECE);
     return nz;
