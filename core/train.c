@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tgemm.h"
 #include "train.h"
 
 #define BN_EPS      1e-5
@@ -34,14 +35,15 @@ typedef struct tparam {
 /* Per-layer state. Buffers hold cap images. */
 typedef struct tlayer {
     st_layer l;
-    size_t in_n, out_n;           /* elements per image */
-    float *out, *dout;            /* output and the gradient of the loss with respect to it */
-    float *dz;                    /* compute layers: dZ after the pruning (what BP and WG use) */
-    int need;                     /* dout is needed: some layer at or above has parameters */
-    int fresh;                    /* backward: nothing written to dout yet */
+    size_t in_n, out_n; /* elements per image */
+    float *out, *dout;  /* output and the gradient of the loss with respect to it */
+    float *dz;          /* compute layers: dZ after the pruning (what BP and WG use): dzbuf, or dout
+                         * itself where the layer is not pruned */
+    float *dzbuf;       /* compute layers: the pruned dZ */
+    int need;           /* dout is needed: some layer at or above has parameters */
+    int fresh;          /* backward: nothing written to dout yet */
     float *w, *gw, *bias, *gbias; /* into the parameter arrays (conv, FC, BN gamma/beta) */
     int32_t *argmax;              /* max pooling: index into the source's output */
-    float *col;                   /* convolution: the im2col matrix of the last forward pass */
     float *xhat, *mean, *invstd, *run_mean, *run_var; /* BN */
     int stat;                                         /* index in stats, or -1 */
     double tau;                                       /* of the last backward pass */
@@ -58,10 +60,12 @@ struct st_trainer {
     float *w, *g, *v;
     tparam *params;
     int nparams;
-    float *col; /* convolution workspace: one image's dcol matrix per thread */
-    size_t col_n;
+    float *col; /* convolution workspace: per thread, one image's im2col and dcol matrices
+                 * (col_n floats and a slack of COL_SLACK each) and a padded plane (pad_n) */
+    size_t col_n, pad_n;
     int nthreads; /* threads of the parallel loops, fixed at creation */
-    float *wpart; /* WG partial sums: one weight tensor per chunk of WG_CHUNK images */
+    float *wpart; /* WG partial sums: one weight tensor (transposed) per chunk of WG_CHUNK
+                   * images */
     size_t wpart_n;
     float *ones;  /* cap ones: FC bias gradients are GEMVs against it */
     double *prob; /* cap x classes */
@@ -124,6 +128,48 @@ int st_train_threads(int n)
 }
 
 /* ------------------------------------------------------------- creation */
+
+/* 16 floats (or their bits) as one value: GCC's vector extension, which becomes whatever
+ * vector instructions the target has. */
+typedef float v16f __attribute__((vector_size(64)));
+typedef int32_t v16i __attribute__((vector_size(64)));
+
+/* The loops over blocks of 16 floats get a version per instruction set, picked when the
+ * program loads: with AVX-512, a block is one instruction. Not under the sanitizers. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define CLONES
+#endif
+
+/* Floats past the end of an im2col matrix and of a padded plane that im2col may write or
+ * read (it copies rows in whole blocks of 16), and that st_mm_nn may read past the im2col
+ * matrix. */
+#define COL_SLACK (16 > ST_MM_SLACK ? 16 : ST_MM_SLACK)
+
+/* A convolution's input plane with its padding around it, for stride 1 along the rows:
+ * pad_h x pad_w, the input's row iy at row iy + pad_t, column ix at ix + pad_l. */
+static int pad_h(const st_layer *l)
+{
+    return (l->out_h - 1) * l->stride_h + l->k_h;
+}
+
+static int pad_w(const st_layer *l)
+{
+    return l->out_w - 1 + l->k_w;
+}
+
+static size_t pad_plane_n(const st_layer *l)
+{
+    return (size_t)pad_h(l) * (size_t)pad_w(l) + COL_SLACK;
+}
+
+/* Floats of one thread's convolution workspace. */
+static size_t thread_col_n(const st_trainer *t)
+{
+    return 2 * (t->col_n + COL_SLACK) + t->pad_n;
+}
 
 static int has_params(st_kind k)
 {
@@ -282,7 +328,7 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
         y->dout = zalloc(bo, sizeof(float), &fail);
         if (st_kind_is_compute(l->kind)) {
             y->stat = t->nstats++;
-            y->dz = zalloc(bo, sizeof(float), &fail);
+            y->dzbuf = zalloc(bo, sizeof(float), &fail);
         }
         if (l->kind == ST_MAXPOOL)
             y->argmax = zalloc(bo, sizeof(int32_t), &fail);
@@ -298,9 +344,10 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
         if (l->kind == ST_CONV) {
             size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
             size_t kn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w;
-            y->col = zalloc(kn * (size_t)cap * ohw, sizeof(float), &fail);
             if (kn * ohw > t->col_n)
                 t->col_n = kn * ohw;
+            if (l->stride_w == 1 && pad_plane_n(l) > t->pad_n)
+                t->pad_n = pad_plane_n(l);
             if ((size_t)st_layer_weights(l) > t->wpart_n)
                 t->wpart_n = (size_t)st_layer_weights(l);
         }
@@ -314,9 +361,8 @@ int st_trainer_create(const st_net *net, const st_train_cfg *cfg, int classes, s
 #endif
     /* the trainer's threads call BLAS, which must not start threads of its own */
     openblas_set_num_threads(1);
-    t->col = zalloc((size_t)t->nthreads * t->col_n, sizeof(float), &fail);
-    t->wpart =
-        zalloc((size_t)((cap + WG_CHUNK - 1) / WG_CHUNK - 1) * t->wpart_n, sizeof(float), &fail);
+    t->col = zalloc((size_t)t->nthreads * thread_col_n(t), sizeof(float), &fail);
+    t->wpart = zalloc((size_t)((cap + WG_CHUNK - 1) / WG_CHUNK) * t->wpart_n, sizeof(float), &fail);
     t->ones = zalloc((size_t)cap, sizeof(float), &fail);
     for (int q = 0; !fail && q < cap; q++)
         t->ones[q] = 1.0f;
@@ -349,9 +395,8 @@ void st_trainer_destroy(st_trainer **tp)
         tlayer *y = &t->ly[i];
         free(y->out);
         free(y->dout);
-        free(y->dz);
+        free(y->dzbuf);
         free(y->argmax);
-        free(y->col);
         free(y->xhat);
         free(y->mean);
         free(y->invstd);
@@ -511,49 +556,102 @@ static void valid_range(int n_in, int n_out, int s, int pad, int k, int *lo, int
         *lo = *hi;
 }
 
-/* col[image][r][q], r = (ci k_h + ky) k_w + kx over all input channels, q an output pixel:
- * the input under tap (ky, kx) of output pixel q, 0 in the padding. Each image's K x ohw
- * matrix is contiguous, so that the GEMMs read it at unit stride (with the images side by
- * side in one K x (b ohw) matrix, packing a row of it for BLAS jumped b ohw floats per row,
- * and cost more than the multiplication). One image per iteration of the parallel loop. */
-static void im2col(const st_layer *l, const float *in, int b, float *col)
+/* Plane ci of the input into pad (pad_h x pad_w, zeros around it). */
+static inline void fill_pad(const st_layer *l, const float *plane, float *restrict pad)
+{
+    int ph = pad_h(l), pw = pad_w(l);
+    int x0 = l->pad_l, nx = l->in_w < pw - x0 ? l->in_w : pw - x0;
+
+    for (int py = 0; py < ph; py++) {
+        int iy = py - l->pad_t;
+        float *restrict dst = pad + (size_t)py * (size_t)pw;
+        if (iy < 0 || iy >= l->in_h) {
+            for (int x = 0; x < pw; x++)
+                dst[x] = 0.0f;
+            continue;
+        }
+        const float *restrict src = plane + (size_t)iy * (size_t)l->in_w;
+        for (int x = 0; x < x0; x++)
+            dst[x] = 0.0f;
+        for (int ix = 0; ix < nx; ix++)
+            dst[x0 + ix] = src[ix];
+        for (int x = x0 + nx; x < pw; x++)
+            dst[x] = 0.0f;
+    }
+}
+
+/* im2col for stride 1 along the rows: each input plane once into the padded buffer, then
+ * every output row of every tap is a contiguous piece of it, copied in blocks of 16 floats
+ * (fixed-size copies, which the compiler turns into a few vector moves): a block may run
+ * past the row's end into the next one, which is written after it, and past the last row
+ * into the slack (COL_SLACK) of the matrix. */
+CLONES static void im2col_s1(const st_layer *l, const float *in, float *col, float *pad)
 {
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
-    size_t kn = (size_t)l->in_c * (size_t)l->k_h * (size_t)l->k_w;
+    size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
+    int pw = pad_w(l), ow = l->out_w;
+
+    for (int ci = 0; ci < l->in_c; ci++) {
+        fill_pad(l, in + (size_t)ci * ihw, pad);
+        for (int ky = 0; ky < l->k_h; ky++)
+            for (int kx = 0; kx < l->k_w; kx++) {
+                float *r = col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
+                for (int oy = 0; oy < l->out_h; oy++) {
+                    const float *src = pad + (size_t)(oy * l->stride_h + ky) * (size_t)pw + kx;
+                    float *dst = r + (size_t)oy * (size_t)ow;
+                    for (int x = 0; x < ow; x += 16)
+                        memcpy(dst + x, src + x, 16 * sizeof(float));
+                }
+            }
+    }
+}
+
+/* One image's im2col matrix: col[r][q], r = (ci k_h + ky) k_w + kx over all input
+ * channels, q an output pixel: the input under tap (ky, kx) of output pixel q, 0 in the
+ * padding. Made per image into the thread's buffer right before the GEMMs that read it,
+ * while it is in the cache (the whole batch's matrices, kept from the forward pass for the
+ * weight gradient, were megabytes written to and read back from memory). */
+static void im2col(const st_layer *l, const float *in, float *col, float *pad)
+{
+    size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
 
-#pragma omp parallel for schedule(static)
-    for (int im = 0; im < b; im++)
-        for (int ci = 0; ci < l->in_c; ci++) {
-            const float *plane = in + ((size_t)im * (size_t)l->in_c + (size_t)ci) * ihw;
-            for (int ky = 0; ky < l->k_h; ky++)
-                for (int kx = 0; kx < l->k_w; kx++) {
-                    float *r = col + (size_t)im * kn * ohw +
-                               ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
-                    int xlo, xhi, ylo, yhi, ix0 = kx - l->pad_l;
-                    valid_range(l->in_w, l->out_w, l->stride_w, l->pad_l, kx, &xlo, &xhi);
-                    valid_range(l->in_h, l->out_h, l->stride_h, l->pad_t, ky, &ylo, &yhi);
-                    for (int oy = 0; oy < l->out_h; oy++) {
-                        float *ro = r + (size_t)oy * (size_t)l->out_w;
-                        const float *pi;
-                        if (oy < ylo || oy >= yhi) {
-                            memset(ro, 0, (size_t)l->out_w * sizeof *ro);
-                            continue;
-                        }
-                        /* input column of output ox: ox stride_w + ix0, >= 0 from xlo on */
-                        pi = plane + (size_t)(oy * l->stride_h - l->pad_t + ky) * (size_t)l->in_w;
-                        for (int ox = 0; ox < xlo; ox++)
+    if (l->stride_w == 1) {
+        im2col_s1(l, in, col, pad);
+        return;
+    }
+    for (int ci = 0; ci < l->in_c; ci++) {
+        const float *plane = in + (size_t)ci * ihw;
+        for (int ky = 0; ky < l->k_h; ky++)
+            for (int kx = 0; kx < l->k_w; kx++) {
+                float *r = col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
+                int xlo, xhi, ylo, yhi, ix0 = kx - l->pad_l;
+                valid_range(l->in_w, l->out_w, l->stride_w, l->pad_l, kx, &xlo, &xhi);
+                valid_range(l->in_h, l->out_h, l->stride_h, l->pad_t, ky, &ylo, &yhi);
+                for (int oy = 0; oy < l->out_h; oy++) {
+                    float *ro = r + (size_t)oy * (size_t)l->out_w;
+                    const float *pi;
+                    if (oy < ylo || oy >= yhi) {
+                        for (int ox = 0; ox < l->out_w; ox++)
                             ro[ox] = 0.0f;
-                        if (l->stride_w == 1 && xhi > xlo)
-                            memcpy(ro + xlo, pi + (xlo + ix0), (size_t)(xhi - xlo) * sizeof *ro);
-                        else
-                            for (int ox = xlo; ox < xhi; ox++)
-                                ro[ox] = pi[ox * l->stride_w + ix0];
-                        for (int ox = xhi; ox < l->out_w; ox++)
-                            ro[ox] = 0.0f;
+                        continue;
                     }
+                    /* input column of output ox: ox stride_w + ix0, >= 0 from xlo on */
+                    pi = plane + (size_t)(oy * l->stride_h - l->pad_t + ky) * (size_t)l->in_w;
+                    for (int ox = 0; ox < xlo; ox++)
+                        ro[ox] = 0.0f;
+                    /* rows are short (tens of floats): a loop, not a call to memcpy */
+                    if (l->stride_w == 1)
+                        for (int ox = xlo; ox < xhi; ox++)
+                            ro[ox] = pi[ox + ix0];
+                    else
+                        for (int ox = xlo; ox < xhi; ox++)
+                            ro[ox] = pi[ox * l->stride_w + ix0];
+                    for (int ox = xhi; ox < l->out_w; ox++)
+                        ro[ox] = 0.0f;
                 }
-        }
+            }
+    }
 }
 
 /* The adjoint of im2col: add col's entries into the input positions they came from. */
@@ -588,40 +686,106 @@ static void col2im_add(const st_layer *l, const float *col, int b, float *din)
             }
 }
 
-/* Z = W * A + bias. The batch's im2col matrix (K x N, N = b x out pixels, kept for WG) is
- * made once; then per image and group one GEMM, W_g (ocg x K_g) times the image's columns
- * of col_g (leading dimension N), writes straight into the image's output planes. Images
- * are spread over the threads. */
-static void conv_forward(tlayer *y, const float *in, int b)
+/* The thread's im2col buffer; its dcol buffer and padded plane follow (col_dcol, col_pad). */
+static float *thread_col(const st_trainer *t)
+{
+    int th = 0;
+#ifdef _OPENMP
+    th = omp_get_thread_num();
+#endif
+    return t->col + (size_t)th * thread_col_n(t);
+}
+
+/* col2im_add of one image for stride 1 along the rows (a layer im2col_s1 serves): each
+ * plane's taps added into a zeroed padded buffer, in blocks of 16 floats, the lanes past
+ * the row's end adding +0 (which changes nothing: a sum that starts at +0 is never -0),
+ * then the buffer's inside added into (acc) or written to
+ * the image's gradient. The same additions in the same order as col2im_add when !acc. */
+CLONES static void col2im_s1(const st_layer *l, const float *col, float *din, int acc, float *pad)
+{
+    const v16i lane16 = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    v16i last = lane16 < (l->out_w - 1) % 16 + 1; /* the lanes of the row's last block */
+    size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
+    size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
+    int ph = pad_h(l), pw = pad_w(l), ow = l->out_w;
+    int x0 = l->pad_l, nx = l->in_w < pw - x0 ? l->in_w : pw - x0;
+
+    for (int ci = 0; ci < l->in_c; ci++) {
+        float *plane = din + (size_t)ci * ihw;
+        for (int q = 0; q < ph * pw; q++)
+            pad[q] = 0.0f;
+        for (int ky = 0; ky < l->k_h; ky++)
+            for (int kx = 0; kx < l->k_w; kx++) {
+                const float *r =
+                    col + ((size_t)(ci * l->k_h + ky) * (size_t)l->k_w + (size_t)kx) * ohw;
+                /* even rows, then odd ones: a row's last block may reach into the next
+                 * row's first, and reading what was just stored in part stalls */
+                for (int i = 0; i < l->out_h; i++) {
+                    int oy = 2 * i < l->out_h ? 2 * i : 2 * (i - (l->out_h + 1) / 2) + 1;
+                    float *restrict dst = pad + (size_t)(oy * l->stride_h + ky) * (size_t)pw + kx;
+                    const float *restrict src = r + (size_t)oy * (size_t)ow;
+                    for (int x = 0; x < ow; x += 16) {
+                        v16f a, c;
+                        memcpy(&a, dst + x, sizeof a);
+                        memcpy(&c, src + x, sizeof c);
+                        if (x + 16 > ow)
+                            c = (v16f)((v16i)c & last);
+                        a += c;
+                        memcpy(dst + x, &a, sizeof a);
+                    }
+                }
+            }
+        /* rows of the input the padded buffer covers: all but those no window reaches */
+        for (int iy = 0; iy < l->in_h; iy++) {
+            float *restrict d = plane + (size_t)iy * (size_t)l->in_w;
+            const float *restrict sp = pad + (size_t)(iy + l->pad_t) * (size_t)pw + x0;
+            int inside = iy + l->pad_t < ph;
+            for (int ix = 0; ix < l->in_w; ix++) {
+                float v = inside && ix < nx ? sp[ix] : 0.0f;
+                d[ix] = acc ? d[ix] + v : v;
+            }
+        }
+    }
+}
+
+/* Z = W * A + bias. Per image (images spread over the threads): its im2col matrix, then
+ * per group one product, W_g (ocg x K_g) times col_g (K_g x pixels), added straight into
+ * the image's output planes (which hold the bias). The product is st_mm_nn (tgemm.c), not
+ * OpenBLAS: for these shapes (tens of rows, a few hundred columns) OpenBLAS spends more on
+ * copying col_g into its panel layout than st_mm_nn, which reads it in place, loses
+ * (docs/training.md, "BLAS and threads"). */
+static void conv_forward(const st_trainer *t, tlayer *y, const float *in, int b)
 {
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
     int kg = (l->in_c / g) * l->k_h * l->k_w;
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
 
-    im2col(l, in, b, y->col);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) num_threads(t->nthreads)
     for (int im = 0; im < b; im++) {
-        float *o = y->out + (size_t)im * y->out_n;
+        float *o = y->out + (size_t)im * y->out_n, *col = thread_col(t);
+        im2col(l, in + (size_t)im * y->in_n, col, col + 2 * (t->col_n + COL_SLACK));
         for (int oc = 0; oc < l->out_c; oc++)
             for (size_t q = 0; q < ohw; q++)
                 o[(size_t)oc * ohw + q] = y->bias[oc];
         for (int gi = 0; gi < g; gi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, ocg, (int)ohw, kg, 1.0f,
-                        y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                        y->col + ((size_t)im * (size_t)g + (size_t)gi) * (size_t)kg * ohw, (int)ohw,
-                        1.0f, o + (size_t)gi * (size_t)ocg * ohw, (int)ohw);
+            st_mm_nn(ocg, (int)ohw, kg, y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg, 1,
+                     col + (size_t)gi * (size_t)kg * ohw, (ptrdiff_t)ohw,
+                     o + (size_t)gi * (size_t)ocg * ohw, (ptrdiff_t)ohw, 1);
     }
 }
 
-/* WG: dW_g = the sum over images of dZ_g,i (ocg x pixels) times the image's columns of
- * col_g transposed. Images are taken in chunks of WG_CHUNK, a chunk's images added in
- * order into its own partial tensor, the chunks in parallel, then the partials added in
- * chunk order: the result does not depend on the number of threads. dbias: the sums of
- * dZ, one channel per iteration. BP, when the input needs a gradient: per image (in
- * parallel), dcol = W_g^T dZ_g,i (K_g x pixels) into the thread's buffer, scattered back
- * into the image's input gradient by col2im_add. */
-static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
+/* dbias: the sums of dZ, one channel per iteration. Then per image, its im2col matrix made
+ * again into the thread's buffer (cheaper than keeping the batch's from the forward pass:
+ * see im2col), and with it, while it is in the cache, WG and BP. WG: dW_g^T = the sum
+ * over images of col_g (K_g x pixels) times dZ_g,i^T (pixels x ocg): computed transposed,
+ * as OpenBLAS does this shape (hundreds of rows, tens of columns) a quarter faster than
+ * dZ_g,i col_g^T. Images are taken in chunks of WG_CHUNK, a chunk's images added in order
+ * into its own partial tensor, the chunks in parallel, then the partials added in chunk
+ * order into dW (transposed back): the result does not depend on the number of threads. BP, when
+ * the input needs a gradient: dcol = W_g^T dZ_g,i (K_g x pixels) into the thread's second buffer,
+ * scattered back into the image's input gradient by col2im_add. */
+static void conv_backward(st_trainer *t, tlayer *y, const float *in, float *din, int acc, int b)
 {
     const st_layer *l = &y->l;
     int g = l->groups, ocg = l->out_c / g;
@@ -637,43 +801,46 @@ static void conv_backward(st_trainer *t, tlayer *y, float *din, int acc, int b)
             s += sum_f(y->dz + (size_t)im * y->out_n + (size_t)oc * ohw, ohw);
         y->gbias[oc] = (float)s;
     }
-#pragma omp parallel for schedule(static)
-    for (int c = 0; c < chunks; c++) {
-        float *part = c ? t->wpart + (size_t)(c - 1) * nw : y->gw;
-        int end = (c + 1) * WG_CHUNK < b ? (c + 1) * WG_CHUNK : b;
-        for (int im = c * WG_CHUNK; im < end; im++)
-            for (int gi = 0; gi < g; gi++)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, ocg, kg, (int)ohw, 1.0f,
-                            y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw,
-                            (int)ohw,
-                            y->col + ((size_t)im * (size_t)g + (size_t)gi) * (size_t)kg * ohw,
-                            (int)ohw, im > c * WG_CHUNK ? 1.0f : 0.0f,
-                            part + (size_t)gi * (size_t)ocg * (size_t)kg, kg);
-    }
-    if (chunks > 1) {
-#pragma omp parallel for schedule(static)
-        for (size_t k = 0; k < nw; k++)
-            for (int c = 1; c < chunks; c++)
-                y->gw[k] += t->wpart[(size_t)(c - 1) * nw + k];
-    }
-    if (!din)
-        return;
 #pragma omp parallel for schedule(static) num_threads(t->nthreads)
-    for (int im = 0; im < b; im++) {
-        int th = 0;
-        float *dcol, *dimg = din + (size_t)im * y->in_n;
-#ifdef _OPENMP
-        th = omp_get_thread_num();
-#endif
-        dcol = t->col + (size_t)th * t->col_n;
-        if (!acc)
-            memset(dimg, 0, y->in_n * sizeof *dimg);
-        for (int gi = 0; gi < g; gi++)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ohw, ocg, 1.0f,
-                        y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
-                        y->dz + (size_t)im * y->out_n + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
-                        0.0f, dcol + (size_t)gi * (size_t)kg * ohw, (int)ohw);
-        col2im_add(l, dcol, 1, dimg);
+    for (int c = 0; c < chunks; c++) {
+        float *part = t->wpart + (size_t)c * nw;
+        float *col = thread_col(t), *dcol = col + t->col_n + COL_SLACK;
+        float *pad = dcol + t->col_n + COL_SLACK;
+        int end = (c + 1) * WG_CHUNK < b ? (c + 1) * WG_CHUNK : b;
+        for (int im = c * WG_CHUNK; im < end; im++) {
+            const float *dz = y->dz + (size_t)im * y->out_n;
+            float *dimg = din ? din + (size_t)im * y->in_n : NULL;
+            im2col(l, in + (size_t)im * y->in_n, col, pad);
+            for (int gi = 0; gi < g; gi++)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, kg, ocg, (int)ohw, 1.0f,
+                            col + (size_t)gi * (size_t)kg * ohw, (int)ohw,
+                            dz + (size_t)gi * (size_t)ocg * ohw, (int)ohw,
+                            im > c * WG_CHUNK ? 1.0f : 0.0f,
+                            part + (size_t)gi * (size_t)ocg * (size_t)kg, ocg);
+            if (!dimg)
+                continue;
+            if (!acc && l->stride_w != 1)
+                memset(dimg, 0, y->in_n * sizeof *dimg);
+            for (int gi = 0; gi < g; gi++)
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, (int)ohw, ocg, 1.0f,
+                            y->w + (size_t)gi * (size_t)ocg * (size_t)kg, kg,
+                            dz + (size_t)gi * (size_t)ocg * ohw, (int)ohw, 0.0f,
+                            dcol + (size_t)gi * (size_t)kg * ohw, (int)ohw);
+            if (l->stride_w == 1)
+                col2im_s1(l, dcol, dimg, acc, pad);
+            else
+                col2im_add(l, dcol, 1, dimg);
+        }
+    }
+    /* dW[gi ocg + o][r] is element (r, o) of group gi's K_g x ocg partials */
+#pragma omp parallel for schedule(static)
+    for (size_t k = 0; k < nw; k++) {
+        size_t gi = k / ((size_t)ocg * (size_t)kg), o = k / (size_t)kg % (size_t)ocg;
+        size_t at = gi * (size_t)ocg * (size_t)kg + (k % (size_t)kg) * (size_t)ocg + o;
+        float s = t->wpart[at];
+        for (int c = 1; c < chunks; c++)
+            s += t->wpart[(size_t)c * nw + at];
+        y->gw[k] = s;
     }
 }
 
@@ -720,6 +887,52 @@ static void fc_backward(const st_trainer *t, tlayer *y, const float *in, float *
     }
 }
 
+/* 2x2 windows at stride 2 without padding, every window inside the input. */
+static int is_pool2(const st_layer *l)
+{
+    return l->k_h == 2 && l->k_w == 2 && l->stride_h == 2 && l->stride_w == 2 && l->pad_t == 0 &&
+           l->pad_l == 0 && 2 * l->out_h <= l->in_h && 2 * l->out_w <= l->in_w;
+}
+
+/* One plane of pool_forward for 2x2 windows at stride 2 without padding, every window
+ * inside the input: the general loop's result (the same comparisons and additions in the
+ * same order) without its clipping. */
+static void pool2_plane(const st_layer *l, const float *restrict ip, float *restrict op,
+                        int32_t *restrict am, int is_max)
+{
+    int iw = l->in_w, ow = l->out_w;
+
+    for (int oy = 0; oy < l->out_h; oy++) {
+        const float *r0 = ip + (size_t)(2 * oy) * (size_t)iw, *r1 = r0 + iw;
+        float *o = op + (size_t)oy * (size_t)ow;
+        if (is_max) {
+            int32_t *a = am + (size_t)oy * (size_t)ow, base = 2 * oy * iw;
+            for (int ox = 0; ox < ow; ox++) {
+                float best = r0[2 * ox], v;
+                int32_t arg = base + 2 * ox, gt;
+                v = r0[2 * ox + 1];
+                gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? base + 2 * ox + 1 : arg;
+                v = r1[2 * ox];
+                gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? base + iw + 2 * ox : arg;
+                v = r1[2 * ox + 1];
+                gt = v > best;
+                best = gt ? v : best;
+                arg = gt ? base + iw + 2 * ox + 1 : arg;
+                o[ox] = best;
+                a[ox] = arg;
+            }
+        } else {
+            for (int ox = 0; ox < ow; ox++)
+                o[ox] = ((((0.0f + r0[2 * ox]) + r0[2 * ox + 1]) + r1[2 * ox]) + r1[2 * ox + 1]) *
+                        0.25f;
+        }
+    }
+}
+
 /* Max or average pooling (GAP is average pooling over the whole plane). Windows clip at
  * the padding; the average divides by k_h k_w, padding counted, as PyTorch's default. The
  * window of output (oy, ox) covers input rows oy s - pad + [0, k_h) clipped to the input;
@@ -729,6 +942,7 @@ static void pool_forward(tlayer *y, const float *in, int b)
     const st_layer *l = &y->l;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w, ohw = (size_t)l->out_h * (size_t)l->out_w;
     int is_max = l->kind == ST_MAXPOOL;
+    int pool2 = is_pool2(l);
     float inv = 1.0f / (float)(l->k_h * l->k_w);
 
 #pragma omp parallel for schedule(static)
@@ -736,36 +950,66 @@ static void pool_forward(tlayer *y, const float *in, int b)
         const float *ip = in + pl * ihw;
         float *op = y->out + pl * ohw;
         int32_t *am = is_max ? y->argmax + pl * ohw : NULL;
-        for (int oy = 0; oy < l->out_h; oy++) {
-            int y0 = oy * l->stride_h - l->pad_t;
-            int ya = y0 < 0 ? 0 : y0, yb = y0 + l->k_h > l->in_h ? l->in_h : y0 + l->k_h;
-            for (int ox = 0; ox < l->out_w; ox++) {
-                int x0 = ox * l->stride_w - l->pad_l;
-                int xa = x0 < 0 ? 0 : x0, xb = x0 + l->k_w > l->in_w ? l->in_w : x0 + l->k_w;
-                size_t o = (size_t)oy * (size_t)l->out_w + (size_t)ox;
-                if (is_max) {
-                    int32_t arg = ya * l->in_w + xa;
-                    float best = ip[arg];
-                    for (int iy = ya; iy < yb; iy++)
-                        for (int ix = xa; ix < xb; ix++) {
-                            /* selects, not a branch on the data */
-                            float v = ip[iy * l->in_w + ix];
-                            int gt = v > best;
-                            best = gt ? v : best;
-                            arg = gt ? iy * l->in_w + ix : arg;
-                        }
-                    op[o] = best;
-                    am[o] = arg;
-                } else {
-                    float sum = 0.0f;
-                    for (int iy = ya; iy < yb; iy++)
-                        for (int ix = xa; ix < xb; ix++)
-                            sum += ip[iy * l->in_w + ix];
-                    op[o] = sum * inv;
+        if (pool2)
+            pool2_plane(l, ip, op, am, is_max);
+        else
+            for (int oy = 0; oy < l->out_h; oy++) {
+                int y0 = oy * l->stride_h - l->pad_t;
+                int ya = y0 < 0 ? 0 : y0, yb = y0 + l->k_h > l->in_h ? l->in_h : y0 + l->k_h;
+                for (int ox = 0; ox < l->out_w; ox++) {
+                    int x0 = ox * l->stride_w - l->pad_l;
+                    int xa = x0 < 0 ? 0 : x0, xb = x0 + l->k_w > l->in_w ? l->in_w : x0 + l->k_w;
+                    size_t o = (size_t)oy * (size_t)l->out_w + (size_t)ox;
+                    if (is_max) {
+                        int32_t arg = ya * l->in_w + xa;
+                        float best = ip[arg];
+                        for (int iy = ya; iy < yb; iy++)
+                            for (int ix = xa; ix < xb; ix++) {
+                                /* selects, not a branch on the data */
+                                float v = ip[iy * l->in_w + ix];
+                                int gt = v > best;
+                                best = gt ? v : best;
+                                arg = gt ? iy * l->in_w + ix : arg;
+                            }
+                        op[o] = best;
+                        am[o] = arg;
+                    } else {
+                        float sum = 0.0f;
+                        for (int iy = ya; iy < yb; iy++)
+                            for (int ix = xa; ix < xb; ix++)
+                                sum += ip[iy * l->in_w + ix];
+                        op[o] = sum * inv;
+                    }
                 }
             }
-        }
     }
+}
+
+/* Max pooling's gradient for one plane, pool2 windows, written (not added): each window's
+ * position the maximum came from gets 0 + the gradient (as added into a zeroed plane), the
+ * others and the positions no window covers 0. */
+static void pool2_backward_plane(const st_layer *l, const int32_t *restrict am,
+                                 const float *restrict go, float *restrict dp)
+{
+    int iw = l->in_w, ow = l->out_w;
+
+    for (int oy = 0; oy < l->out_h; oy++) {
+        float *r0 = dp + (size_t)(2 * oy) * (size_t)iw, *r1 = r0 + iw;
+        const int32_t *a = am + (size_t)oy * (size_t)ow;
+        const float *g = go + (size_t)oy * (size_t)ow;
+        int32_t base = 2 * oy * iw;
+        for (int ox = 0; ox < ow; ox++) {
+            int32_t p = a[ox] - base - 2 * ox; /* 0, 1, iw or iw + 1 */
+            r0[2 * ox] = 0.0f + keep_if(g[ox], p == 0);
+            r0[2 * ox + 1] = 0.0f + keep_if(g[ox], p == 1);
+            r1[2 * ox] = 0.0f + keep_if(g[ox], p == iw);
+            r1[2 * ox + 1] = 0.0f + keep_if(g[ox], p == iw + 1);
+        }
+        for (int ix = 2 * ow; ix < iw; ix++)
+            r0[ix] = r1[ix] = 0.0f;
+    }
+    for (size_t q = (size_t)(2 * l->out_h) * (size_t)iw; q < (size_t)l->in_h * (size_t)iw; q++)
+        dp[q] = 0.0f;
 }
 
 static void pool_backward(tlayer *y, float *din, int acc, int b)
@@ -773,13 +1017,18 @@ static void pool_backward(tlayer *y, float *din, int acc, int b)
     const st_layer *l = &y->l;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w, ohw = (size_t)l->out_h * (size_t)l->out_w;
     float inv = 1.0f / (float)(l->k_h * l->k_w);
+    int pool2 = is_pool2(l);
 
 #pragma omp parallel for schedule(static)
     for (size_t pl = 0; pl < (size_t)b * (size_t)l->in_c; pl++) {
         float *dp = din + pl * ihw;
-        if (!acc)
+        if (!acc && !(pool2 && l->kind == ST_MAXPOOL))
             memset(dp, 0, ihw * sizeof *dp);
         const float *go = y->dout + pl * ohw;
+        if (l->kind == ST_MAXPOOL && pool2 && !acc) {
+            pool2_backward_plane(l, y->argmax + pl * ohw, go, dp);
+            continue;
+        }
         if (l->kind == ST_MAXPOOL) {
             const int32_t *am = y->argmax + pl * ohw;
             for (size_t o = 0; o < ohw; o++)
@@ -883,24 +1132,33 @@ static void bn_backward(tlayer *y, float *din, int acc, int b)
 
 /* --------------------------------------------------------------- passes */
 
-static size_t count_nz(const float *restrict v, size_t n)
+/* The non-zeros of v[0..n), n below 2^32: in lanes of 32-bit counts. */
+static size_t count_nz_piece(const float *restrict v, size_t n)
 {
     uint32_t c[LANES] = {0};
     size_t nz = 0, i = 0;
 
-    /* lanes of 32-bit counts, emptied every 2^20 elements */
-    while (i < n) {
-        size_t end = n - i > (1u << 20) ? i + (1u << 20) : n;
-        for (; i + LANES <= end; i += LANES)
-            for (int j = 0; j < LANES; j++)
-                c[j] += v[i + j] != 0.0f;
-        for (; i < end; i++)
-            c[0] += v[i] != 0.0f;
-        for (int j = 0; j < LANES; j++) {
-            nz += c[j];
-            c[j] = 0;
-        }
-    }
+    for (; i + LANES <= n; i += LANES)
+        for (int j = 0; j < LANES; j++)
+            c[j] += v[i + j] != 0.0f;
+    for (; i < n; i++)
+        c[0] += v[i] != 0.0f;
+    for (int j = 0; j < LANES; j++)
+        nz += c[j];
+    return nz;
+}
+
+/* The non-zeros of v[0..n), in pieces of NZ_PIECE elements spread over the threads (a
+ * count: the same in any order). */
+#define NZ_PIECE 65536
+
+static size_t count_nz(const float *v, size_t n)
+{
+    size_t nz = 0;
+
+#pragma omp parallel for schedule(static) reduction(+ : nz) if (n > NZ_PIECE)
+    for (size_t i0 = 0; i0 < n; i0 += NZ_PIECE)
+        nz += count_nz_piece(v + i0, n - i0 < NZ_PIECE ? n - i0 : NZ_PIECE);
     return nz;
 }
 
@@ -913,7 +1171,7 @@ static void forward(st_trainer *t, const float *x, int b, int mode)
         size_t n = (size_t)b * y->out_n;
         switch (y->l.kind) {
         case ST_CONV:
-            conv_forward(y, in, b);
+            conv_forward(t, y, in, b);
             break;
         case ST_FC:
             fc_forward(y, in, b);
@@ -1060,6 +1318,7 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
                  * the initialisation and shuffling streams */
                 uint64_t stream = ((uint64_t)0x70 << 56) | ((iter & 0xffffffffffull) << 16) |
                                   (uint64_t)(uint16_t)i;
+                y->dz = y->dzbuf;
                 if ((rc = st_prune(y->dout, y->dz, n, &t->cfg.prune_opts, t->cfg.seed, stream, &ps,
                                    err)) != 0) {
                     char msg[sizeof err->msg];
@@ -1073,7 +1332,7 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
                 s->dz_nz_out += ps.n - ps.zeros;
             } else {
                 size_t nz = count_nz(y->dout, n);
-                memcpy(y->dz, y->dout, n * sizeof(float));
+                y->dz = y->dout;
                 s->dz_nz_in += nz;
                 s->dz_nz_out += nz;
             }
@@ -1085,7 +1344,7 @@ int st_trainer_grad(st_trainer *t, const float *x, const uint8_t *lab, int b, ui
         }
         switch (y->l.kind) {
         case ST_CONV:
-            conv_backward(t, y, din, acc, b);
+            conv_backward(t, y, in, din, acc, b);
             break;
         case ST_FC:
             fc_backward(t, y, in, din, acc, b);

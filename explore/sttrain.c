@@ -737,9 +737,16 @@ int main(int argc, char **argv)
 
     /* Threads waiting between parallel loops should sleep, not spin: spinning costs dearly
      * when other work shares the cores. OpenMP (libgomp) reads OMP_WAIT_POLICY when it is
-     * loaded, before main, so set it and start again, unless the user chose a policy. */
-    if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "passive", 1) == 0)
-        execv("/proc/self/exe", argv); /* on failure, go on with the default policy */
+     * loaded, before main, so set it and start again, unless the user chose a policy. The
+     * trainer calls OpenBLAS from its own threads, one BLAS thread each: with
+     * OPENBLAS_NUM_THREADS=1 when it is loaded, OpenBLAS starts no threads of its own
+     * (which would otherwise spin on sched_yield for a while after starting). */
+    if (!getenv("OMP_WAIT_POLICY") || !getenv("OPENBLAS_NUM_THREADS")) {
+        int set = (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "passive", 1) == 0) &&
+                  (getenv("OPENBLAS_NUM_THREADS") || setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0);
+        if (set)
+            execv("/proc/self/exe", argv); /* on failure, go on with the defaults */
+    }
     memset(&o, 0, sizeof o);
     o.epochs = 1;
     st_train_cfg_init(&o.cfg);
