@@ -12,13 +12,6 @@ typedef float v16 __attribute__((vector_size(64)));
 
 #define AI static inline __attribute__((always_inline))
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
-    !defined(__SANITIZE_ADDRESS__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
-
 AI v16 ld(const float *p)
 {
     v16 v;
@@ -101,8 +94,8 @@ AI void nn_tile(int mr, int nv, int k, const float *a, ptrdiff_t sai, ptrdiff_t 
                     acc);                                                                          \
         break;
 
-CLONES void st_mm_nn(int m, int n, int k, const float *a, ptrdiff_t sai, ptrdiff_t sak,
-                     const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int acc)
+ST_CLONES void st_mm_nn(int m, int n, int k, const float *a, ptrdiff_t sai, ptrdiff_t sak,
+                        const float *b, ptrdiff_t ldb, float *c, ptrdiff_t ldc, int acc)
 {
     for (int j0 = 0; j0 < n; j0 += 32) {
         int nc = n - j0 < 32 ? n - j0 : 32, nv = nc > 16 ? 2 : 1;

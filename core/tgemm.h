@@ -15,6 +15,16 @@
 
 #define ST_MM_SLACK 16
 
+/* A function whose loops over blocks of 16 floats get a version per instruction set,
+ * picked when the program loads (with AVX-512, a block is one instruction); one version
+ * under the sanitizers and other compilers. */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
+    !defined(__SANITIZE_ADDRESS__)
+#define ST_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define ST_CLONES
+#endif
+
 /* C (M x N, leading dimension ldc) = A B, or += when acc: A(i, k) = A[i sai + k sak]
  * (row-major A: sai = lda, sak = 1; A transposed: sai = 1, sak = lda); B is K x N with
  * leading dimension ldb. */

@@ -134,15 +134,6 @@ int st_train_threads(int n)
 typedef float v16f __attribute__((vector_size(64)));
 typedef int32_t v16i __attribute__((vector_size(64)));
 
-/* The loops over blocks of 16 floats get a version per instruction set, picked when the
- * program loads: with AVX-512, a block is one instruction. Not under the sanitizers. */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) &&                             \
-    !defined(__SANITIZE_ADDRESS__)
-#define CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define CLONES
-#endif
-
 /* Floats past the end of an im2col matrix and of a padded plane that im2col may write or
  * read (it copies rows in whole blocks of 16), and that st_mm_nn may read past the im2col
  * matrix. */
@@ -585,7 +576,7 @@ static inline void fill_pad(const st_layer *l, const float *plane, float *restri
  * (fixed-size copies, which the compiler turns into a few vector moves): a block may run
  * past the row's end into the next one, which is written after it, and past the last row
  * into the slack (COL_SLACK) of the matrix. */
-CLONES static void im2col_s1(const st_layer *l, const float *in, float *col, float *pad)
+ST_CLONES static void im2col_s1(const st_layer *l, const float *in, float *col, float *pad)
 {
     size_t ohw = (size_t)l->out_h * (size_t)l->out_w;
     size_t ihw = (size_t)l->in_h * (size_t)l->in_w;
@@ -701,7 +692,8 @@ static float *thread_col(const st_trainer *t)
  * the row's end adding +0 (which changes nothing: a sum that starts at +0 is never -0),
  * then the buffer's inside added into (acc) or written to
  * the image's gradient. The same additions in the same order as col2im_add when !acc. */
-CLONES static void col2im_s1(const st_layer *l, const float *col, float *din, int acc, float *pad)
+ST_CLONES static void col2im_s1(const st_layer *l, const float *col, float *din, int acc,
+                                float *pad)
 {
     const v16i lane16 = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
     v16i last = lane16 < (l->out_w - 1) % 16 + 1; /* the lanes of the row's last block */
