@@ -41,22 +41,24 @@ catch_stops() {
     done
 }
 
-# ended FILE: the status rank 0 wrote in FILE as it ended; nothing while it runs ('running')
-# or before it has started.
+# ended FILE: true when rank 0 has written its exit status in FILE as it ended (then in
+# rank0_status); false while it runs ('running') or before it has started. It prints
+# nothing and is called without redirections: a stop's trap that runs meanwhile logs.
+rank0_status=
 ended() {
     local s
     s=$(cat "$1" 2>/dev/null) || return 1
     case $s in
     '' | *[!0-9]*) return 1 ;;
     esac
-    echo "$s"
+    rank0_status=$s
 }
 
 # run_link LAUNCHER... -- ARGS...: run the sweep with LAUNCHER (mpirun, srun, or nothing for
 # one process) and --resume. Sets status (rank 0's, or the launcher's when rank 0 wrote
 # none: it crashed) and evaluated (points evaluated by this link).
 run_link() {
-    local sf out n passed s launcher=()
+    local sf out n passed launcher=()
     while [ $# -gt 0 ] && [ "$1" != -- ]; do
         launcher+=("$1")
         shift
@@ -94,7 +96,7 @@ run_link() {
             passed=$stops
             kill -USR1 $pid 2>/dev/null
         fi
-        if ended "$sf" >/dev/null && [ $((n += 1)) -eq 50 ]; then
+        if ended "$sf" && [ $((n += 1)) -eq 50 ]; then
             say "rank 0 has ended; the launcher still waits for a worker: ending it"
             kill -KILL $pid 2>/dev/null
         fi
@@ -108,8 +110,8 @@ run_link() {
     evaluated=${evaluated:-0}
     rm -f "$out"
     say "launcher exit status $status"
-    if s=$(ended "$sf"); then
-        status=$s
+    if ended "$sf"; then
+        status=$rank0_status
     fi
     rm -f "$sf"
     say "stexplore exit status $status, $evaluated points evaluated by this link"
