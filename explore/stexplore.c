@@ -405,7 +405,6 @@ done:
     return status;
 }
 
-/* Whether an MPI launcher (mpirun, srun, mpiexec) started this process, and its rank. */
 /* Replace the status file's content with TEXT and a newline; 0, or -1 with errno set. */
 static int status_write(const char *path, const char *text)
 {
@@ -419,6 +418,7 @@ static int status_write(const char *path, const char *text)
     return bad ? -1 : 0;
 }
 
+/* Whether an MPI launcher (mpirun, srun, mpiexec) started this process, and its rank. */
 static int launched(int *rank)
 {
     static const char *const vars[][2] = {{"OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"},

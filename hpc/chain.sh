@@ -46,8 +46,8 @@ catch_stops() {
 # nothing and is called without redirections: a stop's trap that runs meanwhile logs.
 rank0_status=
 ended() {
-    local s
-    s=$(cat "$1" 2>/dev/null) || return 1
+    local s=
+    read -r s 2>/dev/null <"$1"
     case $s in
     '' | *[!0-9]*) return 1 ;;
     esac
